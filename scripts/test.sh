@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The one test command: typecheck, lint, format check, unit tests, then the integration lab.
+# `npm test` runs everything; `npm run test:unit` only the pure/unit part.
+# The lab needs root (network namespaces, port 25). Without root it is skipped with a loud
+# notice, except on CI (CI=true), where a missing lab is a failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode="${1:-all}"
+
+npx tsc -p tsconfig.json --noEmit
+npx eslint .
+npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
+
+mapfile -t unit < <(find src test -name '*.test.ts' -not -path 'test/lab/*' | sort)
+mapfile -t lab < <(find test/lab -name '*.test.ts' | sort)
+
+files=("${unit[@]}")
+if [[ "$mode" == all ]]; then
+  if [[ $(id -u) -eq 0 ]]; then
+    files+=("${lab[@]}")
+  elif [[ "${CI:-}" == true ]]; then
+    echo "The integration lab needs root and CI must run it: refusing to pass without it." >&2
+    exit 1
+  else
+    echo "NOTE: not root — the ${#lab[@]} integration test files (test/lab) did NOT run. Run 'sudo npm test' for them." >&2
+  fi
+fi
+# Lab files each bring up their own namespace; run files one at a time so they never collide.
+exec node --import tsx --test --test-concurrency=1 "${files[@]}"
