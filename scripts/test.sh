@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-all}"
 
-npx tsc -p tsconfig.json --noEmit
-npx eslint .
-npx prettier --check . >/dev/null || { npx prettier --check .; exit 1; }
+node_modules/.bin/tsc -p tsconfig.json --noEmit
+node_modules/.bin/eslint .
+node_modules/.bin/prettier --check . >/dev/null || { node_modules/.bin/prettier --check .; exit 1; }
 
 mapfile -t unit < <(find src test -name '*.test.ts' -not -path 'test/lab/*' | sort)
 mapfile -t lab < <(find test/lab -name '*.test.ts' | sort)
