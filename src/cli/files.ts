@@ -1,0 +1,51 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { DkError } from '../core/errors.js';
+
+function reason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    default:
+      return code ?? 'cannot be read';
+  }
+}
+
+/** Reads a whole input file; failures are "unreadable input" (exit 66), never a stack trace. */
+export function readInput(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    throw new DkError('noinput', 'E_READ', `Reading ${path} failed: ${reason(e)}`, { cause: e });
+  }
+}
+
+/** A path that names a directory expands to its regular files, sorted, hidden files skipped. */
+export function expandPath(path: string): { files: string[]; fromDir: boolean } {
+  let isDir: boolean;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch (e) {
+    throw new DkError('noinput', 'E_READ', `Reading ${path} failed: ${reason(e)}`, { cause: e });
+  }
+  if (!isDir) return { files: [path], fromDir: false };
+  const files = readdirSync(path, { withFileTypes: true })
+    .filter((d) => !d.name.startsWith('.'))
+    .filter((d) => d.isFile() || (d.isSymbolicLink() && statSync(join(path, d.name)).isFile()))
+    .map((d) => join(path, d.name))
+    .sort();
+  if (files.length === 0) {
+    throw new DkError(
+      'noinput',
+      'E_EMPTY_DIR',
+      `Reading ${path} failed: the directory has no files`,
+    );
+  }
+  return { files, fromDir: true };
+}

@@ -1,0 +1,386 @@
+import type { Command } from 'commander';
+import { DkError } from '../core/errors.js';
+import {
+  explainRecord,
+  explainSet,
+  formatRdata,
+  formatZoneLine,
+  generateTlsa,
+  parseTlsaRr,
+  recordToJson,
+  sameRecord,
+  tlsaOwner,
+  type TlsaRecord,
+  type TransportProto,
+} from '../core/tlsa/index.js';
+import {
+  certFromDer,
+  findIssuer,
+  orderChain,
+  parseCertificates,
+  parseKey,
+} from '../core/x509/index.js';
+import type { Cert } from '../core/x509/index.js';
+import { defaultStarttls, probe, type StarttlsProto } from '../io/probe/index.js';
+import { expandPath, readInput } from './files.js';
+import { parseField, parseHostPort, parseIntOption } from './options.js';
+import type { Io } from './io.js';
+
+const PROTOS: StarttlsProto[] = [
+  'smtp',
+  'lmtp',
+  'imap',
+  'pop3',
+  'ftp',
+  'xmpp',
+  'xmpp-server',
+  'ldap',
+  'sieve',
+  'nntp',
+  'postgres',
+  'none',
+];
+
+/** The standard port of each STARTTLS protocol, for `--fetch HOST --starttls P` without :PORT. */
+const PROTO_PORT: Record<string, number> = {
+  smtp: 25,
+  lmtp: 24,
+  imap: 143,
+  pop3: 110,
+  ftp: 21,
+  xmpp: 5222,
+  'xmpp-server': 5269,
+  ldap: 389,
+  sieve: 4190,
+  nntp: 119,
+  postgres: 5432,
+  none: 443,
+};
+
+interface TlsaOpts {
+  cert: string[];
+  key: string[];
+  fetch?: string;
+  starttls?: string;
+  chain?: boolean;
+  usage?: string;
+  selector?: string;
+  mtype?: string;
+  host?: string;
+  port?: string;
+  proto?: string;
+  ttl?: string;
+  format: string;
+  verbose?: boolean;
+  timeout?: string;
+}
+
+/** Where a record came from, for JSON output and messages. */
+interface Made {
+  record: TlsaRecord;
+  source: Record<string, string | number>;
+}
+
+function certSource(c: Cert, origin: string, depth: number): Record<string, string | number> {
+  return {
+    type: 'certificate',
+    origin,
+    depth,
+    subject: c.subject,
+    issuer: c.issuer,
+    notAfter: c.notAfter.toISOString(),
+    keyType: c.keyType,
+  };
+}
+
+/** Loads every --cert argument: each file is a bundle, a directory a set of bundles. */
+function loadBundles(paths: string[], io: Io): { origin: string; chain: Cert[] }[] {
+  const bundles: { origin: string; chain: Cert[] }[] = [];
+  for (const p of paths) {
+    const { files, fromDir } = expandPath(p);
+    for (const f of files) {
+      try {
+        bundles.push({ origin: f, chain: orderChain(parseCertificates(readInput(f), f)) });
+      } catch (e) {
+        // A directory such as /etc/letsencrypt/live/NAME also holds privkey.pem and a README:
+        // skip what holds no certificate, but never a file the user named.
+        if (!fromDir || !(e instanceof DkError) || e.kind !== 'data') throw e;
+        io.verbose(`skipping ${f}: ${e.message}`);
+      }
+    }
+    if (fromDir && bundles.length === 0) {
+      throw new DkError(
+        'data',
+        'E_NO_CERT_IN_DIR',
+        `${p}: no file in the directory holds a certificate`,
+      );
+    }
+  }
+  return bundles;
+}
+
+function issuerOf(chain: Cert[], origin: string): Cert {
+  const leaf = chain[0]!;
+  const issuer = findIssuer(leaf, chain.slice(1));
+  if (!issuer) {
+    const why =
+      chain.length === 1
+        ? 'holds only the leaf certificate'
+        : 'holds no certificate that issued the leaf';
+    throw new DkError(
+      'data',
+      'E_NO_ISSUER',
+      `${origin} ${why}, so there is no issuer for the 2 1 1 record (--chain needs leaf + intermediate)`,
+    );
+  }
+  return issuer;
+}
+
+export function makeRecords(
+  bundles: { origin: string; chain: Cert[] }[],
+  keys: { origin: string; spki: Buffer; keyType: string }[],
+  o: { chain: boolean; usage: number; selector: number; mtype: number },
+): Made[] {
+  const out: Made[] = [];
+  for (const { origin, chain } of bundles) {
+    const leaf = chain[0]!;
+    if (o.chain) {
+      // The pair the seeds recommend: DANE-EE for the server's key, DANE-TA for its issuer.
+      out.push({
+        record: generateTlsa(leaf, 3, o.selector, o.mtype),
+        source: certSource(leaf, origin, 0),
+      });
+      const issuer = issuerOf(chain, origin);
+      out.push({
+        record: generateTlsa(issuer, 2, o.selector, o.mtype),
+        source: certSource(issuer, origin, chain.indexOf(issuer)),
+      });
+    } else if (o.usage === 2 || o.usage === 0) {
+      // Trust-anchor usages name the CA certificates of a bundle; a lone certificate is taken
+      // as the anchor the user meant.
+      const anchors = chain.length > 1 ? chain.slice(1) : chain;
+      for (const c of anchors) {
+        out.push({
+          record: generateTlsa(c, o.usage, o.selector, o.mtype),
+          source: certSource(c, origin, chain.indexOf(c)),
+        });
+      }
+    } else {
+      out.push({
+        record: generateTlsa(leaf, o.usage, o.selector, o.mtype),
+        source: certSource(leaf, origin, 0),
+      });
+    }
+  }
+  for (const k of keys) {
+    if (o.selector !== 1) {
+      throw new DkError(
+        'usage',
+        'E_SELECTOR_NEEDS_CERT',
+        `${k.origin}: a key gives only selector 1 (SPKI) records`,
+      );
+    }
+    const usage = o.chain ? 3 : o.usage;
+    out.push({
+      record: generateTlsa({ spki: k.spki }, usage, 1, o.mtype),
+      source: { type: 'key', origin: k.origin, keyType: k.keyType },
+    });
+  }
+  // The same key in two inputs (cert.pem and fullchain.pem) is one record in DNS.
+  return out.filter((m, i) => out.findIndex((n) => sameRecord(n.record, m.record)) === i);
+}
+
+async function fetchChain(
+  o: TlsaOpts,
+  io: Io,
+): Promise<{ origin: string; chain: Cert[]; host: string; port: number }> {
+  const proto = o.starttls as StarttlsProto | undefined;
+  if (proto !== undefined && !PROTOS.includes(proto)) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      `--starttls "${o.starttls}" is not one of ${PROTOS.join(', ')}`,
+    );
+  }
+  const { host, port } = parseHostPort(o.fetch!, proto ? PROTO_PORT[proto]! : 25);
+  const timeout = parseIntOption('--timeout', o.timeout, 1, 3600) ?? 10;
+  const res = await probe({
+    host,
+    port,
+    starttls: proto ?? defaultStarttls(port),
+    connectTimeoutMs: timeout * 1000,
+    readTimeoutMs: timeout * 1000,
+    totalTimeoutMs: timeout * 4000,
+    transcript: o.verbose ? (dir, line) => io.verbose(`${dir}: ${line}`) : undefined,
+  });
+  const origin = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  // Exactly what the server sent, in the order sent: the leaf is what it presented first.
+  return {
+    origin,
+    host,
+    port,
+    chain: res.chain.map((der, i) => certFromDer(der, `${origin} certificate ${i + 1}`)),
+  };
+}
+
+export async function runTlsa(o: TlsaOpts, io: Io): Promise<number> {
+  if (!['rdata', 'zone', 'json'].includes(o.format)) {
+    throw new DkError('usage', 'E_OPTION', `--format "${o.format}" must be rdata, zone or json`);
+  }
+  if (!o.fetch && o.cert.length === 0 && o.key.length === 0) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      'Nothing to compute: give --cert FILE, --key FILE or --fetch HOST[:PORT]',
+    );
+  }
+  if (o.fetch && (o.cert.length > 0 || o.key.length > 0)) {
+    throw new DkError('usage', 'E_OPTION', '--fetch cannot be combined with --cert or --key');
+  }
+  if (o.chain && o.usage !== undefined) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      '--chain fixes the usages (3 for the leaf, 2 for its issuer): drop --usage',
+    );
+  }
+  const usage = parseField('usage', o.usage, 3);
+  const selector = parseField('selector', o.selector, 1);
+  const mtype = parseField('mtype', o.mtype, 1);
+  const ttl = parseIntOption('--ttl', o.ttl, 0, 2147483647);
+  const proto = (o.proto ?? 'tcp') as TransportProto;
+  if (!['tcp', 'udp', 'sctp'].includes(proto)) {
+    throw new DkError('usage', 'E_OPTION', `--proto "${o.proto}" must be tcp, udp or sctp`);
+  }
+  let ownerHost = o.host;
+  let ownerPort = parseIntOption('--port', o.port, 1, 65535);
+
+  let bundles: { origin: string; chain: Cert[] }[];
+  const keys: { origin: string; spki: Buffer; keyType: string }[] = [];
+  if (o.fetch) {
+    const f = await fetchChain(o, io);
+    bundles = [f];
+    ownerHost ??= f.host;
+    ownerPort ??= f.port;
+  } else {
+    bundles = loadBundles(o.cert, io);
+    for (const k of o.key) {
+      const info = parseKey(readInput(k), k);
+      keys.push({ origin: k, spki: info.spki, keyType: info.keyType });
+    }
+  }
+  const made = makeRecords(bundles, keys, { chain: !!o.chain, usage, selector, mtype });
+
+  let owner: string | undefined;
+  if (ownerHost !== undefined) owner = tlsaOwner(ownerHost, ownerPort ?? 25, proto);
+  if (o.format === 'zone' && owner === undefined) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      '--format zone needs --host NAME (and --port N, default 25) for the owner name',
+    );
+  }
+  if (o.format === 'rdata') {
+    for (const m of made) io.out(formatRdata(m.record));
+  } else if (o.format === 'zone') {
+    for (const m of made) io.out(formatZoneLine(owner!, m.record, ttl));
+  } else {
+    io.out(
+      JSON.stringify(
+        made.map((m) => ({ ...recordToJson(m.record, owner, ttl), source: m.source })),
+        null,
+        2,
+      ),
+    );
+  }
+  return 0;
+}
+
+export async function runExplain(
+  texts: string[],
+  o: { json?: boolean; smtp?: boolean },
+  io: Io,
+): Promise<number> {
+  if (texts.length === 0)
+    throw new DkError('usage', 'E_OPTION', 'explain needs at least one record, e.g. "3 1 1 <hex>"');
+  const records = texts.map((t) => parseTlsaRr(t).record);
+  const each = records.map(explainRecord);
+  const set = explainSet(records);
+  if (o.json) {
+    io.out(JSON.stringify({ records: each, set }, null, 2));
+    return 0;
+  }
+  for (const e of each) {
+    io.out(e.rdata);
+    for (const m of e.meaning) io.out(`  ${m}`);
+    io.out(`  Usable by a DANE-enabled MTA (SMTP, RFC 7672): ${e.usableSmtp ? 'yes' : 'no'}`);
+    io.out(`  Usable for other TLS services (RFC 7671): ${e.usableGeneric ? 'yes' : 'no'}`);
+    for (const r of e.unusableReasons) io.out(`  unusable: ${r}`);
+    for (const f of e.findings.filter((x) => x.code !== 'unusable'))
+      io.out(`  ${f.severity}: ${f.message}`);
+    io.out('');
+  }
+  if (records.length > 1 || set.length > 0) {
+    io.out(
+      records.length > 1
+        ? `The set of ${records.length} records:`
+        : 'As the only record at its name:',
+    );
+    if (set.length === 0) io.out('  no problems found');
+    for (const f of set) io.out(`  ${f.severity}: ${f.message}`);
+  }
+  return 0;
+}
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function registerTlsa(
+  program: Command,
+  io: Io,
+  setExit: (p: Promise<number>) => void,
+): void {
+  const tlsa = program
+    .command('tlsa')
+    .description('Compute TLSA records from certificates, keys or a live server; explain a record')
+    .option(
+      '--cert <file>',
+      'certificate or bundle (PEM or DER); repeatable; a directory takes every file in it',
+      collect,
+      [],
+    )
+    .option(
+      '--key <file>',
+      'private or public key: a 3 1 1 record for a key with no certificate yet (the next key)',
+      collect,
+      [],
+    )
+    .option('--fetch <host[:port]>', 'take the chain a live server presents (default port 25)')
+    .option(
+      '--starttls <proto>',
+      `STARTTLS protocol for --fetch: ${PROTOS.join(' ')} (default from the port)`,
+    )
+    .option('--chain', '3 1 1 for the leaf plus 2 1 1 for its issuer')
+    .option(
+      '--usage <u>',
+      'certificate usage: 0-3 or PKIX-TA, PKIX-EE, DANE-TA, DANE-EE (default 3)',
+    )
+    .option('--selector <s>', 'selector: 0/Cert or 1/SPKI (default 1)')
+    .option('--mtype <m>', 'matching type: 0/Full, 1/SHA2-256, 2/SHA2-512 (default 1)')
+    .option('--host <name>', 'host name for the owner _PORT._PROTO.HOST (zone and json formats)')
+    .option('--port <n>', 'port for the owner name (default 25, or the --fetch port)')
+    .option('--proto <p>', 'transport for the owner name: tcp, udp, sctp', 'tcp')
+    .option('--ttl <n>', 'TTL for zone/json output (blank: the zone default)')
+    .option('--format <f>', 'rdata | zone | json', 'rdata')
+    .option('--timeout <s>', 'seconds to wait for each network step of --fetch', '10')
+    .option('-v, --verbose', 'print the protocol transcript and skipped files on stderr')
+    .action((opts: TlsaOpts) => setExit(runTlsa(opts, io.withVerbose(!!opts.verbose))));
+  tlsa
+    .command('explain')
+    .description('Say what TLSA records mean, whether they are usable, and what bites in practice')
+    .argument(
+      '<record...>',
+      '"U S M HEX" (numbers or RFC 7218 names), RFC 3597 "\\# 35 03..." or a whole RR line',
+    )
+    .option('--json', 'machine-readable output')
+    .action((texts: string[], opts: { json?: boolean }) => setExit(runExplain(texts, opts, io)));
+}
