@@ -155,6 +155,7 @@ function parseServerHello(msg: Buffer): Hello | undefined {
     while (off + 4 <= end) {
       const type = msg.readUInt16BE(off);
       const len = msg.readUInt16BE(off + 2);
+      if (off + 4 + len > end) return undefined;
       if (type === 43 && len === 2 && msg.readUInt16BE(off + 4) === 0x0304) tls13 = true;
       off += 4 + len;
     }
@@ -170,6 +171,15 @@ export function presentedChain(
   fromServer: Buffer,
   keylog: readonly Buffer[],
 ): Buffer[] | undefined {
+  try {
+    return readChain(fromServer, keylog);
+  } catch {
+    // Bounds are checked as the bytes are read; this only guards against a slip there.
+    return undefined;
+  }
+}
+
+function readChain(fromServer: Buffer, keylog: readonly Buffer[]): Buffer[] | undefined {
   let off = 0;
   let hs: Buffer = Buffer.alloc(0);
   let suite: Suite | undefined; // set once a TLS 1.3 ServerHello was seen

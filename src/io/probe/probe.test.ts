@@ -449,24 +449,26 @@ describe('the chain is what the server presented', () => {
     );
   });
 
-  test('order, strays and duplicates are kept as sent (TLS 1.3, many records)', async () => {
-    // leaf, root, intermediate, then the intermediate 30 more times: > 16 KiB, so the
-    // Certificate message spans several encrypted records.
-    const pems = [
-      pki.leaf.certPem,
-      pki.root.certPem,
-      ...Array<string>(31).fill(pki.intermediate.certPem),
-    ];
-    const srv = await tlsServer({ cert: pems.join('') });
-    const r = await probe(opts(srv.port, 'none'));
-    assert.equal(r.protocol, 'TLSv1.3');
-    assert.equal(r.chainSource, 'presented');
-    assert.deepEqual(r.chain, [
-      pki.leaf.der,
-      pki.root.der,
-      ...Array<Buffer>(31).fill(pki.intermediate.der),
-    ]);
-  });
+  for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+    test(`order, strays and duplicates are kept as sent (${version}, many records)`, async () => {
+      // leaf, root, intermediate, then the intermediate 30 more times: > 16 KiB, so the
+      // Certificate message spans several records.
+      const pems = [
+        pki.leaf.certPem,
+        pki.root.certPem,
+        ...Array<string>(31).fill(pki.intermediate.certPem),
+      ];
+      const srv = await tlsServer({ cert: pems.join(''), maxVersion: version });
+      const r = await probe(opts(srv.port, 'none'));
+      assert.equal(r.protocol, version);
+      assert.equal(r.chainSource, 'presented');
+      assert.deepEqual(r.chain, [
+        pki.leaf.der,
+        pki.root.der,
+        ...Array<Buffer>(31).fill(pki.intermediate.der),
+      ]);
+    });
+  }
 
   for (const [name, ctx] of [
     ['TLS 1.2 (Certificate in clear)', { maxVersion: 'TLSv1.2' }],
@@ -713,6 +715,33 @@ describe('hostile and broken servers fail fast with one-line errors', () => {
       'unavailable',
       'probe-aborted',
       /^Probing .* was aborted$/,
+    );
+  });
+
+  test('IMAP: capabilities in the greeting, STARTTLS missing', async () => {
+    const srv = await serve(async (p) => {
+      p.write('* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n');
+      await p.line();
+    });
+    await rejectsWith(
+      probe(opts(srv.port, 'imap')),
+      'protocol',
+      'probe-starttls-refused',
+      /does not offer STARTTLS \(not in its capabilities\)$/,
+    );
+  });
+
+  test('IMAP: capabilities in the greeting, STARTTLS answered NO', async () => {
+    const srv = await serve(async (p) => {
+      p.write('* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n');
+      await p.line();
+      p.write('a001 NO [UNAVAILABLE] not now\r\n');
+    });
+    await rejectsWith(
+      probe(opts(srv.port, 'imap')),
+      'protocol',
+      'probe-starttls-refused',
+      /refused STARTTLS: "a001 NO \[UNAVAILABLE\] not now"$/,
     );
   });
 
