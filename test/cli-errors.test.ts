@@ -133,7 +133,7 @@ function describeServers() {
     );
 
     const silent = await listen(() => {});
-    expectError(
+    await expectErrorAsync(
       ['tlsa', '--fetch', `127.0.0.1:${silent}`, '--starttls', 'smtp', '--timeout', '1'],
       69,
       /greeting|within/i,
@@ -149,7 +149,7 @@ function describeServers() {
       });
       s.on('error', () => {});
     });
-    expectError(
+    await expectErrorAsync(
       ['tlsa', '--fetch', `127.0.0.1:${refusing}`, '--starttls', 'smtp'],
       76,
       /STARTTLS.*454|454.*STARTTLS/,

@@ -99,7 +99,7 @@ for (const alg of ALGS) {
   });
 }
 
-test('--chain gives 3 1 1 for the leaf and 2 1 1 for its issuer, as ldns-dane and danetool do', () => {
+test('--chain gives 3 1 1 for the leaf and 2 1 1 for its issuer (ldns-dane, danetool, openssl agree)', () => {
   for (const alg of ['rsa2048', 'p384'] as const) {
     const p = pkis.get(alg)!;
     // A bundle given issuer first must still put the leaf first.
@@ -107,11 +107,12 @@ test('--chain gives 3 1 1 for the leaf and 2 1 1 for its issuer, as ldns-dane an
     writeFileSync(reversed, p.intermediate.certPem + p.leaf.certPem);
     const r = runCli(['tlsa', '--cert', reversed, '--chain']);
     assert.equal(r.code, 0, r.stderr);
-    const [ee, ta] = r.stdout.trim().split('\n');
+    const [ee, ta, more] = r.stdout.trim().split('\n');
+    assert.equal(more, undefined);
     assert.equal(ee, ldnsDane(p.leaf.certFile, 3, 1, 1));
-    assert.equal(ta, ldnsDane(p.intermediate.certFile, 2, 1, 1));
-    const dt = danetool(p.intermediate.certFile, 1, 1, true);
-    assert.equal(ta, dt.replace(/^\d/, '2'), 'danetool --ca hash');
+    // ldns-dane insists on a name match for a lone CA file; danetool --ca does not.
+    assert.equal(ta, `2 1 1 ${digest(1, opensslContent(p.intermediate.certFile, 1))}`);
+    assert.equal(ta, danetool(p.intermediate.certFile, 1, 1, true));
   }
 });
 
