@@ -25,21 +25,21 @@ export interface RecordExplanation {
 }
 
 const USAGE_MEANING: Record<number, string> = {
-  0: 'PKIX-TA: a CA certificate in the chain must match, and the chain must also pass ordinary public-CA (WebPKI) validation',
-  1: 'PKIX-EE: the server certificate must match, and must also pass ordinary public-CA (WebPKI) validation',
-  2: 'DANE-TA: a trust anchor (usually the issuing intermediate or root) must match; the server certificate must chain to it and carry the right name',
-  3: 'DANE-EE: the server certificate itself must match; names and dates are not checked (RFC 7671 §5.1)',
+  0: 'a CA certificate in the chain must match, and the chain must also pass ordinary public-CA (WebPKI) validation',
+  1: 'the server certificate must match, and must also pass ordinary public-CA (WebPKI) validation',
+  2: 'a trust anchor (usually the issuing intermediate or root) must match; the server certificate must chain to it and carry the right name',
+  3: 'the server certificate itself must match; names and dates are not checked (RFC 7671 §5.1)',
 };
 
 const SELECTOR_MEANING: Record<number, string> = {
-  0: 'Cert: matched against the whole certificate (DER)',
-  1: 'SPKI: matched against the public key only (SubjectPublicKeyInfo DER), so it survives a renewal that keeps the key',
+  0: 'matched against the whole certificate (DER)',
+  1: 'matched against the public key only (SubjectPublicKeyInfo DER), so it survives a renewal that keeps the key',
 };
 
 const MTYPE_MEANING: Record<number, string> = {
-  0: 'Full: the data is the selected content itself, not a digest',
-  1: 'SHA2-256: the data is the SHA-256 digest of the selected content (32 bytes)',
-  2: 'SHA2-512: the data is the SHA-512 digest of the selected content (64 bytes)',
+  0: 'the data is the selected content itself, not a digest',
+  1: 'the data is the SHA-256 digest of the selected content (32 bytes)',
+  2: 'the data is the SHA-512 digest of the selected content (64 bytes)',
 };
 
 /** What one record means, whether it is usable, and what bites in practice. */
@@ -79,15 +79,9 @@ export function explainRecord(r: TlsaRecord): RecordExplanation {
       'Full data makes the RRset large (UDP truncation, TCP retries); SHA2-256 is what RFC 7671 §9 expects everyone to support.',
     );
   }
-  if (r.usage === 2 && r.selector === 1) {
-    note(
-      'ta-rotation',
-      'DANE-TA pins one CA key: publish it for every intermediate the CA may issue from, or prefer 3 1 1 with a next-key record.',
-    );
-  }
 
   const meaning: string[] = [
-    `Usage ${describeField('usage', r.usage)}: ${USAGE_MEANING[r.usage] ?? 'unassigned — no client knows what to do with it'}`,
+    `Usage ${describeField('usage', r.usage)}: ${USAGE_MEANING[r.usage] ?? 'unassigned: no client knows what to do with it'}`,
     `Selector ${describeField('selector', r.selector)}: ${SELECTOR_MEANING[r.selector] ?? 'unassigned'}`,
     `Matching ${describeField('mtype', r.mtype)}: ${MTYPE_MEANING[r.mtype] ?? 'unassigned'}`,
   ];

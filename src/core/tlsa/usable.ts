@@ -1,5 +1,5 @@
 import type { TlsaRecord } from './record.js';
-import { describeField } from './names.js';
+import { describeField, fieldName } from './names.js';
 
 /** SMTP applies RFC 7672; every other service the generic RFC 7671 rules. */
 export type DaneMode = 'smtp' | 'generic';
@@ -36,7 +36,7 @@ export function usability(r: TlsaRecord, mode: DaneMode): Usability {
     const want = DIGEST_LENGTH[r.mtype];
     if (want !== undefined && r.data.length !== want) {
       reasons.push(
-        `${describeField('mtype', r.mtype)} data must be ${want} bytes, this has ${r.data.length}`,
+        `${fieldName('mtype', r.mtype)} data must be ${want} bytes, this has ${r.data.length}`,
       );
     }
     // Full data is a DER SEQUENCE (a certificate or an SPKI); anything else can never match.
