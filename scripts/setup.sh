@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Reference clients and lab servers, all from Debian's packages (DESIGN.md "The integration lab").
-PACKAGES=(openssl iproute2 postfix ldnsutils gnutls-bin bind9-dnsutils)
+PACKAGES=(openssl iproute2 postfix ldnsutils gnutls-bin bind9 bind9-utils bind9-dnsutils unbound)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
