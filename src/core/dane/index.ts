@@ -1,0 +1,17 @@
+export {
+  verifyDane,
+  shortRdata,
+  type DaneInput,
+  type DaneResult,
+  type DaneVerdict,
+  type RecordResult,
+} from './verify.js';
+export {
+  matchName,
+  matchIds,
+  effectiveIds,
+  isReferenceName,
+  normalizeName,
+  type PresentedIds,
+} from './names.js';
+export { presentedIds } from './identity.js';
