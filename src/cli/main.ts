@@ -4,6 +4,7 @@ import { isDkError } from '../core/errors.js';
 import { EXIT, exitFor } from './exit.js';
 import { processIo } from './io.js';
 import { registerTlsa } from './tlsa.js';
+import { registerVerify } from './verify.js';
 
 const io = processIo();
 
@@ -31,6 +32,7 @@ async function main(argv: string[]): Promise<number> {
       writeOut: (s) => process.stdout.write(s),
     });
   registerTlsa(program, io, (p) => (pending = p));
+  registerVerify(program, io, (p) => (pending = p));
   for (const c of program.commands) c.exitOverride();
   for (const c of program.commands.flatMap((c) => c.commands)) c.exitOverride();
   try {
