@@ -1,0 +1,82 @@
+/**
+ * Brings the lab up by hand, to try danekeeper without owning a domain:
+ *
+ *   sudo node --import tsx test/lab/up.ts
+ *
+ * Starts a namespace with Postfix and openssl s_server presenting freshly made chains, prints
+ * what listens where and the commands to run inside the namespace, and tears everything down
+ * on Ctrl-C.
+ */
+import { rmSync } from 'node:fs';
+import { makePki, tempDir } from '../support/pki.js';
+import { createNetns, labAvailable } from './netns.js';
+import { startPostfix } from './postfix.js';
+import { startTlsServer } from './tlsserver.js';
+
+const avail = labAvailable();
+if (!avail.ok) {
+  console.error(
+    `The lab cannot start: ${avail.reason} (try: sudo node --import tsx test/lab/up.ts)`,
+  );
+  process.exit(1);
+}
+
+const started = Date.now();
+const dir = tempDir('dk-lab-up-');
+const ns = await createNetns({
+  addresses: ['127.0.10.1', '127.0.10.2', '127.0.10.3', 'fd00:53::1'],
+});
+const rsa = makePki(dir, { leafAlg: 'rsa2048', names: ['mx1.lab.test'], prefix: 'rsa-' });
+const ec = makePki(dir, { leafAlg: 'p256', names: ['mx2.lab.test'], prefix: 'ec-' });
+const imap = makePki(dir, { leafAlg: 'p256', names: ['imap.lab.test'], prefix: 'imap-' });
+
+const rsaChain = { keyFile: rsa.leaf.keyFile, chainFile: rsa.chainFile };
+const postfix = await startPostfix(
+  ns,
+  [
+    { address: '127.0.10.1', port: 25, ...rsaChain },
+    { address: '127.0.10.1', port: 465, ...rsaChain, wrapper: true },
+    { address: '127.0.10.2', port: 25, keyFile: ec.leaf.keyFile, chainFile: ec.leaf.certFile },
+    { address: 'fd00:53::1', port: 25, ...rsaChain },
+  ],
+  { keepDir: process.env.DK_LAB_KEEP === '1' },
+);
+const sServer = await startTlsServer(ns, {
+  address: '127.0.10.3',
+  port: 993,
+  keyFile: imap.leaf.keyFile,
+  chainFile: imap.chainFile,
+});
+
+const inNs = `ip netns exec ${ns.name}`;
+const dk = `${inNs} node --import tsx src/cli/main.ts`;
+console.log(`The danekeeper lab is up in namespace ${ns.name} (${Date.now() - started} ms).
+
+  127.0.10.1:25      Postfix, STARTTLS        RSA-2048 leaf + intermediate (${rsa.chainFile})
+  127.0.10.1:465     Postfix, implicit TLS    same chain
+  127.0.10.2:25      Postfix, STARTTLS        ECDSA P-256 leaf only (${ec.leaf.certFile})
+  [fd00:53::1]:25    Postfix, STARTTLS        the RSA chain, over IPv6
+  127.0.10.3:993     openssl s_server         ECDSA P-256 leaf + intermediate (${imap.chainFile})
+
+  Roots (never sent by the servers): ${rsa.root.certFile}, ${ec.root.certFile}, ${imap.root.certFile}
+  Postfix config and maillog: ${postfix.configDir}, ${postfix.logFile}
+
+Try, from ${process.cwd()} (as root):
+  ${dk} tlsa --fetch 127.0.10.1:25 --chain
+  ${dk} tlsa --fetch [fd00:53::1]:25 --format json
+  ${dk} tlsa --fetch 127.0.10.3:993 --selector 0 --mtype 2
+  ${inNs} openssl s_client -connect 127.0.10.1:25 -starttls smtp -showcerts </dev/null
+  ${inNs} posttls-finger -c -l secure -F ${rsa.root.certFile} '[127.0.10.1]:25' mx1.lab.test
+  ${inNs} posttls-finger -c -w -l secure -F ${rsa.root.certFile} '[127.0.10.1]:465' mx1.lab.test
+  ${inNs} bash        # a shell inside the lab
+
+Ctrl-C tears it all down.`);
+
+// On Ctrl-C the netns module kills everything in the namespace and deletes it (an exit hook
+// registered by createNetns, which runs before this one).
+process.on('exit', () => {
+  if (process.env.DK_LAB_KEEP !== '1')
+    for (const d of [dir, postfix.dir, sServer.dir]) rmSync(d, { recursive: true, force: true });
+  console.log(`\nLab ${ns.name} torn down.`);
+});
+setInterval(() => {}, 1 << 30);
