@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { DkError } from '../core/errors.js';
 import {
@@ -260,7 +261,8 @@ export async function runTlsa(o: TlsaOpts, io: Io): Promise<number> {
   if (o.fetch) {
     const f = await fetchChain(o, io);
     bundles = [f];
-    ownerHost ??= f.host;
+    // An address literal is no owner name: a TLSA owner is _PORT._PROTO.HOSTNAME (RFC 6698 §3).
+    if (isIP(f.host) === 0) ownerHost ??= f.host;
     ownerPort ??= f.port;
   } else {
     bundles = loadBundles(o.cert, io);
