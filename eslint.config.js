@@ -8,7 +8,10 @@ export default tseslint.config(
   {
     languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly' } },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
     },
   },
   {
@@ -21,15 +24,37 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['node:net', 'node:dgram', 'node:tls', 'node:fs', 'node:fs/*', 'node:child_process', 'node:process', 'node:os'],
+              group: [
+                'node:net',
+                'node:dgram',
+                'node:tls',
+                'node:fs',
+                'node:fs/*',
+                'node:child_process',
+                'node:process',
+                'node:os',
+              ],
               message: 'core/ is pure: do the I/O in io/ and pass the result in.',
             },
-            { group: ['../../io/*', '../../cli/*', '../../publish/*', '../../store/*'], message: 'core/ imports nothing outside core/.' },
+            {
+              group: ['../../io/*', '../../cli/*', '../../publish/*', '../../store/*'],
+              message: 'core/ imports nothing outside core/.',
+            },
           ],
         },
       ],
-      'no-restricted-globals': ['error', { name: 'process', message: 'core/ reads no environment.' }],
-      'no-restricted-properties': ['error', { object: 'Date', property: 'now', message: 'core/ has no clock: take the time as an argument.' }],
+      'no-restricted-globals': [
+        'error',
+        { name: 'process', message: 'core/ reads no environment.' },
+      ],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'Date',
+          property: 'now',
+          message: 'core/ has no clock: take the time as an argument.',
+        },
+      ],
     },
   },
 );
