@@ -52,9 +52,11 @@
  *   NOTIMP and REFUSED move on too; SERVFAIL does not (a non-validating fallback must never turn
  *   "bogus" into "insecure"). Defaults: CLIENT_DEFAULTS (3 s per try, 2 tries per server).
  *
- * proveValidating(resolver, { bogusName? }) → ValidationProof { validating, servers, summary,
- *   warnings }: each server must answer the root DNSKEY with AD=1 (and refuse bogusName as bogus).
- *   Not validating is a result whose summary starts with "WARNING:", never an exception.
+ * proveValidating(resolver, { anchor?, bogusName?, bogusType? }) → ValidationProof { validating,
+ *   servers, summary, warnings }: each server must answer the DNSKEY of `anchor` (default the
+ *   root) with AD=1, and refuse bogusName as bogus if given. Not validating (or not provably so)
+ *   is a result whose summary starts with "WARNING:", never an exception. `warnings` notes
+ *   resolvers off this machine (their AD bit is only as good as the path to them).
  *
  * For tests: StaticResolver (plain data with DNSSEC switches, no sockets) and, for end-to-end
  * tests over real sockets, FakeDnsServer in ./fake-server.ts (not exported here).

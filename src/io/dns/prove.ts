@@ -33,6 +33,11 @@ export interface ValidationProof {
 }
 
 export interface ProveOptions {
+  /**
+   * The zone whose DNSKEY RRset must validate: the root (default) for a resolver with the usual
+   * root trust anchor; another zone where the resolver's only trust anchor is for that zone.
+   */
+  anchor?: string;
   /** A name the caller knows to be bogus (a broken signature in the lab): it must fail. */
   bogusName?: string;
   bogusType?: RecordType;
@@ -50,21 +55,24 @@ async function proveOne(r: Resolver, server: string, o: ProveOptions): Promise<S
   const checks: ProofCheck[] = [];
   // The root zone is signed and its DNSKEY RRset validates against the trust anchor itself:
   // a validating resolver answers it with AD=1 (RFC 4035 §3.2.3), whatever zone we check later.
-  const root = await r.lookup('.', 'DNSKEY', signal);
+  const anchor = o.anchor ?? '.';
+  const zone = anchor === '.' ? 'the root' : anchor.replace(/\.$/, '');
+  const root = await r.lookup(anchor, 'DNSKEY', signal);
   const rootDetail: Record<DnssecStatus, string> = {
     secure:
       root.records.length > 0
-        ? `the root DNSKEY RRset came back validated (AD=1, ${root.records.length} keys)`
-        : 'the root DNSKEY query came back with AD=1 but no keys',
+        ? `the DNSKEY RRset of ${zone} came back validated (AD=1, ${root.records.length} keys)`
+        : `the DNSKEY query for ${zone} came back with AD=1 but no keys`,
     insecure:
-      'the root DNSKEY came back without AD: this resolver does not validate DNSSEC ' +
-      '(or something between us strips the AD bit)',
+      `the DNSKEY RRset of ${zone} came back without AD: this resolver does not validate ` +
+      'DNSSEC (or something between us strips the AD bit)',
     bogus:
-      'the root DNSKEY is bogus for this resolver: its trust anchor is wrong or its clock is off',
-    indeterminate: `no usable answer for the root DNSKEY: ${root.why ?? 'unknown reason'}`,
+      `the DNSKEY RRset of ${zone} is bogus for this resolver: its trust anchor is wrong or ` +
+      'its clock is off',
+    indeterminate: `no usable answer for the DNSKEY of ${zone}: ${root.why ?? 'unknown reason'}`,
   };
   checks.push({
-    what: 'root DNSKEY',
+    what: anchor === '.' ? 'root DNSKEY' : `${zone}/DNSKEY`,
     ok: root.status === 'secure' && root.records.length > 0,
     status: root.status,
     detail: rootDetail[root.status],
@@ -107,11 +115,15 @@ export async function proveValidating(
         'network path to it (RFC 6840 §5.7); a validating resolver on 127.0.0.1 is safer',
     );
   const names = servers.map((s) => s.server).join(', ');
-  const summary =
-    failed.length === 0
-      ? `Resolver ${names} validates DNSSEC (${servers[0]!.checks.map((c) => c.what.replace(/ \(expected bogus\)$/, ' refused')).join(', ')})`
-      : `WARNING: resolver ${failed.map((s) => s.server).join(', ')} does not validate DNSSEC: ` +
-        `${failed[0]!.checks.find((c) => !c.ok)!.detail}. DNSSEC statuses from it mean nothing and ` +
-        'DANE cannot be checked; use --resolver with a validating resolver (e.g. a local Unbound)';
+  const firstFailure = failed[0]?.checks.find((c) => !c.ok);
+  const passed = servers[0]!.checks.map((c) => c.what.replace(/ \(expected bogus\)$/, ' refused'));
+  const summary = !firstFailure
+    ? `Resolver ${names} validates DNSSEC (${passed.join(', ')})`
+    : `WARNING: ${
+        firstFailure.status === 'indeterminate' ? 'could not prove that resolver' : 'resolver'
+      } ${failed.map((s) => s.server).join(', ')} ${
+        firstFailure.status === 'indeterminate' ? 'validates' : 'does not validate'
+      } DNSSEC: ${firstFailure.detail}. DNSSEC statuses from it cannot be trusted and DANE ` +
+      'cannot be checked; use --resolver with a validating resolver (e.g. a local Unbound)';
   return { validating: failed.length === 0, servers, summary, warnings };
 }

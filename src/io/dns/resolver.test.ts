@@ -414,7 +414,7 @@ describe('proveValidating', () => {
     assert.equal(p.validating, false);
     assert.match(
       p.summary,
-      /^WARNING: resolver 127\.0\.0\.1:\d+ does not validate DNSSEC: the root DNSKEY came back without AD/,
+      /^WARNING: resolver 127\.0\.0\.1:\d+ does not validate DNSSEC: the DNSKEY RRset of the root came back without AD/,
     );
   });
 
@@ -441,7 +441,22 @@ describe('proveValidating', () => {
     const p = await proveValidating(resolver(s.server));
     assert.equal(p.validating, false);
     assert.equal(p.servers[0]!.checks[0]!.status, 'indeterminate');
-    assert.match(p.summary, /no usable answer for the root DNSKEY: No answer from/);
+    assert.match(
+      p.summary,
+      /^WARNING: could not prove that resolver 127\.0\.0\.1:\d+ validates DNSSEC: no usable answer for the DNSKEY of the root: No answer from/,
+    );
+  });
+
+  test('another trust anchor than the root', async () => {
+    const p = await proveValidating(resolver((await mainServer()).server), {
+      anchor: 'secure.example.test.',
+    });
+    assert.equal(p.validating, true);
+    assert.equal(p.servers[0]!.checks[0]!.what, 'secure.example.test/DNSKEY');
+    assert.match(
+      p.servers[0]!.checks[0]!.detail,
+      /DNSKEY RRset of secure\.example\.test came back validated/,
+    );
   });
 
   test('a resolver off this machine draws a warning', async () => {
