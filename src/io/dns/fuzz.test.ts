@@ -248,7 +248,7 @@ describe('the decoder throws only DkError', () => {
       (e: unknown) => isDkError(e) && /follows more than 127 pointers/.test(e.message),
     );
     parseAll(b);
-    assert.ok(Date.now() - t < 200, `took ${Date.now() - t} ms`);
+    assert.ok(Date.now() - t < 1000, `took ${Date.now() - t} ms`);
   });
 });
 

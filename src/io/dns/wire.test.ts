@@ -261,7 +261,7 @@ describe('decodeMessage on hostile messages', () => {
   test('counts that cannot fit are refused before any loop', () => {
     const t = Date.now();
     malformed(() => decodeMessage(msg([0, 0, 1, 0, 1], [1, 65535, 65535, 65535])), /more than/);
-    assert.ok(Date.now() - t < 50);
+    assert.ok(Date.now() - t < 500);
   });
 
   test('RDLENGTH running past the end', () => {
