@@ -111,6 +111,13 @@ describe('the query on the wire', () => {
   test('a name that is not a domain name is a usage error, before any packet', async () => {
     const s = await fake((q) => answerA(q));
     await rejectsWith(client([s.server]).query('a..b', 'A'), 'usage', 'E_DNS_NAME', /a\.\.b/);
+    await rejectsWith(client([s.server]).query('', 'A'), 'usage', 'E_DNS_NAME', /""/);
+    await rejectsWith(
+      client([s.server]).query(`${'a'.repeat(64)}.test`, 'A'),
+      'usage',
+      'E_DNS_NAME',
+      /not a valid domain name/,
+    );
     assert.equal(s.queries.length, 0);
   });
 });

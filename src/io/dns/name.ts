@@ -41,7 +41,7 @@ export function canonicalKey(name: string): string {
  * (253 characters in presentation form without the final dot).
  */
 export function queryName(input: string): string {
-  if (input === '.' || input === '') return '.';
+  if (input === '.') return '.';
   const name = input.endsWith('.') ? input.slice(0, -1) : input;
   const labels = name.split('.');
   if (
