@@ -5,6 +5,7 @@ import { EXIT, exitFor } from './exit.js';
 import { processIo } from './io.js';
 import { registerTlsa } from './tlsa.js';
 import { registerVerify } from './verify.js';
+import { registerCheck } from './check.js';
 
 const io = processIo();
 
@@ -33,6 +34,7 @@ async function main(argv: string[]): Promise<number> {
     });
   registerTlsa(program, io, (p) => (pending = p));
   registerVerify(program, io, (p) => (pending = p));
+  registerCheck(program, io, (p) => (pending = p));
   for (const c of program.commands) c.exitOverride();
   for (const c of program.commands.flatMap((c) => c.commands)) c.exitOverride();
   try {

@@ -1,0 +1,440 @@
+/**
+ * `check`: look at a mail domain (or any TLS service) the way a DANE-enabled MTA does —
+ * RFC 7672 §2.2 for the DNS part, a STARTTLS probe of every address, RFC 7671/7672 §3 for the
+ * match — and say what it saw at each step. The network is reached only through the Resolver
+ * and the probe function handed in, so tests can swap either.
+ */
+import { createHash } from 'node:crypto';
+import { isIP } from 'node:net';
+import {
+  monitoringStatus,
+  rrsetWarnings,
+  worst,
+  type CheckVerdict,
+  type CheckWarning,
+} from '../core/checks/index.js';
+import { verifyDane } from '../core/dane/index.js';
+import { isDkError } from '../core/errors.js';
+import { formatRdata, tlsaOwner, type TlsaRecord } from '../core/tlsa/index.js';
+import { certFromDer, type Cert } from '../core/x509/index.js';
+import type { LookupResult, Resolver } from '../io/dns/index.js';
+import type { ProbeOptions, ProbeResult, StarttlsProto } from '../io/probe/index.js';
+import type { AddressReport, ChainEntry, CheckReport, DnsEntry, HostReport } from './report.js';
+
+export interface CheckDeps {
+  resolver: Resolver;
+  probe: (o: ProbeOptions) => Promise<ProbeResult>;
+  now: () => Date;
+  validating: { validating: boolean; summary: string };
+  /** PKIX trust anchors, for usages 0/1 outside SMTP */
+  trustStore?: Cert[];
+}
+
+export interface CheckOptions {
+  port: number;
+  starttls: StarttlsProto;
+  /** warn when a matched certificate expires within this many days */
+  days: number;
+  timeoutMs: number;
+}
+
+function dnsEntry(r: LookupResult<unknown>, fmt: (x: never) => string): DnsEntry {
+  const e: DnsEntry = {
+    name: r.name,
+    type: r.type,
+    status: r.status,
+    rcode: r.rcode,
+    ttl: r.ttl,
+    records: (r.records as never[]).map(fmt),
+    cnameChain: r.cnameChain,
+  };
+  if (r.why) e.why = r.why;
+  return e;
+}
+
+const asText = (x: never) => String(x);
+const mxText = (x: never) => {
+  const m = x as { preference: number; exchange: string };
+  return `${m.preference} ${m.exchange}`;
+};
+const tlsaText = (x: never) => formatRdata(x as TlsaRecord);
+
+function chainEntries(
+  chain: Cert[],
+  matched: { record: string; depth: number } | null,
+): ChainEntry[] {
+  return chain.map((c, depth) => ({
+    depth,
+    subject: c.subject,
+    issuer: c.issuer,
+    notBefore: c.notBefore.toISOString(),
+    notAfter: c.notAfter.toISOString(),
+    keyType: c.keyType,
+    spkiSha256: createHash('sha256').update(c.spki).digest('hex'),
+    match: matched && matched.depth === depth ? matched.record : null,
+  }));
+}
+
+interface HostInput {
+  name: string;
+  preference: number | null;
+}
+
+class Checker {
+  readonly dns: DnsEntry[] = [];
+  readonly warnings: CheckWarning[] = [];
+
+  constructor(
+    private readonly deps: CheckDeps,
+    private readonly opts: CheckOptions,
+  ) {}
+
+  private async look<K extends 'A' | 'AAAA' | 'MX' | 'TLSA' | 'CNAME'>(
+    name: string,
+    type: K,
+  ): Promise<LookupResult<import('../io/dns/index.js').RecordTypes[K]>> {
+    const r = await this.deps.resolver.lookup(name, type);
+    this.dns.push(dnsEntry(r, type === 'MX' ? mxText : type === 'TLSA' ? tlsaText : asText));
+    return r;
+  }
+
+  /**
+   * RFC 7672 §2.2.3: with a secure CNAME chain, TLSA records are looked up at the expanded name
+   * first, then at the original; with an insecure chain only the original counts. Returns the
+   * base domain and its TLSA answer.
+   */
+  private async tlsaFor(
+    host: string,
+    canonical: string,
+    chainSecure: boolean,
+  ): Promise<{ base: string; tlsa: LookupResult<TlsaRecord> }> {
+    const proto = 'tcp';
+    if (chainSecure && canonical.toLowerCase() !== host.toLowerCase()) {
+      const t = await this.look(tlsaOwner(canonical, this.opts.port, proto), 'TLSA');
+      if (t.status !== 'secure' || t.records.length > 0 || t.skipped > 0)
+        return { base: canonical, tlsa: t };
+    }
+    return { base: host, tlsa: await this.look(tlsaOwner(host, this.opts.port, proto), 'TLSA') };
+  }
+
+  async host(h: HostInput, domain: string | null, mxSecure: boolean): Promise<HostReport> {
+    const name = h.name.replace(/\.$/, '');
+    const report: HostReport = {
+      name,
+      preference: h.preference,
+      verdict: 'no-dane',
+      tlsaBase: name,
+      tlsa: null,
+      addresses: [],
+      reasons: [],
+    };
+    if (isIP(name)) {
+      // A literal address has no DNS to secure: no DANE, but the TLS can still be shown.
+      report.reasons.push('an address literal has no TLSA records (RFC 7672 §2.2)');
+      report.addresses = await Promise.all([
+        this.address(name, isIP(name) as 4 | 6, 'insecure', undefined, null, [], report),
+      ]);
+      report.verdict = worst(
+        report.addresses.map((a) => a.verdict),
+        'unreachable',
+      );
+      return report;
+    }
+    const [a, aaaa] = await Promise.all([this.look(name, 'A'), this.look(name, 'AAAA')]);
+    const lookups = [a, aaaa];
+    const bad = lookups.find((r) => r.status === 'bogus');
+    if (bad) {
+      report.verdict = 'dnssec-failure';
+      report.reasons.push(
+        `${name}/${bad.type} is bogus (${bad.why ?? 'validation failed'}): a DANE sender will not deliver to this host (RFC 7672 §2.1.1)`,
+      );
+      return report;
+    }
+    const undecided = lookups.find((r) => r.status === 'indeterminate');
+    if (undecided) {
+      report.verdict = 'indeterminate';
+      report.reasons.push(
+        `${name}/${undecided.type} could not be resolved: ${undecided.why ?? 'no answer'}`,
+      );
+      return report;
+    }
+    const addrs: { address: string; family: 4 | 6; status: string }[] = [
+      ...a.records.map((x) => ({ address: x, family: 4 as const, status: a.status })),
+      ...aaaa.records.map((x) => ({ address: x, family: 6 as const, status: aaaa.status })),
+    ];
+    if (addrs.length === 0) {
+      report.verdict = 'unreachable';
+      report.reasons.push(`${name} has no A or AAAA records`);
+      return report;
+    }
+    const addrSecure = lookups.every((r) => r.status === 'secure');
+    let records: TlsaRecord[] | null = null;
+    if (!addrSecure) {
+      report.reasons.push(
+        `${name}'s address records are insecure: no TLSA lookup, no DANE (RFC 7672 §2.2.2)`,
+      );
+    } else {
+      const withChain = [a, aaaa].find((r) => r.records.length > 0)!;
+      const { base, tlsa } = await this.tlsaFor(
+        name,
+        withChain.canonicalName,
+        withChain.status === 'secure',
+      );
+      report.tlsaBase = base;
+      report.tlsa = {
+        owner: tlsa.name,
+        status: tlsa.status,
+        ttl: tlsa.ttl,
+        records: tlsa.records.map(formatRdata),
+      };
+      if (tlsa.status === 'bogus' || tlsa.status === 'indeterminate') {
+        report.verdict = tlsa.status === 'bogus' ? 'dnssec-failure' : 'indeterminate';
+        report.reasons.push(
+          `TLSA lookup at ${tlsa.name} is ${tlsa.status} (${tlsa.why ?? tlsa.rcode ?? 'no answer'}): a DANE sender treats the host as unreachable (RFC 7672 §2.2.3)`,
+        );
+        return report;
+      }
+      if (tlsa.status === 'insecure') {
+        report.reasons.push(`TLSA RRset at ${tlsa.name} is insecure: DANE does not apply`);
+      } else if (tlsa.records.length === 0 && tlsa.skipped === 0) {
+        report.reasons.push(`no TLSA records at ${tlsa.name}: DANE does not apply`);
+      } else {
+        records = tlsa.records;
+      }
+    }
+    // RFC 7672 §3.2.2: the reference identifiers are the TLSA base domain and the MX host name;
+    // the next-hop domain only when the MX RRset was secure.
+    const names = [report.tlsaBase, name];
+    if (domain && mxSecure) names.push(domain);
+    report.addresses = await Promise.all(
+      addrs.map((x) =>
+        this.address(
+          x.address,
+          x.family,
+          x.status,
+          records ?? undefined,
+          report.tlsaBase,
+          names,
+          report,
+        ),
+      ),
+    );
+    report.verdict = worst(
+      report.addresses.map((x) => x.verdict),
+      'unreachable',
+    );
+    if (records && report.tlsa) {
+      const matched = report.addresses.flatMap((x) => (x.matched ? [x.matched.record] : []));
+      const matchedRecords = records.filter((r) => matched.includes(formatRdata(r)));
+      const expiries = report.addresses.flatMap((x) =>
+        x.chain
+          .filter((c) => c.match)
+          .map((c) => ({
+            subject: `${c.subject} at ${x.address}`,
+            notAfter: new Date(c.notAfter),
+          })),
+      );
+      this.warnings.push(
+        ...rrsetWarnings({
+          owner: report.tlsa.owner,
+          records,
+          ttl: report.tlsa.ttl,
+          matched: matchedRecords,
+          expiries,
+          now: this.deps.now(),
+          days: this.opts.days,
+        }),
+      );
+    }
+    return report;
+  }
+
+  private async address(
+    address: string,
+    family: 4 | 6,
+    status: string,
+    records: TlsaRecord[] | undefined,
+    servername: string | null,
+    names: string[],
+    host: HostReport,
+  ): Promise<AddressReport> {
+    const out: AddressReport = {
+      address,
+      family,
+      status,
+      verdict: 'no-dane',
+      tls: null,
+      chain: [],
+      matched: null,
+      reasons: [],
+    };
+    let res: ProbeResult;
+    try {
+      res = await this.deps.probe({
+        host: host.name,
+        address,
+        port: this.opts.port,
+        starttls: this.opts.starttls,
+        // RFC 7672 §8.1: SNI carries the TLSA base domain.
+        servername: servername ?? undefined,
+        connectTimeoutMs: this.opts.timeoutMs,
+        readTimeoutMs: this.opts.timeoutMs,
+        totalTimeoutMs: this.opts.timeoutMs * 4,
+      });
+    } catch (e) {
+      const msg = isDkError(e) ? e.message : String(e);
+      if (isDkError(e) && e.kind === 'protocol' && records) {
+        // With usable or unusable TLSA records, TLS is mandatory (RFC 7672 §2.2): a server that
+        // refuses or botches it fails, it is not merely unreachable.
+        out.verdict = 'failed';
+      } else if (isDkError(e) && e.kind === 'protocol') {
+        out.verdict = 'no-dane';
+      } else {
+        out.verdict = 'unreachable';
+      }
+      out.reasons.push(msg);
+      return out;
+    }
+    out.tls = { protocol: res.protocol, cipher: res.cipher, servername: res.servername ?? null };
+    let chain: Cert[];
+    try {
+      chain = res.chain.map((der, i) => certFromDer(der, `${address} certificate ${i + 1}`));
+    } catch (e) {
+      out.verdict = records ? 'failed' : 'no-dane';
+      out.reasons.push(isDkError(e) ? e.message : String(e));
+      return out;
+    }
+    if (!records) {
+      out.chain = chainEntries(chain, null);
+      out.verdict = 'no-dane';
+      return out;
+    }
+    const r = verifyDane({
+      records,
+      chain,
+      names,
+      time: this.deps.now(),
+      mode: this.opts.port === 25 ? 'smtp' : 'generic',
+      trustStore: this.deps.trustStore,
+    });
+    out.matched = r.matched
+      ? { record: formatRdata(r.matched.record), depth: r.matched.depth }
+      : null;
+    out.chain = chainEntries(chain, out.matched);
+    out.verdict = r.verdict === 'no-dane' ? 'no-dane' : r.verdict;
+    out.reasons.push(...r.reasons);
+    return out;
+  }
+}
+
+/** RFC 7672 §2.2.1 and RFC 5321 §5.1: MX hosts in preference order, or the domain itself. */
+export async function checkDomain(
+  domain: string,
+  deps: CheckDeps,
+  opts: CheckOptions,
+): Promise<CheckReport> {
+  const c = new Checker(deps, opts);
+  const d = domain.replace(/\.$/, '').toLowerCase();
+  const base = baseReport(d, deps, opts);
+  const mx = await deps.resolver.lookup(d, 'MX');
+  c.dns.push(dnsEntry(mx, mxText));
+  base.mx = { status: mx.status, implicit: false, records: mx.records };
+  const done = (verdict: CheckVerdict, reason: string): CheckReport => ({
+    ...base,
+    verdict,
+    reasons: [reason],
+    dns: c.dns,
+  });
+  if (mx.status === 'bogus') {
+    return done(
+      'dnssec-failure',
+      `${d}/MX is bogus (${mx.why ?? 'validation failed'}): a DANE sender defers all mail (RFC 7672 §2.1.1)`,
+    );
+  }
+  if (mx.status === 'indeterminate')
+    return done('indeterminate', `${d}/MX could not be resolved: ${mx.why ?? 'no answer'}`);
+  if (mx.rcode === 'NXDOMAIN') return done('failed', `${d} does not exist (NXDOMAIN)`);
+  if (mx.records.length === 1 && mx.records[0]!.exchange === '.') {
+    return done('no-dane', `${d} publishes a null MX (RFC 7505): it accepts no mail`);
+  }
+  let hosts: HostInput[];
+  if (mx.records.length === 0) {
+    base.mx.implicit = true;
+    hosts = [{ name: d, preference: null }];
+  } else {
+    hosts = [...mx.records]
+      .sort((x, y) => x.preference - y.preference)
+      .filter(
+        (m, i, all) =>
+          all.findIndex((n) => n.exchange.toLowerCase() === m.exchange.toLowerCase()) === i,
+      )
+      .map((m) => ({ name: m.exchange, preference: m.preference }));
+  }
+  if (mx.status !== 'secure') {
+    base.reasons.push(
+      `${d}/MX is ${mx.status}: the next-hop domain is not a reference identifier (RFC 7672 §2.2.1)`,
+    );
+  }
+  const reports = await Promise.all(hosts.map((h) => c.host(h, d, mx.status === 'secure')));
+  return finish(base, reports, c);
+}
+
+/** `check --host H --port P`: one service, PKIX-aware outside SMTP. */
+export async function checkService(
+  host: string,
+  deps: CheckDeps,
+  opts: CheckOptions,
+): Promise<CheckReport> {
+  const c = new Checker(deps, opts);
+  const base = baseReport(null, deps, opts);
+  const report = await c.host({ name: host, preference: null }, null, false);
+  return finish(base, [report], c);
+}
+
+function baseReport(domain: string | null, deps: CheckDeps, opts: CheckOptions): CheckReport {
+  return {
+    domain,
+    service: {
+      port: opts.port,
+      starttls: opts.starttls,
+      mode: opts.port === 25 ? 'smtp' : 'generic',
+    },
+    verdict: 'no-dane',
+    resolver: {
+      servers: [...deps.resolver.servers],
+      validating: deps.validating.validating,
+      summary: deps.validating.summary,
+    },
+    mx: null,
+    hosts: [],
+    warnings: [],
+    dns: [],
+    reasons: [],
+    checkedAt: deps.now().toISOString(),
+  };
+}
+
+function finish(base: CheckReport, hosts: HostReport[], c: Checker): CheckReport {
+  const warnings = [...c.warnings];
+  if (!base.resolver.validating) {
+    warnings.unshift({
+      code: 'resolver-not-validating',
+      subject: base.resolver.servers.join(' '),
+      message: base.resolver.summary,
+    });
+  }
+  return {
+    ...base,
+    hosts,
+    verdict: worst(
+      hosts.map((h) => h.verdict),
+      'unreachable',
+    ),
+    warnings,
+    dns: c.dns,
+  };
+}
+
+export function exitStatus(r: CheckReport): number {
+  return monitoringStatus(r.verdict, r.warnings.length);
+}
