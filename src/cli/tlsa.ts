@@ -22,25 +22,16 @@ import {
   parseKey,
 } from '../core/x509/index.js';
 import type { Cert } from '../core/x509/index.js';
-import { defaultStarttls, probe, type StarttlsProto } from '../io/probe/index.js';
+import {
+  defaultStarttls,
+  parseStarttlsProto,
+  probe,
+  STARTTLS_PROTOS,
+  type StarttlsProto,
+} from '../io/probe/index.js';
 import { expandPath, readInput } from './files.js';
 import { parseField, parseHostPort, parseIntOption } from './options.js';
 import type { Io } from './io.js';
-
-const PROTOS: StarttlsProto[] = [
-  'smtp',
-  'lmtp',
-  'imap',
-  'pop3',
-  'ftp',
-  'xmpp',
-  'xmpp-server',
-  'ldap',
-  'sieve',
-  'nntp',
-  'postgres',
-  'none',
-];
 
 /** The standard port of each STARTTLS protocol, for `--fetch HOST --starttls P` without :PORT. */
 const PROTO_PORT: Record<string, number> = {
@@ -195,14 +186,8 @@ async function fetchChain(
   o: TlsaOpts,
   io: Io,
 ): Promise<{ origin: string; chain: Cert[]; host: string; port: number }> {
-  const proto = o.starttls as StarttlsProto | undefined;
-  if (proto !== undefined && !PROTOS.includes(proto)) {
-    throw new DkError(
-      'usage',
-      'E_OPTION',
-      `--starttls "${o.starttls}" is not one of ${PROTOS.join(', ')}`,
-    );
-  }
+  const proto: StarttlsProto | undefined =
+    o.starttls === undefined ? undefined : parseStarttlsProto(o.starttls);
   const { host, port } = parseHostPort(o.fetch!, proto ? PROTO_PORT[proto]! : 25);
   const timeout = parseIntOption('--timeout', o.timeout, 1, 3600) ?? 10;
   const res = await probe({
@@ -359,7 +344,7 @@ export function registerTlsa(
     .option('--fetch <host[:port]>', 'take the chain a live server presents (default port 25)')
     .option(
       '--starttls <proto>',
-      `STARTTLS protocol for --fetch: ${PROTOS.join(' ')} (default from the port)`,
+      `STARTTLS protocol for --fetch: ${STARTTLS_PROTOS.join(' ')} (default from the port)`,
     )
     .option('--chain', '3 1 1 for the leaf plus 2 1 1 for its issuer')
     .option(

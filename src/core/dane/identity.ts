@@ -4,44 +4,18 @@
  * as display strings with its own escaping; the DER is exact.
  */
 import type { Cert } from '../x509/index.js';
+import { children, readTlv, type Tlv } from '../x509/der.js';
 import type { PresentedIds } from './names.js';
 
-interface Tlv {
-  tag: number;
-  start: number;
-  contentStart: number;
-  end: number;
-}
-
-/** One DER header (X.690 §8.1); undefined when malformed or past the end. */
-function tlv(buf: Buffer, offset: number, limit = buf.length): Tlv | undefined {
-  if (offset + 2 > limit) return undefined;
-  const tag = buf[offset]!;
-  if ((tag & 0x1f) === 0x1f) return undefined;
-  const first = buf[offset + 1]!;
-  let pos = offset + 2;
-  let length = first;
-  if (first & 0x80) {
-    const n = first & 0x7f;
-    if (n === 0 || n > 4 || pos + n > limit) return undefined;
-    length = 0;
-    for (let i = 0; i < n; i++) length = length * 256 + buf[pos + i]!;
-    pos += n;
-  }
-  return pos + length > limit
-    ? undefined
-    : { tag, start: offset, contentStart: pos, end: pos + length };
-}
-
+/** The certificate was already parsed by node, so its DER is well-formed; a part that still does
+ * not tile reads as absent rather than throwing. */
 function kids(buf: Buffer, parent: Tlv): Tlv[] {
-  const out: Tlv[] = [];
-  for (let pos = parent.contentStart; pos < parent.end;) {
-    const t = tlv(buf, pos, parent.end);
-    if (!t) return out;
-    out.push(t);
-    pos = t.end;
-  }
-  return out;
+  return children(buf, parent) ?? [];
+}
+
+function within(buf: Buffer, offset: number, limit: number): Tlv | undefined {
+  const t = readTlv(buf, offset);
+  return t && t.end <= limit ? t : undefined;
 }
 
 const OID_CN = Buffer.from([0x06, 0x03, 0x55, 0x04, 0x03]);
@@ -60,7 +34,7 @@ function directoryString(buf: Buffer, t: Tlv): string {
 export function presentedIds(cert: Cert): PresentedIds {
   const der = cert.der;
   const ids: PresentedIds = { dns: [], cn: [] };
-  const outer = tlv(der, 0);
+  const outer = within(der, 0, der.length);
   const tbs = outer && kids(der, outer)[0];
   if (!tbs) return ids;
   const fields = kids(der, tbs);
@@ -85,7 +59,7 @@ export function presentedIds(cert: Cert): PresentedIds {
     if (!oid || !der.subarray(oid.start, oid.end).equals(OID_SAN)) continue;
     const octets = parts[parts.length - 1];
     const names =
-      octets && octets.tag === 0x04 ? tlv(der, octets.contentStart, octets.end) : undefined;
+      octets && octets.tag === 0x04 ? within(der, octets.contentStart, octets.end) : undefined;
     for (const gn of names ? kids(der, names) : []) {
       if (gn.tag === TAG_DNS_NAME)
         ids.dns.push(der.subarray(gn.contentStart, gn.end).toString('latin1'));

@@ -2,7 +2,7 @@
  * Just enough DER (ITU-T X.690 §8.1, §10.1) to find where one object ends and to tell a
  * certificate, a CSR and an encrypted key apart before handing bytes to node:crypto, so
  * error messages can say what the input is rather than only that OpenSSL refused it.
- * Internal to x509/: not part of the public API.
+ * Not part of x509's public API; core/dane reads names from the DER with it too.
  */
 
 /** One tag-length-value header. `end` may lie past the buffer when the input is truncated. */
