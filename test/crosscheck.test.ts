@@ -7,7 +7,7 @@ import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makePki, openssl, tempDir, type KeyAlg, type Pki } from './support/pki.js';
 import { runCli } from './support/cli.js';
@@ -128,4 +128,22 @@ test("--key: the seeds' `openssl rsa -pubin` pipeline fails on EC keys; danekeep
   assert.equal(fromKey.code, 0, fromKey.stderr);
   assert.equal(fromKey.stdout, fromCert.stdout);
   assert.equal(fromKey.stdout.trim(), `3 1 1 ${digest(1, opensslContent(p.leaf.certFile, 1))}`);
+});
+
+test('a certbot-style live directory gives each record once, never the intermediate as a leaf', () => {
+  const p = pkis.get('p384')!;
+  const live = join(p.dir, 'live');
+  mkdirSync(live);
+  writeFileSync(join(live, 'cert.pem'), p.leaf.certPem);
+  writeFileSync(join(live, 'chain.pem'), p.intermediate.certPem);
+  writeFileSync(join(live, 'fullchain.pem'), p.leaf.certPem + p.intermediate.certPem);
+  writeFileSync(join(live, 'privkey.pem'), p.leaf.keyPem);
+  writeFileSync(join(live, 'README'), 'This directory contains your keys and certificates.\n');
+  const leaf311 = `3 1 1 ${digest(1, opensslContent(p.leaf.certFile, 1))}`;
+  const int211 = `2 1 1 ${digest(1, opensslContent(p.intermediate.certFile, 1))}`;
+  const plain = runCli(['tlsa', '--cert', live]);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.equal(plain.stdout, `${leaf311}\n`);
+  const chain = runCli(['tlsa', '--cert', live, '--chain']);
+  assert.equal(chain.stdout, `${leaf311}\n${int211}\n`);
 });

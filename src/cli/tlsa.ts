@@ -9,7 +9,6 @@ import {
   generateTlsa,
   parseTlsaRr,
   recordToJson,
-  sameRecord,
   tlsaOwner,
   type TlsaRecord,
   type TransportProto,
@@ -85,28 +84,53 @@ function certSource(c: Cert, origin: string, depth: number): Record<string, stri
   };
 }
 
-/** Loads every --cert argument: each file is a bundle, a directory a set of bundles. */
-function loadBundles(paths: string[], io: Io): { origin: string; chain: Cert[] }[] {
-  const bundles: { origin: string; chain: Cert[] }[] = [];
+type Bundle = { origin: string; chain: Cert[] };
+
+/**
+ * A directory such as /etc/letsencrypt/live/NAME splits one chain over cert.pem, chain.pem and
+ * fullchain.pem: pool its certificates and rebuild a chain per leaf, so chain.pem's intermediate
+ * is never taken for a server certificate.
+ */
+function chainsFromPool(pool: { origin: string; cert: Cert }[]): Bundle[] {
+  const unique = pool.filter((x, i) => pool.findIndex((y) => y.cert.der.equals(x.cert.der)) === i);
+  const certs = unique.map((x) => x.cert);
+  let leaves = unique.filter((x) => !x.cert.isCA);
+  if (leaves.length === 0) leaves = [unique.find((x) => x.cert === orderChain(certs)[0])!];
+  return leaves.map(({ origin, cert }) => {
+    const chain = [cert];
+    for (let c = findIssuer(cert, certs); c && !chain.includes(c); c = findIssuer(c, certs)) {
+      chain.push(c);
+    }
+    return { origin, chain };
+  });
+}
+
+/** Loads every --cert argument: each file is a bundle; a directory is pooled (chainsFromPool). */
+function loadBundles(paths: string[], io: Io): Bundle[] {
+  const bundles: Bundle[] = [];
   for (const p of paths) {
     const { files, fromDir } = expandPath(p);
+    const pool: { origin: string; cert: Cert }[] = [];
     for (const f of files) {
       try {
-        bundles.push({ origin: f, chain: orderChain(parseCertificates(readInput(f), f)) });
+        const certs = parseCertificates(readInput(f), f);
+        if (fromDir) pool.push(...certs.map((cert) => ({ origin: f, cert })));
+        else bundles.push({ origin: f, chain: orderChain(certs) });
       } catch (e) {
-        // A directory such as /etc/letsencrypt/live/NAME also holds privkey.pem and a README:
-        // skip what holds no certificate, but never a file the user named.
+        // A directory also holds privkey.pem and a README: skip what holds no certificate,
+        // but never a file the user named.
         if (!fromDir || !(e instanceof DkError) || e.kind !== 'data') throw e;
         io.verbose(`skipping ${f}: ${e.message}`);
       }
     }
-    if (fromDir && bundles.length === 0) {
+    if (fromDir && pool.length === 0) {
       throw new DkError(
         'data',
         'E_NO_CERT_IN_DIR',
         `${p}: no file in the directory holds a certificate`,
       );
     }
+    bundles.push(...chainsFromPool(pool));
   }
   return bundles;
 }
@@ -129,7 +153,7 @@ function issuerOf(chain: Cert[], origin: string): Cert {
 }
 
 export function makeRecords(
-  bundles: { origin: string; chain: Cert[] }[],
+  bundles: Bundle[],
   keys: { origin: string; spki: Buffer; keyType: string }[],
   o: { chain: boolean; usage: number; selector: number; mtype: number },
 ): Made[] {
@@ -179,7 +203,11 @@ export function makeRecords(
     });
   }
   // The same key in two inputs (cert.pem and fullchain.pem) is one record in DNS.
-  return out.filter((m, i) => out.findIndex((n) => sameRecord(n.record, m.record)) === i);
+  const seen = new Set<string>();
+  return out.filter((m) => {
+    const key = formatRdata(m.record);
+    return !seen.has(key) && seen.add(key) !== undefined;
+  });
 }
 
 async function fetchChain(
@@ -241,7 +269,7 @@ export async function runTlsa(o: TlsaOpts, io: Io): Promise<number> {
   let ownerHost = o.host;
   let ownerPort = parseIntOption('--port', o.port, 1, 65535);
 
-  let bundles: { origin: string; chain: Cert[] }[];
+  let bundles: Bundle[];
   const keys: { origin: string; spki: Buffer; keyType: string }[] = [];
   if (o.fetch) {
     const f = await fetchChain(o, io);
