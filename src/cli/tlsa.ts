@@ -130,7 +130,7 @@ function loadBundles(paths: string[], io: Io): Bundle[] {
         `${p}: no file in the directory holds a certificate`,
       );
     }
-    bundles.push(...chainsFromPool(pool));
+    if (fromDir) bundles.push(...chainsFromPool(pool));
   }
   return bundles;
 }
