@@ -186,7 +186,21 @@ test('expiring and expired matched certificates, long TTL and stale records are 
   const r = await report();
   const codes = r.warnings.map((w) => w.code);
   assert.ok(codes.includes('long-ttl'));
-  assert.ok(codes.includes('unmatched-record'));
+  // current + one more DANE-EE key: the next key, a note that leaves the exit status alone
+  const next = r.warnings.find((w) => w.code === 'next-key');
+  assert.equal(next?.severity, 'note');
+  assert.ok(!codes.includes('unmatched-record'));
   assert.ok(!codes.includes('no-rollover'));
   assert.ok(!codes.includes('expires-soon'), 'the leaf is valid for 90 days');
+  // two records that match nothing cannot both be the next key: some are stale
+  data['_25._tcp.mx1.example.test/TLSA'] = tlsa(
+    ee,
+    `3 1 1 ${'ef'.repeat(32)}`,
+    `3 1 1 ${'12'.repeat(32)}`,
+  );
+  const stale = await run(data).report();
+  const staleWarnings = stale.warnings.filter((w) => w.code === 'unmatched-record');
+  assert.equal(staleWarnings.length, 2);
+  assert.ok(staleWarnings.every((w) => w.severity === 'warning'));
+  assert.equal(exitStatus(stale), 1);
 });

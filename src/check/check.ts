@@ -418,6 +418,7 @@ function finish(base: CheckReport, hosts: HostReport[], c: Checker): CheckReport
   const warnings = [...c.warnings];
   if (!base.resolver.validating) {
     warnings.unshift({
+      severity: 'warning',
       code: 'resolver-not-validating',
       subject: base.resolver.servers.join(' '),
       message: base.resolver.summary,
@@ -436,5 +437,5 @@ function finish(base: CheckReport, hosts: HostReport[], c: Checker): CheckReport
 }
 
 export function exitStatus(r: CheckReport): number {
-  return monitoringStatus(r.verdict, r.warnings.length);
+  return monitoringStatus(r.verdict, r.warnings.filter((w) => w.severity === 'warning').length);
 }

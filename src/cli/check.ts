@@ -140,7 +140,8 @@ function printReport(r: CheckReport, io: Io) {
   }
   if (r.warnings.length > 0) {
     io.out('  Warnings:');
-    for (const w of r.warnings) io.out(`    - ${w.subject}: ${w.message}`);
+    for (const w of r.warnings)
+      io.out(`    - ${w.severity === 'note' ? 'note: ' : ''}${w.subject}: ${w.message}`);
   }
 }
 

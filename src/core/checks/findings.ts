@@ -7,6 +7,8 @@ import {
 } from '../tlsa/index.js';
 
 export interface CheckWarning {
+  /** only warnings change the exit status; notes are for the reader */
+  severity: 'warning' | 'note';
   code: string;
   /** the host or owner the warning is about */
   subject: string;
@@ -31,7 +33,8 @@ export function rrsetWarnings(input: {
   days: number;
 }): CheckWarning[] {
   const out: CheckWarning[] = [];
-  const add = (code: string, message: string) => out.push({ code, subject: input.owner, message });
+  const add = (code: string, message: string, severity: CheckWarning['severity'] = 'warning') =>
+    out.push({ severity, code, subject: input.owner, message });
   for (const f of explainSet(input.records)) {
     if (f.severity === 'warning') add(f.code, f.message);
   }
@@ -48,8 +51,19 @@ export function rrsetWarnings(input: {
       `TTL ${input.ttl} s is over a day: every rollover must wait at least twice the TTL before removing old records.`,
     );
   }
-  for (const r of input.records) {
-    if (!input.matched.some((m) => sameRecord(m, r))) {
+  const unmatched = input.records.filter((r) => !input.matched.some((m) => sameRecord(m, r)));
+  // The recommended set is current + next key (RFC 7671 §8.1): one extra DANE-EE record beside
+  // a matching DANE-EE record is that next key, not a fault. Anything more may be stale.
+  const nextKey =
+    unmatched.length === 1 && unmatched[0]!.usage === 3 && input.matched.some((m) => m.usage === 3);
+  for (const r of unmatched) {
+    if (nextKey) {
+      add(
+        'next-key',
+        `${formatRdata(r).slice(0, 20)}… matches no chain in use: taken to be the published next key.`,
+        'note',
+      );
+    } else {
       add(
         'unmatched-record',
         `${formatRdata(r).slice(0, 20)}… matches no chain in use: fine for a published next key, otherwise a stale record to remove.`,
