@@ -29,34 +29,18 @@ import {
   type Issued,
   type KeyAlg,
 } from '../support/pki.js';
+import { worst as worstOf, type CheckVerdict } from '../../src/core/checks/verdict.js';
 import { RESOLVER, startDnsLab, type DnsLab } from './dns/dnslab.js';
 import type { RecordSpec, ZoneSpec } from './dns/tree.js';
 import { createNetns, type Netns } from './netns.js';
 import { startPostfix, type Listener, type PostfixInstance } from './postfix.js';
 
-/** The verdict words of `danekeeper check` (DESIGN.md, issue 3). */
-export type Verdict =
-  | 'verified'
-  | 'failed'
-  | 'unusable'
-  | 'no-dane'
-  | 'dnssec-failure'
-  | 'unreachable'
-  | 'indeterminate';
+/** The verdict words of `danekeeper check` (DESIGN.md, issue 3), one definition for all. */
+export type Verdict = CheckVerdict;
 
-/** Worst first: a host is its worst address, a domain its worst host. */
-export const VERDICT_ORDER: Verdict[] = [
-  'dnssec-failure',
-  'failed',
-  'unreachable',
-  'indeterminate',
-  'unusable',
-  'no-dane',
-  'verified',
-];
-
+/** A host is its worst address, a domain its worst host (the ranking is the contract's). */
 export function worst(vs: Verdict[]): Verdict {
-  return [...vs].sort((a, b) => VERDICT_ORDER.indexOf(a) - VERDICT_ORDER.indexOf(b))[0]!;
+  return worstOf(vs, 'unreachable');
 }
 
 /** What a TLSA record is computed from. */
