@@ -19,7 +19,7 @@ import {
 } from 'node:crypto';
 import { DkError } from '../errors.js';
 import { looksLikeCsr, looksLikeEncryptedPkcs8, readTlv } from './der.js';
-import { pemBytes, sniffFormat, splitPem, toPem, type PemBlock } from './pem.js';
+import { byFormat, pemBytes, splitPem, toPem, type PemBlock } from './pem.js';
 
 export interface KeyInfo {
   /** SubjectPublicKeyInfo DER */
@@ -72,28 +72,11 @@ export function keyLabel(label: string): boolean | undefined {
 }
 
 export function parseKey(input: Buffer, source: string): KeyInfo {
-  if (input.length === 0 || input.toString('latin1').trim() === '') {
-    throw new DkError('data', 'E_EMPTY_INPUT', `${source}: file is empty`);
-  }
-  const format = sniffFormat(input);
-  if (format === 'der') return fromDer(input, source);
-  if (format === 'pem') return fromPem(input, source);
-  if (format === 'truncated-der') throw derTruncated(input, source);
-  throw new DkError(
-    'data',
-    'E_NOT_PEM_OR_DER',
-    `${source}: not a key: neither a PEM block nor DER data was found`,
-  );
-}
-
-/** E_DER_TRUNCATED for a file whose first DER object is longer than the file. */
-export function derTruncated(input: Buffer, source: string): DkError {
-  const declared = readTlv(input, 0)?.end ?? 0;
-  return new DkError(
-    'data',
-    'E_DER_TRUNCATED',
-    `${source}: DER data is truncated (declares ${declared} bytes, file has ${input.length})`,
-  );
+  return byFormat(input, source, {
+    der: fromDer,
+    pem: fromPem,
+    neither: 'not a key: neither a PEM block nor DER data was found',
+  });
 }
 
 function fromPem(input: Buffer, source: string): KeyInfo {

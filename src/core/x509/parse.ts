@@ -11,22 +11,14 @@ import { DkError } from '../errors.js';
 import { certFromDer, type Cert } from './cert.js';
 import { children, looksLikeCsr, readTlv, TAG_SEQUENCE } from './der.js';
 import { CERT_LABELS, CSR_LABELS, keyFromDer, keyLabel } from './key.js';
-import { derTruncated } from './key.js';
-import { pemBytes, sniffFormat, splitPem, type PemBlock } from './pem.js';
+import { byFormat, pemBytes, splitPem, type PemBlock } from './pem.js';
 
 export function parseCertificates(input: Buffer, source: string): Cert[] {
-  if (input.length === 0 || input.toString('latin1').trim() === '') {
-    throw new DkError('data', 'E_EMPTY_INPUT', `${source}: file is empty`);
-  }
-  const format = sniffFormat(input);
-  if (format === 'der') return fromDer(input, source);
-  if (format === 'pem') return fromPem(input, source);
-  if (format === 'truncated-der') throw derTruncated(input, source);
-  throw new DkError(
-    'data',
-    'E_NOT_PEM_OR_DER',
-    `${source}: not a certificate: no "-----BEGIN CERTIFICATE-----" line and not DER`,
-  );
+  return byFormat(input, source, {
+    der: fromDer,
+    pem: fromPem,
+    neither: 'not a certificate: no "-----BEGIN CERTIFICATE-----" line and not DER',
+  });
 }
 
 function fromPem(input: Buffer, source: string): Cert[] {

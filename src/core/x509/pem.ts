@@ -113,3 +113,29 @@ function lineOf(text: string, offset: number): number {
   for (let i = text.indexOf('\n'); i >= 0 && i < offset; i = text.indexOf('\n', i + 1)) n++;
   return n;
 }
+
+/**
+ * The one entry for reading a certificate or key file: empty input, DER, PEM, truncated DER or
+ * neither, told apart by content (sniffFormat), each with its own error.
+ */
+export function byFormat<T>(
+  input: Buffer,
+  source: string,
+  h: { der: (b: Buffer, s: string) => T; pem: (b: Buffer, s: string) => T; neither: string },
+): T {
+  if (input.length === 0 || input.toString('latin1').trim() === '') {
+    throw new DkError('data', 'E_EMPTY_INPUT', `${source}: file is empty`);
+  }
+  const format = sniffFormat(input);
+  if (format === 'der') return h.der(input, source);
+  if (format === 'pem') return h.pem(input, source);
+  if (format === 'truncated-der') {
+    const declared = readTlv(input, 0)?.end ?? 0;
+    throw new DkError(
+      'data',
+      'E_DER_TRUNCATED',
+      `${source}: DER data is truncated (declares ${declared} bytes, file has ${input.length})`,
+    );
+  }
+  throw new DkError('data', 'E_NOT_PEM_OR_DER', `${source}: ${h.neither}`);
+}
