@@ -11,7 +11,7 @@ import { parseCertificates, type Cert } from '../core/x509/index.js';
 import { StaticResolver, type StaticEntry } from '../io/dns/index.js';
 import type { ProbeOptions, ProbeResult } from '../io/probe/index.js';
 import { makePki, tempDir, type Pki } from '../../test/support/pki.js';
-import { checkDomain, exitStatus } from './check.js';
+import { checkDomain, checkService, exitStatus } from './check.js';
 
 let pki: Pki;
 let leaf: Cert;
@@ -203,4 +203,42 @@ test('expiring and expired matched certificates, long TTL and stale records are 
   assert.equal(staleWarnings.length, 2);
   assert.ok(staleWarnings.every((w) => w.severity === 'warning'));
   assert.equal(exitStatus(stale), 1);
+});
+
+test('check --host: one service; outside port 25 PKIX usages count against the trust store', async () => {
+  const root = parseCertificates(Buffer.from(pki.root.certPem), 'root')[0]!;
+  const pkixEe = `1 1 1 ${createHash('sha256').update(leaf.spki).digest('hex')}`;
+  const data = {
+    'mx1.example.test/A': { records: ['192.0.2.1'] },
+    'mx1.example.test/AAAA': {},
+    '_443._tcp.mx1.example.test/TLSA': tlsa(pkixEe),
+  };
+  const probeFor = (o: ProbeOptions): Promise<ProbeResult> => {
+    const chain = parseCertificates(Buffer.from(pki.leaf.certPem + pki.intermediate.certPem), 'c');
+    return Promise.resolve({
+      chain: chain.map((c) => c.der),
+      protocol: 'TLSv1.3',
+      cipher: 'x',
+      address: o.address!,
+      port: o.port,
+      servername: o.servername,
+      transcript: [],
+      chainSource: 'presented',
+    });
+  };
+  const deps = (trustStore: Cert[]) => ({
+    resolver: new StaticResolver(data),
+    probe: probeFor,
+    now: () => NOW,
+    validating: { validating: true, summary: 'validates' },
+    trustStore,
+  });
+  const opts = { port: 443, starttls: 'none' as const, days: 14, timeoutMs: 1000 };
+  const trusted = await checkService('mx1.example.test', deps([root]), opts);
+  assert.equal(trusted.service.mode, 'generic');
+  assert.equal(trusted.hosts[0]!.tlsa!.owner, '_443._tcp.mx1.example.test');
+  assert.equal(trusted.verdict, 'verified');
+  // Without the CA in the trust store the PKIX-EE record cannot be satisfied.
+  const untrusted = await checkService('mx1.example.test', deps([]), opts);
+  assert.notEqual(untrusted.verdict, 'verified');
 });
