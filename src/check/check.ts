@@ -17,7 +17,7 @@ import { verifyDane } from '../core/dane/index.js';
 import { isDkError } from '../core/errors.js';
 import { formatRdata, tlsaOwner, type TlsaRecord } from '../core/tlsa/index.js';
 import { certFromDer, type Cert } from '../core/x509/index.js';
-import type { LookupResult, Resolver } from '../io/dns/index.js';
+import type { LookupResult, RecordTypes, Resolver } from '../io/dns/index.js';
 import type { ProbeOptions, ProbeResult, StarttlsProto } from '../io/probe/index.js';
 import type { AddressReport, ChainEntry, CheckReport, DnsEntry, HostReport } from './report.js';
 
@@ -92,7 +92,7 @@ class Checker {
   private async look<K extends 'A' | 'AAAA' | 'MX' | 'TLSA' | 'CNAME'>(
     name: string,
     type: K,
-  ): Promise<LookupResult<import('../io/dns/index.js').RecordTypes[K]>> {
+  ): Promise<LookupResult<RecordTypes[K]>> {
     const r = await this.deps.resolver.lookup(name, type);
     this.dns.push(dnsEntry(r, type === 'MX' ? mxText : type === 'TLSA' ? tlsaText : asText));
     return r;
@@ -131,9 +131,9 @@ class Checker {
     if (isIP(name)) {
       // A literal address has no DNS to secure: no DANE, but the TLS can still be shown.
       report.reasons.push('an address literal has no TLSA records (RFC 7672 §2.2)');
-      report.addresses = await Promise.all([
-        this.address(name, isIP(name) as 4 | 6, 'insecure', undefined, null, [], report),
-      ]);
+      report.addresses = [
+        await this.address(name, isIP(name) as 4 | 6, 'insecure', undefined, null, [], report),
+      ];
       report.verdict = worst(
         report.addresses.map((a) => a.verdict),
         'unreachable',

@@ -5,23 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import { DkError } from '../../core/errors.js';
 import { DnsClient, type ClientOptions } from './client.js';
 import { serverAddress, type ServerAddress } from './config.js';
-import { FakeDnsServer, response, type FakeHandler, type FakeQuery } from './fake-server.js';
+import { fakeServerPool, FakeDnsServer, response, type FakeQuery } from './fake-server.js';
 import { decodeRdata } from './rdata.js';
 
-const servers: FakeDnsServer[] = [];
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-});
-
-async function fake(handler: FakeHandler): Promise<FakeDnsServer> {
-  const s = await FakeDnsServer.start(handler);
-  servers.push(s);
-  return s;
-}
+const fake = fakeServerPool();
 
 function client(s: ServerAddress[], o: Partial<ClientOptions> = {}): DnsClient {
   return new DnsClient({ servers: s, timeoutMs: 250, tries: 1, ...o });

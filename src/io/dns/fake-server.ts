@@ -5,6 +5,7 @@
  * modules may import it to exercise code that takes a Resolver end to end.
  */
 import dgram from 'node:dgram';
+import { after } from 'node:test';
 import net from 'node:net';
 import dnsPacket from 'dns-packet';
 import { serverAddress, type ServerAddress } from './config.js';
@@ -218,4 +219,20 @@ export class FakeDnsServer {
       new Promise<void>((ok) => this.tcp.close(() => ok())),
     ]);
   }
+}
+
+/**
+ * For a test file: a starter for fake servers that are all closed when the file's tests end.
+ * Call at module level (it registers an `after` hook).
+ */
+export function fakeServerPool(): (handler: FakeHandler) => Promise<FakeDnsServer> {
+  const servers: FakeDnsServer[] = [];
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+  });
+  return async (handler) => {
+    const s = await FakeDnsServer.start(handler);
+    servers.push(s);
+    return s;
+  };
 }

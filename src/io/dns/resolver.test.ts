@@ -4,24 +4,15 @@
  * unless CD=1, silence for a dead server.
  */
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import type dnsPacket from 'dns-packet';
 import { DkError } from '../../core/errors.js';
 import type { ServerAddress } from './config.js';
-import { FakeDnsServer, response, type FakeHandler } from './fake-server.js';
+import { fakeServerPool, FakeDnsServer, response, type FakeHandler } from './fake-server.js';
 import { proveValidating } from './prove.js';
 import { StubResolver } from './resolver.js';
 
-const servers: FakeDnsServer[] = [];
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-});
-
-async function fake(handler: FakeHandler): Promise<FakeDnsServer> {
-  const s = await FakeDnsServer.start(handler);
-  servers.push(s);
-  return s;
-}
+const fake = fakeServerPool();
 
 function resolver(...s: ServerAddress[]): StubResolver {
   return new StubResolver({ servers: s, timeoutMs: 200, tries: 1 });
