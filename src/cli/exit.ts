@@ -14,7 +14,10 @@ export const EXIT = {
   noinput: 66,
   software: 70,
   unavailable: 69,
+  tempfail: 75,
   protocol: 76,
+  noperm: 77,
+  config: 78,
 } as const;
 
 export function exitFor(kind: ErrorKind): number {
@@ -29,6 +32,12 @@ export function exitFor(kind: ErrorKind): number {
       return EXIT.unavailable;
     case 'protocol':
       return EXIT.protocol;
+    case 'tempfail':
+      return EXIT.tempfail;
+    case 'noperm':
+      return EXIT.noperm;
+    case 'config':
+      return EXIT.config;
     case 'internal':
       return EXIT.software;
   }

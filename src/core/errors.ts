@@ -15,6 +15,12 @@ export type ErrorKind =
   | 'unavailable'
   /** a remote server broke the protocol: refused STARTTLS, endless lines, bad TLS (EX_PROTOCOL 76) */
   | 'protocol'
+  /** try again later: a concurrent change kept winning (EX_TEMPFAIL 75) */
+  | 'tempfail'
+  /** the server refused us: wrong TSIG key or API key, update not allowed (EX_NOPERM 77) */
+  | 'noperm'
+  /** the configuration is wrong: zone not served there, bad config or key file (EX_CONFIG 78) */
+  | 'config'
   /** a bug in danekeeper (EX_SOFTWARE 70) */
   | 'internal';
 
