@@ -1,0 +1,188 @@
+/**
+ * The ownership and retry policy, against an in-memory backend. The real backends have their
+ * own lab tests (test/lab/publish-*.test.ts) that go through these same functions.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DkError } from '../core/errors.js';
+import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
+import { addTlsa, removeTlsa, replaceTlsa } from './tlsa-set.js';
+import type { OwnedRecord, OwnershipStore, Publisher, TlsaChange, TlsaRrset } from './types.js';
+
+const rec = (n: number, usage = 3): TlsaRecord => ({
+  usage,
+  selector: 1,
+  mtype: 1,
+  data: Buffer.alloc(32, n),
+});
+const OWNER = '_25._tcp.mail.example.test.';
+const ids = (rs: TlsaRecord[]) => rs.map((r) => r.data[0]).sort();
+
+class MemPublisher implements Publisher {
+  readonly backend = 'zonefile' as const;
+  readonly zone = 'example.test.';
+  readonly describe = 'memory';
+  sets = new Map<string, TlsaRrset>();
+  applied: TlsaChange[] = [];
+  /** called before each apply: a concurrent writer */
+  interfere?: (owner: string) => void;
+
+  read(owner: string): Promise<TlsaRrset> {
+    const s = this.sets.get(owner);
+    return Promise.resolve(
+      s ? { ...s, records: [...s.records] } : { owner, ttl: null, records: [] },
+    );
+  }
+  defaultTtl(): Promise<number> {
+    return Promise.resolve(3600);
+  }
+  apply(c: TlsaChange): Promise<void> {
+    this.interfere?.(c.owner);
+    const cur = this.sets.get(c.owner)?.records ?? [];
+    const same =
+      cur.length === c.expected.length &&
+      cur.every((r) => c.expected.some((e) => sameRecord(e, r)));
+    if (!same) throw new DkError('tempfail', 'E_PUBLISH_CONFLICT', 'guard failed');
+    this.applied.push(c);
+    const next = [...cur.filter((r) => !c.remove.some((x) => sameRecord(x, r))), ...c.add];
+    if (next.length === 0) this.sets.delete(c.owner);
+    else this.sets.set(c.owner, { owner: c.owner, ttl: c.ttl, records: next });
+    return Promise.resolve();
+  }
+  put(records: TlsaRecord[], ttl = 300): void {
+    this.sets.set(OWNER, { owner: OWNER, ttl, records });
+  }
+}
+
+class MapStore implements OwnershipStore {
+  rows: OwnedRecord[] = [];
+  owned(zone: string, owner: string) {
+    return this.rows.filter((r) => r.zone === zone && r.owner === owner).map((r) => r.record);
+  }
+  remember(zone: string, owner: string, records: TlsaRecord[], now: Date) {
+    for (const record of records)
+      if (!this.owned(zone, owner).some((r) => sameRecord(r, record)))
+        this.rows.push({ zone, owner, record, createdAt: now.toISOString() });
+  }
+  forget(zone: string, owner: string, records: TlsaRecord[]) {
+    this.rows = this.rows.filter(
+      (r) =>
+        !(r.zone === zone && r.owner === owner && records.some((x) => sameRecord(x, r.record))),
+    );
+  }
+  list() {
+    return this.rows;
+  }
+  close() {}
+}
+
+const noSleep = { sleep: () => Promise.resolve() };
+
+describe('tlsa-set: ownership and retries', () => {
+  it('add, repeat (no change), replace, remove; a hand-made record survives all of it', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    pub.put([rec(9)]); // by hand
+    const a = await addTlsa(pub, store, OWNER, [rec(1)], noSleep);
+    assert.equal(a.changed, true);
+    assert.deepEqual(ids(a.after), [1, 9]);
+    assert.equal(a.ttl, 300, 'a blank TTL keeps the RRset TTL');
+    assert.deepEqual(ids(a.foreign), [9]);
+
+    const again = await addTlsa(pub, store, OWNER, [rec(1)], noSleep);
+    assert.equal(again.changed, false);
+    assert.equal(pub.applied.length, 1, 'a repeat sends nothing');
+
+    const r = await replaceTlsa(pub, store, OWNER, [rec(2), rec(3)], noSleep);
+    assert.deepEqual(ids(r.added), [2, 3]);
+    assert.deepEqual(ids(r.removed), [1]);
+    assert.deepEqual(ids(r.after), [2, 3, 9]);
+
+    const gone = await removeTlsa(pub, store, OWNER, 'owned', noSleep);
+    assert.deepEqual(ids(gone.removed), [2, 3]);
+    assert.deepEqual(ids((await pub.read(OWNER)).records), [9]);
+    assert.deepEqual(store.rows, []);
+  });
+
+  it('never removes or claims a record it did not create, unless forced', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    pub.put([rec(9)]);
+    const add = await addTlsa(pub, store, OWNER, [rec(9)], noSleep);
+    assert.equal(add.changed, false);
+    assert.deepEqual(ids(add.present), [9]);
+    assert.deepEqual(store.rows, [], 'already there: not ours');
+
+    const rm = await removeTlsa(pub, store, OWNER, [rec(9), rec(4)], noSleep);
+    assert.equal(rm.changed, false);
+    assert.deepEqual(ids(rm.notOwned), [9]);
+    assert.deepEqual(ids(rm.absent), [4]);
+
+    const forced = await removeTlsa(pub, store, OWNER, [rec(9)], { ...noSleep, force: true });
+    assert.deepEqual(ids(forced.removed), [9]);
+    assert.equal(pub.sets.has(OWNER), false);
+  });
+
+  it('retries when someone else changes the RRset between read and update, and keeps theirs', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    let interfered = false;
+    pub.interfere = () => {
+      if (interfered) return;
+      interfered = true;
+      pub.put([rec(7)]);
+    };
+    const r = await addTlsa(pub, store, OWNER, [rec(1)], noSleep);
+    assert.equal(r.tries, 2);
+    assert.deepEqual(ids((await pub.read(OWNER)).records), [1, 7]);
+  });
+
+  it('gives up after the tries with a tempfail that says nothing changed', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    let n = 10;
+    pub.interfere = () => pub.put([rec(n++)]);
+    await assert.rejects(
+      addTlsa(pub, store, OWNER, [rec(1)], { ...noSleep, tries: 3 }),
+      (e: unknown) =>
+        e instanceof DkError &&
+        e.kind === 'tempfail' &&
+        /\(3 tries\); nothing was changed/.test(e.message),
+    );
+    assert.deepEqual(store.rows, []);
+  });
+
+  it('a new RRset gets the zone default TTL; an explicit TTL is refused if it would change a hand-made record', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    const a = await addTlsa(pub, store, OWNER, [rec(1)], noSleep);
+    assert.equal(a.ttl, 3600);
+    pub.put([rec(9)], 300);
+    await assert.rejects(
+      addTlsa(pub, store, OWNER, [rec(1)], { ...noSleep, ttl: 600 }),
+      (e: unknown) => e instanceof DkError && e.code === 'E_TTL_FOREIGN',
+    );
+    assert.deepEqual(ids((await pub.read(OWNER)).records), [9]);
+    const same = await addTlsa(pub, store, OWNER, [rec(1)], { ...noSleep, ttl: 300 });
+    assert.equal(same.changed, true);
+  });
+
+  it('forgets records someone else removed, so a later hand-made copy is not taken for ours', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    await addTlsa(pub, store, OWNER, [rec(1)], noSleep);
+    pub.sets.delete(OWNER); // removed by hand
+    await addTlsa(pub, store, OWNER, [rec(2)], noSleep); // danekeeper sees it gone
+    pub.put([...(await pub.read(OWNER)).records, rec(1)]); // typed in again by hand
+    const rm = await removeTlsa(pub, store, OWNER, 'owned', noSleep);
+    assert.deepEqual(ids(rm.removed), [2]);
+    assert.deepEqual(ids((await pub.read(OWNER)).records), [1]);
+  });
+
+  it('refuses an owner outside the zone', async () => {
+    await assert.rejects(
+      addTlsa(new MemPublisher(), new MapStore(), '_25._tcp.mail.other.test', [rec(1)]),
+      (e: unknown) => e instanceof DkError && e.code === 'E_NOT_IN_ZONE',
+    );
+  });
+});
