@@ -67,7 +67,7 @@ interface TlsaOpts {
 }
 
 /** Where a record came from, for JSON output and messages. */
-interface Made {
+export interface Made {
   record: TlsaRecord;
   source: Record<string, string | number>;
 }
@@ -133,6 +133,23 @@ function loadBundles(paths: string[], io: Io): Bundle[] {
     if (fromDir) bundles.push(...chainsFromPool(pool));
   }
   return bundles;
+}
+
+function loadKeys(paths: string[]): { origin: string; spki: Buffer; keyType: string }[] {
+  return paths.map((k) => {
+    const info = parseKey(readInput(k), k);
+    return { origin: k, spki: info.spki, keyType: info.keyType };
+  });
+}
+
+/** The records of `tlsa --cert/--key`, for commands that publish them (dns publish). */
+export function recordsFromFiles(
+  certs: string[],
+  keys: string[],
+  o: { chain: boolean; usage: number; selector: number; mtype: number },
+  io: Io,
+): Made[] {
+  return makeRecords(loadBundles(certs, io), loadKeys(keys), o);
 }
 
 function issuerOf(chain: Cert[], origin: string): Cert {
@@ -279,10 +296,7 @@ export async function runTlsa(o: TlsaOpts, io: Io): Promise<number> {
     ownerPort ??= f.port;
   } else {
     bundles = loadBundles(o.cert, io);
-    for (const k of o.key) {
-      const info = parseKey(readInput(k), k);
-      keys.push({ origin: k, spki: info.spki, keyType: info.keyType });
-    }
+    keys.push(...loadKeys(o.key));
   }
   const made = makeRecords(bundles, keys, { chain: !!o.chain, usage, selector, mtype });
 

@@ -113,10 +113,13 @@ describe('tlsa-set: ownership and retries', () => {
     assert.deepEqual(ids(add.present), [9]);
     assert.deepEqual(store.rows, [], 'already there: not ours');
 
-    const rm = await removeTlsa(pub, store, OWNER, [rec(9), rec(4)], noSleep);
-    assert.equal(rm.changed, false);
+    await addTlsa(pub, store, OWNER, [rec(1)], noSleep);
+    const rm = await removeTlsa(pub, store, OWNER, [rec(9), rec(1), rec(4)], noSleep);
+    assert.equal(rm.changed, false, 'all or nothing: ours stays too');
     assert.deepEqual(ids(rm.notOwned), [9]);
     assert.deepEqual(ids(rm.absent), [4]);
+    assert.deepEqual(ids((await pub.read(OWNER)).records), [1, 9]);
+    await removeTlsa(pub, store, OWNER, [rec(1)], noSleep);
 
     const forced = await removeTlsa(pub, store, OWNER, [rec(9)], { ...noSleep, force: true });
     assert.deepEqual(ids(forced.removed), [9]);

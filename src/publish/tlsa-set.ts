@@ -191,7 +191,8 @@ export function addTlsa(
 
 /**
  * Removes `records` (or every record danekeeper created there, for 'owned') from `owner`.
- * Records danekeeper did not create stay unless `force`; they are reported in `notOwned`.
+ * All or nothing: if any named record was not created by danekeeper and `force` is not set,
+ * nothing is removed and those records are reported in `notOwned`.
  */
 export function removeTlsa(
   pub: Publisher,
@@ -206,7 +207,7 @@ export function removeTlsa(
     const notOwned = opts.force ? [] : minus(published, owned);
     return {
       add: [],
-      remove: minus(published, notOwned),
+      remove: notOwned.length > 0 ? [] : published,
       present: [],
       notOwned,
       absent: minus(want, current),

@@ -1,0 +1,144 @@
+/**
+ * The configuration file (INI) and the secrets it points to. One place decides where a
+ * setting comes from: a command-line flag wins over the file, the file over the default.
+ * Secrets (TSIG key, API key) come only from files or the environment, never from a flag's
+ * value: command lines are visible to every user in `ps`.
+ *
+ *   [dns]
+ *   backend = rfc2136                 ; zonefile (default) | rfc2136 | powerdns
+ *   zone = example.org
+ *   server = 192.0.2.53:53            ; rfc2136: the primary that takes updates
+ *   tsig-key-file = /etc/danekeeper/tsig.key
+ *   api-url = http://127.0.0.1:8081   ; powerdns
+ *   api-key-file = /etc/danekeeper/pdns-api.key
+ *   server-id = localhost
+ *   zone-file = /etc/bind/db.example.org ; zonefile
+ *   zone-file-mode = zone             ; zone (edit the zone's file) | include (a file of its own)
+ *   reload-command = rndc reload example.org
+ *   resolver = 127.0.0.1              ; validating resolver for propagation / dnssec status
+ *
+ *   [store]
+ *   path = /var/lib/danekeeper/state.db
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { parse as parseIni } from 'ini';
+import { z } from 'zod';
+import { DkError } from '../core/errors.js';
+
+export const DEFAULT_CONFIG = '/etc/danekeeper/danekeeper.ini';
+
+const dnsSection = z
+  .object({
+    backend: z.enum(['zonefile', 'rfc2136', 'powerdns']).optional(),
+    zone: z.string().min(1).optional(),
+    server: z.string().min(1).optional(),
+    'tsig-key-file': z.string().min(1).optional(),
+    'api-url': z.url({ protocol: /^https?$/ }).optional(),
+    'api-key-file': z.string().min(1).optional(),
+    'server-id': z.string().min(1).optional(),
+    'zone-file': z.string().min(1).optional(),
+    'zone-file-mode': z.enum(['zone', 'include']).optional(),
+    'reload-command': z.string().min(1).optional(),
+    resolver: z.string().min(1).optional(),
+  })
+  .strict();
+
+const storeSection = z.object({ path: z.string().min(1).optional() }).strict();
+
+const fileSchema = z
+  .object({ dns: dnsSection.optional(), store: storeSection.optional() })
+  .strict();
+
+export type DnsSection = z.infer<typeof dnsSection>;
+export interface ConfigFile {
+  /** where it was read from; null when no file was given and the default does not exist */
+  path: string | null;
+  dns: DnsSection;
+  store: { path?: string };
+}
+
+/**
+ * Reads the config file: `explicit` (--config), else $DANEKEEPER_CONFIG, else the default
+ * path if it exists. A file named explicitly must exist.
+ */
+export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv): ConfigFile {
+  const named = explicit ?? env.DANEKEEPER_CONFIG;
+  const path = named ?? DEFAULT_CONFIG;
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (named === undefined && code === 'ENOENT') return { path: null, dns: {}, store: {} };
+    throw new DkError('noinput', 'E_CONFIG_READ', `Cannot read the config file ${path}: ${code}`);
+  }
+  return parseConfig(text, path);
+}
+
+export function parseConfig(text: string, path: string): ConfigFile {
+  let raw: unknown;
+  try {
+    raw = parseIni(text);
+  } catch (e) {
+    throw new DkError('config', 'E_CONFIG', `${path}: ${(e as Error).message.split('\n')[0]}`);
+  }
+  const r = fileSchema.safeParse(raw);
+  if (!r.success) {
+    const issue = r.error.issues[0]!;
+    const where = issue.path.join('.');
+    const what =
+      issue.code === 'unrecognized_keys'
+        ? `unknown setting ${issue.keys.map((k) => `"${k}"`).join(', ')}`
+        : issue.message;
+    throw new DkError('config', 'E_CONFIG', `${path}: ${where ? `${where}: ` : ''}${what}`);
+  }
+  return { path, dns: r.data.dns ?? {}, store: r.data.store ?? {} };
+}
+
+/** Splits a command such as `rndc reload "example.org"` into argv; no shell is involved. */
+export function splitCommand(cmd: string): string[] {
+  const out: string[] = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  for (let m = re.exec(cmd); m; m = re.exec(cmd)) {
+    out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : (m[2] ?? m[3]!));
+  }
+  return out;
+}
+
+export interface Secret {
+  value: string;
+  /** `file /path` or `$ENV_NAME`: for messages, never the value */
+  source: string;
+  /** a warning to print when the file is readable by others */
+  warning?: string;
+}
+
+/**
+ * A secret from a file, or from the environment variable when no file is given. Files
+ * readable by group or others work but draw a warning: a TSIG key lets anyone rewrite the zone.
+ */
+export function readSecret(
+  file: string | undefined,
+  envName: string,
+  env: NodeJS.ProcessEnv,
+  what: string,
+): Secret | undefined {
+  if (file === undefined) {
+    const v = env[envName];
+    return v === undefined || v === '' ? undefined : { value: v, source: `$${envName}` };
+  }
+  let value: string;
+  let mode: number;
+  try {
+    value = readFileSync(file, 'utf8');
+    mode = statSync(file).mode & 0o777;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new DkError('noinput', 'E_SECRET_READ', `Cannot read the ${what} file ${file}: ${code}`);
+  }
+  const warning =
+    (mode & 0o077) !== 0
+      ? `warning: ${file} (${what}) is readable by other users (mode ${mode.toString(8).padStart(4, '0')}); chmod 600 it`
+      : undefined;
+  return { value, source: `file ${file}`, ...(warning ? { warning } : {}) };
+}
