@@ -85,6 +85,38 @@ export function namedConf(o: NamedConfOptions): string {
   return lines.join('\n') + '\n';
 }
 
+/** The dnssec-policy an inline zone runs with (see `labDnssecPolicies`). */
+export function labPolicyName(o: { csk: boolean; nsec3: boolean }): string {
+  return `dk-lab${o.csk ? '-csk' : ''}${o.nsec3 ? '-nsec3' : ''}`;
+}
+
+/**
+ * The dnssec-policy statements of the lab's inline zones, for named.conf and for
+ * `dnssec-keygen -k NAME -l FILE`, which makes the keys beforehand. Keys never roll (lifetime
+ * unlimited): a test that wants a rollover does it by hand. ECDSAP256SHA256 like the offline
+ * zones; NSEC3 per RFC 9276 (no salt, no extra iterations).
+ */
+export function labDnssecPolicies(): string {
+  const out: string[] = [];
+  for (const csk of [false, true])
+    for (const nsec3 of [false, true]) {
+      const keys = csk
+        ? ['csk lifetime unlimited algorithm ecdsap256sha256;']
+        : [
+            'ksk lifetime unlimited algorithm ecdsap256sha256;',
+            'zsk lifetime unlimited algorithm ecdsap256sha256;',
+          ];
+      out.push(
+        `dnssec-policy ${q(labPolicyName({ csk, nsec3 }))} {`,
+        `  keys { ${keys.join(' ')} };`,
+        '  dnskey-ttl 300;',
+        ...(nsec3 ? ['  nsec3param iterations 0 optout no salt-length 0;'] : []),
+        '};',
+      );
+    }
+  return out.join('\n') + '\n';
+}
+
 export function rndcConf(control: NamedConfOptions['control']): string {
   return [
     `key ${q(control.keyName)} { algorithm hmac-sha256; secret ${q(control.secret)}; };`,

@@ -4,10 +4,12 @@
  * verdicts, so each security state is checked against the resolver's flags and rcode.
  */
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createNetns, labAvailable, type Netns } from '../netns.js';
+import { tempDir } from '../../support/pki.js';
+import { createNetns, labAvailable, sleep, type LabProcess, type Netns } from '../netns.js';
 import { startDnsLab, type DnsLab } from './dnslab.js';
 
 const avail = labAvailable();
@@ -241,6 +243,163 @@ describe(
       await lab.flushResolver();
       const again = await lab.dig(['+dnssec', 'www.secure.test', 'A']);
       assert.ok(again.flags.includes('ad'), 'validates again after a full flush');
+    });
+  },
+);
+
+/**
+ * A stand-in for Knot or PowerDNS: a second named on its own address, serving zones signed
+ * here with dnssec-signzone, that the lab only delegates to (ZoneSpec.external).
+ */
+async function startExternal(
+  ns: Netns,
+  dir: string,
+  address: string,
+  zones: { name: string; tlsa: string }[],
+): Promise<{ ds: Map<string, string[]>; proc: LabProcess }> {
+  mkdirSync(dir, { recursive: true });
+  const run = (cmd: string, args: string[]) =>
+    execFileSync(cmd, args, { cwd: dir, encoding: 'utf8' }).trim();
+  const ds = new Map<string, string[]>();
+  const stanzas: string[] = [];
+  for (const z of zones) {
+    const key = run('dnssec-keygen', [
+      '-q',
+      '-a',
+      'ECDSAP256SHA256',
+      '-f',
+      'KSK',
+      '-K',
+      dir,
+      z.name,
+    ]);
+    const text = [
+      '$TTL 300',
+      `$ORIGIN ${z.name}.`,
+      `@ IN SOA ns1 hostmaster 1 3600 600 86400 60`,
+      '@ IN NS ns1',
+      `ns1 IN A ${address}`,
+      `_25._tcp.mx IN TLSA 3 1 1 ${z.tlsa}`,
+      `$INCLUDE ${join(dir, key)}.key`,
+    ].join('\n');
+    writeFileSync(join(dir, `${z.name}.db`), text + '\n');
+    run('dnssec-signzone', ['-q', '-z', '-K', dir, '-o', `${z.name}.`, join(dir, `${z.name}.db`)]);
+    ds.set(z.name, run('dnssec-dsfromkey', ['-2', join(dir, `${key}.key`)]).split('\n'));
+    stanzas.push(`zone "${z.name}" { type primary; file "${join(dir, `${z.name}.db.signed`)}"; };`);
+  }
+  const conf = join(dir, 'named.conf');
+  writeFileSync(
+    conf,
+    [
+      'controls { };',
+      'options {',
+      `  directory "${dir}"; pid-file "${dir}/named.pid"; session-keyfile "${dir}/s.key";`,
+      `  listen-on port 53 { ${address}; }; listen-on-v6 { none; }; recursion no;`,
+      '};',
+      ...stanzas,
+    ].join('\n') + '\n',
+  );
+  if (!ns.addresses.includes(address)) await ns.addAddress(address);
+  const proc = ns.spawn('named', ['-g', '-c', conf], { label: `named@${address}` });
+  const deadline = Date.now() + 5_000;
+  while (!/ running$/m.test(proc.output())) {
+    if (proc.exitCode() !== null || Date.now() > deadline)
+      throw new Error(`external named on ${address} did not start: ${proc.output().slice(-500)}`);
+    await sleep(20);
+  }
+  return { ds, proc };
+}
+
+describe(
+  'DNS lab: external zones, inline-signed TSIG-updatable zones, lagging secondaries',
+  { skip: !avail.ok && avail.reason },
+  () => {
+    const EXT = '127.0.55.9';
+    const LATE = '127.0.55.10';
+    const hex = (c: string) => c.repeat(32);
+    let ns: Netns;
+    let lab: DnsLab;
+    let extDir: string;
+    let ext: Awaited<ReturnType<typeof startExternal>>;
+
+    before(async () => {
+      ns = await createNetns();
+      extDir = tempDir('dk-dns-ext-');
+      // the documented order: the external server first, so its DS can go in at start
+      ext = await startExternal(ns, join(extDir, 'a'), EXT, [
+        { name: 'ext.test', tlsa: hex('e1') },
+      ]);
+      lab = await startDnsLab(ns, {
+        zones: [
+          { name: 'ext.test', servers: [EXT], external: { ds: ext.ds.get('ext.test')! } },
+          // its server starts only after the lab, its DS is set then
+          { name: 'late.test', servers: [LATE], external: {} },
+        ],
+      });
+    });
+
+    after(async () => {
+      // the external nameds are unref'd children that ns.destroy() waits for
+      const keepAlive = setInterval(() => {}, 1_000);
+      try {
+        await lab?.stop();
+        await ns?.destroy();
+      } finally {
+        clearInterval(keepAlive);
+        rmSync(extDir, { recursive: true, force: true });
+      }
+    });
+
+    it('external zone: the parent delegates with NS, glue and the DS given', async () => {
+      const z = lab.zone('ext.test');
+      assert.equal(z.external, true);
+      assert.deepEqual(z.nsNames, ['ns1.ext.test.']);
+      const r = await lab.dig(['@127.0.53.2', '+norec', '+dnssec', 'www.ext.test', 'A']);
+      assert.match(r.stdout, /ext\.test\.\s+\d+\s+IN\s+NS\s+ns1\.ext\.test\./);
+      assert.match(r.stdout, /ns1\.ext\.test\.\s+\d+\s+IN\s+A\s+127\.0\.55\.9/);
+      const tag = ext.ds.get('ext.test')![0]!.split(/\s+/)[3]!;
+      assert.match(r.stdout, new RegExp(`ext\\.test\\.\\s+\\d+\\s+IN\\s+DS\\s+${tag} 13 2 `));
+      const v = await lab.dig(['+dnssec', '_25._tcp.mx.ext.test', 'TLSA']);
+      assert.equal(v.status, 'NOERROR');
+      assert.ok(v.flags.includes('ad'), `flags ${v.flags}`);
+      assert.ok(
+        v.answer.some((l) =>
+          l
+            .replace(/\s/g, '')
+            .toLowerCase()
+            .endsWith(`311${hex('e1')}`),
+        ),
+      );
+    });
+
+    it('external server started after the lab: setDs + flush make it secure', async () => {
+      // nothing answers on LATE yet: the resolver gets nothing and remembers the server as down
+      // (dig gives up first: Unbound keeps trying an unresponsive server for several seconds)
+      const down = await lab.dig(['+dnssec', '+time=1', '_25._tcp.mx.late.test', 'TLSA']);
+      assert.notEqual(down.status, 'NOERROR');
+      // left running: ns.destroy() ends it
+      const late = await startExternal(ns, join(extDir, 'b'), LATE, [
+        { name: 'late.test', tlsa: hex('e2') },
+      ]);
+      {
+        const insecure = lab.zone('late.test').ds;
+        assert.deepEqual(insecure, []);
+        const rdata = late.ds.get('late.test')!.map((l) => l.split(/\s+/).slice(3).join(' '));
+        const parentSerial = lab.zone('test').serial;
+        await lab.setDs('late.test', rdata);
+        assert.equal(lab.zone('test').serial, parentSerial + 1);
+        assert.equal(lab.zone('late.test').ds.length, 1);
+        const r = await lab.dig(['+dnssec', '_25._tcp.mx.late.test', 'TLSA']);
+        assert.equal(r.status, 'NOERROR');
+        assert.ok(r.flags.includes('ad'), `flags ${r.flags}`);
+        // a DS of another key: the zone turns bogus, as a wrong DS at a registrar does
+        await lab.setDs(
+          'late.test',
+          ext.ds.get('ext.test')!.map((l) => l.split(/\s+/).slice(3).join(' ')),
+        );
+        const bogus = await lab.dig(['+dnssec', '_25._tcp.mx.late.test', 'TLSA']);
+        assert.equal(bogus.status, 'SERVFAIL');
+      }
     });
   },
 );

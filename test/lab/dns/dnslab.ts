@@ -22,8 +22,34 @@ import {
   type ExecResult,
   type Netns,
 } from '../netns.js';
-import { namedConf, rndcConf, unboundConf, UNBOUND_DEFAULT_TLDS, type NamedView } from './conf.js';
-import { absName, DnsTree, type LabZone, type RecordSpec, type ZoneSpec } from './tree.js';
+import {
+  labPolicyName,
+  namedConf,
+  rndcConf,
+  unboundConf,
+  UNBOUND_DEFAULT_TLDS,
+  type NamedView,
+  type NamedZone,
+} from './conf.js';
+import {
+  absName,
+  DnsTree,
+  zoneAddresses,
+  type LabZone,
+  type RecordSpec,
+  type ZoneSpec,
+} from './tree.js';
+import {
+  tsigKeyId,
+  tsigKeyText,
+  uniqueTsigKeys,
+  writeTsigKeyFile,
+  type TsigKeySpec,
+} from './tsig.js';
+
+export { labTsigKey, tsigKeyText, writeTsigKeyFile } from './tsig.js';
+export type { TsigAlgorithm, TsigKeySpec } from './tsig.js';
+export type { LabZone, RecordSpec, ZoneSpec } from './tree.js';
 
 export const RESOLVER = '127.0.53.53';
 const CONTROL = { address: '127.0.0.1', port: 953, keyName: 'dk-lab-rndc' };
@@ -39,6 +65,27 @@ export interface DnsLabSpec {
   resolvConf?: boolean;
   /** default 10 s */
   startTimeoutMs?: number;
+  /**
+   * TSIG keys named knows but that may update nothing (unless also in a zone's `updateKeys`):
+   * an update signed with one is REFUSED (RFC 2136 §3.3), not BADKEY.
+   */
+  tsigKeys?: TsigKeySpec[];
+}
+
+export interface NsupdateOptions {
+  /** the address to send the update to; default the zone's primary */
+  server?: string;
+  /** the zone (`zone` line); default: the zone the lab knows `server` for, if any */
+  zone?: string;
+  /** signs the update; omitted: unsigned */
+  key?: TsigKeySpec;
+  /** nsupdate commands between `zone` and `send`, e.g. `update add _25._tcp.mx.z. 300 TLSA ...` */
+  commands: string[];
+}
+
+export interface NsupdateResult extends ExecResult {
+  /** `NOERROR` on success, else what nsupdate reported (`REFUSED`, `NOTAUTH`, ...) or '' */
+  rcode: string;
 }
 
 export interface DigResult extends ExecResult {
@@ -62,14 +109,51 @@ export interface DnsLab {
   zone(name: string): LabZone;
   /** `dig` inside the namespace, `@resolver` unless args hold an `@server` */
   dig(args: string[], opts?: ExecOptions): Promise<DigResult>;
-  /** Replaces a zone's records, re-signs it with the same keys and reloads it everywhere. */
+  /**
+   * Replaces a zone's records, re-signs it with the same keys and reloads it on its primaries
+   * (secondaries lag until `refreshSecondary`). For a dynamic zone this overwrites what
+   * updates added (rndc freeze, write, thaw).
+   */
   setRecords(zone: string, records: RecordSpec[]): Promise<void>;
   addRecords(zone: string, records: RecordSpec[]): Promise<void>;
   /**
-   * Drops what Unbound cached at and below `zone`, with every bogus verdict and negative answer;
-   * without a zone, everything (and what it remembers about unreachable servers).
+   * Replaces the DS RRs the parent of `zone` publishes (RDATA `12345 13 2 AB...` or whole RRs),
+   * re-signs and reloads the parent, and flushes the resolver for `zone`.
+   */
+  setDs(zone: string, ds: string[]): Promise<void>;
+  /**
+   * Drops what Unbound cached at and below `zone` (the zone's DS too), with every bogus verdict
+   * and negative answer, and what it remembers about the zone's servers being down; without a
+   * zone, everything.
    */
   flushResolver(zone?: string): Promise<void>;
+  /**
+   * After `lab.zone(z).file` was edited (SOA serial bumped): reloads it on the primary and waits
+   * until the primary serves that serial or newer. Not for dynamic zones: `rndc freeze` before
+   * editing, `rndc thaw` after (`rndcCommand`).
+   */
+  reloadZone(zone: string): Promise<void>;
+  /**
+   * argv that runs `rndc VERB ZONE IN VIEW` inside the namespace (e.g. `ns.wrap(...)` or a
+   * reload command given to danekeeper run in the namespace); `address` picks the view, default
+   * the zone's primary.
+   */
+  rndcCommand(verb: string, zone: string, address?: string): string[];
+  /** `rndcCommand('reload', zone)` */
+  reloadCommand(zone: string): string[];
+  /** The SOA serial `address` serves for `zone` (RD=0); null when it gives no SOA. */
+  serial(zone: string, address: string): Promise<number | null>;
+  /**
+   * Makes every secondary of `zone` transfer now (`rndc retransfer`) and waits until each
+   * serves the primary's serial.
+   */
+  refreshSecondary(zone: string): Promise<void>;
+  /** Runs nsupdate inside the namespace (`-k` key file written 0600 in the lab dir). */
+  nsupdate(o: NsupdateOptions): Promise<NsupdateResult>;
+  /** Writes `key` as a BIND key file in the lab dir (0600) and returns its path. */
+  tsigKeyFile(key: TsigKeySpec): string;
+  /** the rndc.conf that talks to the lab's named (inside the namespace) */
+  readonly rndcConfFile: string;
   rndc(args: string[]): Promise<ExecResult>;
   unboundControl(args: string[]): Promise<ExecResult>;
   namedLog(): string;
@@ -141,23 +225,56 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
     throw e;
   }
 
-  // One view per server address, holding every zone served there.
-  const byAddr = new Map<string, LabZone[]>();
-  for (const z of tree.zones.values())
-    for (const a of z.servers) byAddr.set(a, [...(byAddr.get(a) ?? []), z]);
-  for (const a of [...byAddr.keys(), ...resolvers])
+  // One view per server address, holding every zone served there: primaries, secondaries.
+  // External zones are only delegated to: their servers run elsewhere in the namespace.
+  const served = [...tree.zones.values()].filter((z) => !z.external);
+  const byAddr = new Map<string, NamedZone[]>();
+  const addZone = (a: string, nz: NamedZone) => byAddr.set(a, [...(byAddr.get(a) ?? []), nz]);
+  const keys = uniqueTsigKeys([...(spec.tsigKeys ?? []), ...served.flatMap((z) => z.updateKeys)]);
+  for (const z of served) {
+    const extra: string[] = [];
+    if (z.signing === 'inline')
+      extra.push(
+        `dnssec-policy ${JSON.stringify(labPolicyName({ csk: z.keys.ksk === z.keys.zsk, nsec3: z.nsec3 }))};`,
+        'inline-signing yes;',
+        `key-directory ${JSON.stringify(z.dir)};`,
+      );
+    if (z.updateKeys.length > 0)
+      extra.push(
+        `allow-update { ${z.updateKeys.map((k) => `key ${JSON.stringify(tsigKeyId(k))};`).join(' ')} };`,
+      );
+    for (const a of z.servers) addZone(a, { name: z.name, type: 'primary', file: z.file, extra });
+    for (const a of z.secondaries)
+      addZone(a, {
+        name: z.name,
+        type: 'secondary',
+        // named writes a secondary's copy (and journal): one file per view
+        file: join(z.dir, `secondary-${a.replace(/:/g, '_')}.db`),
+        primaries: [z.servers[0]!],
+      });
+  }
+  const externalAddrs = [...tree.zones.values()]
+    .filter((z) => z.external)
+    .flatMap((z) => z.servers);
+  for (const a of [...byAddr.keys(), ...externalAddrs, ...resolvers])
     if (!ns.addresses.includes(a)) await ns.addAddress(a);
-  const views: NamedView[] = [...byAddr].map(([a, zs]) => ({
+  const views: NamedView[] = [...byAddr].map(([a, zones]) => ({
     name: viewName(a),
     addresses: [a],
-    zones: zs.map((z) => ({ name: z.name, type: 'primary', file: z.file })),
+    zones,
   }));
 
   const control = { ...CONTROL, secret: randomBytes(32).toString('base64') };
   const namedConfFile = join(dir, 'named.conf');
   const rndcConfFile = join(dir, 'rndc.conf');
-  writeFileSync(namedConfFile, namedConf({ dir, views, control }));
-  writeFileSync(rndcConfFile, rndcConf(control));
+  const confExtra = keys.map((k) => tsigKeyText(k).trimEnd());
+  if (served.some((z) => z.signing === 'inline'))
+    confExtra.push(`include ${JSON.stringify(tree.policyFile)};`);
+  // both hold secrets (TSIG, rndc)
+  writeFileSync(namedConfFile, namedConf({ dir, views, control, extra: confExtra }), {
+    mode: 0o600,
+  });
+  writeFileSync(rndcConfFile, rndcConf(control), { mode: 0o600 });
   const rootHintsFile = join(dir, 'root.hints');
   const trustAnchorFile = join(dir, 'root.ds');
   writeFileSync(rootHintsFile, tree.rootHints());
@@ -221,6 +338,89 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
     return parseDig(r);
   };
 
+  const rndc = (args: string[]) =>
+    ns.exec('rndc', ['-c', rndcConfFile, ...args], { allowFail: true });
+  const unboundControl = (args: string[]) =>
+    hostRun('unbound-control', ['-c', unboundConfFile, ...args]);
+
+  const primaryOf = (zone: string): LabZone => {
+    const z = tree.zone(zone);
+    if (z.external)
+      throw new Error(`DNS lab: zone ${z.name} is external; the lab does not serve it`);
+    return z;
+  };
+  const rndcCommand = (verb: string, zone: string, address?: string): string[] => {
+    const z = primaryOf(zone);
+    const a = address ?? z.servers[0]!;
+    if (!zoneAddresses(z).includes(a)) throw new Error(`DNS lab: ${a} does not serve ${z.name}`);
+    return ['rndc', '-c', rndcConfFile, verb, z.name, 'IN', viewName(a)];
+  };
+  const rndcZone = async (verb: string, zone: string, address?: string) => {
+    const [, ...args] = rndcCommand(verb, zone, address);
+    const r = await rndc(args);
+    if (r.code !== 0)
+      throw new Error(
+        `rndc ${verb} ${absName(zone)} on ${address ?? primaryOf(zone).servers[0]} failed: ` +
+          lastLines(r.stderr || r.stdout, 3),
+      );
+    return r;
+  };
+
+  const serial = async (zone: string, address: string): Promise<number | null> => {
+    const r = await dig([`@${address}`, '+norec', absName(zone), 'SOA']);
+    if (r.status !== 'NOERROR') return null;
+    const soa = r.answer.find((l) => / IN SOA /.test(l));
+    const n = soa?.split(' ')[6];
+    return n === undefined ? null : Number(n);
+  };
+
+  /** Waits until `address` serves `zone` with a serial of at least `min` (and signed, if so). */
+  const waitServed = async (
+    z: LabZone,
+    address: string,
+    min: number | null,
+    deadline: number,
+    onIdle?: () => Promise<void>,
+  ): Promise<void> => {
+    let lastIdle = Date.now();
+    for (;;) {
+      const args = [`@${address}`, '+norec', '+dnssec', z.name, 'SOA'];
+      const r = await dig(args);
+      const soa = r.answer.find((l) => / IN SOA /.test(l));
+      const s = soa === undefined ? null : Number(soa.split(' ')[6]);
+      const signed = z.signing === 'none' || r.answer.some((l) => / IN RRSIG SOA /.test(l));
+      // RFC 1982 serial arithmetic is not needed: lab serials start at 1 and only grow
+      if (r.flags.includes('aa') && s !== null && signed && (min === null || s >= min)) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `${address} does not serve ${z.name}` +
+            (min === null ? '' : ` with serial ${min}`) +
+            `: ${r.status || 'no answer'}${s === null ? '' : `, serial ${s}`}${signed ? '' : ', unsigned'}`,
+        );
+      if (onIdle && Date.now() - lastIdle > 500) {
+        lastIdle = Date.now();
+        await onIdle();
+      }
+      await sleep(20);
+    }
+  };
+
+  /** Secondaries catch up: retransfer, then wait for the primary's serial. */
+  const refreshSecondary = async (zone: string, deadline = Date.now() + 10_000) => {
+    const z = primaryOf(zone);
+    const want = await serial(z.name, z.servers[0]!);
+    if (want === null) throw new Error(`${z.servers[0]} serves no SOA for ${z.name}`);
+    await Promise.all(
+      z.secondaries.map(async (a) => {
+        await rndcZone('retransfer', z.name, a);
+        // a transfer that raced a change on the primary ends a serial behind: ask again
+        await waitServed(z, a, want, deadline, async () => {
+          await rndcZone('retransfer', z.name, a);
+        });
+      }),
+    );
+  };
+
   const fail = async (what: string): Promise<never> => {
     const nlog = lastLines(named.output(), 8);
     const ulog = lastLines(unboundLog(), 8);
@@ -246,19 +446,26 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
         named.output(),
       );
     if (loadErr) await fail(`zone ${loadErr[1]} ${loadErr[2]}`);
-    await Promise.all(
-      [...byAddr].map(async ([a, zs]) => {
-        const z = zs[0]!;
-        for (;;) {
-          const r = await dig([`@${a}`, '+norec', z.name, 'SOA']);
-          if (r.status === 'NOERROR' && r.flags.includes('aa')) return;
-          // named is running, so any rcode is final; only silence is worth a retry
-          if (r.status !== '' || Date.now() > deadline)
-            await fail(`${a} does not serve ${z.name}: ${r.status || lastLines(r.stdout, 1)}`);
-          await sleep(20);
-        }
-      }),
-    );
+    // Offline zones are served once loaded: one SOA per address proves the view. Inline zones
+    // are signed by named after loading: wait for the signed SOA. Secondaries: wait for the
+    // primary's serial, asking for a transfer again if the first one came before the signing.
+    const firstOffline = new Map<string, LabZone>();
+    for (const z of served)
+      for (const a of z.servers)
+        if (z.signing !== 'inline' && !firstOffline.has(a)) firstOffline.set(a, z);
+    const waits: Promise<void>[] = [];
+    for (const [a, z] of firstOffline) waits.push(waitServed(z, a, null, deadline));
+    for (const z of served)
+      if (z.signing === 'inline' || z.secondaries.length > 0)
+        waits.push(
+          (async () => {
+            if (z.signing === 'inline') await waitServed(z, z.servers[0]!, null, deadline);
+            if (z.secondaries.length > 0) await refreshSecondary(z.name, deadline);
+          })(),
+        );
+    const results = await Promise.allSettled(waits);
+    const bad = results.find((r) => r.status === 'rejected');
+    if (bad) await fail(String((bad as PromiseRejectedResult).reason?.message ?? bad));
     // The lab root's DNSKEY with AD proves Unbound runs, reaches the root and validates with the
     // lab anchor.
     for (const res of resolvers) {
@@ -285,31 +492,26 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
     writeFileSync(resolvConfFile, labResolvConf(resolvers));
   }
 
-  const rndc = (args: string[]) =>
-    ns.exec('rndc', ['-c', rndcConfFile, ...args], { allowFail: true });
-  const unboundControl = (args: string[]) =>
-    hostRun('unbound-control', ['-c', unboundConfFile, ...args]);
-
-  const reloadZones = async (zs: LabZone[]) => {
-    for (const z of zs)
-      for (const a of z.servers) {
-        const r = await rndc(['reload', z.name, 'IN', viewName(a)]);
-        if (r.code !== 0)
-          throw new Error(
-            `Reloading ${z.name} on ${a} failed: ${lastLines(r.stderr || r.stdout, 3)}`,
-          );
-      }
-    // rndc reload returns before the load ends: wait until every server serves the new serial
+  /**
+   * Rewrites zone `z` through the tree and makes its primary serve it: offline and static zones
+   * by `rndc reload`; dynamic zones by freeze (named writes out its journal), write, thaw.
+   * Inline and dynamic zones are served with serials named moved on (updates, signing), so the
+   * tree's serial is first put above the served one.
+   */
+  const rewriteZone = async (z: LabZone, write: (minSerial: number) => Promise<unknown>) => {
+    const live = z.signing === 'inline' || z.updateKeys.length > 0;
+    const floor = live ? ((await serial(z.name, z.servers[0]!)) ?? 0) : 0;
+    const dynamic = z.updateKeys.length > 0;
+    if (dynamic) await rndcZone('freeze', z.name);
+    try {
+      await write(floor);
+    } finally {
+      if (dynamic) await rndcZone('thaw', z.name);
+    }
+    if (!dynamic) for (const a of z.servers) await rndcZone('reload', z.name, a);
+    // rndc reload returns before the load ends: wait until every primary serves the new serial
     const deadline = Date.now() + 5_000;
-    for (const z of zs)
-      for (const a of z.servers)
-        for (;;) {
-          const r = await dig([`@${a}`, '+norec', '+short', z.name, 'SOA']);
-          if (r.stdout.trim().split(/\s+/)[2] === String(z.serial)) break;
-          if (Date.now() > deadline)
-            throw new Error(`Reloading ${z.name} on ${a} failed: serial ${z.serial} not served`);
-          await sleep(20);
-        }
+    for (const a of z.servers) await waitServed(z, a, z.serial, deadline);
   };
 
   const flushResolver = async (zone?: string) => {
@@ -317,11 +519,45 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
     // negative answers live in caches of their own; infra holds "server is down" memories
     const cmds = [['flush_zone', absName(zone ?? '.')], ['flush_bogus'], ['flush_negative']];
     if (zone === undefined) cmds.push(['flush_infra', 'all']);
+    else {
+      const z = tree.zones.get(absName(zone));
+      for (const a of z ? zoneAddresses(z) : []) cmds.push(['flush_infra', a]);
+    }
     for (const c of cmds) {
       const r = await unboundControl(c);
       if (r.code !== 0)
         throw new Error(`Flushing the lab resolver failed: ${lastLines(r.stderr || r.stdout, 3)}`);
     }
+  };
+
+  const tsigKeyFile = (key: TsigKeySpec): string =>
+    writeTsigKeyFile(join(dir, `tsig-${tsigKeyId(key).replace(/[^a-z0-9.-]/g, '_')}.key`), key);
+
+  const nsupdate = async (o: NsupdateOptions): Promise<NsupdateResult> => {
+    const zone = o.zone === undefined ? undefined : absName(o.zone);
+    const server = o.server ?? (zone ? primaryOf(zone).servers[0]! : undefined);
+    if (server === undefined) throw new Error('DNS lab: nsupdate needs a server or a zone');
+    const script = [
+      `server ${server} 53`,
+      ...(zone ? [`zone ${zone}`] : []),
+      ...o.commands,
+      'send',
+      'answer',
+      '',
+    ].join('\n');
+    const args = o.key ? ['-k', tsigKeyFile(o.key)] : [];
+    const r = await ns.exec('nsupdate', ['-t', '3', ...args], { input: script, allowFail: true });
+    const failed = /update failed: ([A-Z]+)/.exec(r.stderr + r.stdout)?.[1];
+    const answered = /status: ([A-Z]+)/.exec(r.stdout)?.[1];
+    const rcode = r.code === 0 ? (answered ?? 'NOERROR') : (failed ?? answered ?? '');
+    return { ...r, rcode };
+  };
+
+  const fileSerial = (file: string): number | null => {
+    // the SOA's third field, across a parenthesised multi-line SOA; comments dropped
+    const text = readFileSync(file, 'utf8').replace(/;[^\n]*/g, '');
+    const m = /\sSOA\s+\S+\s+\S+\s+\(?\s*(\d+)/i.exec(text);
+    return m ? Number(m[1]) : null;
   };
 
   return {
@@ -331,15 +567,39 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
     resolvers,
     tree,
     startMs: Date.now() - t0,
+    rndcConfFile,
     zone: (name) => tree.zone(name),
     dig,
     async setRecords(zone, records) {
-      await reloadZones(await tree.setRecords(zone, records));
+      await rewriteZone(primaryOf(zone), (min) => tree.setRecords(zone, records, min));
     },
     async addRecords(zone, records) {
-      await reloadZones(await tree.setRecords(zone, [...tree.zone(zone).records, ...records]));
+      const z = primaryOf(zone);
+      await rewriteZone(z, (min) => tree.setRecords(zone, [...z.records, ...records], min));
+    },
+    async setDs(zone, ds) {
+      const parent = tree.zone(tree.zone(zone).parent ?? '.');
+      await rewriteZone(parent, (min) => tree.setDs(zone, ds, min));
+      await flushResolver(zone);
     },
     flushResolver,
+    async reloadZone(zone) {
+      const z = primaryOf(zone);
+      if (z.updateKeys.length > 0)
+        throw new Error(
+          `DNS lab: ${z.name} is dynamic; rndc freeze before editing its file, rndc thaw after`,
+        );
+      const want = fileSerial(z.file);
+      await rndcZone('reload', z.name);
+      await waitServed(z, z.servers[0]!, want, Date.now() + 5_000);
+      if (want !== null) z.serial = Math.max(z.serial, want);
+    },
+    rndcCommand,
+    reloadCommand: (zone) => rndcCommand('reload', zone),
+    serial,
+    refreshSecondary: (zone) => refreshSecondary(zone),
+    nsupdate,
+    tsigKeyFile,
     rndc,
     unboundControl,
     namedLog: () => named.output(),
