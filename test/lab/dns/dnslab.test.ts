@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '../../support/pki.js';
 import { createNetns, labAvailable, sleep, type LabProcess, type Netns } from '../netns.js';
-import { startDnsLab, type DnsLab } from './dnslab.js';
+import { labTsigKey, startDnsLab, type DnsLab } from './dnslab.js';
 
 const avail = labAvailable();
 const TLSA_HEX = 'ab'.repeat(32);
@@ -85,7 +85,8 @@ describe(
       await ns?.destroy();
     });
 
-    it('starts within 5 s', () => {
+    it('starts within 5 s', (t) => {
+      t.diagnostic(`startDnsLab took ${lab.startMs} ms`);
       assert.ok(lab.startMs < 5_000, `took ${lab.startMs} ms`);
     });
 
@@ -317,6 +318,29 @@ describe(
     const EXT = '127.0.55.9';
     const LATE = '127.0.55.10';
     const hex = (c: string) => c.repeat(32);
+    const UPDATE_KEY = labTsigKey('dk-update', 'hmac-sha256');
+    const OTHER_KEY = labTsigKey('dk-other', 'hmac-sha512');
+    /** the TLSA RRs of an answer as `3 1 1 hex` */
+    const tlsas = (answer: string[]) =>
+      answer
+        .filter((l) => / IN TLSA /.test(l))
+        .map((l) =>
+          l
+            .split(' IN TLSA ')[1]!
+            .replace(/ (?=[0-9A-Fa-f]+$)/g, '')
+            .toLowerCase(),
+        )
+        .sort();
+    /** polls `address` (RD=0) until `owner` TLSA is `want` */
+    const waitTlsa = async (address: string, owner: string, want: string[]) => {
+      const deadline = Date.now() + 5_000;
+      for (;;) {
+        const r = await lab.dig([`@${address}`, '+norec', owner, 'TLSA']);
+        if (JSON.stringify(tlsas(r.answer)) === JSON.stringify(want)) return r;
+        if (Date.now() > deadline) assert.fail(`${address}: ${owner} TLSA ${tlsas(r.answer)}`);
+        await sleep(20);
+      }
+    };
     let ns: Netns;
     let lab: DnsLab;
     let extDir: string;
@@ -334,7 +358,24 @@ describe(
           { name: 'ext.test', servers: [EXT], external: { ds: ext.ds.get('ext.test')! } },
           // its server starts only after the lab, its DS is set then
           { name: 'late.test', servers: [LATE], external: {} },
+          {
+            name: 'inl.test',
+            signing: 'inline',
+            updateKeys: [UPDATE_KEY],
+            records: [
+              { name: 'mx', type: 'A', data: '127.0.10.1' },
+              { name: '_25._tcp.mx', type: 'TLSA', data: `3 1 1 ${hex('a1')}` },
+            ],
+          },
+          {
+            name: 'file.test',
+            signing: 'inline',
+            csk: true,
+            nsec3: true,
+            records: [{ name: 'mx', type: 'A', data: '127.0.10.2' }],
+          },
         ],
+        tsigKeys: [OTHER_KEY],
       });
     });
 
@@ -348,6 +389,11 @@ describe(
         clearInterval(keepAlive);
         rmSync(extDir, { recursive: true, force: true });
       }
+    });
+
+    it('starts within 5 s (inline zones signed, secondaries in step)', (t) => {
+      t.diagnostic(`startDnsLab took ${lab.startMs} ms`);
+      assert.ok(lab.startMs < 5_000, `took ${lab.startMs} ms`);
     });
 
     it('external zone: the parent delegates with NS, glue and the DS given', async () => {
@@ -400,6 +446,112 @@ describe(
         const bogus = await lab.dig(['+dnssec', '_25._tcp.mx.late.test', 'TLSA']);
         assert.equal(bogus.status, 'SERVFAIL');
       }
+    });
+
+    it('inline-signed zone: secure from the start, signed by named with the keys made beforehand', async () => {
+      const z = lab.zone('inl.test');
+      assert.equal(z.signing, 'inline');
+      assert.match(z.file, /\/db$/);
+      assert.doesNotMatch(readFileSync(z.file, 'utf8'), /RRSIG|DNSKEY/, 'the file is unsigned');
+      const r = await lab.dig(['+dnssec', '_25._tcp.mx.inl.test', 'TLSA']);
+      assert.equal(r.status, 'NOERROR');
+      assert.ok(r.flags.includes('ad'), `flags ${r.flags}`);
+      assert.deepEqual(tlsas(r.answer), [`3 1 1 ${hex('a1')}`]);
+      const keys = await lab.dig([`@${z.servers[0]}`, '+norec', '+multi', 'inl.test', 'DNSKEY']);
+      const tags = [...keys.stdout.matchAll(/key id = (\d+)/g)]
+        .map((m) => Number(m[1]))
+        .sort((a, b) => a - b);
+      assert.deepEqual(
+        tags,
+        [z.keys.ksk!.tag, z.keys.zsk!.tag].sort((a, b) => a - b),
+      );
+      assert.equal(z.ds, z.ownDs);
+      const csk = lab.zone('file.test');
+      assert.equal(csk.keys.ksk, csk.keys.zsk);
+      const f = await lab.dig(['+dnssec', 'mx.file.test', 'A']);
+      assert.ok(f.flags.includes('ad'), 'CSK + NSEC3 inline zone validates');
+      const nx = await lab.dig(['+dnssec', 'nope.file.test', 'A']);
+      assert.equal(nx.status, 'NXDOMAIN');
+      assert.ok(nx.flags.includes('ad'));
+    });
+
+    it('TSIG update adds a TLSA record that validates (AD) after a flush', async () => {
+      const z = lab.zone('inl.test');
+      const owner = '_25._tcp.mx.inl.test.';
+      const r = await lab.nsupdate({
+        zone: 'inl.test',
+        key: UPDATE_KEY,
+        commands: [`update add ${owner} 300 TLSA 3 1 1 ${hex('a2')}`],
+      });
+      assert.equal(r.rcode, 'NOERROR', r.stderr);
+      const want = [`3 1 1 ${hex('a1')}`, `3 1 1 ${hex('a2')}`];
+      // named signs an update right after committing it: poll the primary
+      await waitTlsa(z.servers[0]!, owner, want);
+      await lab.flushResolver('inl.test');
+      const v = await lab.dig(['+dnssec', owner, 'TLSA']);
+      assert.ok(v.flags.includes('ad'), `flags ${v.flags}`);
+      assert.deepEqual(tlsas(v.answer), want);
+    });
+
+    it('updates: a key not allowed is REFUSED, a zone not served there NOTAUTH, no key REFUSED', async () => {
+      const owner = '_443._tcp.mx.inl.test.';
+      const add = [`update add ${owner} 300 TLSA 3 1 1 ${hex('a3')}`];
+      const refused = await lab.nsupdate({ zone: 'inl.test', key: OTHER_KEY, commands: add });
+      assert.equal(refused.rcode, 'REFUSED');
+      const unsigned = await lab.nsupdate({ zone: 'inl.test', commands: add });
+      assert.equal(unsigned.rcode, 'REFUSED');
+      // 127.0.53.2 serves test., not inl.test.
+      const notauth = await lab.nsupdate({
+        server: '127.0.53.2',
+        zone: 'inl.test',
+        key: UPDATE_KEY,
+        commands: add,
+      });
+      assert.equal(notauth.rcode, 'NOTAUTH');
+      const unknown = await lab.nsupdate({
+        zone: 'inl.test',
+        key: labTsigKey('dk-unknown'),
+        commands: add,
+      });
+      assert.equal(unknown.rcode, 'NOTAUTH', 'RFC 8945 §5.2: BADKEY comes back as NOTAUTH');
+      assert.match(unknown.stderr + unknown.stdout, /BADKEY|tsig/i);
+      const r = await lab.dig([`@${lab.zone('inl.test').servers[0]}`, '+norec', owner, 'TLSA']);
+      assert.equal(r.status, 'NXDOMAIN', 'nothing was applied');
+    });
+
+    it('inline zone file edited + reloadZone: the change validates (AD)', async () => {
+      const z = lab.zone('file.test');
+      const text = readFileSync(z.file, 'utf8');
+      const serial = z.serial;
+      const edited = text
+        .replace(/( SOA \S+ \S+ )(\d+)/, (_, a: string, n: string) => `${a}${Number(n) + 1}`)
+        .concat(`_25._tcp.mx IN TLSA 3 1 1 ${hex('f1')}\n`);
+      writeFileSync(z.file, edited);
+      await lab.reloadZone('file.test');
+      assert.equal(z.serial, serial + 1);
+      assert.deepEqual(lab.reloadCommand('file.test').slice(-4), [
+        'reload',
+        'file.test.',
+        'IN',
+        `ns-${z.servers[0]}`,
+      ]);
+      await lab.flushResolver('file.test');
+      const v = await lab.dig(['+dnssec', '_25._tcp.mx.file.test', 'TLSA']);
+      assert.ok(v.flags.includes('ad'), `flags ${v.flags}`);
+      assert.deepEqual(tlsas(v.answer), [`3 1 1 ${hex('f1')}`]);
+      // the lab's own rewrite of an inline zone goes above the served serial
+      await lab.addRecords('file.test', [{ name: 'www', type: 'A', data: '127.0.10.3' }]);
+      await lab.flushResolver('file.test');
+      const w = await lab.dig(['+dnssec', 'www.file.test', 'A']);
+      assert.ok(w.flags.includes('ad'));
+    });
+
+    it('dynamic inline zone: setRecords goes through freeze/thaw and validates', async () => {
+      await lab.addRecords('inl.test', [{ name: 'www', type: 'A', data: '127.0.10.4' }]);
+      await lab.flushResolver('inl.test');
+      const w = await lab.dig(['+dnssec', 'www.inl.test', 'A']);
+      assert.equal(w.status, 'NOERROR');
+      assert.ok(w.flags.includes('ad'));
     });
   },
 );

@@ -238,6 +238,10 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
         `dnssec-policy ${JSON.stringify(labPolicyName({ csk: z.keys.ksk === z.keys.zsk, nsec3: z.nsec3 }))};`,
         'inline-signing yes;',
         `key-directory ${JSON.stringify(z.dir)};`,
+        // named signs a new zone in rounds of 10 signatures (each one a new serial, and a
+        // secondary may transfer a half-signed zone): sign a lab zone in one go
+        'sig-signing-signatures 100000;',
+        'sig-signing-nodes 100000;',
       );
     if (z.updateKeys.length > 0)
       extra.push(
@@ -405,6 +409,42 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
     }
   };
 
+  /**
+   * Waits until every authoritative RRset of an inline zone at `address` is signed. named signs
+   * a newly loaded zone after serving its SOA signed: the SOA alone proves nothing.
+   */
+  const waitFullySigned = async (z: LabZone, address: string, deadline: number) => {
+    for (;;) {
+      const r = await ns.exec('dig', [`@${address}`, '+time=2', '+tries=1', z.name, 'AXFR'], {
+        allowFail: true,
+      });
+      const sets = new Set<string>();
+      const sigs = new Set<string>();
+      const cuts = new Set<string>();
+      for (const line of r.stdout.split('\n')) {
+        const t = line.trim().split(/\s+/);
+        if (line.startsWith(';') || t.length < 5) continue;
+        const owner = t[0]!.toLowerCase();
+        const type = t[3]!.toUpperCase();
+        if (type === 'RRSIG') sigs.add(`${owner} ${t[4]!.toUpperCase()}`);
+        else if (type === 'NS' && owner !== z.name) cuts.add(owner);
+        else sets.add(`${owner} ${type}`);
+      }
+      // RFC 4035 §2.2: everything authoritative is signed; delegation NS and glue are not
+      const below = (o: string) => [...cuts].some((c) => o === c || o.endsWith(`.${c}`));
+      const unsigned = [...sets].filter((k) => {
+        const [o, t] = k.split(' ') as [string, string];
+        return !sigs.has(k) && !(below(o) && t !== 'DS');
+      });
+      if (sets.size > 0 && unsigned.length === 0) return;
+      if (Date.now() > deadline)
+        throw new Error(
+          `${address} does not serve ${z.name} fully signed: ${unsigned.slice(0, 3).join(', ') || r.stderr.trim() || 'no AXFR'}`,
+        );
+      await sleep(50);
+    }
+  };
+
   /** Secondaries catch up: retransfer, then wait for the primary's serial. */
   const refreshSecondary = async (zone: string, deadline = Date.now() + 10_000) => {
     const z = primaryOf(zone);
@@ -459,7 +499,10 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
       if (z.signing === 'inline' || z.secondaries.length > 0)
         waits.push(
           (async () => {
-            if (z.signing === 'inline') await waitServed(z, z.servers[0]!, null, deadline);
+            if (z.signing === 'inline') {
+              await waitServed(z, z.servers[0]!, null, deadline);
+              await waitFullySigned(z, z.servers[0]!, deadline);
+            }
             if (z.secondaries.length > 0) await refreshSecondary(z.name, deadline);
           })(),
         );
@@ -589,10 +632,20 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
         throw new Error(
           `DNS lab: ${z.name} is dynamic; rndc freeze before editing its file, rndc thaw after`,
         );
-      const want = fileSerial(z.file);
+      const inFile = fileSerial(z.file);
+      // named serves an inline zone with a serial of its own (it bumps it when it signs):
+      // wait for one above what it served before; else for the file's
+      const before = z.signing === 'inline' ? await serial(z.name, z.servers[0]!) : null;
+      const want = before === null ? inFile : Math.max(before + 1, inFile ?? 0);
       await rndcZone('reload', z.name);
-      await waitServed(z, z.servers[0]!, want, Date.now() + 5_000);
-      if (want !== null) z.serial = Math.max(z.serial, want);
+      try {
+        await waitServed(z, z.servers[0]!, want, Date.now() + 5_000);
+      } catch (e) {
+        throw new Error(
+          `${(e as Error).message} (was the SOA serial in ${z.file} bumped? it reads ${inFile})`,
+        );
+      }
+      if (inFile !== null) z.serial = Math.max(z.serial, inFile);
     },
     rndcCommand,
     reloadCommand: (zone) => rndcCommand('reload', zone),
