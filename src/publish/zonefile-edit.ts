@@ -1,0 +1,211 @@
+/**
+ * Edits the TLSA RRset at one owner of a master file in place: the lines of the RRs being
+ * removed go, new RRs are written next to the owner's other TLSA RRs, the SOA serial goes up,
+ * and every other byte stays as it was. The result is parsed again and compared with the
+ * original, RR by RR, before anyone writes it: an edit that would change any other record
+ * (through owner or TTL inheritance, say) is refused, never written. Pure: text in, text out.
+ */
+import { DkError } from '../core/errors.js';
+import { formatZoneLine } from '../core/tlsa/format.js';
+import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
+import {
+  findSoa,
+  nextSerial,
+  parseZone,
+  rrTlsa,
+  type ZoneFile,
+  type ZoneRr,
+} from './zonefile-parse.js';
+
+export interface TlsaAt {
+  /** the RRset's TTL: the first RR's, as BIND keeps it; null when there is none */
+  ttl: number | null;
+  /** de-duplicated, in file order */
+  records: TlsaRecord[];
+  rrs: { rr: ZoneRr; record: TlsaRecord }[];
+}
+
+/** The TLSA RRs at `owner` (canonical). */
+export function tlsaAt(zf: ZoneFile, owner: string): TlsaAt {
+  const rrs = zf.rrs
+    .filter((r) => r.type === 'TLSA' && r.owner === owner)
+    .map((rr) => ({ rr, record: rrTlsa(rr) }));
+  const records: TlsaRecord[] = [];
+  for (const { record } of rrs)
+    if (!records.some((x) => sameRecord(x, record))) records.push(record);
+  return { ttl: rrs.length > 0 ? rrs[0]!.rr.ttl : null, records, rrs };
+}
+
+export interface ZoneEdit {
+  /** canonical absolute owner */
+  owner: string;
+  add: TlsaRecord[];
+  remove: TlsaRecord[];
+  /** TTL of the whole resulting RRset (RFC 2181 §5.2) */
+  ttl: number;
+}
+
+export interface EditOptions {
+  /** canonical zone name; the initial $ORIGIN */
+  zone: string;
+  /** a zone's own master file: increment its SOA serial. An include file has none. */
+  bumpSerial: boolean;
+  now: Date;
+}
+
+export interface EditResult {
+  text: string;
+  /** the new serial, when bumped */
+  serial?: number;
+}
+
+function unsafe(message: string): DkError {
+  return new DkError('data', 'E_ZONEFILE_UNSAFE', message);
+}
+
+const has = (set: TlsaRecord[], r: TlsaRecord) => set.some((x) => sameRecord(x, r));
+
+/** A record's identity for the before/after comparison: everything that reaches the wire. */
+function rrKey(rr: ZoneRr, soaSerial?: number): string {
+  const rdata = rr.rdata.map((t, i) =>
+    rr.type === 'SOA' && i === 2 && soaSerial !== undefined ? 'SERIAL' : t.text,
+  );
+  return `${rr.owner} ${rr.ttl} ${rr.cls} ${rr.type} @${rr.origin} ${rdata.join(' ')}`;
+}
+
+function build(
+  zf: ZoneFile,
+  edit: ZoneEdit | null,
+  opts: EditOptions,
+  placement: 'grouped' | 'end',
+): EditResult {
+  const text = zf.text;
+  const eol = zf.eol;
+  const replace = new Map<number, string>();
+  let insertAfter = -1; // entry index; -1: at the end
+  let lines: string[] = [];
+  if (edit) {
+    const at = tlsaAt(zf, edit.owner);
+    for (const { rr, record } of at.rrs) {
+      if (has(edit.remove, record)) replace.set(rr.index, '');
+      else if (rr.ttl !== edit.ttl) {
+        // RFC 2181 §5.2: one TTL per RRset, so a kept record takes the new TTL: its line is
+        // rewritten (the one case where a record we do not add or remove is touched).
+        replace.set(rr.index, formatZoneLine(edit.owner, record, edit.ttl) + eol);
+      }
+    }
+    const kept = at.rrs.filter(({ record }) => !has(edit.remove, record)).map((x) => x.record);
+    const toAdd: TlsaRecord[] = [];
+    for (const r of edit.add) if (!has(kept, r) && !has(toAdd, r)) toAdd.push(r);
+    lines = toAdd.map((r) => formatZoneLine(edit.owner, r, edit.ttl));
+    if (placement === 'grouped' && lines.length > 0) {
+      const sameOwner = zf.rrs.filter((r) => r.owner === edit.owner);
+      const anchor = at.rrs.length > 0 ? at.rrs[at.rrs.length - 1]!.rr : sameOwner.at(-1);
+      if (anchor) insertAfter = anchor.index;
+    }
+  }
+  let serial: number | undefined;
+  let soaIndex = -1;
+  let serialAt = 0;
+  let serialLen = 0;
+  if (opts.bumpSerial) {
+    const soa = findSoa(zf, opts.zone);
+    serial = nextSerial(soa.serial, opts.now);
+    soaIndex = soa.rr.index;
+    serialAt = soa.serialToken.start - soa.rr.entry.start;
+    serialLen = soa.serialToken.end - soa.serialToken.start;
+  }
+  const ownerOf = new Map<number, ZoneRr>(zf.rrs.map((r) => [r.index, r]));
+  const out: string[] = [];
+  // The owner the next blank-owner line would inherit in the new text (RFC 1035 §5.1).
+  let lastOwner: string | undefined;
+  const emitInserted = () => {
+    if (lines.length === 0) return;
+    const prev = out.join('');
+    if (prev.length > 0 && !prev.endsWith('\n')) out.push(eol);
+    for (const l of lines) out.push(l + eol);
+    lastOwner = edit!.owner;
+  };
+  zf.entries.forEach((entry, i) => {
+    let piece = replace.get(i) ?? text.slice(entry.start, entry.end);
+    const rr = ownerOf.get(i);
+    if (rr && replace.get(i) !== '') {
+      // A line that inherited its owner from a line now gone (or from one we inserted before
+      // it) gets its owner written out, so it keeps the owner it had.
+      if (!replace.has(i) && !rr.ownerExplicit && lastOwner !== rr.owner) {
+        piece = rr.owner + piece;
+      }
+      lastOwner = rr.owner;
+    }
+    if (i === soaIndex && serial !== undefined) {
+      const off = serialAt + (piece.length - (entry.end - entry.start));
+      piece = piece.slice(0, off) + String(serial) + piece.slice(off + serialLen);
+    }
+    out.push(piece);
+    if (i === insertAfter) emitInserted();
+  });
+  if (insertAfter === -1) emitInserted();
+  return serial === undefined ? { text: out.join('') } : { text: out.join(''), serial };
+}
+
+/** Parses `result` and checks it holds exactly what the edit meant and nothing else changed. */
+function verify(
+  before: ZoneFile,
+  result: EditResult,
+  edit: ZoneEdit | null,
+  opts: EditOptions,
+): string | undefined {
+  let after: ZoneFile;
+  try {
+    after = parseZone(result.text, { origin: opts.zone });
+  } catch (e) {
+    return e instanceof Error ? e.message : String(e);
+  }
+  const skip = (r: ZoneRr) => edit !== null && r.type === 'TLSA' && r.owner === edit.owner;
+  const bump = opts.bumpSerial ? 0 : undefined;
+  const a = before.rrs.filter((r) => !skip(r)).map((r) => rrKey(r, bump));
+  const b = after.rrs.filter((r) => !skip(r)).map((r) => rrKey(r, bump));
+  const firstDiff = a.findIndex((k, i) => k !== b[i]);
+  if (a.length !== b.length || firstDiff >= 0) {
+    const i = firstDiff >= 0 ? firstDiff : Math.min(a.length, b.length);
+    const rr = before.rrs.filter((r) => !skip(r))[i];
+    return rr
+      ? `the ${rr.type} record at ${rr.owner} (line ${rr.entry.line}) would change`
+      : 'a record would be added';
+  }
+  const dirs = (z: ZoneFile) =>
+    z.directives.map((d) => d.entry.tokens.map((t) => t.text).join(' '));
+  if (dirs(before).join('\n') !== dirs(after).join('\n')) return 'a directive would change';
+  if (edit) {
+    const want = tlsaAt(before, edit.owner).records.filter((r) => !has(edit.remove, r));
+    for (const r of edit.add) if (!has(want, r)) want.push(r);
+    const got = tlsaAt(after, edit.owner);
+    const same = got.records.length === want.length && want.every((r) => has(got.records, r));
+    if (!same) return `the TLSA RRset at ${edit.owner} would not come out as intended`;
+    if (got.rrs.some(({ rr }) => rr.ttl !== edit.ttl)) {
+      return `the TLSA RRset at ${edit.owner} would not get TTL ${edit.ttl}`;
+    }
+  }
+  if (result.serial !== undefined && findSoa(after, opts.zone).serial !== result.serial) {
+    return 'the SOA serial would not change';
+  }
+  return undefined;
+}
+
+/**
+ * Applies `edit` (or only the serial bump, for null) to the parsed file and returns the new
+ * text, verified. New RRs go after the owner's last TLSA RR (or its last RR), else at the end;
+ * if that would change another record through inheritance, at the end; if even that would,
+ * DkError E_ZONEFILE_UNSAFE and nothing is written.
+ */
+export function editZone(zf: ZoneFile, edit: ZoneEdit | null, opts: EditOptions): EditResult {
+  let why: string | undefined;
+  for (const placement of ['grouped', 'end'] as const) {
+    const result = build(zf, edit, opts, placement);
+    why = verify(zf, result, edit, opts);
+    if (why === undefined) return result;
+  }
+  throw unsafe(
+    `Refusing to edit the zone file${edit ? ` at ${edit.owner}` : ''}: ${why}; edit it by hand or give the records explicit owners and TTLs`,
+  );
+}
