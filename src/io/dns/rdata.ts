@@ -157,6 +157,47 @@ const DECODERS: { [K in RecordType]: Decoder<K> } = {
   },
 };
 
+/** RFC 4034 §3.1: an RRSIG's fields. Times are seconds since the epoch modulo 2^32 (§3.1.5). */
+export interface RrsigRecord {
+  /** the RR type number covered (6 SOA, 48 DNSKEY, 52 TLSA, ...) */
+  typeCovered: number;
+  algorithm: number;
+  labels: number;
+  originalTtl: number;
+  expiration: number;
+  inception: number;
+  keyTag: number;
+  /** presentation form without the final dot */
+  signerName: string;
+  signature: Buffer;
+}
+
+/** RFC 4034 §3.1; the signer's name is never compressed (§3.1.7), so read within the RDATA. */
+export function decodeRrsig(rr: WireRecord): RrsigRecord {
+  atLeast('RRSIG', rr, 19);
+  const d = rr.rdata;
+  // A stand-alone buffer with a 12-byte dummy header: decodeName refuses pointers into the
+  // header, so a (forbidden) compression pointer cannot reach outside the RDATA.
+  const own = Buffer.concat([Buffer.alloc(12), d.subarray(18)]);
+  let n: { name: string; end: number };
+  try {
+    n = decodeName(own, 12);
+  } catch (e) {
+    throw bad('RRSIG', (e as Error).message, rr.rdataOffset + 18);
+  }
+  return {
+    typeCovered: d.readUInt16BE(0),
+    algorithm: d[2]!,
+    labels: d[3]!,
+    originalTtl: d.readUInt32BE(4),
+    expiration: d.readUInt32BE(8),
+    inception: d.readUInt32BE(12),
+    keyTag: d.readUInt16BE(16),
+    signerName: n.name,
+    signature: Buffer.from(own.subarray(n.end)),
+  };
+}
+
 /** Decodes one record of a known type; `buf` is the whole message the record came from. */
 export function decodeRdata<K extends RecordType>(
   type: K,

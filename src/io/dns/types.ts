@@ -113,6 +113,7 @@ export const TYPE_CODES: { readonly [K in RecordType]: number } = {
 
 export const CLASS_IN = 1;
 export const TYPE_CNAME = 5;
+export const TYPE_RRSIG = 46;
 
 export function isRecordType(s: string): s is RecordType {
   return Object.hasOwn(TYPE_CODES, s);

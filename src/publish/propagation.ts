@@ -1,0 +1,399 @@
+/**
+ * Has a TLSA RRset reached every authoritative server of its zone? DESIGN.md: the confirmation
+ * wait of a rollover counts from the moment every authoritative nameserver, each asked directly
+ * with RD=0, serves the new RRset. A resolver's answer proves nothing here (it may come from a
+ * cache or from one server of several), so each address of each NS name is asked itself.
+ *
+ * Servers come from both the zone's NS RRset and the parent's delegation (RFC 1034 §4.2.2: the
+ * two should agree, and resolvers use whichever they meet first). Secondaries pick up a change
+ * when NOTIFY reaches them (RFC 1996 §3) or when their SOA REFRESH timer fires (RFC 1034
+ * §4.3.5), comparing serials in RFC 1982 arithmetic: a server can lag by up to REFRESH (plus
+ * RETRY on failures) and still be healthy, so `old` is a state to wait out, not an error.
+ */
+import { DkError } from '../core/errors.js';
+import { formatRdata } from '../core/tlsa/format.js';
+import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
+import {
+  findAuthoritativeServers,
+  mapLimit,
+  resolveAddresses,
+  type DiscoverOptions,
+  type NsSource,
+} from '../io/dns/authoritative.js';
+import { queryDirect, rrsetIn, type DirectResult } from '../io/dns/direct.js';
+import { queryName, sameName } from '../io/dns/name.js';
+import type { DnssecStatus, Rcode, Resolver } from '../io/dns/types.js';
+
+export interface PropagationOptions extends DiscoverOptions {
+  /** the zone holding the owner: `example.org` */
+  zone: string;
+  /** the TLSA owner: `_25._tcp.mail.example.org` (final dot optional) */
+  owner: string;
+  /**
+   * The set every server must serve ([] = no TLSA RRset). Left out: whatever the primary
+   * serves — `primary` if given, else the SOA MNAME (RFC 1996 §2.1: the primary master).
+   * Callers holding a Publisher pass `(await publisher.read(owner)).records`.
+   */
+  expected?: TlsaRecord[];
+  /** the primary's address, when `expected` is left out and the SOA MNAME is not it */
+  primary?: string;
+  /** the resolver for the NS, SOA, A and AAAA lookups (a StubResolver in real use) */
+  resolver: Resolver;
+  /** clock for `checkedAt`; default `new Date()` */
+  now?: () => Date;
+}
+
+/**
+ * in-step: serves exactly the expected set, authoritatively.
+ * old: serves another set (see missing/extra).
+ * unreachable: no answer (timeout, port closed, no address), see `why`.
+ * lame: answers, but not as an authority for the zone (REFUSED, SERVFAIL, no AA).
+ */
+export type ServerState = 'in-step' | 'old' | 'unreachable' | 'lame';
+
+export interface ServerPropagation {
+  /** the NS name */
+  name: string;
+  /** null when the name has no address */
+  address: string | null;
+  /** where the NS name was found */
+  source: NsSource;
+  /** where the address came from */
+  addressFrom: ('glue' | 'resolver')[];
+  state: ServerState;
+  /** the zone's SOA serial this server serves; null when it gave none */
+  serial: number | null;
+  /** the serial is older than the primary's (RFC 1982 comparison); null when unknown */
+  serialBehind: boolean | null;
+  /** TLSA records served, `U S M hex`; null when the server gave no authoritative answer */
+  served: string[] | null;
+  /** expected records it does not serve */
+  missing: string[];
+  /** records it serves that are not expected */
+  extra: string[];
+  /** TTL of the served RRset (null when empty) */
+  ttl: number | null;
+  rcode: Rcode | null;
+  transport: 'udp' | 'tcp' | null;
+  why?: string;
+}
+
+export interface PropagationFinding {
+  severity: 'warning' | 'note';
+  code: string;
+  subject: string;
+  message: string;
+  fix?: string;
+}
+
+export interface PropagationReport {
+  zone: string;
+  owner: string;
+  /** the set compared against, `U S M hex` */
+  expected: string[];
+  expectedFrom: 'caller' | 'primary';
+  /** the server the expected set and serial were read from (when from the primary) */
+  primary: { name: string; address: string; serial: number | null } | null;
+  servers: ServerPropagation[];
+  /** every server (at least one) is in step: the confirmation wait may start now */
+  allInStep: boolean;
+  counts: Record<ServerState, number>;
+  /** the largest TTL served by any server: the rollover wait is never under twice this */
+  maxTtl: number | null;
+  nsRrset: { names: string[]; status: DnssecStatus; why?: string };
+  delegation: { parent: string | null; names: string[]; why?: string };
+  /** NS names only in the zone's NS RRset / only in the parent's delegation */
+  onlyInZone: string[];
+  onlyInParent: string[];
+  findings: PropagationFinding[];
+  /** ISO 8601, when the check ran */
+  checkedAt: string;
+}
+
+/** RFC 1982 §3.2: is serial a strictly older than b? */
+export function serialOlder(a: number, b: number): boolean {
+  const d = (b - a + 2 ** 32) % 2 ** 32;
+  return d !== 0 && d < 2 ** 31;
+}
+
+/** What the primary serves: MNAME of the SOA (or `primary`), asked directly. */
+async function readPrimary(
+  o: PropagationOptions,
+  zone: string,
+  owner: string,
+): Promise<{ name: string; address: string; records: TlsaRecord[]; serial: number | null }> {
+  let candidates: { name: string; address: string }[];
+  if (o.primary) {
+    candidates = [{ name: o.primary, address: o.primary }];
+  } else {
+    const soa = await o.resolver.lookup(zone, 'SOA', o.signal ? { signal: o.signal } : {});
+    const mname = soa.records[0]?.mname;
+    if (!mname) {
+      throw new DkError(
+        'unavailable',
+        'E_PROPAGATION_PRIMARY',
+        `Cannot find the primary server of ${zone}: its SOA lookup failed (${soa.why ?? soa.rcode ?? soa.status})`,
+      );
+    }
+    const r = await resolveAddresses(mname, o.resolver, o.signal);
+    if (r.addresses.length === 0) {
+      throw new DkError(
+        'unavailable',
+        'E_PROPAGATION_PRIMARY',
+        `Cannot reach the primary server ${mname} of ${zone}: ${r.why}`,
+      );
+    }
+    candidates = r.addresses.map((address) => ({ name: mname, address }));
+  }
+  const whys: string[] = [];
+  for (const c of candidates) {
+    const [t, s] = await Promise.all([
+      queryDirect(c.address, owner, 'TLSA', o),
+      queryDirect(c.address, zone, 'SOA', o),
+    ]);
+    if (t.outcome === 'answer' && t.message) {
+      const rr = rrsetIn(t.message, 'answer', owner, 'TLSA');
+      const serial =
+        s.outcome === 'answer' && s.message
+          ? (rrsetIn(s.message, 'answer', zone, 'SOA').records[0]?.serial ?? null)
+          : null;
+      return { ...c, records: rr.records, serial };
+    }
+    whys.push(t.why ?? `${t.server}: ${t.outcome}`);
+  }
+  throw new DkError(
+    'unavailable',
+    'E_PROPAGATION_PRIMARY',
+    `Cannot read ${owner}/TLSA from the primary server of ${zone}: ${whys.join('; ')}`,
+  );
+}
+
+function compare(
+  expected: TlsaRecord[],
+  served: TlsaRecord[],
+): { missing: string[]; extra: string[] } {
+  return {
+    missing: expected.filter((e) => !served.some((s) => sameRecord(e, s))).map(formatRdata),
+    extra: served.filter((s) => !expected.some((e) => sameRecord(e, s))).map(formatRdata),
+  };
+}
+
+function judge(
+  t: DirectResult,
+  s: DirectResult,
+  zone: string,
+  owner: string,
+  expected: TlsaRecord[],
+  primarySerial: number | null,
+): Omit<ServerPropagation, 'name' | 'address' | 'source' | 'addressFrom'> {
+  const serial =
+    s.outcome === 'answer' && s.message
+      ? (rrsetIn(s.message, 'answer', zone, 'SOA').records[0]?.serial ?? null)
+      : null;
+  const serialBehind =
+    serial === null || primarySerial === null ? null : serialOlder(serial, primarySerial);
+  const base = {
+    serial,
+    serialBehind,
+    rcode: t.rcode,
+    transport: t.transport,
+  };
+  if (t.outcome !== 'answer' || !t.message) {
+    return {
+      ...base,
+      state: t.outcome === 'lame' ? 'lame' : 'unreachable',
+      served: null,
+      missing: [],
+      extra: [],
+      ttl: null,
+      ...(t.why ? { why: t.why } : {}),
+    };
+  }
+  const rr = rrsetIn(t.message, 'answer', owner, 'TLSA');
+  const diff = compare(expected, rr.records);
+  const inStep = diff.missing.length === 0 && diff.extra.length === 0 && rr.skipped === 0;
+  let why: string | undefined;
+  if (!inStep) {
+    const parts: string[] = [];
+    if (diff.missing.length) parts.push(`${diff.missing.length} expected record(s) missing`);
+    if (diff.extra.length) parts.push(`${diff.extra.length} other record(s) served`);
+    if (rr.skipped) parts.push(`${rr.skipped} undecodable record(s)`);
+    if (serialBehind) parts.push(`serial ${serial} behind the primary's ${primarySerial}`);
+    why = `${t.server} serves an older TLSA RRset: ${parts.join(', ')}`;
+  }
+  return {
+    ...base,
+    state: inStep ? 'in-step' : 'old',
+    served: rr.records.map(formatRdata),
+    ...diff,
+    ttl: rr.ttl,
+    ...(why ? { why } : {}),
+  };
+}
+
+/**
+ * Checks every authoritative server of `zone` for the TLSA RRset at `owner`. Never throws for
+ * servers that misbehave (that is what the report is for); throws DkError E_PROPAGATION_PRIMARY
+ * only when `expected` is left out and the primary cannot be read, and usage errors for bad
+ * names. Every question is bounded by `timeoutMs` x `tries` (+1 TCP try); up to `concurrency`
+ * run at once.
+ */
+export async function checkPropagation(o: PropagationOptions): Promise<PropagationReport> {
+  const zone = queryName(o.zone);
+  const owner = queryName(o.owner);
+  if (!sameName(owner, zone) && !owner.toLowerCase().endsWith(`.${zone.toLowerCase()}`)) {
+    throw new DkError('usage', 'E_PROPAGATION_OWNER', `Owner ${owner} is not inside zone ${zone}`);
+  }
+  const [auth, primary] = await Promise.all([
+    findAuthoritativeServers(zone, o.resolver, o),
+    o.expected ? Promise.resolve(null) : readPrimary(o, zone, owner),
+  ]);
+  const expected = o.expected ?? primary!.records;
+  const primarySerial = primary?.serial ?? null;
+
+  const targets = auth.hosts.flatMap((h) =>
+    h.addresses.length === 0
+      ? [{ host: h, address: null as string | null, from: [] as ('glue' | 'resolver')[] }]
+      : h.addresses.map((a) => ({ host: h, address: a.address as string | null, from: a.from })),
+  );
+  const servers = await mapLimit(targets, Math.max(1, (o.concurrency ?? 16) >> 1), async (t) => {
+    const head = {
+      name: t.host.name,
+      address: t.address,
+      source: t.host.source,
+      addressFrom: t.from,
+    };
+    if (t.address === null) {
+      return {
+        ...head,
+        state: 'unreachable' as const,
+        serial: null,
+        serialBehind: null,
+        served: null,
+        missing: [],
+        extra: [],
+        ttl: null,
+        rcode: null,
+        transport: null,
+        why: t.host.why ?? `${t.host.name} has no address`,
+      };
+    }
+    // The two questions of one server go out together; servers are bounded by mapLimit.
+    const [tr, sr] = await Promise.all([
+      queryDirect(t.address, owner, 'TLSA', o),
+      queryDirect(t.address, zone, 'SOA', o),
+    ]);
+    return { ...head, ...judge(tr, sr, zone, owner, expected, primarySerial) };
+  });
+
+  const counts: Record<ServerState, number> = { 'in-step': 0, old: 0, unreachable: 0, lame: 0 };
+  for (const s of servers) counts[s.state]++;
+  const ttls = servers.map((s) => s.ttl).filter((t): t is number => t !== null);
+  return {
+    zone,
+    owner,
+    expected: expected.map(formatRdata),
+    expectedFrom: o.expected ? 'caller' : 'primary',
+    primary: primary
+      ? { name: primary.name, address: primary.address, serial: primary.serial }
+      : null,
+    servers,
+    allInStep: servers.length > 0 && servers.every((s) => s.state === 'in-step'),
+    counts,
+    maxTtl: ttls.length ? Math.max(...ttls) : null,
+    nsRrset: auth.nsRrset,
+    delegation: {
+      parent: auth.delegation.parent,
+      names: auth.delegation.ns,
+      ...(auth.delegation.why ? { why: auth.delegation.why } : {}),
+    },
+    onlyInZone: auth.onlyInZone,
+    onlyInParent: auth.onlyInParent,
+    findings: propagationFindings(auth, servers, zone),
+    checkedAt: (o.now ? o.now() : new Date()).toISOString(),
+  };
+}
+
+function propagationFindings(
+  auth: Awaited<ReturnType<typeof findAuthoritativeServers>>,
+  servers: ServerPropagation[],
+  zone: string,
+): PropagationFinding[] {
+  const out: PropagationFinding[] = [];
+  const parent = auth.delegation.parent ?? 'the parent zone';
+  for (const n of auth.onlyInZone) {
+    out.push({
+      severity: 'warning',
+      code: 'ns-only-in-zone',
+      subject: n,
+      message: `${n} is in the NS RRset of ${zone} but ${parent} does not delegate to it (RFC 1034 §4.2.2: the two must match).`,
+      fix: `Ask the registrar to add ${n} to the delegation, or remove it from the zone's NS RRset.`,
+    });
+  }
+  for (const n of auth.onlyInParent) {
+    out.push({
+      severity: 'warning',
+      code: 'ns-only-in-parent',
+      subject: n,
+      message: `${parent} delegates ${zone} to ${n}, which is not in the zone's own NS RRset (RFC 1034 §4.2.2: the two must match).`,
+      fix: `Add ${n} to the zone's NS RRset, or ask the registrar to remove it from the delegation.`,
+    });
+  }
+  if (auth.delegation.why) {
+    out.push({
+      severity: 'warning',
+      code: 'delegation-unknown',
+      subject: zone,
+      message: `The delegation of ${zone} could not be read from ${parent}: ${auth.delegation.why}.`,
+    });
+  }
+  if (auth.nsRrset.status === 'bogus' || auth.nsRrset.status === 'indeterminate') {
+    out.push({
+      severity: 'warning',
+      code: 'ns-rrset-' + auth.nsRrset.status,
+      subject: zone,
+      message: `The NS RRset of ${zone} is ${auth.nsRrset.status} at the resolver${auth.nsRrset.why ? `: ${auth.nsRrset.why}` : ''}.`,
+    });
+  }
+  for (const h of auth.hosts) {
+    const glue = h.addresses.filter((a) => a.from.includes('glue') && !a.from.includes('resolver'));
+    const own = h.addresses.filter((a) => a.from.includes('resolver') && !a.from.includes('glue'));
+    if (glue.length > 0 && own.length > 0) {
+      out.push({
+        severity: 'warning',
+        code: 'glue-mismatch',
+        subject: h.name,
+        message: `The glue for ${h.name} at ${parent} (${glue.map((a) => a.address).join(', ')}) differs from its own address records (${own.map((a) => a.address).join(', ')}).`,
+        fix: 'Update the glue at the registrar to the addresses the server really has.',
+      });
+    }
+  }
+  for (const s of servers) {
+    const who = s.address ? `${s.name} (${s.address})` : s.name;
+    if (s.state === 'unreachable') {
+      out.push({
+        severity: 'warning',
+        code: 'server-unreachable',
+        subject: who,
+        message: `${who} did not answer: ${s.why ?? 'no answer'}. Until it does, the new records cannot be confirmed.`,
+        fix: 'Check that the server runs and that port 53 (UDP and TCP) is open to it, or remove it from the NS records.',
+      });
+    } else if (s.state === 'lame') {
+      out.push({
+        severity: 'warning',
+        code: 'server-lame',
+        subject: who,
+        message: `${who} is listed as a nameserver of ${zone} but is not authoritative for it: ${s.why ?? ''}`,
+        fix: 'Configure the zone on that server (as a secondary of the primary), or remove it from the NS records.',
+      });
+    } else if (s.state === 'old' && s.serialBehind) {
+      out.push({
+        severity: 'note',
+        code: 'serial-behind',
+        subject: who,
+        message: `${who} serves serial ${s.serial}, older than the primary's: it has not transferred the zone since the change. Secondaries fetch it on NOTIFY (RFC 1996) or after the SOA refresh interval.`,
+      });
+    }
+  }
+  return out;
+}
