@@ -134,7 +134,12 @@ class FakePdns {
         const type = u.searchParams.get('rrset_type');
         zone.rrsets = this.rrsets
           .filter((s) => (name === null || s.name === name) && (type === null || s.type === type))
-          .map((s) => ({ ...s, comments: [] }));
+          // as 4.7.3 does: a filtered answer leaves disabled records out
+          .map((s) => ({
+            ...s,
+            records: name === null ? s.records : s.records.filter((r) => !r.disabled),
+            comments: [],
+          }));
       }
       return send(200, zone);
     }

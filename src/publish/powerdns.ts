@@ -6,9 +6,10 @@
  * one (name, type), DELETE drops it. There is no RFC 2136 prerequisite, no ETag/If-Match and no
  * "add one record" changetype in 4.7, so `apply` builds the nearest guard it can:
  *
- *   1. GET the RRset (`?rrset_name=&rrset_type=`, which 4.7 supports) and compare its served
- *      (enabled) records with `change.expected`, order-insensitively and by value (PowerDNS
- *      normalises hex case): different -> E_PUBLISH_CONFLICT, nothing sent.
+ *   1. GET the zone and compare the served (enabled) records of the RRset with
+ *      `change.expected`, order-insensitively and by value (PowerDNS normalises hex case):
+ *      different -> E_PUBLISH_CONFLICT, nothing sent. (`read` asks for the one RRset with
+ *      `?rrset_name=&rrset_type=`, which 4.7 supports; the write path cannot: see getRrset.)
  *   2. PATCH REPLACE with expected - remove + add, carrying over every other record exactly as
  *      PowerDNS returned it (hand-made records, disabled ones included), or DELETE when nothing
  *      is left. One PATCH is one backend transaction: all of it applies or none.
@@ -64,9 +65,21 @@ export function createPowerdnsPublisher(opts: PowerdnsOptions): Publisher {
   const api = new PowerdnsApi(opts);
   const zone = api.zone;
 
-  /** The records at (name, type), with disabled ones; empty when the RRset does not exist. */
-  async function getRrset(name: string, type: string, action: string): Promise<ApiRrset> {
-    const q = `?rrset_name=${encodeURIComponent(name)}&rrset_type=${encodeURIComponent(type)}`;
+  /**
+   * The records at (name, type); empty when the RRset does not exist. `withDisabled`: 4.7.3
+   * leaves disabled records out of an answer filtered with rrset_name/rrset_type (found in the
+   * lab), so a REPLACE built from it would silently delete them: the write path reads the whole
+   * zone instead, which lists them with `"disabled": true`.
+   */
+  async function getRrset(
+    name: string,
+    type: string,
+    action: string,
+    withDisabled = false,
+  ): Promise<ApiRrset> {
+    const q = withDisabled
+      ? ''
+      : `?rrset_name=${encodeURIComponent(name)}&rrset_type=${encodeURIComponent(type)}`;
     const body = await api.request('GET', api.zonePath(q), action);
     if (!isObject(body) || !Array.isArray(body.rrsets)) {
       throw api.protocol(action, 'no "rrsets" list in the zone');
@@ -127,7 +140,7 @@ export function createPowerdnsPublisher(opts: PowerdnsOptions): Publisher {
       throw new DkError('usage', 'E_TTL', `TTL ${change.ttl} is not a number from 0 to 2147483647`);
     }
     const action = `the update of the TLSA RRset at ${owner}`;
-    const cur = await getRrset(owner, 'TLSA', action);
+    const cur = await getRrset(owner, 'TLSA', action, true);
     const now = served(cur);
     if (!sameSet(now, change.expected)) {
       throw new DkError(
