@@ -70,6 +70,39 @@ async function status(api: PowerdnsApi, action: string): Promise<PowerdnsDnssecS
   return { dnssec: z.dnssec as boolean, keys: keys.sort((a, b) => a.id - b.id) };
 }
 
+export interface PowerdnsZoneSettings {
+  /** `Native`, `Master`, `Slave` (4.7 words) */
+  kind: string;
+  dnssec: boolean;
+  serial: number | null;
+  /**
+   * SOA-EDIT-API: how API edits change the SOA serial. Empty (what `pdnsutil create-zone` and
+   * `load-zone` leave) means never: secondaries are not told, and the propagation check sees
+   * no new serial. `DEFAULT` / `INCREASE` / `EPOCH` bump it.
+   */
+  soaEditApi: string;
+  /** the zone's API-RECTIFY metadata; false also when unset (then default-api-rectify rules) */
+  apiRectify: boolean;
+  /** empty for NSEC */
+  nsec3param: string;
+}
+
+/** The zone settings that matter for publishing through the API (a readiness check shows them). */
+export async function powerdnsZoneSettings(
+  opts: PowerdnsApiOptions,
+): Promise<PowerdnsZoneSettings> {
+  const api = new PowerdnsApi(opts);
+  const z = await zoneInfo(api, `the read of ${api.zone}`);
+  return {
+    kind: typeof z.kind === 'string' ? z.kind : '',
+    dnssec: z.dnssec === true,
+    serial: typeof z.serial === 'number' ? z.serial : null,
+    soaEditApi: typeof z.soa_edit_api === 'string' ? z.soa_edit_api : '',
+    apiRectify: z.api_rectify === true,
+    nsec3param: typeof z.nsec3param === 'string' ? z.nsec3param : '',
+  };
+}
+
 /** The zone's DNSSEC state and keys, with the DS records to hand to the registrar. */
 export async function powerdnsDnssec(opts: PowerdnsApiOptions): Promise<PowerdnsDnssecStatus> {
   const api = new PowerdnsApi(opts);

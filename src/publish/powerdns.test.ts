@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { DkError } from '../core/errors.js';
 import type { TlsaRecord } from '../core/tlsa/record.js';
-import { powerdnsDnssec, powerdnsSecureZone } from './powerdns-dnssec.js';
+import { powerdnsDnssec, powerdnsSecureZone, powerdnsZoneSettings } from './powerdns-dnssec.js';
 import { createPowerdnsPublisher } from './powerdns.js';
 
 const KEY = 'sekrit-api-key-0123456789';
@@ -128,7 +128,15 @@ class FakePdns {
     if (decodeURIComponent(m[2]) !== ZONE) return void res.writeHead(404).end('Not Found');
     const sub = m[3] ?? '';
     if (req.method === 'GET' && sub === '') {
-      const zone: Record<string, unknown> = { name: ZONE, kind: 'Native', dnssec: this.dnssec };
+      const zone: Record<string, unknown> = {
+        name: ZONE,
+        kind: 'Native',
+        dnssec: this.dnssec,
+        serial: 2026010101,
+        soa_edit_api: '',
+        api_rectify: false,
+        nsec3param: '',
+      };
       if (u.searchParams.get('rrsets') !== 'false') {
         const name = u.searchParams.get('rrset_name');
         const type = u.searchParams.get('rrset_type');
@@ -564,6 +572,17 @@ describe('powerdns DNSSEC helpers (fake API)', () => {
       fake.seen.filter((s) => s.method !== 'GET'),
       [],
     );
+  });
+
+  it('zone settings: SOA-EDIT-API empty is reported as it is', async () => {
+    assert.deepEqual(await powerdnsZoneSettings(opts()), {
+      kind: 'Native',
+      dnssec: false,
+      serial: 2026010101,
+      soaEditApi: '',
+      apiRectify: false,
+      nsec3param: '',
+    });
   });
 
   it('errors map as for the publisher', async () => {

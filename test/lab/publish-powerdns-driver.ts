@@ -6,7 +6,11 @@
 import { readFileSync } from 'node:fs';
 import { formatRdata } from '../../src/core/tlsa/format.js';
 import { parseTlsa } from '../../src/core/tlsa/parse.js';
-import { powerdnsDnssec, powerdnsSecureZone } from '../../src/publish/powerdns-dnssec.js';
+import {
+  powerdnsDnssec,
+  powerdnsSecureZone,
+  powerdnsZoneSettings,
+} from '../../src/publish/powerdns-dnssec.js';
 import { createPowerdnsPublisher } from '../../src/publish/powerdns.js';
 import {
   addTlsa,
@@ -102,4 +106,8 @@ export function dnssecStatus(o: DriverOpts) {
 
 export function secureZone(o: DriverOpts) {
   return powerdnsSecureZone(conn(o));
+}
+
+export function zoneSettings(o: DriverOpts) {
+  return powerdnsZoneSettings(conn(o));
 }

@@ -146,6 +146,14 @@ describe('publish: powerdns backend on pdns_server', { skip: !avail.ok && avail.
   it('the zone is signed by PowerDNS and validates through the lab tree', async () => {
     await expectServed([HAND]);
     assert.equal(await call('defaultTtl', [o]), 300);
+    assert.deepEqual(await call('zoneSettings', [o]), {
+      kind: 'Native',
+      dnssec: true,
+      serial: Number(await serial()),
+      soaEditApi: 'DEFAULT',
+      apiRectify: false,
+      nsec3param: '',
+    });
     assert.deepEqual(await call('read', [o, OWNER]), { ttl: 300, records: [HAND] });
   });
 
