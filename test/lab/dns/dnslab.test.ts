@@ -318,6 +318,9 @@ describe(
     const EXT = '127.0.55.9';
     const LATE = '127.0.55.10';
     const hex = (c: string) => c.repeat(32);
+    const SEC_PRIMARY = '127.0.54.200';
+    const SEC_SECONDARY = '127.0.54.201';
+    const SEC_SECONDARY6 = 'fd00:53::201';
     const UPDATE_KEY = labTsigKey('dk-update', 'hmac-sha256');
     const OTHER_KEY = labTsigKey('dk-other', 'hmac-sha512');
     /** the TLSA RRs of an answer as `3 1 1 hex` */
@@ -366,6 +369,14 @@ describe(
               { name: 'mx', type: 'A', data: '127.0.10.1' },
               { name: '_25._tcp.mx', type: 'TLSA', data: `3 1 1 ${hex('a1')}` },
             ],
+          },
+          {
+            name: 'sec.test',
+            signing: 'inline',
+            updateKeys: [UPDATE_KEY],
+            servers: [SEC_PRIMARY],
+            secondaries: [SEC_SECONDARY, SEC_SECONDARY6],
+            records: [{ name: '_25._tcp.mx', type: 'TLSA', data: `3 1 1 ${hex('b1')}` }],
           },
           {
             name: 'file.test',
@@ -552,6 +563,80 @@ describe(
       const w = await lab.dig(['+dnssec', 'www.inl.test', 'A']);
       assert.equal(w.status, 'NOERROR');
       assert.ok(w.flags.includes('ad'));
+    });
+
+    it('secondaries: in the NS set and the delegation, in step at start', async () => {
+      const z = lab.zone('sec.test');
+      assert.deepEqual(z.nsNames, ['ns1.sec.test.', 'ns2.sec.test.', 'ns3.sec.test.']);
+      const ref = await lab.dig(['@127.0.53.2', '+norec', 'sec.test', 'NS']);
+      assert.match(ref.stdout, /ns2\.sec\.test\.\s+\d+\s+IN\s+A\s+127\.0\.54\.201/);
+      assert.match(ref.stdout, /ns3\.sec\.test\.\s+\d+\s+IN\s+AAAA\s+fd00:53::201/);
+      const ns2 = await lab.dig([`@${SEC_SECONDARY}`, '+norec', 'sec.test', 'NS']);
+      assert.ok(ns2.flags.includes('aa'));
+      assert.equal(ns2.answer.length, 3);
+      const p = await lab.serial('sec.test', SEC_PRIMARY);
+      assert.ok(p !== null && p > 1, `primary serial ${p}`);
+      assert.equal(await lab.serial('sec.test', SEC_SECONDARY), p);
+      assert.equal(await lab.serial('sec.test', SEC_SECONDARY6), p);
+      assert.equal(
+        await lab.serial('sec.test', '127.0.53.2'),
+        null,
+        'test. serves no sec.test SOA',
+      );
+    });
+
+    it('a secondary lags after an update until refreshSecondary; answers validate throughout', async () => {
+      const owner = '_25._tcp.mx.sec.test.';
+      const old = [`3 1 1 ${hex('b1')}`];
+      const next = [`3 1 1 ${hex('b2')}`];
+      const before = await lab.serial('sec.test', SEC_PRIMARY);
+      const u = await lab.nsupdate({
+        zone: 'sec.test',
+        key: UPDATE_KEY,
+        commands: [`update delete ${owner} TLSA`, `update add ${owner} 300 TLSA ${next[0]}`],
+      });
+      assert.equal(u.rcode, 'NOERROR', u.stderr);
+      await waitTlsa(SEC_PRIMARY, owner, next);
+      const after = await lab.serial('sec.test', SEC_PRIMARY);
+      assert.ok(after! > before!, `serial ${before} -> ${after}`);
+      // no NOTIFY, refresh a day: the secondaries keep the old set (give them a moment to prove it)
+      await sleep(500);
+      for (const a of [SEC_SECONDARY, SEC_SECONDARY6]) {
+        const r = await lab.dig([`@${a}`, '+norec', '+dnssec', owner, 'TLSA']);
+        assert.ok(r.flags.includes('aa'));
+        assert.deepEqual(tlsas(r.answer), old, a);
+        assert.ok(
+          r.answer.some((l) => / IN RRSIG TLSA /.test(l)),
+          'the old set is still signed',
+        );
+        assert.equal(await lab.serial('sec.test', a), before);
+      }
+      // whichever server the resolver asks, the answer validates
+      await lab.flushResolver('sec.test');
+      const mid = await lab.dig(['+dnssec', owner, 'TLSA']);
+      assert.ok(mid.flags.includes('ad'), `flags ${mid.flags}`);
+      assert.ok([old, next].some((w) => JSON.stringify(w) === JSON.stringify(tlsas(mid.answer))));
+
+      await lab.refreshSecondary('sec.test');
+      for (const a of [SEC_SECONDARY, SEC_SECONDARY6]) {
+        assert.equal(await lab.serial('sec.test', a), after);
+        const r = await lab.dig([`@${a}`, '+norec', owner, 'TLSA']);
+        assert.deepEqual(tlsas(r.answer), next, a);
+      }
+      await lab.flushResolver('sec.test');
+      const v = await lab.dig(['+dnssec', owner, 'TLSA']);
+      assert.ok(v.flags.includes('ad'));
+      assert.deepEqual(tlsas(v.answer), next);
+    });
+
+    it('an update sent to a secondary is REFUSED (no update forwarding)', async () => {
+      const r = await lab.nsupdate({
+        server: SEC_SECONDARY,
+        zone: 'sec.test',
+        key: UPDATE_KEY,
+        commands: [`update add x.sec.test. 300 A 127.0.10.9`],
+      });
+      assert.equal(r.rcode, 'REFUSED');
     });
   },
 );
