@@ -18,7 +18,7 @@ import {
   replaceTlsa,
   type TlsaSetResult,
 } from '../../src/publish/tlsa-set.js';
-import type { TlsaChange } from '../../src/publish/types.js';
+import type { Publisher, TlsaChange } from '../../src/publish/types.js';
 import { openStore } from '../../src/store/store.js';
 
 export interface DriverOpts {
@@ -110,4 +110,41 @@ export function secureZone(o: DriverOpts) {
 
 export function zoneSettings(o: DriverOpts) {
   return powerdnsZoneSettings(conn(o));
+}
+
+/**
+ * addTlsa while another writer adds `concurrent` at the same owner between danekeeper's read
+ * and its write (once): the guard must refuse the stale change, tlsa-set must retry, and both
+ * records must end up published.
+ */
+export async function addRacing(
+  o: DriverOpts,
+  storeFile: string,
+  owner: string,
+  records: string[],
+  concurrent: string,
+) {
+  const inner = pub(o);
+  const other = pub(o);
+  let raced = false;
+  const racing: Publisher = {
+    backend: inner.backend,
+    zone: inner.zone,
+    describe: inner.describe,
+    read: (ow) => inner.read(ow),
+    defaultTtl: () => inner.defaultTtl(),
+    async apply(c) {
+      if (!raced) {
+        raced = true;
+        await other.apply({ ...c, add: recs([concurrent]), remove: [] });
+      }
+      return inner.apply(c);
+    },
+  };
+  const store = openStore(storeFile);
+  try {
+    return summary(await addTlsa(racing, store, owner, recs(records), { sleep: async () => {} }));
+  } finally {
+    store.close();
+  }
 }

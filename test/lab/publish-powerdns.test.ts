@@ -197,6 +197,20 @@ describe('publish: powerdns backend on pdns_server', { skip: !avail.ok && avail.
     assert.deepEqual(s.set, []);
   });
 
+  it('a concurrent writer between read and write: conflict, retry, both records kept', async () => {
+    const owner = '_587._tcp.mail.pdns.test.';
+    const res = await call<{ changed: boolean; tries: number; after: string[] }>('addRacing', [
+      o,
+      storeFile,
+      owner,
+      [A],
+      B,
+    ]);
+    assert.equal(res.tries, 2, 'the first try hit the guard');
+    assert.deepEqual(res.after, [A, B].sort());
+    await expectServed([A, B], owner);
+  });
+
   describe('failures leave the RRset as it was', () => {
     before(async () => {
       await setOp('add', [C]);
