@@ -321,6 +321,15 @@ function propagationFindings(
 ): PropagationFinding[] {
   const out: PropagationFinding[] = [];
   const parent = auth.delegation.parent ?? 'the parent zone';
+  if (servers.length === 0) {
+    out.push({
+      severity: 'warning',
+      code: 'no-servers',
+      subject: zone,
+      message: `No authoritative server of ${zone} was found (no NS RRset, no delegation): nothing can be confirmed.`,
+      fix: 'Check the zone name and its delegation at the registrar.',
+    });
+  }
   for (const n of auth.onlyInZone) {
     out.push({
       severity: 'warning',

@@ -5,6 +5,7 @@
  */
 import { serverAddress } from '../../src/io/dns/config.js';
 import { StubResolver } from '../../src/io/dns/resolver.js';
+import { dnssecStatus, type DnssecStatusOptions } from '../../src/publish/dnssec-status.js';
 import { checkPropagation, type PropagationOptions } from '../../src/publish/propagation.js';
 
 function stub(address: string): StubResolver {
@@ -13,4 +14,8 @@ function stub(address: string): StubResolver {
 
 export function propagation(o: Omit<PropagationOptions, 'resolver'> & { resolver: string }) {
   return checkPropagation({ ...o, resolver: stub(o.resolver) });
+}
+
+export function dnssec(o: Omit<DnssecStatusOptions, 'resolver' | 'now'> & { resolver: string }) {
+  return dnssecStatus({ ...o, resolver: stub(o.resolver) });
 }

@@ -85,6 +85,8 @@ export interface DnssecObservations {
   chain: ChainStatus;
   /** the resolver's reason, when not plain AD=1/AD=0 */
   chainWhy?: string;
+  /** the resolver says the zone's name does not exist (NXDOMAIN on its SOA) */
+  zoneMissing?: boolean;
   /** what serves the zone, to pick the fix hint; default unknown (every hint is given) */
   software?: ServerSoftware;
   now: Date;
@@ -229,7 +231,15 @@ export function assessDnssec(o: DnssecObservations): DnssecAssessment {
   const registrarText = registrar.map((r) => r.ds).join('\n');
   const dnskeyText = registrar.map((r) => r.dnskey).join('\n');
 
-  if (signing === 'unknown') {
+  if (o.zoneMissing) {
+    add({
+      severity: 'critical',
+      code: 'zone-not-found',
+      subject: o.zone,
+      message: `${o.zone} does not exist in the DNS (NXDOMAIN): no parent delegates it.`,
+      fix: 'Check the zone name; a new domain needs its delegation (NS records) at the registrar first.',
+    });
+  } else if (signing === 'unknown') {
     add({
       severity: 'critical',
       code: 'servers-unreachable',
@@ -279,7 +289,8 @@ export function assessDnssec(o: DnssecObservations): DnssecAssessment {
     }
   }
 
-  const parentName = o.parent ?? 'the parent zone';
+  const parentName = o.parent ? `the parent zone ${o.parent}` : 'the parent zone';
+  const ParentName = parentName[0]!.toUpperCase() + parentName.slice(1);
   const matches: DsMatch[] = o.parentDs ? matchDs(o.zone, o.parentDs, o.keys) : [];
   const dsMatches: DsMatchReport[] = matches.map((m) => ({
     ds: formatDs(o.zone, m.ds),
@@ -317,7 +328,7 @@ export function assessDnssec(o: DnssecObservations): DnssecAssessment {
       severity: 'critical',
       code: 'no-ds',
       subject: o.zone,
-      message: `${parentName} holds no DS for ${o.zone}: the zone is signed but an island, so resolvers treat it as unsigned and DANE is not used.`,
+      message: `${ParentName} holds no DS for ${o.zone}: the zone is signed but an island, so resolvers treat it as unsigned and DANE is not used.`,
       fix:
         registrar.length > 0
           ? `Give the registrar of ${o.zone} this DS record (SHA-256, digest type 2):\n${registrarText}\n` +
@@ -380,7 +391,7 @@ export function assessDnssec(o: DnssecObservations): DnssecAssessment {
         subject: o.zone,
         message:
           signing === 'unsigned'
-            ? `${parentName} holds a DS for ${o.zone}, but the zone is not signed: validating resolvers reject every answer from it (bogus).`
+            ? `${ParentName} holds a DS for ${o.zone}, but the zone is not signed: validating resolvers reject every answer from it (bogus).`
             : `No DS at ${parentName} matches any key of ${o.zone}: validating resolvers reject every answer from it (bogus).`,
         fix:
           registrar.length > 0
@@ -466,6 +477,6 @@ export function assessDnssec(o: DnssecObservations): DnssecAssessment {
     });
   }
 
-  const ready = signing === 'signed' && usableMatch && o.chain === 'secure';
+  const ready = !o.zoneMissing && signing === 'signed' && usableMatch && o.chain === 'secure';
   return { signing, algorithms, digests, dsMatches, registrar, ready, findings };
 }
