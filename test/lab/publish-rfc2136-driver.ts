@@ -1,0 +1,120 @@
+/**
+ * Runs inside the lab namespace (callInNetns): the rfc2136 publisher, and the tlsa-set policy
+ * above it, as the CLI uses them — the TSIG key read from a BIND key file as `--tsig-key FILE`
+ * does, the ownership store in a SQLite file that outlives each call. Records cross as
+ * `U S M HEX` strings.
+ */
+import { readFileSync } from 'node:fs';
+import { formatRdata } from '../../src/core/tlsa/format.js';
+import { parseTlsa } from '../../src/core/tlsa/parse.js';
+import { createRfc2136Publisher, parseTsigKeyFile } from '../../src/publish/rfc2136/index.js';
+import {
+  addTlsa,
+  removeTlsa,
+  replaceTlsa,
+  type TlsaSetResult,
+} from '../../src/publish/tlsa-set.js';
+import type { Publisher } from '../../src/publish/types.js';
+import { openStore } from '../../src/store/store.js';
+
+export interface DriverOpts {
+  zone: string;
+  host: string;
+  port?: number;
+  /** a BIND key file; omitted: unsigned */
+  keyFile?: string;
+  timeoutMs?: number;
+}
+
+export function publisher(o: DriverOpts): Publisher {
+  return createRfc2136Publisher({
+    zone: o.zone,
+    server: { host: o.host, port: o.port ?? 53 },
+    key: o.keyFile ? parseTsigKeyFile(readFileSync(o.keyFile, 'utf8'), o.keyFile) : null,
+    timeoutMs: o.timeoutMs ?? 3_000,
+  });
+}
+
+const recs = (rs: string[]) => rs.map((r) => parseTlsa(r));
+const fmt = (rs: { usage: number }[]) =>
+  (rs as Parameters<typeof formatRdata>[0][]).map(formatRdata).sort();
+
+export async function read(o: DriverOpts, owner: string) {
+  const rs = await publisher(o).read(owner);
+  return { ttl: rs.ttl, records: fmt(rs.records) };
+}
+
+export function defaultTtl(o: DriverOpts): Promise<number> {
+  return publisher(o).defaultTtl();
+}
+
+export async function apply(
+  o: DriverOpts,
+  c: { owner: string; expected: string[]; add: string[]; remove: string[]; ttl: number },
+): Promise<null> {
+  await publisher(o).apply({
+    owner: c.owner,
+    expected: recs(c.expected),
+    add: recs(c.add),
+    remove: recs(c.remove),
+    ttl: c.ttl,
+  });
+  return null;
+}
+
+function summary(r: TlsaSetResult) {
+  return {
+    changed: r.changed,
+    tries: r.tries,
+    ttl: r.ttl,
+    after: fmt(r.after),
+    added: fmt(r.added),
+    removed: fmt(r.removed),
+    foreign: fmt(r.foreign),
+  };
+}
+
+export async function setOp(
+  o: DriverOpts,
+  storeFile: string,
+  op: 'add' | 'remove' | 'replace',
+  owner: string,
+  records: string[],
+  ttl?: number,
+) {
+  const store = openStore(storeFile);
+  try {
+    const opts = ttl === undefined ? {} : { ttl };
+    const p = publisher(o);
+    const r =
+      op === 'add'
+        ? await addTlsa(p, store, owner, recs(records), opts)
+        : op === 'remove'
+          ? await removeTlsa(p, store, owner, recs(records), opts)
+          : await replaceTlsa(p, store, owner, recs(records), opts);
+    return summary(r);
+  } finally {
+    store.close();
+  }
+}
+
+/**
+ * The benchmark's inner loop: `n` owners, one guarded UPDATE each (as `dns add-tlsa` does: the
+ * change is known, so no read first), one after the other; then the same owners removed.
+ * Returns wall times in ms.
+ */
+export async function bench(
+  o: DriverOpts,
+  owners: string[],
+  record: string,
+  ttl: number,
+): Promise<{ addMs: number; removeMs: number }> {
+  const p = publisher(o);
+  const r = parseTlsa(record);
+  const t0 = performance.now();
+  for (const owner of owners) await p.apply({ owner, expected: [], add: [r], remove: [], ttl });
+  const t1 = performance.now();
+  for (const owner of owners) await p.apply({ owner, expected: [r], add: [], remove: [r], ttl });
+  const t2 = performance.now();
+  return { addMs: t1 - t0, removeMs: t2 - t1 };
+}
