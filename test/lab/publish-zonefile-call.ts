@@ -4,6 +4,7 @@
  * or in plain child processes (several danekeeper processes editing one file at once).
  */
 import type { TlsaRecord } from '../../src/core/tlsa/record.js';
+import type { TlsaChange } from '../../src/publish/types.js';
 import {
   addTlsa,
   removeTlsa,
@@ -19,7 +20,8 @@ export interface SetCall {
   store: string;
   op: 'add' | 'replace' | 'remove';
   owner: string;
-  records: TlsaRecord[];
+  /** 'owned': remove everything danekeeper created there */
+  records: TlsaRecord[] | 'owned';
   ttl?: number | null;
   force?: boolean;
   tries?: number;
@@ -34,8 +36,9 @@ export async function zonefileSet(c: SetCall): Promise<TlsaSetResult> {
     ...(c.tries === undefined ? {} : { tries: c.tries }),
   };
   try {
-    if (c.op === 'add') return await addTlsa(pub, store, c.owner, c.records, opts);
-    if (c.op === 'replace') return await replaceTlsa(pub, store, c.owner, c.records, opts);
+    const list = c.records === 'owned' ? [] : c.records;
+    if (c.op === 'add') return await addTlsa(pub, store, c.owner, list, opts);
+    if (c.op === 'replace') return await replaceTlsa(pub, store, c.owner, list, opts);
     return await removeTlsa(pub, store, c.owner, c.records, opts);
   } finally {
     store.close();
@@ -47,4 +50,10 @@ export async function zonefileSetMany(calls: SetCall[]): Promise<number[]> {
   const tries: number[] = [];
   for (const c of calls) tries.push((await zonefileSet(c)).tries);
   return tries;
+}
+
+/** One raw Publisher.apply, below tlsa-set (to show the guard). */
+export async function zonefileApply(o: ZonefileOptions, change: TlsaChange): Promise<null> {
+  await createZonefilePublisher(o).apply(change);
+  return null;
 }
