@@ -6,6 +6,8 @@ import { processIo } from './io.js';
 import { registerTlsa } from './tlsa.js';
 import { registerVerify } from './verify.js';
 import { registerCheck } from './check.js';
+import { registerDns } from './dns.js';
+import { registerZoneStatus } from './zone.js';
 
 const io = processIo();
 
@@ -35,6 +37,8 @@ async function main(argv: string[]): Promise<number> {
   registerTlsa(program, io, (p) => (pending = p));
   registerVerify(program, io, (p) => (pending = p));
   registerCheck(program, io, (p) => (pending = p));
+  const dns = registerDns(program, io, (p) => (pending = p));
+  registerZoneStatus(dns, program, io, (p) => (pending = p));
   for (const c of program.commands) c.exitOverride();
   for (const c of program.commands.flatMap((c) => c.commands)) c.exitOverride();
   try {

@@ -111,6 +111,7 @@ describe('tlsa-set: ownership and retries', () => {
     const add = await addTlsa(pub, store, OWNER, [rec(9)], noSleep);
     assert.equal(add.changed, false);
     assert.deepEqual(ids(add.present), [9]);
+    assert.deepEqual(add.foreign, [], 'listed once, under present');
     assert.deepEqual(store.rows, [], 'already there: not ours');
 
     await addTlsa(pub, store, OWNER, [rec(1)], noSleep);

@@ -108,7 +108,8 @@ async function run(
     const p = plan(cur.records, owned);
     const ttl = await chooseTtl(pub, cur, opts.ttl);
     const after = [...minus(cur.records, p.remove), ...p.add];
-    const foreign = minus(minus(cur.records, owned), p.remove);
+    // Hand-made records left as they are (those asked about are listed under present/notOwned).
+    const foreign = minus(minus(cur.records, owned), [...p.remove, ...p.present, ...p.notOwned]);
     // RFC 2181 §5.2: one TTL per RRset, so a new TTL changes the hand-made records' TTL too.
     const ttlChanges = cur.ttl !== null && after.length > 0 && ttl !== cur.ttl;
     if (ttlChanges && foreign.length > 0 && !opts.force) {

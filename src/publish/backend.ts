@@ -1,0 +1,65 @@
+/**
+ * Turns settings (config file + flags, already merged by the CLI) into a Publisher. Secrets
+ * arrive as values read from files or the environment; this module never reads a flag value
+ * as a secret and never puts one in a message.
+ */
+import { DkError } from '../core/errors.js';
+import { createPowerdnsPublisher } from './powerdns.js';
+import { createRfc2136Publisher, parseTsigKeyFile } from './rfc2136/index.js';
+import type { BackendKind, Publisher } from './types.js';
+import { createZonefilePublisher } from './zonefile.js';
+
+export interface BackendSettings {
+  backend: BackendKind;
+  zone: string;
+  /** rfc2136: the primary, HOST[:PORT] already split */
+  server?: { host: string; port: number };
+  /** rfc2136: the key file's text and where it came from (for messages) */
+  tsigKey?: { text: string; source: string };
+  apiUrl?: string;
+  apiKey?: string;
+  serverId?: string;
+  zoneFile?: string;
+  zoneFileMode?: 'zone' | 'include';
+  reloadCommand?: string[];
+  timeoutMs?: number;
+}
+
+const need = (what: string, backend: string): never => {
+  throw new DkError('usage', 'E_BACKEND_CONFIG', `The ${backend} backend needs ${what}`);
+};
+
+export function openPublisher(s: BackendSettings): Publisher {
+  switch (s.backend) {
+    case 'rfc2136':
+      return createRfc2136Publisher({
+        zone: s.zone,
+        server: s.server ?? need('--server HOST[:PORT] (or server = in [dns])', 'rfc2136'),
+        // RFC 2136 without TSIG is possible (address-based allow-update) but rarely wise.
+        key: s.tsigKey ? parseTsigKeyFile(s.tsigKey.text, s.tsigKey.source) : null,
+        ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
+      });
+    case 'powerdns':
+      return createPowerdnsPublisher({
+        zone: s.zone,
+        apiUrl: s.apiUrl ?? need('--api-url URL (or api-url = in [dns])', 'powerdns'),
+        apiKey:
+          s.apiKey ??
+          need(
+            'an API key: --api-key-file FILE, api-key-file = or $DANEKEEPER_API_KEY',
+            'powerdns',
+          ),
+        serverId: s.serverId ?? 'localhost',
+        ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
+      });
+    case 'zonefile':
+      return createZonefilePublisher({
+        zone: s.zone,
+        file: s.zoneFile ?? need('--zone-file FILE (or zone-file = in [dns])', 'zonefile'),
+        mode: s.zoneFileMode ?? 'zone',
+        ...(s.reloadCommand && s.reloadCommand.length > 0
+          ? { reloadCommand: s.reloadCommand }
+          : {}),
+      });
+  }
+}
