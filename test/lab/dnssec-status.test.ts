@@ -55,6 +55,7 @@ describe('dnssec status (lab)', { skip: !avail.ok && avail.reason }, () => {
         { name: 'island.test', security: 'island' },
         { name: 'bogus.test', security: 'bogus-ds' },
         { name: 'expired.test', security: 'bogus-expired' },
+        { name: 'inline.test', signing: 'inline' },
       ],
     });
   });
@@ -206,5 +207,13 @@ describe('dnssec status (lab)', { skip: !avail.ok && avail.reason }, () => {
     assert.notEqual(r.signing, 'signed');
     assert.notEqual(r.signing, 'unsigned');
     assert.deepEqual(codes(r), ['zone-not-found']);
+  });
+
+  it('a zone BIND signs itself (dnssec-policy, inline signing) with its DS in the parent is ready', async () => {
+    const r = await status(ns, 'inline.test', { software: 'bind' });
+    assert.equal(r.signing, 'signed');
+    assert.equal(r.chain.status, 'secure');
+    assert.equal(r.ready, true, JSON.stringify(r.findings));
+    assert.ok(r.dsMatches.length > 0 && r.dsMatches.every((m) => m.matchesKey !== null));
   });
 });

@@ -13,6 +13,7 @@ import type { PropagationReport } from '../../src/publish/propagation.js';
 import { callInNetns } from '../support/netns-call.js';
 import { createNetns, labAvailable, type Netns } from './netns.js';
 import { startDnsLab, type DnsLab } from './dns/dnslab.js';
+import { labTsigKey } from './dns/tsig.js';
 
 const avail = labAvailable();
 const OLD = `3 1 1 ${'aa'.repeat(32)}`;
@@ -26,6 +27,9 @@ const OTHER = '127.0.54.120';
 /** nothing listens there: port 53 is closed */
 const DEAD = '127.0.54.119';
 const OWNER = '_25._tcp.mail.lag.test';
+const INLINE_PRIMARY = '127.0.54.130';
+const INLINE_SECONDARY = '127.0.54.131';
+const KEY = labTsigKey('dk-prop-update');
 
 const rec = (s: string): TlsaRecord => parseTlsa(s);
 
@@ -73,6 +77,15 @@ describe('propagation check (lab)', { skip: !avail.ok && avail.reason }, () => {
           ],
         },
         { name: 'other.test', servers: [OTHER] },
+        {
+          // what a user runs: BIND signs the zone itself and takes TSIG-signed updates
+          name: 'dyn.test',
+          signing: 'inline',
+          servers: [INLINE_PRIMARY],
+          secondaries: [INLINE_SECONDARY],
+          updateKeys: [KEY],
+          records: [{ name: '_25._tcp.mail', type: 'TLSA', data: OLD }],
+        },
       ],
     });
   });
@@ -190,5 +203,31 @@ describe('propagation check (lab)', { skip: !avail.ok && avail.reason }, () => {
     ]);
     // bounded: a closed port is refused at once, nothing waits out a timeout here
     assert.ok(ms < 10_000, `took ${ms} ms`);
+  });
+
+  it('an RFC 2136 update on an inline-signed primary: the secondary is old until it transfers', async () => {
+    const owner = '_25._tcp.mail.dyn.test';
+    const u = await lab.nsupdate({
+      zone: 'dyn.test',
+      key: KEY,
+      commands: [`update delete ${owner}. TLSA`, `update add ${owner}. 300 TLSA ${NEW}`],
+    });
+    assert.equal(u.rcode, 'NOERROR', u.stderr);
+    // inline signing publishes the signed update a moment later: wait for the primary
+    const t0 = Date.now();
+    let r: PropagationReport;
+    for (;;) {
+      r = await check(ns, { zone: 'dyn.test', owner, expected: [rec(NEW)] });
+      if (byAddress(r, INLINE_PRIMARY).state === 'in-step' || Date.now() - t0 > 10_000) break;
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    assert.equal(byAddress(r, INLINE_PRIMARY).state, 'in-step');
+    assert.equal(byAddress(r, INLINE_SECONDARY).state, 'old');
+    assert.equal(byAddress(r, INLINE_SECONDARY).name, 'ns2.dyn.test');
+    assert.deepEqual(byAddress(r, INLINE_SECONDARY).served, [OLD]);
+    assert.equal(r.allInStep, false);
+    await lab.refreshSecondary('dyn.test');
+    const r2 = await check(ns, { zone: 'dyn.test', owner, expected: [rec(NEW)] });
+    assert.equal(r2.allInStep, true, JSON.stringify(r2.servers, null, 1));
   });
 });
