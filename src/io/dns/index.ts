@@ -58,6 +58,15 @@
  *   is a result whose summary starts with "WARNING:", never an exception. `warnings` notes
  *   resolvers off this machine (their AD bit is only as good as the path to them).
  *
+ * Authoritative servers (propagation and DNSSEC checks; RD=0, each server asked itself):
+ *   queryDirect(address, name, type, { timeoutMs, tries, port, serverFor, signal }) → DirectResult
+ *     { outcome: answer | lame | unreachable, rcode, authoritative, transport, message, why? }:
+ *     UDP, TCP on TC=1 and once more over TCP when UDP only timed out. rrsetIn / recordsIn /
+ *     rrsigsIn read any section of `message` (referrals, glue, RRSIGs via decodeRrsig).
+ *   findAuthoritativeServers(zone, resolver, opts) → { nsRrset (with status), delegation (asked of
+ *     the parent's servers: NS + glue), hosts [{ name, source: ns-rrset|parent|both, addresses
+ *     [{ address, from: glue|resolver }] }], onlyInZone, onlyInParent }.
+ *
  * For tests: StaticResolver (plain data with DNSSEC switches, no sockets) and, for end-to-end
  * tests over real sockets, FakeDnsServer in ./fake-server.ts (not exported here).
  */
@@ -78,6 +87,32 @@ export {
   type ResolverConfig,
   type ServerAddress,
 } from './config.js';
+export {
+  findAuthoritativeServers,
+  findDelegation,
+  findParentZone,
+  mapLimit,
+  resolveAddresses,
+  type AuthoritativeServers,
+  type Delegation,
+  type DiscoverOptions,
+  type NsAddress,
+  type NsHost,
+  type NsSource,
+  type ParentServer,
+} from './authoritative.js';
+export {
+  DIRECT_DEFAULTS,
+  queryDirect,
+  recordsIn,
+  rrsetIn,
+  rrsigsIn,
+  type DirectOptions,
+  type DirectOutcome,
+  type DirectResult,
+  type Section,
+} from './direct.js';
+export { decodeRrsig, type RrsigRecord } from './rdata.js';
 export { daneGate, type DaneGate, type DaneGateDecision } from './dane-gate.js';
 export { queryName, sameName } from './name.js';
 export {
