@@ -170,8 +170,8 @@ function printDnssec(r: DnssecReport, io: Io): void {
   if (r.registrar.length > 0 && !r.ready) {
     io.out('Give your registrar (the DS, or the DNSKEY if its form asks for the key):');
     for (const d of r.registrar) {
-      io.out(`  ${r.zone}. IN DS ${d.ds}`);
-      io.out(`  ${r.zone}. IN DNSKEY ${d.dnskey}`);
+      io.out(`  ${d.ds}`);
+      io.out(`  ${d.dnskey}`);
     }
   }
 }
