@@ -5,7 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Reference clients and lab servers, all from Debian's packages (DESIGN.md "The integration lab").
-PACKAGES=(openssl iproute2 postfix ldnsutils gnutls-bin bind9 bind9-utils bind9-dnsutils unbound)
+# python3, make, g++: better-sqlite3 (the state store) compiles its native part at npm ci.
+PACKAGES=(openssl iproute2 postfix ldnsutils gnutls-bin bind9 bind9-utils bind9-dnsutils unbound
+  pdns-server pdns-backend-sqlite3 knot knot-dnsutils python3 make g++)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
