@@ -12,13 +12,14 @@ import {
   findSoa,
   nextSerial,
   parseZone,
+  rrsetTtls,
   rrTlsa,
   type ZoneFile,
   type ZoneRr,
 } from './zonefile-parse.js';
 
 export interface TlsaAt {
-  /** the RRset's TTL: the first RR's, as BIND keeps it; null when there is none */
+  /** the RRset's TTL as named serves it (rrsetTtls); null when there is none */
   ttl: number | null;
   /** de-duplicated, in file order */
   records: TlsaRecord[];
@@ -33,7 +34,11 @@ export function tlsaAt(zf: ZoneFile, owner: string): TlsaAt {
   const records: TlsaRecord[] = [];
   for (const { record } of rrs)
     if (!records.some((x) => sameRecord(x, record))) records.push(record);
-  return { ttl: rrs.length > 0 ? rrs[0]!.rr.ttl : null, records, rrs };
+  return {
+    ttl: rrs.length > 0 ? (rrsetTtls(zf).get(`${owner} TLSA`) ?? null) : null,
+    records,
+    rrs,
+  };
 }
 
 export interface ZoneEdit {
@@ -88,7 +93,7 @@ function build(
     const at = tlsaAt(zf, edit.owner);
     for (const { rr, record } of at.rrs) {
       if (has(edit.remove, record)) replace.set(rr.index, '');
-      else if (rr.ttl !== edit.ttl) {
+      else if (rr.ttl !== edit.ttl || rr.ttlStated !== edit.ttl) {
         // RFC 2181 §5.2: one TTL per RRset, so a kept record takes the new TTL: its line is
         // rewritten (the one case where a record we do not add or remove is touched).
         replace.set(rr.index, formatZoneLine(edit.owner, record, edit.ttl) + eol);

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { DkError } from '../core/errors.js';
 import { editZone, tlsaAt } from './zonefile-edit.js';
 import {
@@ -9,6 +13,7 @@ import {
   nextSerial,
   parseTtlText,
   parseZone,
+  rrsetTtls,
   serialLess,
   type ZoneFile,
 } from './zonefile-parse.js';
@@ -57,7 +62,8 @@ test('owners, inheritance, $ORIGIN, @, TTLs, classes, quotes, parentheses, escap
     [7, 'mail.example.org.', 300, 'IN', 'A'],
     [8, 'mail.example.org.', 3600, 'IN', 'AAAA'],
     [9, '_25._tcp.mail.example.org.', 3600, 'IN', 'TLSA'],
-    [11, '_25._tcp.mail.example.org.', 60, 'IN', 'TLSA'],
+    // named: "TTL set to prior TTL" — the RRset keeps the run's first TTL (named-checkzone -D)
+    [11, '_25._tcp.mail.example.org.', 3600, 'IN', 'TLSA'],
     [12, 'txt.example.org.', 3600, 'IN', 'TXT'],
     [13, 'esc\\046dot.example.org.', 3600, 'IN', 'A'],
     [15, 'www.sub.example.org.', 3600, 'IN', 'CNAME'],
@@ -242,6 +248,7 @@ function genZone(lines: GenLine[], withTtl: boolean): string {
     withTtl ? '$TTL 3600' : '',
     '@ 3600 IN SOA ns1 hostmaster ( 2024010100 7200 3600 1209600 300 )',
     ' IN NS ns1',
+    'ns1 IN A 192.0.2.53',
   ];
   for (const l of lines) {
     const owner = l.owner ?? '';
@@ -270,6 +277,8 @@ const keys = (zf: ZoneFile) =>
 
 test('parse -> edit -> parse keeps every unrelated RR, and the kept lines byte for byte', () => {
   const stats = { edited: 0, refused: 0 };
+  const dir = mkdtempSync(join(tmpdir(), 'dk-zoneprop-'));
+  let checked = 0;
   const rec = (n: number) => ({ usage: 3, selector: 1, mtype: 1, data: Buffer.alloc(32, n * 17) });
   fc.assert(
     fc.property(
@@ -294,6 +303,24 @@ test('parse -> edit -> parse keeps every unrelated RR, and the kept lines byte f
           throw e;
         }
         stats.edited++;
+        // named-checkzone (bind9-utils) must accept what we write: checked on a sample
+        if (checked < 40 && edit.add.length + edit.remove.length > 0) {
+          checked++;
+          const f = join(dir, `z${checked}`);
+          writeFileSync(f, out.text);
+          const r = spawnSync('named-checkzone', ['-i', 'none', '-D', '-o', '-', ORIGIN, f], {
+            encoding: 'utf8',
+          });
+          assert.equal(r.status, 0, `named-checkzone: ${r.stdout}${r.stderr}\n${out.text}`);
+          // and BIND reads the same owners, types and RRset TTLs as this reader
+          const bind = new Map<string, number>();
+          for (const l of r.stdout.split('\n')) {
+            const [o, t, , ty] = l.split(/\s+/);
+            if (o && ty) bind.set(`${o.toLowerCase()} ${ty}`, Number(t));
+          }
+          const mine = rrsetTtls(parseZone(out.text, { origin: ORIGIN }));
+          assert.deepEqual([...mine].sort(), [...bind].sort(), out.text);
+        }
         const after = parseZone(out.text, { origin: ORIGIN });
         assert.deepEqual(keys(after), keys(zf));
         const before = tlsaAt(zf, TARGET).records;
@@ -320,6 +347,8 @@ test('parse -> edit -> parse keeps every unrelated RR, and the kept lines byte f
     ),
     { numRuns: 500 },
   );
+  rmSync(dir, { recursive: true, force: true });
+  assert.equal(checked, 40);
   // the property must mostly exercise edits, not refusals
   assert.ok(stats.edited > stats.refused * 4, JSON.stringify(stats));
 });

@@ -44,6 +44,8 @@ export interface ZoneRr {
   ownerExplicit: boolean;
   ttl: number;
   ttlExplicit: boolean;
+  /** the TTL the line states or inherits, before named's "TTL set to prior TTL" */
+  ttlStated: number;
   cls: string;
   /** upper case; TYPE52 is given as TLSA */
   type: string;
@@ -185,11 +187,11 @@ function nameLabels(raw: string, line: number): { labels: number[][]; absolute: 
   return { labels, absolute };
 }
 
-function labelText(bytes: number[]): string {
+function labelText(bytes: number[], keepCase = false): string {
   let s = '';
   for (const b0 of bytes) {
     // DNS compares names case-insensitively for ASCII letters only (RFC 4343).
-    const b = b0 >= 0x41 && b0 <= 0x5a ? b0 + 0x20 : b0;
+    const b = !keepCase && b0 >= 0x41 && b0 <= 0x5a ? b0 + 0x20 : b0;
     const ch = String.fromCharCode(b);
     if (b > 0x20 && b < 0x7f && !'."();\\@$'.includes(ch)) s += ch;
     else s += `\\${String(b).padStart(3, '0')}`;
@@ -201,10 +203,10 @@ function labelText(bytes: number[]): string {
  * The canonical absolute form of a name written in a zone file: lower case, escapes only where
  * needed, trailing dot. `origin` is canonical absolute already.
  */
-export function canonicalName(raw: string, origin: string, line = 0): string {
+export function canonicalName(raw: string, origin: string, line = 0, keepCase = false): string {
   if (raw === '@') return origin;
   const { labels, absolute } = nameLabels(raw, line);
-  const own = labels.map(labelText);
+  const own = labels.map((l) => labelText(l, keepCase));
   const all = absolute ? own : [...own, ...(origin === '.' ? [] : origin.slice(0, -1).split('.'))];
   const name = all.length === 0 ? '.' : `${all.join('.')}.`;
   // RFC 1035 §2.3.4: 255 octets in wire form (each label plus its length octet, plus the root).
@@ -254,6 +256,12 @@ export function parseZone(text: string, opts: ParseOptions): ZoneFile {
   let defaultTtl: number | undefined;
   let lastTtl: number | undefined;
   let lastOwner: string | undefined;
+  // named's runs: consecutive RRs whose owner is written the same, case included (what
+  // named-checkzone -D shows); inside a run an RRset keeps its first TTL.
+  let runKey: string | undefined;
+  let lastRunKey: string | undefined;
+  const runTtl = new Map<string, number>();
+  let originKeep = opts.origin;
   let lastClass: string | undefined;
   // An owner inherited across $INCLUDE/$GENERATE depends on what they contain: refuse it.
   let ownerAmbiguousAfter: string | undefined;
@@ -268,6 +276,7 @@ export function parseZone(text: string, opts: ParseOptions): ZoneFile {
       directives.push({ entry, index, name, args });
       if (name === '$ORIGIN') {
         if (args.length !== 1) throw zoneSyntax('$ORIGIN takes one name', entry.line);
+        originKeep = canonicalName(args[0]!.text, originKeep, entry.line, true);
         origin = canonicalName(args[0]!.text, origin, entry.line);
       } else if (name === '$TTL') {
         const t = args.length === 1 ? parseTtlText(args[0]!.text) : undefined;
@@ -292,8 +301,11 @@ export function parseZone(text: string, opts: ParseOptions): ZoneFile {
         );
       }
       owner = lastOwner;
+      runKey = lastRunKey;
     } else {
       owner = canonicalName(first.text, origin, entry.line);
+      runKey =
+        first.text === '@' ? originKeep : canonicalName(first.text, originKeep, entry.line, true);
       k = 1;
     }
     let ttl: number | undefined;
@@ -319,6 +331,12 @@ export function parseZone(text: string, opts: ParseOptions): ZoneFile {
       if (ttl === undefined) throw zoneSyntax('no TTL given and no $TTL before', entry.line);
     }
     cls = cls ?? lastClass ?? 'IN';
+    if (runKey !== lastRunKey || lastRunKey === undefined) runTtl.clear();
+    const ttlStated = ttl;
+    const prior = runTtl.get(type);
+    // named: "TTL set to prior TTL"; without $TTL the next blank TTL inherits the adjusted one
+    if (prior !== undefined) ttl = prior;
+    else runTtl.set(type, ttl);
     rrs.push({
       entry,
       index,
@@ -326,12 +344,14 @@ export function parseZone(text: string, opts: ParseOptions): ZoneFile {
       ownerExplicit: !entry.blankOwner,
       ttl,
       ttlExplicit,
+      ttlStated,
       cls,
       type,
       rdata,
       origin,
     });
     lastOwner = owner;
+    lastRunKey = runKey;
     lastTtl = ttl;
     lastClass = cls;
     ownerAmbiguousAfter = undefined;
@@ -339,6 +359,20 @@ export function parseZone(text: string, opts: ParseOptions): ZoneFile {
   const crlf = (text.match(/\r\n/g) ?? []).length;
   const lf = (text.match(/\n/g) ?? []).length;
   return { text, entries, rrs, directives, eol: crlf * 2 > lf ? '\r\n' : '\n' };
+}
+
+/**
+ * The TTL named serves for each RRset (key `owner TYPE`) when its RRs have different TTLs.
+ * named loads a file in runs of consecutive lines with the same owner as written (case
+ * included): inside a run the first TTL wins ("TTL set to prior TTL"), and a later run's RRs
+ * merged into the RRset bring their TTL with them (named-checkzone -D, BIND 9.18). So: the
+ * first TTL of the last run.
+ */
+export function rrsetTtls(zf: ZoneFile): Map<string, number> {
+  // each RR carries its run's TTL already (parseZone); a later run's TTL replaces an earlier
+  const out = new Map<string, number>();
+  for (const rr of zf.rrs) out.set(`${rr.owner} ${rr.type}`, rr.ttl);
+  return out;
 }
 
 /** The TLSA record an RR holds; a DkError naming the line when its data is malformed. */

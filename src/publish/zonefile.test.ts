@@ -5,11 +5,13 @@ import {
   chmodSync,
   chownSync,
   existsSync,
+  lstatSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
@@ -215,6 +217,15 @@ test('missing file, syntax error, SOA of another zone, owner outside the zone', 
   const other = createZonefilePublisher({ zone: 'other.org', file });
   assert.equal((await dkError(other.read('_25._tcp.x.other.org'))).code, 'E_ZONEFILE_SOA');
   assert.equal((await dkError(pub(file).read('_25._tcp.mail.example.com'))).code, 'E_NOT_IN_ZONE');
+});
+
+test('a symlinked zone file is edited where it points; the link stays a link', async () => {
+  const { dir, file } = setup();
+  const link = join(dir, 'db.link');
+  symlinkSync(file, link);
+  await pub(link).apply({ owner: OWNER, expected: [HAND], add: [rec(1)], remove: [], ttl: 60 });
+  assert.ok(lstatSync(link).isSymbolicLink());
+  assert.equal((await pub(file).read(OWNER)).records.length, 2);
 });
 
 test('the file keeps its mode and owner', async () => {

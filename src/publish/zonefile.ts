@@ -12,7 +12,9 @@
  *    Records have absolute owners and explicit TTLs, so the $ORIGIN and $TTL in effect at the
  *    `$INCLUDE` do not matter. Give `zoneFile` to have the zone's SOA serial incremented (no
  *    other line of it is touched) — secondaries only transfer a zone whose serial went up —
- *    and to take the blank TTL default from it.
+ *    and to take the blank TTL default from it. read() sees only the include file: TLSA
+ *    records typed into the zone's own file at the same owner are not seen (use `zone` mode
+ *    for owners that have hand-made records).
  *
  * Writes are atomic and guarded: under an exclusive lock file (zonefile-lock.ts) the file is
  * re-read, the TLSA RRset compared with `change.expected` (E_PUBLISH_CONFLICT if it differs),
@@ -31,6 +33,7 @@ import {
   fsyncSync,
   openSync,
   readFileSync,
+  realpathSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -73,6 +76,15 @@ export interface ZonefileOptions {
 }
 
 const lockPath = (file: string) => `${file}.danekeeper-lock`;
+
+/** The file a symlink points to; the path itself when it is no link or does not exist yet. */
+function realTarget(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
 
 function readText(path: string, missingOk: boolean): { text: string; stat: Stats | null } {
   let stat: Stats;
@@ -239,7 +251,8 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
   };
 
   /** include mode: increment the serial of the zone's master file, under its own lock. */
-  const bumpZoneFile = async (path: string): Promise<void> => {
+  const bumpZoneFile = async (link: string): Promise<void> => {
+    const path = realTarget(link);
     const lock = await acquireLock(lockPath(path), opts.lock);
     try {
       const { zf, stat } = load(path, false);
@@ -297,9 +310,12 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
           `TTL ${change.ttl} is not a number from 0 to 2147483647`,
         );
       }
-      const lock = await acquireLock(lockPath(file), opts.lock);
+      // A symlinked zone file (common with configuration management) is edited where it
+      // points: renaming over the link would replace it with a plain file.
+      const target = realTarget(file);
+      const lock = await acquireLock(lockPath(target), opts.lock);
       try {
-        const { zf: loaded, stat } = load(file, mode === 'include');
+        const { zf: loaded, stat } = load(target, mode === 'include');
         const zf =
           mode === 'include' && loaded.text.trim() === ''
             ? parse(includeHeader(zone, file, '\n'), file)
@@ -329,7 +345,7 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
             ),
           file,
         );
-        if (res.text !== loaded.text) writeAtomic(file, res.text, stat);
+        if (res.text !== loaded.text) writeAtomic(target, res.text, stat);
       } finally {
         lock.release();
       }
