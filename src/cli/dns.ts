@@ -37,7 +37,7 @@ export interface BackendFlags {
   apiKeyFile?: string;
   serverId?: string;
   zoneFile?: string;
-  zoneFileMode?: string;
+  includeFile?: string;
   reloadCmd?: string;
   state?: string;
   timeout?: string;
@@ -71,10 +71,10 @@ export function addBackendOptions(c: Command): Command {
     .option('--api-url <url>', 'powerdns: the API base URL, e.g. http://127.0.0.1:8081')
     .option('--api-key-file <file>', 'powerdns: file holding the API key (or $DANEKEEPER_API_KEY)')
     .option('--server-id <id>', 'powerdns: server id (default localhost)')
-    .option('--zone-file <file>', "zonefile: the zone's file, or an include file of danekeeper's")
+    .option('--zone-file <file>', "zonefile: the zone's master file")
     .option(
-      '--zone-file-mode <mode>',
-      'zonefile: zone (edit the zone file) | include (default zone)',
+      '--include-file <file>',
+      "zonefile: write the records to this file of danekeeper's, which the zone $INCLUDEs",
     )
     .option(
       '--reload-cmd <command>',
@@ -142,11 +142,8 @@ export function backendSettings(f: BackendFlags, ctx: Context, io: Io): BackendS
   } else {
     const file = f.zoneFile ?? d['zone-file'];
     if (file) s.zoneFile = file;
-    const mode = f.zoneFileMode ?? d['zone-file-mode'];
-    if (mode !== undefined && mode !== 'zone' && mode !== 'include') {
-      throw new DkError('usage', 'E_OPTION', `--zone-file-mode "${mode}" must be zone or include`);
-    }
-    if (mode) s.zoneFileMode = mode;
+    const include = f.includeFile ?? d['include-file'];
+    if (include) s.includeFile = include;
     const reload = f.reloadCmd ?? d['reload-command'];
     if (reload) s.reloadCommand = splitCommand(reload);
   }

@@ -76,12 +76,14 @@ function printPropagation(r: PropagationReport, io: Io): void {
     ? `all ${r.servers.length} servers in step`
     : `${r.counts['in-step']} of ${r.servers.length} servers in step`;
   io.out(`${r.owner}: ${head}`);
-  io.out(
-    `Expected (${r.expectedFrom === 'caller' ? 'as published' : `from the primary ${r.primary?.name ?? ''}`}): ` +
-      (r.expected.length ? '' : 'no TLSA RRset'),
-  );
+  const from =
+    r.expectedFrom === 'caller'
+      ? 'as published'
+      : `as the primary ${r.primary?.name ?? ''} serves it`;
+  io.out(`Expected (${from}):${r.expected.length ? '' : ' no TLSA RRset'}`);
   for (const e of r.expected) io.out(`  ${e}`);
-  for (const s of r.servers) {
+  const byName = [...r.servers].sort((a, b) => a.name.localeCompare(b.name));
+  for (const s of byName) {
     const where = `${s.name} ${s.address ?? '(no address)'}`;
     const serial = s.serial === null ? '' : `, serial ${s.serial}`;
     let what: string = s.state;
@@ -146,7 +148,7 @@ function printDnssec(r: DnssecReport, io: Io): void {
     io.out(`  key ${String(k.keyTag).padEnd(6)} ${k.role.toUpperCase()} ${k.algorithmName}`);
   }
   const ds = r.parentDs ?? r.resolverDs.records;
-  if (r.parent) io.out(`DS at the parent (${r.parent}): ${ds.length ? '' : 'none'}`);
+  if (r.parent) io.out(`DS at the parent (${r.parent}):${ds.length ? '' : ' none'}`);
   for (const m of r.dsMatches) {
     const match =
       m.matchesKey === null
@@ -166,13 +168,6 @@ function printDnssec(r: DnssecReport, io: Io): void {
   for (const f of r.findings) {
     io.out(`${f.severity.toUpperCase()}: ${f.message}`);
     if (f.fix) for (const l of f.fix.split('\n')) io.out(`  ${l}`);
-  }
-  if (r.registrar.length > 0 && !r.ready) {
-    io.out('Give your registrar (the DS, or the DNSKEY if its form asks for the key):');
-    for (const d of r.registrar) {
-      io.out(`  ${d.ds}`);
-      io.out(`  ${d.dnskey}`);
-    }
   }
 }
 

@@ -12,8 +12,9 @@
  *   api-url = http://127.0.0.1:8081   ; powerdns
  *   api-key-file = /etc/danekeeper/pdns-api.key
  *   server-id = localhost
- *   zone-file = /etc/bind/db.example.org ; zonefile
- *   zone-file-mode = zone             ; zone (edit the zone's file) | include (a file of its own)
+ *   zone-file = /etc/bind/db.example.org ; zonefile: the zone's master file
+ *   include-file = /etc/bind/db.example.org.tlsa ; optional: records go in this file, which the
+ *                                     ; zone $INCLUDEs; zone-file then only gets its serial bumped
  *   reload-command = rndc reload example.org
  *   resolver = 127.0.0.1              ; validating resolver for propagation / dnssec status
  *
@@ -37,7 +38,7 @@ const dnsSection = z
     'api-key-file': z.string().min(1).optional(),
     'server-id': z.string().min(1).optional(),
     'zone-file': z.string().min(1).optional(),
-    'zone-file-mode': z.enum(['zone', 'include']).optional(),
+    'include-file': z.string().min(1).optional(),
     'reload-command': z.string().min(1).optional(),
     resolver: z.string().min(1).optional(),
   })

@@ -19,8 +19,10 @@ export interface BackendSettings {
   apiUrl?: string;
   apiKey?: string;
   serverId?: string;
+  /** the zone's master file */
   zoneFile?: string;
-  zoneFileMode?: 'zone' | 'include';
+  /** a file of danekeeper's own that the zone $INCLUDEs; then zoneFile only gets its serial bumped */
+  includeFile?: string;
   reloadCommand?: string[];
   timeoutMs?: number;
 }
@@ -52,14 +54,19 @@ export function openPublisher(s: BackendSettings): Publisher {
         serverId: s.serverId ?? 'localhost',
         ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
       });
-    case 'zonefile':
-      return createZonefilePublisher({
-        zone: s.zone,
-        file: s.zoneFile ?? need('--zone-file FILE (or zone-file = in [dns])', 'zonefile'),
-        mode: s.zoneFileMode ?? 'zone',
-        ...(s.reloadCommand && s.reloadCommand.length > 0
-          ? { reloadCommand: s.reloadCommand }
-          : {}),
-      });
+    case 'zonefile': {
+      const zoneFile = s.zoneFile ?? need('--zone-file FILE (or zone-file = in [dns])', 'zonefile');
+      const reload =
+        s.reloadCommand && s.reloadCommand.length > 0 ? { reloadCommand: s.reloadCommand } : {};
+      return s.includeFile
+        ? createZonefilePublisher({
+            zone: s.zone,
+            file: s.includeFile,
+            mode: 'include',
+            zoneFile,
+            ...reload,
+          })
+        : createZonefilePublisher({ zone: s.zone, file: zoneFile, mode: 'zone', ...reload });
+    }
   }
 }

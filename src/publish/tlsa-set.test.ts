@@ -26,6 +26,8 @@ class MemPublisher implements Publisher {
   applied: TlsaChange[] = [];
   /** called before each apply: a concurrent writer */
   interfere?: (owner: string) => void;
+  /** the zone file backend's case: written, then the reload command failed */
+  reloadFails = false;
 
   read(owner: string): Promise<TlsaRrset> {
     const s = this.sets.get(owner);
@@ -47,6 +49,7 @@ class MemPublisher implements Publisher {
     const next = [...cur.filter((r) => !c.remove.some((x) => sameRecord(x, r))), ...c.add];
     if (next.length === 0) this.sets.delete(c.owner);
     else this.sets.set(c.owner, { owner: c.owner, ttl: c.ttl, records: next });
+    if (this.reloadFails) throw new DkError('unavailable', 'E_PUBLISH_RELOAD', 'reload failed');
     return Promise.resolve();
   }
   put(records: TlsaRecord[], ttl = 300): void {
@@ -181,6 +184,20 @@ describe('tlsa-set: ownership and retries', () => {
     const rm = await removeTlsa(pub, store, OWNER, 'owned', noSleep);
     assert.deepEqual(ids(rm.removed), [2]);
     assert.deepEqual(ids((await pub.read(OWNER)).records), [1]);
+  });
+
+  it('a failed reload after the write still records ownership, then reports the failure', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    pub.reloadFails = true;
+    await assert.rejects(
+      addTlsa(pub, store, OWNER, [rec(1)], noSleep),
+      (e: unknown) => e instanceof DkError && e.code === 'E_PUBLISH_RELOAD',
+    );
+    assert.deepEqual(ids(store.owned('example.test.', OWNER)), [1]);
+    pub.reloadFails = false;
+    const rm = await removeTlsa(pub, store, OWNER, 'owned', noSleep);
+    assert.deepEqual(ids(rm.removed), [1]);
   });
 
   it('refuses an owner outside the zone', async () => {

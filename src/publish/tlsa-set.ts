@@ -140,6 +140,12 @@ async function run(
     try {
       await pub.apply(change);
     } catch (e) {
+      // The zone file was written but the reload failed: the records are published as far as
+      // the file goes, so they are ours; forgetting that would strand them as "hand-made".
+      if (e instanceof DkError && e.code === 'E_PUBLISH_RELOAD') {
+        if (p.add.length > 0) store.remember(zone, owner, p.add, opts.now ?? new Date());
+        if (p.remove.length > 0) store.forget(zone, owner, p.remove);
+      }
       if (e instanceof DkError && e.code === 'E_PUBLISH_CONFLICT' && attempt < tries) {
         await sleep(50 * attempt);
         continue;

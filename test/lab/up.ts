@@ -9,6 +9,8 @@
  */
 import { rmSync } from 'node:fs';
 import { makePki, tempDir } from '../support/pki.js';
+import { labResolvConf, startDnsLab } from './dns/dnslab.js';
+import { labTsigKey } from './dns/tsig.js';
 import { createNetns, labAvailable } from './netns.js';
 import { startPostfix } from './postfix.js';
 import { startTlsServer } from './tlsserver.js';
@@ -25,7 +27,29 @@ const started = Date.now();
 const dir = tempDir('dk-lab-up-');
 const ns = await createNetns({
   addresses: ['127.0.10.1', '127.0.10.2', '127.0.10.3', 'fd00:53::1'],
+  resolvConf: labResolvConf(),
 });
+// A signed private tree with a zone that BIND signs itself and updates with TSIG (primary
+// 127.0.54.1, a lagging secondary 127.0.54.2), for the dns and dnssec commands.
+const tsig = labTsigKey('danekeeper-lab', 'hmac-sha256');
+const dnsLab = await startDnsLab(ns, {
+  zones: [
+    {
+      name: 'lab.test',
+      signing: 'inline',
+      servers: ['127.0.54.1'],
+      secondaries: ['127.0.54.2'],
+      updateKeys: [tsig],
+      records: [
+        { name: '@', type: 'MX', data: '10 mx1' },
+        { name: 'mx1', type: 'A', data: '127.0.10.1' },
+        { name: 'mx2', type: 'A', data: '127.0.10.2' },
+      ],
+    },
+    { name: 'island.test', security: 'island', servers: ['127.0.54.3'] },
+  ],
+});
+const tsigFile = dnsLab.tsigKeyFile(tsig);
 const rsa = makePki(dir, { leafAlg: 'rsa2048', names: ['mx1.lab.test'], prefix: 'rsa-' });
 const ec = makePki(dir, { leafAlg: 'p256', names: ['mx2.lab.test'], prefix: 'ec-' });
 const imap = makePki(dir, { leafAlg: 'p256', names: ['imap.lab.test'], prefix: 'imap-' });
@@ -58,6 +82,10 @@ console.log(`The danekeeper lab is up in namespace ${ns.name} (${Date.now() - st
   [fd00:53::1]:25    Postfix, STARTTLS        the RSA chain, over IPv6
   127.0.10.3:993     openssl s_server         ECDSA P-256 leaf + intermediate (${imap.chainFile})
 
+  127.0.54.1:53      BIND, primary of lab.test (signs it, takes updates with ${tsigFile})
+  127.0.54.2:53      BIND, secondary of lab.test (lags until: ${inNs} ${dnsLab.rndcCommand('retransfer', 'lab.test', '127.0.54.2').join(' ')})
+  127.0.53.53:53     Unbound, validating (the namespace's resolv.conf)
+
   Roots (never sent by the servers): ${rsa.root.certFile}, ${ec.root.certFile}, ${imap.root.certFile}
   Postfix config and maillog: ${postfix.configDir}, ${postfix.logFile}
 
@@ -68,6 +96,9 @@ Try, from ${process.cwd()} (as root):
   ${inNs} openssl s_client -connect 127.0.10.1:25 -starttls smtp -showcerts </dev/null
   ${inNs} posttls-finger -c -l secure -F ${rsa.root.certFile} '[127.0.10.1]:25' mx1.lab.test
   ${inNs} posttls-finger -c -w -l secure -F ${rsa.root.certFile} '[127.0.10.1]:465' mx1.lab.test
+  ${dk} dns add-tlsa --zone lab.test --name mx1 --port 25 --backend rfc2136 --server 127.0.54.1 --tsig-key ${tsigFile} --state ${dir}/state.db --data $(${dk} tlsa --fetch 127.0.10.1:25 | cut -d' ' -f4)
+  ${dk} dns propagation --zone lab.test --name mx1 --backend rfc2136 --server 127.0.54.1 --tsig-key ${tsigFile}
+  ${dk} dnssec status island.test
   ${inNs} bash        # a shell inside the lab
 
 Ctrl-C tears it all down.`);
