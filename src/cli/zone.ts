@@ -17,6 +17,7 @@ import {
   contextFor,
   ownerFrom,
   type BackendFlags,
+  type Context,
 } from './dns.js';
 import { EXIT } from './exit.js';
 import type { Io } from './io.js';
@@ -24,7 +25,10 @@ import { parseIntOption } from './options.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
-async function makeResolver(resolver: string[], io: Io, json: boolean) {
+/** --resolver, else `resolver =` in [dns], else resolv.conf. */
+async function makeResolver(flags: string[], ctx: Context, io: Io, json: boolean) {
+  const fromFile = ctx.config.dns.resolver;
+  const resolver = flags.length > 0 ? flags : fromFile ? [fromFile] : [];
   const conf = await loadResolverConfig({ resolver });
   const r = new StubResolver({
     servers: conf.servers,
@@ -107,7 +111,7 @@ async function runPropagation(o: PropagationFlags, io: Io): Promise<number> {
   const ctx = contextFor(o, process.env);
   const owner = ownerFrom(o, ctx.zone);
   const wait = parseIntOption('--wait', o.wait, 0, 86400) ?? 0;
-  const resolver = await makeResolver(o.resolver, io, !!o.json);
+  const resolver = await makeResolver(o.resolver, ctx, io, !!o.json);
   const expected = await expectedSet(o, owner, io);
   const deadline = Date.now() + wait * 1000;
   let r: PropagationReport;
@@ -210,7 +214,7 @@ async function runDnssec(zoneArg: string, o: DnssecFlags, io: Io): Promise<numbe
       });
     }
   }
-  const resolver = await makeResolver(o.resolver, io, !!o.json);
+  const resolver = await makeResolver(o.resolver, ctx, io, !!o.json);
   const r = await dnssecStatus({
     zone: ctx.zone,
     resolver,
