@@ -7,7 +7,12 @@
 import { readFileSync } from 'node:fs';
 import { formatRdata } from '../../src/core/tlsa/format.js';
 import { parseTlsa } from '../../src/core/tlsa/parse.js';
+import { decodeMessage } from '../../src/io/dns/wire.js';
+import { tcpMessage } from '../../src/publish/rfc2136/exchange.js';
 import { createRfc2136Publisher, parseTsigKeyFile } from '../../src/publish/rfc2136/index.js';
+import { encodeMessage, rcodeName } from '../../src/publish/rfc2136/message.js';
+import { buildUpdate } from '../../src/publish/rfc2136/publisher.js';
+import { tsigSign, tsigVerify } from '../../src/publish/rfc2136/tsig.js';
 import {
   addTlsa,
   removeTlsa,
@@ -117,4 +122,32 @@ export async function bench(
   for (const owner of owners) await p.apply({ owner, expected: [r], add: [], remove: [r], ttl });
   const t2 = performance.now();
   return { addMs: t1 - t0, removeMs: t2 - t1 };
+}
+
+/**
+ * One UPDATE sent by hand, for the record of how a server answers: its RCODE and what the TSIG
+ * RR of the answer is (verified, an unsigned error, none, bad) with its error field.
+ */
+export async function rawUpdate(
+  o: DriverOpts,
+  c: { owner: string; expected: string[]; add: string[]; remove: string[]; ttl: number },
+): Promise<{ rcode: string; tsig: string; tsigError: string }> {
+  const key = o.keyFile ? parseTsigKeyFile(readFileSync(o.keyFile, 'utf8'), o.keyFile) : null;
+  const spec = buildUpdate(
+    o.zone,
+    { ...c, expected: recs(c.expected), add: recs(c.add), remove: recs(c.remove) },
+    4242,
+  );
+  const plain = encodeMessage(spec);
+  const now = Date.now() / 1000;
+  const signed = key ? tsigSign(plain, key, { now }) : null;
+  const raw = await tcpMessage(o.host, o.port ?? 53, signed?.wire ?? plain, 3_000);
+  const m = decodeMessage(raw);
+  const v = key && signed ? tsigVerify(raw, key, { now, requestMac: signed.mac }) : null;
+  const fields = v && v.kind !== 'none' ? v.fields : undefined;
+  return {
+    rcode: rcodeName(m.rcode),
+    tsig: v?.kind ?? 'no key',
+    tsigError: fields ? rcodeName(fields.error) : '-',
+  };
 }

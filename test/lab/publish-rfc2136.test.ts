@@ -46,6 +46,8 @@ interface Server {
   denied: { code: string; msg: RegExp };
   /** an unsigned update: BIND REFUSED, Knot NOTAUTH (its ACL denial without TSIG) */
   unsigned: { code: string; msg: RegExp };
+  /** how the server answers each case: `RCODE tsig-verdict TSIG-error` */
+  answers: Record<string, string>;
 }
 
 describe('publish: rfc2136 backend on BIND and Knot', { skip: !avail.ok && avail.reason }, () => {
@@ -183,6 +185,15 @@ describe('publish: rfc2136 backend on BIND and Knot', { skip: !avail.ok && avail
         code: 'E_PUBLISH_REFUSED',
         msg: /does not allow this update with no TSIG key \(unsigned\) \(REFUSED\)$/,
       },
+      answers: {
+        applied: 'NOERROR verified NOERROR',
+        'stale guard': 'YXRRSET verified NOERROR',
+        'denied key': 'REFUSED verified NOERROR',
+        'unknown key': 'NOTAUTH unsigned-error BADKEY',
+        'wrong secret': 'NOTAUTH unsigned-error BADSIG',
+        'zone not served': 'NOTAUTH verified NOERROR',
+        unsigned: 'REFUSED no key -',
+      },
     },
     {
       label: 'Knot 3.2 (automatic signing, hmac-sha512)',
@@ -199,6 +210,16 @@ describe('publish: rfc2136 backend on BIND and Knot', { skip: !avail.ok && avail
       unsigned: {
         code: 'E_PUBLISH_NOTAUTH',
         msg: /not authoritative for zone knot\.test\. \(NOTAUTH\)$/,
+      },
+      answers: {
+        applied: 'NOERROR verified NOERROR',
+        'stale guard': 'YXRRSET verified NOERROR',
+        'denied key': 'NOTAUTH unsigned-error BADKEY',
+        'unknown key': 'NOTAUTH unsigned-error BADKEY',
+        'wrong secret': 'NOTAUTH unsigned-error BADSIG',
+        // Knot does not sign an answer for a zone it does not serve
+        'zone not served': 'NOTAUTH none -',
+        unsigned: 'NOTAUTH no key -',
       },
     },
   ];
@@ -287,6 +308,37 @@ describe('publish: rfc2136 backend on BIND and Knot', { skip: !avail.ok && avail
         assert.equal(await serial(s.host(), s.zone), s0, 'same TTL: the server changed nothing');
         await expectServed([B], owner, s.zone);
         await ap([B], [], [B], 60);
+      });
+
+      it('how it answers (RCODE, TSIG of the answer) — the table the error mapping rests on', async () => {
+        const owner = `_993._tcp.mail.${s.zone}`;
+        const name = s.zone === 'bind.test.' ? bindKey.name : knotKey.name;
+        const c = { owner, expected: [] as string[], add: [A], remove: [] as string[], ttl: 300 };
+        const cases: [string, DriverOpts, typeof c][] = [
+          ['applied', o, c],
+          ['stale guard', o, c],
+          ['denied key', { ...o, keyFile: s.deniedKeyFile() }, c],
+          ['unknown key', { ...o, keyFile: files.unknown! }, c],
+          ['wrong secret', { ...o, keyFile: files[`${name}-wrong-secret`]! }, c],
+          [
+            'zone not served',
+            { ...o, zone: s.foreignZone },
+            { ...c, owner: `_993._tcp.mail.${s.foreignZone}` },
+          ],
+          ['unsigned', { zone: o.zone, host: o.host }, c],
+        ];
+        const got: Record<string, string> = {};
+        for (const [label, opts, ch] of cases) {
+          const a = await call<{ rcode: string; tsig: string; tsigError: string }>('rawUpdate', [
+            opts,
+            ch,
+          ]);
+          got[label] = `${a.rcode} ${a.tsig} ${a.tsigError}`;
+        }
+        process.stderr.write(`# ${s.label}: ${JSON.stringify(got)}\n`);
+        assert.deepEqual(got, s.answers);
+        await call('apply', [o, { ...c, expected: [A], add: [], remove: [A] }]);
+        await expectServed([], owner, s.zone);
       });
 
       describe('failures leave the RRset and the serial as they were', () => {
