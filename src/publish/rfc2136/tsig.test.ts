@@ -157,7 +157,14 @@ describe(
   "TSIG with BIND's own tools (a fake server signs with this code)",
   { skip: !hasBind && 'nsupdate/dig not installed' },
   () => {
-    for (const key of [key256, key512]) {
+    const more = (['hmac-sha1', 'hmac-sha224', 'hmac-sha384'] as const).map(
+      (algorithm, i): TsigKey => ({
+        name: `dk-${algorithm}`,
+        algorithm,
+        secret: Buffer.alloc(32, i + 1),
+      }),
+    );
+    for (const key of [key256, key512, ...more]) {
       it(`dig -y and nsupdate -y accept our ${key.algorithm} answers, and ours theirs`, async () => {
         const seen: string[] = [];
         const srv = await pool((q: FakeQuery) => {
