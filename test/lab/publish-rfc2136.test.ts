@@ -8,6 +8,7 @@
  * guard each failing with its code and nothing half-applied (same SOA serial, same RRset).
  */
 import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DkError } from '../../src/core/errors.js';
@@ -163,6 +164,7 @@ describe('publish: rfc2136 backend on BIND and Knot', { skip: !avail.ok && avail
       await lab?.stop();
       await knot?.stop();
       await ns?.destroy();
+      if (dir) rmSync(dir, { recursive: true, force: true });
     } finally {
       clearInterval(keepAlive);
     }
