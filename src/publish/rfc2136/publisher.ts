@@ -319,7 +319,7 @@ class Rfc2136Publisher implements Publisher {
     const at = msg.answers.filter((r) => absolute(r.name) === o && r.class === CLASS_IN);
     if (at.some((r) => r.type === TYPE_CNAME))
       throw this.err(
-        'config',
+        'protocol',
         'E_PUBLISH_REJECTED',
         `${ctx} failed: ${o} is an alias (CNAME), where no TLSA record can be added`,
       );
