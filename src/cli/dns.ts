@@ -125,7 +125,7 @@ export function backendSettings(f: BackendFlags, ctx: Context, io: Io): BackendS
   if (timeout) s.timeoutMs = timeout * 1000;
   const secret = (file: string | undefined, envName: string, what: string) => {
     const v = readSecret(file, envName, ctx.env, what);
-    if (v?.warning) io.err(v.warning);
+    if (v?.warning) io.err(`danekeeper: ${v.warning}`);
     return v;
   };
   if (ctx.backend === 'rfc2136') {
@@ -213,7 +213,9 @@ async function withPublisher<T>(
   fn: (pub: Publisher, store: OwnershipStore, ctx: Context) => Promise<T>,
 ): Promise<T> {
   const ctx = contextFor(f, process.env);
-  const pub = openPublisher(backendSettings(f, ctx, io));
+  const pub = openPublisher(backendSettings(f, ctx, io), (w) =>
+    io.err(`danekeeper: warning: ${w}`),
+  );
   const store = storeFor(f, ctx);
   try {
     return await fn(pub, store, ctx);

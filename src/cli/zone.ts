@@ -63,7 +63,7 @@ async function expectedSet(
   const ctx = contextFor(o, process.env);
   let pub;
   try {
-    pub = openPublisher(backendSettings(o, ctx, io));
+    pub = openPublisher(backendSettings(o, ctx, io), (w) => io.err(`danekeeper: warning: ${w}`));
   } catch (e) {
     if (e instanceof DkError && e.code === 'E_BACKEND_CONFIG') return undefined;
     throw e;

@@ -5,7 +5,7 @@
  */
 import { DkError } from '../core/errors.js';
 import { createPowerdnsPublisher } from './powerdns.js';
-import { createRfc2136Publisher, parseTsigKeyFile } from './rfc2136/index.js';
+import { createRfc2136Publisher, parseTsigKeyFile, tsigKeyWarnings } from './rfc2136/index.js';
 import type { BackendKind, Publisher } from './types.js';
 import { createZonefilePublisher } from './zonefile.js';
 
@@ -31,16 +31,24 @@ const need = (what: string, backend: string): never => {
   throw new DkError('usage', 'E_BACKEND_CONFIG', `The ${backend} backend needs ${what}`);
 };
 
-export function openPublisher(s: BackendSettings): Publisher {
+/** `warn` gets advice that does not stop the work (a TSIG key of a weak algorithm). */
+export function openPublisher(
+  s: BackendSettings,
+  warn: (line: string) => void = () => {},
+): Publisher {
   switch (s.backend) {
-    case 'rfc2136':
+    case 'rfc2136': {
+      const server = s.server ?? need('--server HOST[:PORT] (or server = in [dns])', 'rfc2136');
+      // RFC 2136 without TSIG is possible (address-based allow-update) but rarely wise.
+      const key = s.tsigKey ? parseTsigKeyFile(s.tsigKey.text, s.tsigKey.source) : null;
+      for (const w of key ? tsigKeyWarnings(key) : []) warn(w);
       return createRfc2136Publisher({
         zone: s.zone,
-        server: s.server ?? need('--server HOST[:PORT] (or server = in [dns])', 'rfc2136'),
-        // RFC 2136 without TSIG is possible (address-based allow-update) but rarely wise.
-        key: s.tsigKey ? parseTsigKeyFile(s.tsigKey.text, s.tsigKey.source) : null,
+        server,
+        key,
         ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
       });
+    }
     case 'powerdns':
       return createPowerdnsPublisher({
         zone: s.zone,

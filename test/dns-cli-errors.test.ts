@@ -1,0 +1,100 @@
+/**
+ * `dns` command-line errors that need no lab: configuration, secrets, an unreachable server
+ * on loopback. Each is one line on stderr with its exit status, and never shows a secret.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { runCli } from './support/cli.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dk-dns-cli-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+const SECRET = Buffer.alloc(32, 9).toString('base64');
+const keyFile = (alg: string, mode: number) => {
+  const f = join(dir, `${alg}-${mode.toString(8)}.key`);
+  writeFileSync(f, `key "dk" {\n\talgorithm ${alg};\n\tsecret "${SECRET}";\n};\n`);
+  chmodSync(f, mode);
+  return f;
+};
+
+/** a loopback port with nothing listening */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+const add = ['dns', 'add-tlsa', '--name', 'mail', '--data', 'ab'.repeat(32)];
+
+describe('dns: errors without a server', () => {
+  it('a config file with an unknown setting: exit 78, the file and setting named', () => {
+    const f = join(dir, 'bad.ini');
+    writeFileSync(f, '[dns]\nbackend = rfc2136\ntsig-secret = abc\n');
+    const r = runCli([...add, '--zone', 'example.test', '--config', f]);
+    assert.equal(r.code, 78);
+    assert.equal(r.stderr, `danekeeper: ${f}: dns: unknown setting "tsig-secret"\n`);
+  });
+
+  it('no zone: exit 64; a backend missing its server: exit 64 naming the flag', () => {
+    const none = join(dir, 'none.ini');
+    writeFileSync(none, '');
+    let r = runCli([...add, '--config', none]);
+    assert.equal(r.code, 64);
+    assert.match(r.stderr, /Which zone\? Give --zone ZONE/);
+    r = runCli([...add, '--config', none, '--zone', 'example.test', '--backend', 'rfc2136']);
+    assert.equal(r.code, 64);
+    assert.match(r.stderr, /^danekeeper: The rfc2136 backend needs --server HOST\[:PORT\]/);
+  });
+
+  it('server down on loopback: exit 69; a world-readable hmac-sha1 key draws two warnings and is never printed', async () => {
+    const port = await closedPort();
+    const r = runCli([
+      ...add,
+      '--config',
+      join(dir, 'none.ini'),
+      '--zone',
+      'example.test',
+      '--backend',
+      'rfc2136',
+      '--server',
+      `127.0.0.1:${port}`,
+      '--tsig-key',
+      keyFile('hmac-sha1', 0o644),
+      '--state',
+      join(dir, 'state.db'),
+    ]);
+    assert.equal(r.code, 69, r.stderr);
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 3, r.stderr);
+    assert.match(lines[0]!, /readable by other users \(mode 0644\); chmod 600 it/);
+    assert.match(lines[1]!, /warning: TSIG key "dk" uses hmac-sha1/);
+    assert.match(lines[2]!, new RegExp(`127\\.0\\.0\\.1:${port} failed: connection refused`));
+    assert.ok(!r.stderr.includes(SECRET) && !r.stdout.includes(SECRET));
+  });
+
+  it('a malformed TSIG key file: exit 78, the file named, the secret not echoed', () => {
+    const f = join(dir, 'broken.key');
+    writeFileSync(f, `key "dk" { algorithm hmac-sha256; secret "${SECRET}" };\n`, { mode: 0o600 });
+    const r = runCli([
+      ...add,
+      '--config',
+      join(dir, 'none.ini'),
+      '--zone',
+      'example.test',
+      '--backend',
+      'rfc2136',
+      '--server',
+      '127.0.0.1',
+      '--tsig-key',
+      f,
+    ]);
+    assert.equal(r.code, 78, r.stderr);
+    assert.match(r.stderr, new RegExp(`^danekeeper: TSIG key file .*broken\\.key`));
+    assert.ok(!r.stderr.includes(SECRET));
+  });
+});
