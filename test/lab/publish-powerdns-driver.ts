@@ -4,22 +4,14 @@
  * each call. Records cross as `U S M HEX` strings.
  */
 import { readFileSync } from 'node:fs';
-import { formatRdata } from '../../src/core/tlsa/format.js';
-import { parseTlsa } from '../../src/core/tlsa/parse.js';
 import {
   powerdnsDnssec,
   powerdnsSecureZone,
   powerdnsZoneSettings,
 } from '../../src/publish/powerdns-dnssec.js';
 import { createPowerdnsPublisher } from '../../src/publish/powerdns.js';
-import {
-  addTlsa,
-  removeTlsa,
-  replaceTlsa,
-  type TlsaSetResult,
-} from '../../src/publish/tlsa-set.js';
-import type { Publisher, TlsaChange } from '../../src/publish/types.js';
-import { openStore } from '../../src/store/store.js';
+import type { Publisher } from '../../src/publish/types.js';
+import { applyVia, readVia, recs, setOpVia, type ChangeText } from './publish-driver.js';
 
 export interface DriverOpts {
   zone: string;
@@ -38,45 +30,20 @@ const conn = (o: DriverOpts) => ({
   ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
 });
 const pub = (o: DriverOpts) => createPowerdnsPublisher(conn(o));
-const recs = (rs: string[]) => rs.map((r) => parseTlsa(r));
 
-export async function read(o: DriverOpts, owner: string) {
-  const rs = await pub(o).read(owner);
-  return { ttl: rs.ttl, records: rs.records.map(formatRdata).sort() };
+export function read(o: DriverOpts, owner: string) {
+  return readVia(pub(o), owner);
 }
 
 export function defaultTtl(o: DriverOpts): Promise<number> {
   return pub(o).defaultTtl();
 }
 
-export async function apply(
-  o: DriverOpts,
-  c: { owner: string; expected: string[]; add: string[]; remove: string[]; ttl: number },
-): Promise<null> {
-  const change: TlsaChange = {
-    owner: c.owner,
-    expected: recs(c.expected),
-    add: recs(c.add),
-    remove: recs(c.remove),
-    ttl: c.ttl,
-  };
-  await pub(o).apply(change);
-  return null;
+export function apply(o: DriverOpts, c: ChangeText): Promise<null> {
+  return applyVia(pub(o), c);
 }
 
-function summary(r: TlsaSetResult) {
-  return {
-    changed: r.changed,
-    tries: r.tries,
-    ttl: r.ttl,
-    after: r.after.map(formatRdata).sort(),
-    added: r.added.map(formatRdata).sort(),
-    removed: r.removed.map(formatRdata).sort(),
-    foreign: r.foreign.map(formatRdata).sort(),
-  };
-}
-
-export async function setOp(
+export function setOp(
   o: DriverOpts,
   storeFile: string,
   op: 'add' | 'remove' | 'replace',
@@ -84,20 +51,7 @@ export async function setOp(
   records: string[],
   ttl?: number,
 ) {
-  const store = openStore(storeFile);
-  try {
-    const opts = ttl === undefined ? {} : { ttl };
-    const p = pub(o);
-    const r =
-      op === 'add'
-        ? await addTlsa(p, store, owner, recs(records), opts)
-        : op === 'remove'
-          ? await removeTlsa(p, store, owner, recs(records), opts)
-          : await replaceTlsa(p, store, owner, recs(records), opts);
-    return summary(r);
-  } finally {
-    store.close();
-  }
+  return setOpVia(pub(o), storeFile, op, owner, records, ttl);
 }
 
 export function dnssecStatus(o: DriverOpts) {
@@ -141,10 +95,5 @@ export async function addRacing(
       return inner.apply(c);
     },
   };
-  const store = openStore(storeFile);
-  try {
-    return summary(await addTlsa(racing, store, owner, recs(records), { sleep: async () => {} }));
-  } finally {
-    store.close();
-  }
+  return setOpVia(racing, storeFile, 'add', owner, records);
 }

@@ -5,7 +5,6 @@
  * `U S M HEX` strings.
  */
 import { readFileSync } from 'node:fs';
-import { formatRdata } from '../../src/core/tlsa/format.js';
 import { parseTlsa } from '../../src/core/tlsa/parse.js';
 import { decodeMessage } from '../../src/io/dns/wire.js';
 import { tcpMessage } from '../../src/publish/rfc2136/exchange.js';
@@ -13,14 +12,8 @@ import { createRfc2136Publisher, parseTsigKeyFile } from '../../src/publish/rfc2
 import { encodeMessage, rcodeName } from '../../src/publish/rfc2136/message.js';
 import { buildUpdate } from '../../src/publish/rfc2136/publisher.js';
 import { tsigSign, tsigVerify } from '../../src/publish/rfc2136/tsig.js';
-import {
-  addTlsa,
-  removeTlsa,
-  replaceTlsa,
-  type TlsaSetResult,
-} from '../../src/publish/tlsa-set.js';
 import type { Publisher } from '../../src/publish/types.js';
-import { openStore } from '../../src/store/store.js';
+import { applyVia, readVia, recs, setOpVia, type ChangeText } from './publish-driver.js';
 
 export interface DriverOpts {
   zone: string;
@@ -40,46 +33,19 @@ export function publisher(o: DriverOpts): Publisher {
   });
 }
 
-const recs = (rs: string[]) => rs.map((r) => parseTlsa(r));
-const fmt = (rs: { usage: number }[]) =>
-  (rs as Parameters<typeof formatRdata>[0][]).map(formatRdata).sort();
-
-export async function read(o: DriverOpts, owner: string) {
-  const rs = await publisher(o).read(owner);
-  return { ttl: rs.ttl, records: fmt(rs.records) };
+export function read(o: DriverOpts, owner: string) {
+  return readVia(publisher(o), owner);
 }
 
 export function defaultTtl(o: DriverOpts): Promise<number> {
   return publisher(o).defaultTtl();
 }
 
-export async function apply(
-  o: DriverOpts,
-  c: { owner: string; expected: string[]; add: string[]; remove: string[]; ttl: number },
-): Promise<null> {
-  await publisher(o).apply({
-    owner: c.owner,
-    expected: recs(c.expected),
-    add: recs(c.add),
-    remove: recs(c.remove),
-    ttl: c.ttl,
-  });
-  return null;
+export function apply(o: DriverOpts, c: ChangeText): Promise<null> {
+  return applyVia(publisher(o), c);
 }
 
-function summary(r: TlsaSetResult) {
-  return {
-    changed: r.changed,
-    tries: r.tries,
-    ttl: r.ttl,
-    after: fmt(r.after),
-    added: fmt(r.added),
-    removed: fmt(r.removed),
-    foreign: fmt(r.foreign),
-  };
-}
-
-export async function setOp(
+export function setOp(
   o: DriverOpts,
   storeFile: string,
   op: 'add' | 'remove' | 'replace',
@@ -87,20 +53,7 @@ export async function setOp(
   records: string[],
   ttl?: number,
 ) {
-  const store = openStore(storeFile);
-  try {
-    const opts = ttl === undefined ? {} : { ttl };
-    const p = publisher(o);
-    const r =
-      op === 'add'
-        ? await addTlsa(p, store, owner, recs(records), opts)
-        : op === 'remove'
-          ? await removeTlsa(p, store, owner, recs(records), opts)
-          : await replaceTlsa(p, store, owner, recs(records), opts);
-    return summary(r);
-  } finally {
-    store.close();
-  }
+  return setOpVia(publisher(o), storeFile, op, owner, records, ttl);
 }
 
 /**
