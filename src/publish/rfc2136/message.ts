@@ -4,6 +4,7 @@
  * wants some names in canonical, uncompressed form anyway. Decoding uses io/dns/wire.ts.
  */
 import { DkError } from '../../core/errors.js';
+import { rcodeName as dnsRcodeName } from '../../io/dns/types.js';
 
 export const TYPE_SOA = 6;
 export const TYPE_CNAME = 5;
@@ -17,27 +18,20 @@ export const OPCODE_QUERY = 0;
 /** RFC 2136 §1.3 */
 export const OPCODE_UPDATE = 5;
 
-/** RCODE names (RFC 1035 §4.1.1, RFC 2136 §2.2, RFC 8945 §3 for the TSIG error field). */
-export const RCODE_NAMES: Readonly<Record<number, string>> = {
-  0: 'NOERROR',
-  1: 'FORMERR',
-  2: 'SERVFAIL',
-  3: 'NXDOMAIN',
-  4: 'NOTIMP',
-  5: 'REFUSED',
-  6: 'YXDOMAIN',
-  7: 'YXRRSET',
-  8: 'NXRRSET',
-  9: 'NOTAUTH',
-  10: 'NOTZONE',
+/**
+ * TSIG error field values (RFC 8945 §3). 16 means BADSIG here, where the EDNS extended RCODE
+ * calls it BADVERS (RFC 6891 §9); everything else is named by the DNS client's table.
+ */
+const TSIG_ERRORS: Readonly<Record<number, string>> = {
   16: 'BADSIG',
   17: 'BADKEY',
   18: 'BADTIME',
   22: 'BADTRUNC',
 };
 
+/** The name of a header RCODE (RFC 1035 §4.1.1, RFC 2136 §2.2) or a TSIG error. */
 export function rcodeName(rcode: number): string {
-  return RCODE_NAMES[rcode] ?? `RCODE${rcode}`;
+  return TSIG_ERRORS[rcode] ?? dnsRcodeName(rcode);
 }
 
 export interface Rr {
