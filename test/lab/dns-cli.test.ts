@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCliAsync, type CliResult } from '../support/cli.js';
 import { makePki } from '../support/pki.js';
-import { startDnsLab, type DnsLab } from './dns/dnslab.js';
+import { startDnsLab, tlsaIn, type DnsLab } from './dns/dnslab.js';
 import { labTsigKey } from './dns/tsig.js';
 import { createNetns, labAvailable, sleep, type Netns } from './netns.js';
 
@@ -43,13 +43,7 @@ describe('danekeeper dns / dnssec (lab, real BIND)', { skip: !avail.ok && avail.
   const viaResolver = async (zone: string, owner = OWNER) => {
     await lab.flushResolver(zone);
     const d = await lab.dig(['+dnssec', owner, 'TLSA']);
-    const records = d.answer
-      .filter((l) => / IN TLSA /.test(l))
-      .map((l) => {
-        const [u, s, m, ...hex] = l.replace(/^.* IN TLSA /, '').split(' ');
-        return `${u} ${s} ${m} ${hex.join('').toLowerCase()}`;
-      })
-      .sort();
+    const records = tlsaIn(d.answer);
     return { ad: d.flags.includes('ad'), status: d.status, records };
   };
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DkError } from '../../src/core/errors.js';
 import { callInNetns } from '../support/netns-call.js';
-import { startDnsLab, type DnsLab } from './dns/dnslab.js';
+import { startDnsLab, tlsaIn, type DnsLab } from './dns/dnslab.js';
 import { startPdns, type PdnsServer } from './dns/pdns.js';
 import { createNetns, labAvailable, type Netns } from './netns.js';
 import type { DriverOpts } from './publish-powerdns-driver.js';
@@ -50,14 +50,7 @@ describe('publish: powerdns backend on pdns_server', { skip: !avail.ok && avail.
   async function served(owner = OWNER, zone = ZONE) {
     await lab.flushResolver(zone);
     const d = await lab.dig(['+dnssec', owner, 'TLSA']);
-    const set = d.answer
-      .filter((l) => / IN TLSA /.test(l))
-      .map((l) => {
-        const [u, s, m, ...hex] = l.split(' IN TLSA ')[1]!.split(' ');
-        return `${u} ${s} ${m} ${hex.join('').toLowerCase()}`;
-      })
-      .sort();
-    return { status: d.status, ad: d.flags.includes('ad'), set };
+    return { status: d.status, ad: d.flags.includes('ad'), set: tlsaIn(d.answer) };
   }
   async function expectServed(set: string[], owner = OWNER, zone = ZONE) {
     const s = await served(owner, zone);

@@ -17,6 +17,7 @@ import { tempDir } from '../support/pki.js';
 import {
   labTsigKey,
   startDnsLab,
+  tlsaIn,
   writeTsigKeyFile,
   type DnsLab,
   type TsigKeySpec,
@@ -68,14 +69,7 @@ describe('publish: rfc2136 backend on BIND and Knot', { skip: !avail.ok && avail
   async function served(owner: string, zone: string) {
     await lab.flushResolver(zone);
     const d = await lab.dig(['+dnssec', owner, 'TLSA']);
-    const set = d.answer
-      .filter((l) => / IN TLSA /.test(l))
-      .map((l) => {
-        const [u, s, m, ...hex] = l.split(' IN TLSA ')[1]!.split(' ');
-        return `${u} ${s} ${m} ${hex.join('').toLowerCase()}`;
-      })
-      .sort();
-    return { status: d.status, ad: d.flags.includes('ad'), set };
+    return { status: d.status, ad: d.flags.includes('ad'), set: tlsaIn(d.answer) };
   }
   async function expectServed(set: string[], owner: string, zone: string) {
     const s = await served(owner, zone);

@@ -192,6 +192,20 @@ function sweepStaleDirs(): void {
   }
 }
 
+/**
+ * The TLSA records of dig's answer lines as `U S M hex`, sorted: dig splits long hex into
+ * chunks and prints it in upper case; RRSIG lines covering TLSA are not records.
+ */
+export function tlsaIn(answer: string[]): string[] {
+  return answer
+    .filter((l) => / IN TLSA /.test(l))
+    .map((l) => {
+      const [u, s, m, ...hex] = l.split(' IN TLSA ')[1]!.split(' ');
+      return `${u} ${s} ${m} ${hex.join('').toLowerCase()}`;
+    })
+    .sort();
+}
+
 export function parseDig(r: ExecResult): DigResult {
   const status = /status: ([A-Z]+)/.exec(r.stdout)?.[1] ?? '';
   const flags = (/;; flags: ([a-z ]*);/.exec(r.stdout)?.[1] ?? '').split(' ').filter(Boolean);
