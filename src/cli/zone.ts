@@ -6,9 +6,8 @@ import type { Command } from 'commander';
 import { DkError } from '../core/errors.js';
 import { parseTlsa, type TlsaRecord } from '../core/tlsa/index.js';
 import { loadResolverConfig, proveValidating, StubResolver } from '../io/dns/index.js';
-import { openPublisher } from '../publish/backend.js';
+import { openPublisher, powerdnsConnection } from '../publish/backend.js';
 import { dnssecStatus, type DnssecReport } from '../publish/dnssec-status.js';
-import type { PowerdnsApiOptions } from '../publish/powerdns-api.js';
 import { powerdnsSecureZone, powerdnsZoneSettings } from '../publish/powerdns-dnssec.js';
 import { checkPropagation, type PropagationReport } from '../publish/propagation.js';
 import {
@@ -194,14 +193,7 @@ async function runDnssec(zoneArg: string, o: DnssecFlags, io: Io): Promise<numbe
         '--secure signs the zone through the PowerDNS API: add --backend powerdns',
       );
     }
-    const s = backendSettings(o, ctx, io);
-    const api: PowerdnsApiOptions = {
-      zone: ctx.zone,
-      apiUrl: s.apiUrl ?? '',
-      apiKey: s.apiKey ?? '',
-      serverId: s.serverId ?? 'localhost',
-    };
-    if (!s.apiUrl || !s.apiKey) openPublisher(s); // names the missing setting
+    const api = powerdnsConnection(backendSettings(o, ctx, io));
     if (o.secure) await powerdnsSecureZone(api);
     const z = await powerdnsZoneSettings(api);
     if (z.soaEditApi === '') {

@@ -4,6 +4,7 @@
  * as a secret and never puts one in a message.
  */
 import { DkError } from '../core/errors.js';
+import type { PowerdnsApiOptions } from './powerdns-api.js';
 import { createPowerdnsPublisher } from './powerdns.js';
 import { createRfc2136Publisher, parseTsigKeyFile, tsigKeyWarnings } from './rfc2136/index.js';
 import type { BackendKind, Publisher } from './types.js';
@@ -31,6 +32,19 @@ const need = (what: string, backend: string): never => {
   throw new DkError('usage', 'E_BACKEND_CONFIG', `The ${backend} backend needs ${what}`);
 };
 
+/** What the PowerDNS API calls need (publishing, and dnssec status's keys and --secure). */
+export function powerdnsConnection(s: BackendSettings): PowerdnsApiOptions {
+  return {
+    zone: s.zone,
+    apiUrl: s.apiUrl ?? need('--api-url URL (or api-url = in [dns])', 'powerdns'),
+    apiKey:
+      s.apiKey ??
+      need('an API key: --api-key-file FILE, api-key-file = or $DANEKEEPER_API_KEY', 'powerdns'),
+    serverId: s.serverId ?? 'localhost',
+    ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
+  };
+}
+
 /** `warn` gets advice that does not stop the work (a TSIG key of a weak algorithm). */
 export function openPublisher(
   s: BackendSettings,
@@ -50,18 +64,7 @@ export function openPublisher(
       });
     }
     case 'powerdns':
-      return createPowerdnsPublisher({
-        zone: s.zone,
-        apiUrl: s.apiUrl ?? need('--api-url URL (or api-url = in [dns])', 'powerdns'),
-        apiKey:
-          s.apiKey ??
-          need(
-            'an API key: --api-key-file FILE, api-key-file = or $DANEKEEPER_API_KEY',
-            'powerdns',
-          ),
-        serverId: s.serverId ?? 'localhost',
-        ...(s.timeoutMs ? { timeoutMs: s.timeoutMs } : {}),
-      });
+      return createPowerdnsPublisher(powerdnsConnection(s));
     case 'zonefile': {
       const zoneFile = s.zoneFile ?? need('--zone-file FILE (or zone-file = in [dns])', 'zonefile');
       const reload =
