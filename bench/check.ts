@@ -9,6 +9,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { labAvailable } from '../test/lab/netns.js';
+import { postfixClientEnv } from '../test/lab/postfix.js';
 import { startScenarioLab } from '../test/lab/scenarios.js';
 
 const root = join(fileURLToPath(import.meta.url), '..', '..');
@@ -39,7 +40,19 @@ try {
   const s = lab.scenario('mixed');
   const inNs = (...args: string[]) => ['ip', 'netns', 'exec', lab.ns.name, ...args];
   const finger = (dest: string) =>
-    inNs('posttls-finger', '-c', '-l', 'dane', '-t', '10', '-T', '10', dest);
+    inNs(
+      'env',
+      `MAIL_CONFIG=${postfixClientEnv().MAIL_CONFIG}`,
+      'posttls-finger',
+      '-c',
+      '-l',
+      'dane',
+      '-t',
+      '10',
+      '-T',
+      '10',
+      dest,
+    );
   const dk: number[] = [];
   const pfDomain: number[] = [];
   const pfHosts: number[] = [];

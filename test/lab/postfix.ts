@@ -124,6 +124,26 @@ const QUEUE_DIRS: [string, number, 'root' | 'postdrop'][] = [
 ];
 
 /** `[v6]:port` or `v4:port`, as master.cf and most clients write it. */
+/**
+ * The environment for a Postfix *client* tool run outside an instance (`posttls-finger`,
+ * `postconf -d`): its own config directory with a lab-made main.cf. Debian's postfix installed
+ * with "No configuration" has no /etc/postfix/main.cf, and every Postfix program exits "fatal:
+ * open /etc/postfix/main.cf" without one; a developer's own main.cf must not change what the
+ * tests see either. Made once per process, removed at exit.
+ */
+let clientConfig: string | undefined;
+export function postfixClientEnv(): { MAIL_CONFIG: string } {
+  if (clientConfig === undefined) {
+    const dir = tempDir('dk-postfix-client-');
+    // compatibility_level: today's defaults, and no "backwards-compatible default" warnings in
+    // the output the reference mapping reads. Nothing else: posttls-finger's flags set the rest.
+    writeFileSync(join(dir, 'main.cf'), 'compatibility_level = 3.6\n');
+    clientConfig = dir;
+    process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return { MAIL_CONFIG: clientConfig };
+}
+
 export function hostPort(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }

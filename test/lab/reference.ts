@@ -18,7 +18,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir } from '../support/pki.js';
 import { sleep, type Netns } from './netns.js';
-import { startPostfix, type PostfixInstance } from './postfix.js';
+import { postfixClientEnv, startPostfix, type PostfixInstance } from './postfix.js';
 import type { Verdict } from './scenarios.js';
 
 // --- posttls-finger ------------------------------------------------------------------------
@@ -122,7 +122,7 @@ export async function posttlsFinger(
       timeout,
       destination,
     ],
-    { allowFail: true, timeoutMs: (opts.timeoutS ?? 10) * 3_000 },
+    { allowFail: true, timeoutMs: (opts.timeoutS ?? 10) * 3_000, env: postfixClientEnv() },
   );
   const output = (r.stdout + r.stderr)
     .split('\n')

@@ -94,8 +94,8 @@ Try, from ${process.cwd()} (as root):
   ${dk} tlsa --fetch [fd00:53::1]:25 --format json
   ${dk} tlsa --fetch 127.0.10.3:993 --selector 0 --mtype 2
   ${inNs} openssl s_client -connect 127.0.10.1:25 -starttls smtp -showcerts </dev/null
-  ${inNs} posttls-finger -c -l secure -F ${rsa.root.certFile} '[127.0.10.1]:25' mx1.lab.test
-  ${inNs} posttls-finger -c -w -l secure -F ${rsa.root.certFile} '[127.0.10.1]:465' mx1.lab.test
+  ${inNs} env MAIL_CONFIG=${postfix.configDir} posttls-finger -c -l secure -F ${rsa.root.certFile} '[127.0.10.1]:25' mx1.lab.test
+  ${inNs} env MAIL_CONFIG=${postfix.configDir} posttls-finger -c -w -l secure -F ${rsa.root.certFile} '[127.0.10.1]:465' mx1.lab.test
   ${dk} dns add-tlsa --zone lab.test --name mx1 --port 25 --backend rfc2136 --server 127.0.54.1 --tsig-key ${tsigFile} --state ${dir}/state.db --data $(${dk} tlsa --fetch 127.0.10.1:25 | cut -d' ' -f4)
   ${dk} dns propagation --zone lab.test --name mx1 --backend rfc2136 --server 127.0.54.1 --tsig-key ${tsigFile}
   ${dk} dnssec status island.test
