@@ -24,11 +24,35 @@ describe('config file', () => {
     assert.equal(c.store.path, '/tmp/x.db');
   });
 
+  it("reads the confirmation interval from [ext-sslit] (the seed's panel.ini key), in hours", () => {
+    const c = parseConfig('[ext-sslit]\ndane-confirmation-interval-in-hours = 0.5\n', 'f.ini');
+    assert.equal(c['ext-sslit']['dane-confirmation-interval-in-hours'], 0.5);
+    assert.deepEqual(parseConfig('[dns]\nzone = a\n', 'f.ini')['ext-sslit'], {});
+    assert.deepEqual(loadConfig(undefined, {})['ext-sslit'], {});
+  });
+
   it('names the file and the setting that is wrong', () => {
     const cases: [string, RegExp][] = [
       ['[dns]\nbackend = bind\n', /^f\.ini: dns\.backend: .*"zonefile"/],
       ['[dns]\ntsig-secret = abc\n', /^f\.ini: dns: unknown setting "tsig-secret"$/],
-      ['[dnss]\nzone = x\n', /^f\.ini: unknown setting "dnss"$/],
+      [
+        '[dnss]\nzone = x\n',
+        /^f\.ini: unknown section \[dnss\]; danekeeper reads \[dns\], \[store\], \[ext-sslit\]$/,
+      ],
+      // no [dns] header: the settings sit outside any section, which zod calls unknown
+      [
+        'zone = example.test\n',
+        /^f\.ini: setting "zone" is outside any section: put it under \[dns\]$/,
+      ],
+      [
+        'path = /x.db\n[dns]\nzone = a\n',
+        /^f\.ini: setting "path" is outside any section: put it under \[store\]$/,
+      ],
+      ['colour = red\n', /^f\.ini: setting "colour" is outside any section, and no section has it/],
+      [
+        '[ext-sslit]\ndane-confirmation-interval-in-hours = soon\n',
+        /^f\.ini: ext-sslit\.dane-confirmation-interval-in-hours: must be a number of hours/,
+      ],
       ['[dns]\napi-url = ftp://x\n', /^f\.ini: dns\.api-url: /],
     ];
     for (const [text, re] of cases) {
@@ -56,7 +80,9 @@ describe('config file', () => {
     assert.throws(
       () => loadConfig(join(dir, 'nope.ini'), {}),
       (e: unknown) =>
-        e instanceof DkError && e.kind === 'noinput' && /nope\.ini: ENOENT/.test(e.message),
+        e instanceof DkError &&
+        e.kind === 'noinput' &&
+        /^Cannot read the config file .*nope\.ini: no such file$/.test(e.message),
     );
     const f = join(dir, 'env.ini');
     writeFileSync(f, '[dns]\nzone = a.test\n');
@@ -84,7 +110,8 @@ describe('secrets', () => {
     assert.throws(
       () => readSecret(join(dir, 'none'), 'DK_X', {}, 'TSIG key'),
       (e: unknown) =>
-        e instanceof DkError && /Cannot read the TSIG key file .*none: ENOENT/.test(e.message),
+        e instanceof DkError &&
+        /Cannot read the TSIG key file .*none: no such file$/.test(e.message),
     );
   });
 });

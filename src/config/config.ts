@@ -20,42 +20,94 @@
  *
  *   [store]
  *   path = /var/lib/danekeeper/state.db
+ *
+ *   [ext-sslit]                       ; the seed's panel.ini keys, verbatim
+ *   dane-confirmation-interval-in-hours = 24 ; decimals allowed
  */
 import { readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { parse as parseIni } from 'ini';
-import { z } from 'zod';
+import type * as Zod from 'zod';
 import { DkError } from '../core/errors.js';
 
 export const DEFAULT_CONFIG = '/etc/danekeeper/danekeeper.ini';
 
-const dnsSection = z
-  .object({
-    backend: z.enum(['zonefile', 'rfc2136', 'powerdns']).optional(),
-    zone: z.string().min(1).optional(),
-    server: z.string().min(1).optional(),
-    'tsig-key-file': z.string().min(1).optional(),
-    'api-url': z.url({ protocol: /^https?$/ }).optional(),
-    'api-key-file': z.string().min(1).optional(),
-    'server-id': z.string().min(1).optional(),
-    'zone-file': z.string().min(1).optional(),
-    'include-file': z.string().min(1).optional(),
-    'reload-command': z.string().min(1).optional(),
-    resolver: z.string().min(1).optional(),
-  })
-  .strict();
+/**
+ * The schema, built on first use. zod costs about 60-110 ms to load, and most runs read no
+ * config file (or only print --help): it is loaded only when a file is actually parsed.
+ * createRequire keeps loadConfig synchronous for its callers. Nothing zod makes leaves this
+ * module, so this CommonJS copy never meets objects of an ESM copy loaded elsewhere.
+ */
+function buildSchemas(z: typeof Zod.z) {
+  const dns = z
+    .object({
+      backend: z.enum(['zonefile', 'rfc2136', 'powerdns']).optional(),
+      zone: z.string().min(1).optional(),
+      server: z.string().min(1).optional(),
+      'tsig-key-file': z.string().min(1).optional(),
+      'api-url': z.url({ protocol: /^https?$/ }).optional(),
+      'api-key-file': z.string().min(1).optional(),
+      'server-id': z.string().min(1).optional(),
+      'zone-file': z.string().min(1).optional(),
+      'include-file': z.string().min(1).optional(),
+      'reload-command': z.string().min(1).optional(),
+      resolver: z.string().min(1).optional(),
+    })
+    .strict();
+  const store = z.object({ path: z.string().min(1).optional() }).strict();
+  const extSslit = z
+    .object({
+      // DESIGN.md: the seed's panel.ini key; hours, decimals allowed (tests use seconds).
+      'dane-confirmation-interval-in-hours': z
+        .string()
+        .regex(/^[0-9]+(\.[0-9]+)?$/, 'must be a number of hours, e.g. 24 or 0.5')
+        .transform(Number)
+        .optional(),
+    })
+    .strict();
+  const sections = { dns, store, 'ext-sslit': extSslit };
+  const file = z
+    .object({ dns: dns.optional(), store: store.optional(), 'ext-sslit': extSslit.optional() })
+    .strict();
+  return { dns, extSslit, file, sections };
+}
 
-const storeSection = z.object({ path: z.string().min(1).optional() }).strict();
+type Schemas = ReturnType<typeof buildSchemas>;
+let schemas: Schemas | undefined;
+function loadSchemas(): Schemas {
+  if (!schemas) {
+    const require = createRequire(import.meta.url);
+    schemas = buildSchemas((require('zod') as typeof Zod).z);
+  }
+  return schemas;
+}
 
-const fileSchema = z
-  .object({ dns: dnsSection.optional(), store: storeSection.optional() })
-  .strict();
-
-export type DnsSection = z.infer<typeof dnsSection>;
+export type DnsSection = Zod.z.infer<Schemas['dns']>;
+export type ExtSslitSection = Zod.z.infer<Schemas['extSslit']>;
 export interface ConfigFile {
   /** where it was read from; null when no file was given and the default does not exist */
   path: string | null;
   dns: DnsSection;
   store: { path?: string };
+  'ext-sslit': ExtSslitSection;
+}
+
+/** An errno code as the other commands word it ("no such file"), never a bare ENOENT. */
+export function fileErrorReason(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  switch (code) {
+    case 'ENOENT':
+      return 'no such file';
+    case 'EACCES':
+    case 'EPERM':
+      return 'permission denied';
+    case 'EISDIR':
+      return 'is a directory';
+    case 'ENOTDIR':
+      return 'a parent is not a directory';
+    default:
+      return code ?? 'cannot be read';
+  }
 }
 
 /**
@@ -70,20 +122,65 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv)
     text = readFileSync(path, 'utf8');
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (named === undefined && code === 'ENOENT') return { path: null, dns: {}, store: {} };
-    throw new DkError('noinput', 'E_CONFIG_READ', `Cannot read the config file ${path}: ${code}`);
+    if (named === undefined && code === 'ENOENT') {
+      return { path: null, dns: {}, store: {}, 'ext-sslit': {} };
+    }
+    throw new DkError(
+      'noinput',
+      'E_CONFIG_READ',
+      `Cannot read the config file ${path}: ${fileErrorReason(e)}`,
+    );
   }
   return parseConfig(text, path);
 }
 
+/**
+ * Settings above the first section header and unknown sections, named in the user's terms
+ * before zod sees them: zod would call both "unknown setting".
+ */
+function checkLayout(
+  raw: Record<string, unknown>,
+  path: string,
+  sections: Schemas['sections'],
+): void {
+  const known: Record<string, string[]> = Object.fromEntries(
+    Object.entries(sections).map(([name, schema]) => [name, Object.keys(schema.shape)]),
+  );
+  const sectionList = Object.keys(known)
+    .map((n) => `[${n}]`)
+    .join(', ');
+  for (const [key, value] of Object.entries(raw)) {
+    if (value !== null && typeof value === 'object') {
+      if (!(key in known)) {
+        throw new DkError(
+          'config',
+          'E_CONFIG',
+          `${path}: unknown section [${key}]; danekeeper reads ${sectionList}`,
+        );
+      }
+      continue;
+    }
+    const home = Object.keys(known).find((n) => known[n]!.includes(key));
+    throw new DkError(
+      'config',
+      'E_CONFIG',
+      home
+        ? `${path}: setting "${key}" is outside any section: put it under [${home}]`
+        : `${path}: setting "${key}" is outside any section, and no section has it (danekeeper reads ${sectionList})`,
+    );
+  }
+}
+
 export function parseConfig(text: string, path: string): ConfigFile {
-  let raw: unknown;
+  let raw: Record<string, unknown>;
   try {
-    raw = parseIni(text);
+    raw = parseIni(text) as Record<string, unknown>;
   } catch (e) {
     throw new DkError('config', 'E_CONFIG', `${path}: ${(e as Error).message.split('\n')[0]}`);
   }
-  const r = fileSchema.safeParse(raw);
+  const schema = loadSchemas();
+  checkLayout(raw, path, schema.sections);
+  const r = schema.file.safeParse(raw);
   if (!r.success) {
     const issue = r.error.issues[0]!;
     const where = issue.path.join('.');
@@ -93,7 +190,12 @@ export function parseConfig(text: string, path: string): ConfigFile {
         : issue.message;
     throw new DkError('config', 'E_CONFIG', `${path}: ${where ? `${where}: ` : ''}${what}`);
   }
-  return { path, dns: r.data.dns ?? {}, store: r.data.store ?? {} };
+  return {
+    path,
+    dns: r.data.dns ?? {},
+    store: r.data.store ?? {},
+    'ext-sslit': r.data['ext-sslit'] ?? {},
+  };
 }
 
 /** Splits a command such as `rndc reload "example.org"` into argv; no shell is involved. */
@@ -134,8 +236,11 @@ export function readSecret(
     value = readFileSync(file, 'utf8');
     mode = statSync(file).mode & 0o777;
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new DkError('noinput', 'E_SECRET_READ', `Cannot read the ${what} file ${file}: ${code}`);
+    throw new DkError(
+      'noinput',
+      'E_SECRET_READ',
+      `Cannot read the ${what} file ${file}: ${fileErrorReason(e)}`,
+    );
   }
   const warning =
     (mode & 0o077) !== 0
