@@ -288,6 +288,52 @@ describe('powerdns publisher (fake API)', () => {
     assert.equal(fake.seen[1]!.url, '/api/v1/servers/localhost/zones/example.test.');
   });
 
+  it('describeChange: the PATCH URL and JSON body apply would send, without the key; nothing changed', async () => {
+    fake.rrsets.push({
+      name: OWNER,
+      type: 'TLSA',
+      ttl: 300,
+      records: [
+        { content: content(1, true), disabled: false },
+        { content: content(9), disabled: true },
+      ],
+    });
+    const before = JSON.stringify(fake.rrsets);
+    const c = { owner: OWNER, expected: [rec(1)], add: [rec(2)], remove: [], ttl: 300 };
+    const lines = await pub().describeChange!(c);
+    assert.deepEqual(
+      fake.seen.map((s) => s.method),
+      ['GET'],
+      'a description only reads',
+    );
+    assert.equal(JSON.stringify(fake.rrsets), before);
+    assert.equal(lines.length, 2);
+    assert.equal(lines[0], `PATCH ${fake.url}/api/v1/servers/localhost/zones/example.test.`);
+    assert.ok(!lines.join('\n').includes(KEY), 'never the API key');
+    await pub().apply(c);
+    assert.deepEqual(JSON.parse(lines[1]!), fake.seen[2]!.body, 'exactly the body apply sends');
+    // every served record removed: the disabled one stays; the guard holds as for apply
+    const del = await pub().describeChange!({
+      owner: OWNER,
+      expected: [rec(1), rec(2)],
+      add: [],
+      remove: [rec(1), rec(2)],
+      ttl: 300,
+    });
+    assert.deepEqual(JSON.parse(del[1]!), {
+      rrsets: [
+        {
+          name: OWNER,
+          type: 'TLSA',
+          changetype: 'REPLACE',
+          ttl: 300,
+          records: [{ content: content(9), disabled: true }],
+        },
+      ],
+    });
+    await rejectsWith(pub().describeChange!({ ...c, expected: [] }), 'E_PUBLISH_CONFLICT');
+  });
+
   it('guard: a set that differs from expected is a conflict and nothing is sent', async () => {
     fake.rrsets.push({
       name: OWNER,

@@ -133,7 +133,17 @@ export function createPowerdnsPublisher(opts: PowerdnsOptions): Publisher {
     return rs.ttl;
   }
 
-  async function apply(change: TlsaChange): Promise<void> {
+  /**
+   * Steps 1 and 2 without sending: the guard checked against a fresh read, and the PATCH body
+   * that carries the change out (null when nothing needs writing). Shared by apply and
+   * describeChange, so a dry run shows exactly what apply sends.
+   */
+  async function planPatch(change: TlsaChange): Promise<{
+    owner: string;
+    action: string;
+    target: TlsaRecord[];
+    body: { rrsets: { [k: string]: Json }[] } | null;
+  }> {
     const owner = absName(change.owner);
     // RFC 2181 §8: a TTL is an unsigned 31-bit number; PowerDNS 4.7 stores larger ones as given.
     if (!Number.isInteger(change.ttl) || change.ttl < 0 || change.ttl > 2147483647) {
@@ -169,13 +179,28 @@ export function createPowerdnsPublisher(opts: PowerdnsOptions): Publisher {
     const target = [...now.filter((r) => !has(change.remove, r)), ...adds];
     if (sameSet(target, now) && records.length === cur.records.length) {
       // nothing to do but perhaps the TTL; an unchanged RRset is not rewritten (no serial bump)
-      if (target.length === 0 || cur.ttl === change.ttl) return;
+      if (target.length === 0 || cur.ttl === change.ttl) {
+        return { owner, action, target, body: null };
+      }
     }
     const rrset: { [k: string]: Json } =
       records.length === 0
         ? { name: owner, type: 'TLSA', changetype: 'DELETE' }
         : { name: owner, type: 'TLSA', changetype: 'REPLACE', ttl: change.ttl, records };
-    await api.request('PATCH', api.zonePath(), action, { rrsets: [rrset] });
+    return { owner, action, target, body: { rrsets: [rrset] } };
+  }
+
+  async function describeChange(change: TlsaChange): Promise<string[]> {
+    const { owner, body } = await planPatch(change);
+    // The X-API-Key header is left out on purpose: a dry run's output ends up in logs.
+    if (body === null) return [`; nothing to send: the TLSA RRset at ${owner} is already so`];
+    return [`PATCH ${api.base}/api/v1${api.zonePath()}`, JSON.stringify(body)];
+  }
+
+  async function apply(change: TlsaChange): Promise<void> {
+    const { owner, action, target, body } = await planPatch(change);
+    if (body === null) return;
+    await api.request('PATCH', api.zonePath(), action, body);
 
     const after = await getRrset(owner, 'TLSA', `the check after ${action}`);
     const got = served(after);
@@ -190,5 +215,5 @@ export function createPowerdnsPublisher(opts: PowerdnsOptions): Publisher {
   }
 
   const describe = `powerdns at ${api.base} (server ${api.serverId})`;
-  return { backend: 'powerdns', zone, describe, read, defaultTtl, apply };
+  return { backend: 'powerdns', zone, describe, read, defaultTtl, apply, describeChange };
 }

@@ -52,6 +52,12 @@ class MemPublisher implements Publisher {
     if (this.reloadFails) throw new DkError('unavailable', 'E_PUBLISH_RELOAD', 'reload failed');
     return Promise.resolve();
   }
+  describeChange(c: TlsaChange): Promise<string[]> {
+    return Promise.resolve([
+      ...c.remove.map((r) => `- ${r.data[0]}`),
+      ...c.add.map((r) => `+ ${r.data[0]} ttl ${c.ttl}`),
+    ]);
+  }
   put(records: TlsaRecord[], ttl = 300): void {
     this.sets.set(OWNER, { owner: OWNER, ttl, records });
   }
@@ -205,5 +211,110 @@ describe('tlsa-set: ownership and retries', () => {
       addTlsa(new MemPublisher(), new MapStore(), '_25._tcp.mail.other.test', [rec(1)]),
       (e: unknown) => e instanceof DkError && e.code === 'E_NOT_IN_ZONE',
     );
+  });
+});
+
+describe('tlsa-set: dry run and the pre-apply hook', () => {
+  it('a dry run computes the change and the wire text; nothing applied, the store untouched', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    pub.put([rec(9)]);
+    await addTlsa(pub, store, OWNER, [rec(1)], noSleep);
+    const rows = [...store.rows];
+    const dry = await replaceTlsa(pub, store, OWNER, [rec(2)], { ...noSleep, dryRun: true });
+    assert.equal(dry.dryRun, true);
+    assert.equal(dry.changed, false);
+    assert.deepEqual(ids(dry.added), [2]);
+    assert.deepEqual(ids(dry.removed), [1]);
+    assert.deepEqual(ids(dry.before), [1, 9]);
+    assert.deepEqual(ids(dry.after), [2, 9]);
+    assert.deepEqual(dry.change, {
+      owner: OWNER,
+      expected: dry.before,
+      add: [rec(2)],
+      remove: [rec(1)],
+      ttl: 300,
+    });
+    assert.deepEqual(dry.wire, ['- 1', '+ 2 ttl 300']);
+    assert.equal(pub.applied.length, 1, 'only the first, real add');
+    assert.deepEqual(ids((await pub.read(OWNER)).records), [1, 9]);
+    assert.deepEqual(store.rows, rows);
+    // a dry run does not forget records it finds gone either: the store is untouched
+    pub.put([rec(9)]);
+    await addTlsa(pub, store, OWNER, [rec(3)], { ...noSleep, dryRun: true });
+    assert.deepEqual(store.rows, rows);
+  });
+
+  it('nothing to do: change null, wire empty, the hook not called; a real run reports its change', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    let calls = 0;
+    const beforeApply = () => {
+      calls++;
+      return Promise.resolve();
+    };
+    const real = await addTlsa(pub, store, OWNER, [rec(1)], { ...noSleep, beforeApply });
+    assert.equal(real.dryRun, false);
+    assert.deepEqual(real.change?.add, [rec(1)]);
+    assert.deepEqual(real.wire, []);
+    const again = await addTlsa(pub, store, OWNER, [rec(1)], {
+      ...noSleep,
+      beforeApply,
+      dryRun: true,
+    });
+    assert.equal(again.change, null);
+    assert.deepEqual(again.wire, []);
+    assert.equal(calls, 1);
+  });
+
+  it('beforeApply sees the plan (in a dry run too); throwing aborts with nothing changed', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    pub.put([rec(9)]);
+    const seen: unknown[] = [];
+    const dry = await addTlsa(pub, store, OWNER, [rec(1)], {
+      ...noSleep,
+      dryRun: true,
+      beforeApply: (p) => {
+        seen.push({ ...p, before: ids(p.before), after: ids(p.after) });
+        return Promise.resolve();
+      },
+    });
+    assert.equal(dry.dryRun, true);
+    assert.deepEqual(seen, [
+      { owner: OWNER, before: [9], after: [1, 9], add: [rec(1)], remove: [], ttl: 300 },
+    ]);
+    await assert.rejects(
+      addTlsa(pub, store, OWNER, [rec(1)], {
+        ...noSleep,
+        beforeApply: () =>
+          Promise.reject(new DkError('unavailable', 'E_PROBE', 'mail.example.test:25 is down')),
+      }),
+      (e: unknown) => e instanceof DkError && e.code === 'E_PROBE',
+    );
+    assert.equal(pub.applied.length, 0);
+    assert.deepEqual(store.rows, []);
+    assert.deepEqual(ids((await pub.read(OWNER)).records), [9]);
+  });
+
+  it('beforeApply is called again on a retry, with the fresh plan', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    let interfered = false;
+    pub.interfere = () => {
+      if (interfered) return;
+      interfered = true;
+      pub.put([rec(7)]);
+    };
+    const befores: (number | undefined)[][] = [];
+    const r = await addTlsa(pub, store, OWNER, [rec(1)], {
+      ...noSleep,
+      beforeApply: (p) => {
+        befores.push(ids(p.before));
+        return Promise.resolve();
+      },
+    });
+    assert.equal(r.tries, 2);
+    assert.deepEqual(befores, [[], [7]]);
   });
 });

@@ -26,6 +26,27 @@ export interface SetOptions {
   now?: Date;
   /** waits between tries; default a short growing delay (tests pass a no-op) */
   sleep?: (ms: number) => Promise<void>;
+  /** compute the change and stop: nothing applied, the store untouched */
+  dryRun?: boolean;
+  /**
+   * called with the planned change before it is applied (and in a dry run); throwing aborts
+   * with nothing changed. Called again on each retry with the fresh plan. Not called when
+   * there is nothing to change.
+   */
+  beforeApply?: (p: BeforeApply) => Promise<void>;
+}
+
+/** The planned change as beforeApply sees it. */
+export interface BeforeApply {
+  owner: string;
+  /** the RRset as read */
+  before: TlsaRecord[];
+  /** the RRset once the change is applied */
+  after: TlsaRecord[];
+  add: TlsaRecord[];
+  remove: TlsaRecord[];
+  /** the TTL of the whole resulting RRset */
+  ttl: number;
 }
 
 export interface TlsaSetResult {
@@ -48,6 +69,19 @@ export interface TlsaSetResult {
   absent: TlsaRecord[];
   /** tries used (1 unless a concurrent change forced a retry) */
   tries: number;
+  /**
+   * a dry run: `changed` is false and nothing was applied, while `after`, `ttl`, `added` and
+   * `removed` say what the change would have done
+   */
+  dryRun: boolean;
+  /** the change that was (or, in a dry run, would be) applied; null when nothing to do */
+  change: TlsaChange | null;
+  /**
+   * in a dry run, what the backend would send: nsupdate-style UPDATE text, the API call
+   * (method, URL, JSON body; never a key), or the zone-file lines added/removed. Empty
+   * otherwise, and when the backend cannot describe its changes.
+   */
+  wire: string[];
 }
 
 const has = (set: TlsaRecord[], r: TlsaRecord): boolean => set.some((x) => sameRecord(x, r));
@@ -103,7 +137,7 @@ async function run(
     // forget them, or a later hand-made record with the same data would be taken for ours.
     const ownedAll = store.owned(zone, owner);
     const gone = minus(ownedAll, cur.records);
-    if (gone.length > 0) store.forget(zone, owner, gone);
+    if (gone.length > 0 && !opts.dryRun) store.forget(zone, owner, gone);
     const owned = both(ownedAll, cur.records);
     const p = plan(cur.records, owned);
     const ttl = await chooseTtl(pub, cur, opts.ttl);
@@ -134,10 +168,26 @@ async function run(
       notOwned: p.notOwned,
       absent: p.absent,
       tries: attempt,
+      dryRun: opts.dryRun === true,
+      change: null,
+      wire: [],
     };
     if (p.add.length === 0 && p.remove.length === 0 && !ttlChanges) return result;
     const change: TlsaChange = { owner, expected: cur.records, add: p.add, remove: p.remove, ttl };
+    const planned = { ...result, after, ttl, added: p.add, removed: p.remove, change };
     try {
+      await opts.beforeApply?.({
+        owner,
+        before: cur.records,
+        after,
+        add: p.add,
+        remove: p.remove,
+        ttl,
+      });
+      if (opts.dryRun) {
+        const wire = pub.describeChange ? await pub.describeChange(change) : [];
+        return { ...planned, wire };
+      }
       await pub.apply(change);
     } catch (e) {
       // The zone file was written but the reload failed: the records are published as far as
@@ -162,7 +212,7 @@ async function run(
     }
     if (p.add.length > 0) store.remember(zone, owner, p.add, opts.now ?? new Date());
     if (p.remove.length > 0) store.forget(zone, owner, p.remove);
-    return { ...result, changed: true, after, ttl, added: p.add, removed: p.remove };
+    return { ...planned, changed: true };
   }
 }
 

@@ -66,6 +66,12 @@ export interface Publisher {
    * Messages are one line naming the server and the owner, never a secret.
    */
   apply(change: TlsaChange): Promise<void>;
+  /**
+   * What apply(change) would send or write, for --dry-run; never a secret. Reads (the API's
+   * RRset, the zone file) but changes nothing. Throws E_PUBLISH_CONFLICT as apply would when
+   * the guard no longer holds.
+   */
+  describeChange?(change: TlsaChange): Promise<string[]>;
   /** Releases sockets/handles; optional. */
   close?(): Promise<void>;
 }

@@ -149,6 +149,45 @@ test('add, repeat, replace, remove through tlsa-set; the hand-made record and ev
   assert.equal(readFileSync(file, 'utf8'), text);
 });
 
+test('describeChange and a dry run: the diff apply would write, the new serial; the file untouched', async () => {
+  const { file } = setup();
+  const p = pub(file, { reloadCommand: ['rndc', 'reload', 'example.org'] });
+  const store = memoryStore();
+  const dry = await addTlsa(p, store, OWNER, [rec(1)], { dryRun: true });
+  assert.equal(readFileSync(file, 'utf8'), ZONE_TEXT, 'a dry run writes nothing');
+  assert.deepEqual(store.list(), []);
+  assert.equal(dry.changed, false);
+  assert.equal(dry.dryRun, true);
+  assert.deepEqual(dry.added, [rec(1)]);
+  assert.deepEqual(dry.wire, [
+    `--- ${file}`,
+    `+++ ${file}`,
+    '@@ -3,1 +3,1 @@',
+    '-@   IN SOA ns1 hostmaster ( 2024010100 ; serial',
+    '+@   IN SOA ns1 hostmaster ( 2025112200 ; serial',
+    '@@ -10,0 +11,1 @@',
+    `+${OWNER} 3600 IN TLSA 3 1 1 ${hex(rec(1))}`,
+    '; SOA serial of example.org. becomes 2025112200',
+    '; then runs: rndc reload example.org',
+  ]);
+  // the same edit, applied, gives exactly that file (no reload command this time)
+  await addTlsa(pub(file), store, OWNER, [rec(1)]);
+  const text = readFileSync(file, 'utf8').split('\n');
+  assert.equal(text[2], '@   IN SOA ns1 hostmaster ( 2025112200 ; serial');
+  assert.equal(text[10], `${OWNER} 3600 IN TLSA 3 1 1 ${hex(rec(1))}`);
+  // a removal shows the removed line; a stale guard is a conflict, as for apply
+  const rm = await p.describeChange!({
+    owner: OWNER,
+    expected: [HAND, rec(1)],
+    add: [],
+    remove: [rec(1)],
+    ttl: 3600,
+  });
+  assert.ok(rm.includes(`-${OWNER} 3600 IN TLSA 3 1 1 ${hex(rec(1))}`), rm.join('\n'));
+  const stale = { owner: OWNER, expected: [HAND], add: [rec(2)], remove: [], ttl: 3600 };
+  assert.equal((await dkError(p.describeChange!(stale))).code, 'E_PUBLISH_CONFLICT');
+});
+
 test('a new owner, with a TTL, in a subzone-less file; TTL change rewrites the RRset', async () => {
   const { file } = setup();
   const p = pub(file);

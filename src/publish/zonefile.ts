@@ -43,6 +43,7 @@ import {
 import { basename, dirname, join } from 'node:path';
 import { DkError } from '../core/errors.js';
 import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
+import { lineDiff } from './line-diff.js';
 import { editZone, tlsaAt } from './zonefile-edit.js';
 import { acquireLock, ioError, type LockOptions } from './zonefile-lock.js';
 import {
@@ -194,6 +195,20 @@ function sameSet(a: TlsaRecord[], b: TlsaRecord[]): boolean {
   );
 }
 
+/** The change would leave the RRset and its TTL as they are. */
+function isNoop(
+  current: { ttl: number | null; records: TlsaRecord[] },
+  change: TlsaChange,
+): boolean {
+  const has = (r: TlsaRecord) => current.records.some((x) => sameRecord(x, r));
+  const kept = current.records.filter((r) => !change.remove.some((x) => sameRecord(x, r)));
+  return (
+    change.add.every(has) &&
+    !change.remove.some(has) &&
+    (kept.length === 0 || current.ttl === change.ttl)
+  );
+}
+
 function includeHeader(zone: string, file: string, eol: string): string {
   return [
     `; TLSA records for the zone ${zone}, written by danekeeper.`,
@@ -301,6 +316,54 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
       return ttl ?? soa.rr.ttl;
     },
 
+    /**
+     * The edit apply would make, as a unified diff of the file (lines removed and added, the
+     * SOA serial among them), computed in memory: no lock, no write, no reload.
+     */
+    async describeChange(change: TlsaChange): Promise<string[]> {
+      const owner = ownerName(change.owner);
+      const target = realTarget(file);
+      const { zf: loaded } = load(target, mode === 'include');
+      const zf =
+        mode === 'include' && loaded.text.trim() === ''
+          ? parse(includeHeader(zone, file, '\n'), file)
+          : loaded;
+      const current = withErrorsNamed(() => tlsaAt(zf, owner), file);
+      if (!sameSet(current.records, change.expected)) {
+        throw new DkError(
+          'tempfail',
+          'E_PUBLISH_CONFLICT',
+          `The TLSA RRset at ${owner} in ${file} changed since it was read; nothing was written`,
+        );
+      }
+      if (isNoop(current, change)) return [`; nothing to write: ${file} already holds this`];
+      const res = withErrorsNamed(
+        () =>
+          editZone(
+            zf,
+            { owner, add: change.add, remove: change.remove, ttl: change.ttl },
+            { zone, bumpSerial: mode === 'zone', now: now() },
+          ),
+        file,
+      );
+      const out = lineDiff(loaded.text, res.text, file, file);
+      if (out.length === 0) return [`; nothing to write: ${file} already holds this`];
+      if (res.serial !== undefined) out.push(`; SOA serial of ${zone} becomes ${res.serial}`);
+      if (mode === 'include' && opts.zoneFile !== undefined) {
+        const path = realTarget(opts.zoneFile);
+        const { zf: z } = load(path, false);
+        const bumped = withErrorsNamed(
+          () => editZone(z, null, { zone, bumpSerial: true, now: now() }),
+          path,
+        );
+        out.push(`; SOA serial in ${opts.zoneFile} becomes ${bumped.serial}`);
+      }
+      if (opts.reloadCommand && opts.reloadCommand.length > 0) {
+        out.push(`; then runs: ${opts.reloadCommand.join(' ')}`);
+      }
+      return out;
+    },
+
     async apply(change: TlsaChange): Promise<void> {
       const owner = ownerName(change.owner);
       if (!Number.isInteger(change.ttl) || change.ttl < 0 || change.ttl > 2147483647) {
@@ -328,14 +391,8 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
             `The TLSA RRset at ${owner} in ${file} changed since it was read; nothing was written`,
           );
         }
-        const has = (r: TlsaRecord) => current.records.some((x) => sameRecord(x, r));
-        const kept = current.records.filter((r) => !change.remove.some((x) => sameRecord(x, r)));
-        const noop =
-          change.add.every(has) &&
-          !change.remove.some(has) &&
-          (kept.length === 0 || current.ttl === change.ttl);
         // Nothing to do: no write, no serial bump, no reload.
-        if (noop) return;
+        if (isNoop(current, change)) return;
         const res = withErrorsNamed(
           () =>
             editZone(

@@ -213,6 +213,51 @@ describe('rfc2136 apply: the UPDATE message (RFC 2136 §2)', () => {
   });
 });
 
+describe('rfc2136 describeChange: the UPDATE as nsupdate shows it, nothing sent', () => {
+  it('zone, prerequisites, deletes and adds with the TTL, the key by name only', async () => {
+    const { p, queries } = await publisher((q) => reply(q));
+    const lines = await p.describeChange!(
+      change({ expected: [A, H], remove: [A], add: [B], ttl: 600 }),
+    );
+    assert.equal(queries.length, 0, 'a description sends nothing');
+    const hexOf = (r: TlsaRecord) => r.data.toString('hex');
+    const at = `${OWNER}\t`;
+    assert.deepEqual(lines.slice(1), [
+      ';; ->>HEADER<<- opcode: UPDATE, ZONE: 1, PREREQ: 2, UPDATE: 4',
+      ';; ZONE SECTION:',
+      ';example.test.\t\tIN\tSOA',
+      ';; PREREQUISITE SECTION:',
+      `${at}0\tIN\tTLSA\t3 1 1 ${hexOf(A)}`,
+      `${at}0\tIN\tTLSA\t3 1 1 ${hexOf(H)}`,
+      ';; UPDATE SECTION:',
+      `${at}0\tNONE\tTLSA\t3 1 1 ${hexOf(A)}`,
+      `${at}0\tNONE\tTLSA\t3 1 1 ${hexOf(H)}`,
+      `${at}600\tIN\tTLSA\t3 1 1 ${hexOf(H)}`,
+      `${at}600\tIN\tTLSA\t3 1 1 ${hexOf(B)}`,
+    ]);
+    assert.match(
+      lines[0]!,
+      /^; UPDATE to 127\.0\.0\.1:\d+, signed with TSIG key "dk-key" \(hmac-sha256\)$/,
+    );
+    const all = lines.join('\n');
+    assert.ok(!all.includes(key.secret.toString('base64')), 'never the secret');
+    assert.ok(!all.includes(key.secret.toString('hex')), 'never the secret');
+  });
+
+  it('an empty owner: "RRset does not exist" as class NONE without RDATA; unsigned named so', async () => {
+    const { p } = await publisher((q) => reply(q), null);
+    const lines = await p.describeChange!(change());
+    assert.equal(
+      lines[0]!.replace(/:\d+/, ':N'),
+      '; UPDATE to 127.0.0.1:N, unsigned (no TSIG key)',
+    );
+    assert.equal(lines[5], `${OWNER}\t0\tNONE\tTLSA`);
+    assert.equal(lines[7], `${OWNER}\t3600\tIN\tTLSA\t3 1 1 ${A.data.toString('hex')}`);
+    const e = await rejects(p.describeChange!(change({ owner: '_25._tcp.mail.example.org.' })));
+    assert.equal(e.code, 'E_PUBLISH_OWNER');
+  });
+});
+
 describe('rfc2136 apply: answers mapped to errors', () => {
   const at = (port: number) => `Update of ${OWNER} at 127.0.0.1:${port}`;
   const cases: [ReplyOptions, string, string, RegExp][] = [

@@ -5,6 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { DkError, type ErrorKind } from '../../core/errors.js';
+import { formatRdata } from '../../core/tlsa/format.js';
 import { sameRecord, type TlsaRecord } from '../../core/tlsa/record.js';
 import { decodeTlsaRdata, encodeTlsaRdata } from '../../core/tlsa/wire.js';
 import { decodeMessage, type WireMessage } from '../../io/dns/wire.js';
@@ -12,6 +13,7 @@ import type { Publisher, TlsaChange, TlsaRrset } from '../types.js';
 import { ExchangeError, tcpMessage } from './exchange.js';
 import type { TsigKey } from './keyfile.js';
 import {
+  CLASS_ANY,
   CLASS_IN,
   CLASS_NONE,
   encodeMessage,
@@ -128,6 +130,44 @@ export function buildUpdate(zone: string, change: TlsaChange, id: number): Messa
     an: prereq,
     ns: update,
   };
+}
+
+const CLASS_TEXT: Readonly<Record<number, string>> = {
+  [CLASS_IN]: 'IN',
+  [CLASS_NONE]: 'NONE',
+  [CLASS_ANY]: 'ANY',
+};
+
+/** One RR as nsupdate's `show` prints it: owner, TTL, class, type, RDATA. */
+function showRr(r: Rr): string {
+  const cls = CLASS_TEXT[r.class] ?? `CLASS${r.class}`;
+  const type = r.type === TYPE_TLSA ? 'TLSA' : r.type === TYPE_SOA ? 'SOA' : `TYPE${r.type}`;
+  const data = r.rdata.length === 0 ? '' : `\t${formatRdata(decodeTlsaRdata(r.rdata))}`;
+  return `${r.name}\t${r.ttl}\t${cls}\t${type}${data}`;
+}
+
+/**
+ * The UPDATE for `change`, as nsupdate's `show` lays it out: header, zone, prerequisite and
+ * update sections. Built from the same buildUpdate that apply sends, so it cannot drift; the
+ * TSIG key appears by name and algorithm only (RFC 8945 §4: the secret never leaves).
+ */
+export function showUpdate(
+  zone: string,
+  change: TlsaChange,
+  server: string,
+  key: { name: string; algorithm: string } | null,
+): string[] {
+  const spec = buildUpdate(zone, change, 0);
+  return [
+    `; UPDATE to ${server}, ${key ? `signed with TSIG key "${key.name}" (${key.algorithm})` : 'unsigned (no TSIG key)'}`,
+    `;; ->>HEADER<<- opcode: UPDATE, ZONE: 1, PREREQ: ${spec.an?.length ?? 0}, UPDATE: ${spec.ns?.length ?? 0}`,
+    ';; ZONE SECTION:',
+    `;${spec.question.name}\t\tIN\tSOA`,
+    ';; PREREQUISITE SECTION:',
+    ...(spec.an ?? []).map(showRr),
+    ';; UPDATE SECTION:',
+    ...(spec.ns ?? []).map(showRr),
+  ];
 }
 
 class Rfc2136Publisher implements Publisher {
@@ -346,6 +386,13 @@ class Rfc2136Publisher implements Publisher {
         `${ctx} failed: ${this.zone} has no SOA record there; it is not a zone apex`,
       );
     return soa.ttl;
+  }
+
+  async describeChange(change: TlsaChange): Promise<string[]> {
+    const owner = this.checkOwner(change.owner);
+    const k = this.o.key;
+    const key = k ? { name: k.name, algorithm: k.algorithm } : null;
+    return showUpdate(this.zone, { ...change, owner }, this.label, key);
   }
 
   async apply(change: TlsaChange): Promise<void> {
