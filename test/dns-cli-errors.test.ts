@@ -94,7 +94,21 @@ describe('dns: errors without a server', () => {
       f,
     ]);
     assert.equal(r.code, 78, r.stderr);
-    assert.match(r.stderr, new RegExp(`^danekeeper: TSIG key file .*broken\\.key`));
+    // named once as a file ("TSIG key file file /path" before)
+    assert.match(r.stderr, new RegExp(`^danekeeper: TSIG key file ${f} line 1: `));
     assert.ok(!r.stderr.includes(SECRET));
+    // the same text from the environment is named as such, not as a file
+    const env = runCli(
+      [...add, '--config', join(dir, 'none.ini'), '--zone', 'example.test'].concat([
+        '--backend',
+        'rfc2136',
+        '--server',
+        '127.0.0.1',
+      ]),
+      { env: { DANEKEEPER_TSIG_KEY: `key "dk" { algorithm hmac-sha256; secret "${SECRET}" };` } },
+    );
+    assert.equal(env.code, 78, env.stderr);
+    assert.match(env.stderr, /^danekeeper: TSIG key in \$DANEKEEPER_TSIG_KEY line 1: /);
+    assert.ok(!env.stderr.includes(SECRET));
   });
 });

@@ -88,16 +88,23 @@ function fail(what: string, line?: number): never {
   throw new KeyFileError(what, line);
 }
 
+/**
+ * How messages name where the key came from. `source` is a path, `file /path` (as readSecret
+ * describes a file) or `$NAME` (an environment variable): never "TSIG key file file /path".
+ */
+function describeSource(source: string): string {
+  return source.startsWith('$')
+    ? `TSIG key in ${source}`
+    : `TSIG key file ${source.replace(/^file /, '')}`;
+}
+
 function wrap(e: unknown, source: string): DkError {
+  const what = describeSource(source);
   if (e instanceof KeyFileError) {
     const where = e.line === undefined ? '' : ` line ${e.line}`;
-    return new DkError('config', 'E_TSIG_KEYFILE', `TSIG key file ${source}${where}: ${e.what}`);
+    return new DkError('config', 'E_TSIG_KEYFILE', `${what}${where}: ${e.what}`);
   }
-  return new DkError(
-    'config',
-    'E_TSIG_KEYFILE',
-    `TSIG key file ${source}: cannot be read as a key file`,
-  );
+  return new DkError('config', 'E_TSIG_KEYFILE', `${what}: cannot be read as a key file`);
 }
 
 /** RFC 4648 §4, strictly: whole quanta, padding only at the end. */
