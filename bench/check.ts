@@ -53,10 +53,12 @@ try {
       '10',
       dest,
     );
+  const bare: number[] = [];
   const dk: number[] = [];
   const pfDomain: number[] = [];
   const pfHosts: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
+    bare.push(timed(inNs(process.execPath, '-e', '0')));
     dk.push(
       timed(inNs(process.execPath, cli, 'check', s.domain, '--resolver', lab.resolver, '--json')),
     );
@@ -65,6 +67,7 @@ try {
   }
   const f = (xs: number[]) => `${median(xs).toFixed(0)} ms`;
   console.log(`check ${s.domain} (2 MX hosts, ${ROUNDS} rounds, medians, wall time):`);
+  console.log(`  node -e 0 (bare Node, for scale):                     ${f(bare)}`);
   console.log(`  danekeeper check (all hosts, all addresses, parallel): ${f(dk)}`);
   console.log(`  posttls-finger DOMAIN (first MX host only):           ${f(pfDomain)}`);
   console.log(`  posttls-finger [mx1] then [mx2]:                      ${f(pfHosts)}`);
