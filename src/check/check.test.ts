@@ -242,3 +242,246 @@ test('check --host: one service; outside port 25 PKIX usages count against the t
   const untrusted = await checkService('mx1.example.test', deps([]), opts);
   assert.notEqual(untrusted.verdict, 'verified');
 });
+
+// --- issue 8: the recommended 3 1 1 + 2 1 1 pair, and delivery through several MX hosts ---------
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const certOf = (pem: string) => parseCertificates(Buffer.from(pem), 'c')[0]!;
+const presenting =
+  (chains: Record<string, string[]>, fallback?: string[]) =>
+  (o: ProbeOptions): Promise<ProbeResult> => {
+    const pems = chains[o.address ?? ''] ?? chains[o.host] ?? fallback;
+    if (!pems) {
+      return Promise.reject(new DkError('unavailable', 'probe-connect', 'connection refused'));
+    }
+    return Promise.resolve({
+      chain: pems.map((p) => certOf(p).der),
+      protocol: 'TLSv1.3',
+      cipher: 'TLS_AES_128_GCM_SHA256',
+      address: o.address ?? o.host,
+      port: o.port,
+      servername: o.servername,
+      transcript: [],
+      chainSource: 'presented' as const,
+    });
+  };
+
+test('3 1 1 + 2 1 1 of the presented intermediate: both in use, no stale warning, exit 0', async () => {
+  const ta = `2 1 1 ${sha(certOf(pki.intermediate.certPem).spki)}`;
+  const r = await run({ ...base(), '_25._tcp.mx1.example.test/TLSA': tlsa(ee, ta) }).report();
+  assert.equal(r.verdict, 'verified');
+  const a = r.hosts[0]!.addresses[0]!;
+  assert.equal(a.matched!.record, ee, 'DANE-EE decides the verdict');
+  assert.deepEqual(a.inUse, [
+    { record: ee, depth: 0 },
+    { record: ta, depth: 1 },
+  ]);
+  assert.deepEqual(r.warnings, [], 'the recommended pair draws no warning at all');
+  assert.equal(exitStatus(r), 0);
+  // with a next key beside the pair, that key is the one note
+  const withNext = await run({
+    ...base(),
+    '_25._tcp.mx1.example.test/TLSA': tlsa(ee, `3 1 1 ${'ef'.repeat(32)}`, ta),
+  }).report();
+  assert.deepEqual(
+    withNext.warnings.map((w) => [w.code, w.severity]),
+    [['next-key', 'note']],
+  );
+  assert.equal(exitStatus(withNext), 0);
+});
+
+test('in use means matched at a depth the usage allows, not only the deciding record', async () => {
+  const int = certOf(pki.intermediate.certPem);
+  const root = certOf(pki.root.certPem);
+  const data = base();
+  const codesFor = async (...records: string[]) => {
+    data['_25._tcp.mx1.example.test/TLSA'] = tlsa(...records);
+    const r = await run(data).report();
+    return { r, codes: r.warnings.map((w) => `${w.code} ${w.message.slice(0, 12)}`) };
+  };
+  // RFC 7671 §5.2.3 / §5.2.2: a root key or certificate the server does not send, in the record
+  const rootKey = `2 1 0 ${root.spki.toString('hex')}`;
+  const rootCert = `2 0 0 ${root.der.toString('hex')}`;
+  const both = await codesFor(ee, rootKey, rootCert);
+  // (2 0 0 draws its own warning: a full certificate breaks on renewal)
+  assert.deepEqual(both.codes, [`full-cert-ta ${rootCert.slice(0, 12)}`]);
+  assert.deepEqual(both.r.hosts[0]!.addresses[0]!.inUse.slice(1), [
+    { record: rootKey, depth: 1 },
+    { record: rootCert, depth: 2 },
+  ]);
+  // a 2 1 1 of the root the server does not send names nothing it presents: stale
+  const rootDigest = `2 1 1 ${sha(root.spki)}`;
+  const missing = await codesFor(ee, rootDigest);
+  assert.deepEqual(missing.codes, [`unmatched-record ${rootDigest.slice(0, 12)}`]);
+  // DANE-EE of the intermediate, DANE-TA of the leaf: wrong depth, in use nowhere
+  const eeOfInt = `3 1 1 ${sha(int.spki)}`;
+  const taOfLeaf = `2 1 1 ${sha(leaf.spki)}`;
+  const wrong = await codesFor(ee, `3 1 1 ${'ef'.repeat(32)}`, eeOfInt, taOfLeaf);
+  assert.deepEqual(wrong.codes.filter((c) => c.startsWith('unmatched')).length, 3);
+  // the 2 1 1 of the intermediate stays in use when the leaf's name fails its check: the
+  // certificate is at fault, deleting the record would not help
+  const other = makePki(tempDir(), { names: ['wrong.example.test'] });
+  const ta = `2 1 1 ${sha(certOf(other.intermediate.certPem).spki)}`;
+  data['_25._tcp.mx1.example.test/TLSA'] = tlsa(ta);
+  const failed = await run(
+    data,
+    presenting({}, [other.leaf.certPem, other.intermediate.certPem]),
+  ).report();
+  assert.equal(failed.verdict, 'failed');
+  assert.deepEqual(failed.hosts[0]!.addresses[0]!.inUse, [{ record: ta, depth: 1 }]);
+  assert.ok(!failed.warnings.some((w) => w.code === 'unmatched-record'));
+});
+
+test('one RRset shared through a CNAME by two MX hosts: each host key is in use somewhere', async () => {
+  const second = makePki(tempDir(), { names: ['mx2.example.test'] });
+  const ee2 = `3 1 1 ${sha(certOf(second.leaf.certPem).spki)}`;
+  const data: Record<string, StaticEntry> = {
+    ...twoMx(),
+    '_25._tcp.mx1.example.test/CNAME': { cname: '_dane.example.test' },
+    '_25._tcp.mx2.example.test/CNAME': { cname: '_dane.example.test' },
+    '_dane.example.test/TLSA': tlsa(ee, ee2),
+  };
+  const probe = presenting({
+    'mx1.example.test': [pki.leaf.certPem, pki.intermediate.certPem],
+    'mx2.example.test': [second.leaf.certPem, second.intermediate.certPem],
+  });
+  const r = await run(data, probe).report();
+  assert.equal(r.verdict, 'verified');
+  assert.ok(!r.warnings.some((w) => w.code === 'unmatched-record'), JSON.stringify(r.warnings));
+  // the same two records as separate RRsets: mx2's key at mx1 is stale there (or the next key)
+  delete data['_25._tcp.mx1.example.test/CNAME'];
+  delete data['_25._tcp.mx2.example.test/CNAME'];
+  data['_25._tcp.mx1.example.test/TLSA'] = tlsa(ee, ee2, `3 1 1 ${'ef'.repeat(32)}`);
+  data['_25._tcp.mx2.example.test/TLSA'] = tlsa(ee, ee2);
+  const apart = await run(data, probe).report();
+  assert.deepEqual(
+    apart.warnings.filter((w) => w.code === 'unmatched-record').map((w) => w.subject),
+    ['_25._tcp.mx1.example.test', '_25._tcp.mx1.example.test'],
+  );
+});
+
+function twoMx(): Record<string, StaticEntry> {
+  return {
+    'example.test/MX': {
+      records: [
+        { preference: 10, exchange: 'mx1.example.test' },
+        { preference: 20, exchange: 'mx2.example.test' },
+      ],
+    },
+    'mx1.example.test/A': { records: ['192.0.2.1'] },
+    'mx1.example.test/AAAA': {},
+    'mx2.example.test/A': { records: ['192.0.2.2'] },
+    'mx2.example.test/AAAA': {},
+  };
+}
+
+test('delivery: a failing backup MX host, a failing preferred one, none working (RFC 5321 §5.1)', async () => {
+  const bad = `3 1 1 ${'cd'.repeat(32)}`;
+  const next = `3 1 1 ${'ef'.repeat(32)}`;
+  const backupFails = await run({
+    ...twoMx(),
+    '_25._tcp.mx1.example.test/TLSA': tlsa(ee, next),
+    '_25._tcp.mx2.example.test/TLSA': tlsa(bad),
+  }).report();
+  assert.equal(backupFails.verdict, 'failed', 'the verdict stays the worst host’s');
+  assert.equal(exitStatus(backupFails), 2);
+  const d1 = backupFails.delivery!;
+  assert.deepEqual(
+    [d1.ok, d1.via, d1.failingHosts, d1.preferredFails],
+    [true, ['mx1.example.test'], ['mx2.example.test'], false],
+  );
+  assert.match(
+    d1.summary,
+    /^mail still flows: senders deliver to mx1\.example\.test \(MX 10, verified\)/,
+  );
+  assert.match(
+    d1.summary,
+    /mx2\.example\.test \(MX 20, failed\) is failing: a DANE sender will not fall back to it/,
+  );
+
+  const preferredFails = await run({
+    ...twoMx(),
+    '_25._tcp.mx1.example.test/TLSA': tlsa(bad),
+    '_25._tcp.mx2.example.test/TLSA': tlsa(ee, next),
+  }).report();
+  assert.equal(preferredFails.verdict, 'failed');
+  const d2 = preferredFails.delivery!;
+  assert.deepEqual(
+    [d2.ok, d2.via, d2.failingHosts, d2.preferredFails],
+    [true, ['mx2.example.test'], ['mx1.example.test'], true],
+  );
+  assert.match(
+    d2.summary,
+    /after a detour; senders try mx1\.example\.test \(MX 10, failed\) first and, when it fails, fall back to mx2\.example\.test \(MX 20, verified\)/,
+  );
+
+  const down = await run(
+    {
+      ...twoMx(),
+      '_25._tcp.mx1.example.test/TLSA': tlsa(ee),
+      '_25._tcp.mx2.example.test/TLSA': tlsa(ee),
+    },
+    presenting({ '192.0.2.1': [pki.leaf.certPem, pki.intermediate.certPem] }),
+  ).report();
+  assert.equal(down.verdict, 'unreachable');
+  assert.deepEqual([down.delivery!.ok, down.delivery!.failingHosts], [true, ['mx2.example.test']]);
+  assert.match(down.delivery!.summary, /mx2\.example\.test \(MX 20, unreachable\) is failing/);
+
+  const none = await run({
+    ...twoMx(),
+    '_25._tcp.mx1.example.test/TLSA': tlsa(bad),
+    '_25._tcp.mx2.example.test/TLSA': { status: 'bogus' },
+  }).report();
+  assert.deepEqual(
+    [none.delivery!.ok, none.delivery!.via, none.delivery!.failingHosts],
+    [false, [], ['mx1.example.test', 'mx2.example.test']],
+  );
+  assert.match(none.delivery!.summary, /^mail cannot be delivered: no MX host takes mail/);
+
+  const fine = await run({ ...base(), '_25._tcp.mx1.example.test/TLSA': tlsa(ee, next) }).report();
+  assert.deepEqual(fine.delivery, {
+    ok: true,
+    via: ['mx1.example.test'],
+    failingHosts: [],
+    preferredFails: false,
+    summary: 'mail can be delivered: mx1.example.test (MX 10, verified) takes it',
+  });
+});
+
+test('delivery: one bad address of a host, a bogus MX RRset, and none for check --host', async () => {
+  const data = base();
+  data['_25._tcp.mx1.example.test/TLSA'] = tlsa(ee);
+  const partly = await run(
+    data,
+    presenting({
+      '192.0.2.1': [pki.leaf.certPem, pki.intermediate.certPem],
+      '2001:db8::1': [pki.intermediate.certPem],
+    }),
+  ).report();
+  assert.equal(partly.verdict, 'failed');
+  const d = partly.delivery!;
+  assert.deepEqual(
+    [d.ok, d.via, d.failingHosts],
+    [true, ['mx1.example.test'], ['mx1.example.test']],
+  );
+  assert.match(
+    d.summary,
+    /mx1\.example\.test fails on 2001:db8::1 \(failed\), and senders move on to its other address/,
+  );
+
+  const bogus = await run({ 'example.test/MX': { status: 'bogus' } }).report();
+  assert.equal(bogus.delivery!.ok, false);
+  assert.match(bogus.delivery!.summary, /^mail cannot be delivered: example\.test\/MX is bogus/);
+
+  const service = await checkService(
+    'mx1.example.test',
+    {
+      resolver: new StaticResolver({ ...base(), '_25._tcp.mx1.example.test/TLSA': tlsa(ee) }),
+      probe: presenting({}, [pki.leaf.certPem]),
+      now: () => NOW,
+      validating: { validating: true, summary: 'validates' },
+    },
+    { port: 25, starttls: 'smtp', days: 14, timeoutMs: 1000 },
+  );
+  assert.equal(service.delivery, null);
+});

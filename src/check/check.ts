@@ -7,6 +7,8 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import {
+  assessDelivery,
+  inUseDepth,
   monitoringStatus,
   rrsetWarnings,
   worst,
@@ -80,9 +82,17 @@ interface HostInput {
   preference: number | null;
 }
 
+/** One host's TLSA RRset, kept until every host is probed (see `rrsetFindings`). */
+interface RrsetSeen {
+  host: HostReport;
+  records: TlsaRecord[];
+  /** the owner the RRset really lives at, after CNAMEs (RFC 7672 §2.2.3) */
+  canonical: string;
+}
+
 class Checker {
   readonly dns: DnsEntry[] = [];
-  readonly warnings: CheckWarning[] = [];
+  private readonly rrsets: RrsetSeen[] = [];
 
   constructor(
     private readonly deps: CheckDeps,
@@ -169,6 +179,7 @@ class Checker {
     }
     const addrSecure = lookups.every((r) => r.status === 'secure');
     let records: TlsaRecord[] | null = null;
+    let tlsaCanonical: string | undefined;
     if (!addrSecure) {
       report.reasons.push(
         `${name}'s address records are insecure: no TLSA lookup, no DANE (RFC 7672 §2.2.2)`,
@@ -181,6 +192,7 @@ class Checker {
         withChain.status === 'secure',
       );
       report.tlsaBase = base;
+      tlsaCanonical = tlsa.canonicalName;
       report.tlsa = {
         owner: tlsa.name,
         status: tlsa.status,
@@ -224,27 +236,7 @@ class Checker {
       'unreachable',
     );
     if (records && report.tlsa) {
-      const matched = report.addresses.flatMap((x) => (x.matched ? [x.matched.record] : []));
-      const matchedRecords = records.filter((r) => matched.includes(formatRdata(r)));
-      const expiries = report.addresses.flatMap((x) =>
-        x.chain
-          .filter((c) => c.match)
-          .map((c) => ({
-            subject: `${c.subject} at ${x.address}`,
-            notAfter: new Date(c.notAfter),
-          })),
-      );
-      this.warnings.push(
-        ...rrsetWarnings({
-          owner: report.tlsa.owner,
-          records,
-          ttl: report.tlsa.ttl,
-          matched: matchedRecords,
-          expiries,
-          now: this.deps.now(),
-          days: this.opts.days,
-        }),
-      );
+      this.rrsets.push({ host: report, records, canonical: tlsaCanonical!.toLowerCase() });
     }
     return report;
   }
@@ -266,6 +258,7 @@ class Checker {
       tls: null,
       chain: [],
       matched: null,
+      inUse: [],
       reasons: [],
     };
     let res: ProbeResult;
@@ -321,9 +314,46 @@ class Checker {
       ? { record: formatRdata(r.matched.record), depth: r.matched.depth }
       : null;
     out.chain = chainEntries(chain, out.matched);
+    // A record the verifier accepted is in use even where in-use.ts would not look (a PKIX-TA
+    // root from the trust store, outside SMTP).
+    out.inUse = records.flatMap((rec, i) => {
+      const d = inUseDepth(rec, chain) ?? (r.records[i]!.matched ? r.records[i]!.depth : null);
+      return d === null ? [] : [{ record: formatRdata(rec), depth: d }];
+    });
     out.verdict = r.verdict === 'no-dane' ? 'no-dane' : r.verdict;
     out.reasons.push(...r.reasons);
     return out;
+  }
+
+  /**
+   * Warnings about each TLSA RRset, once every host is probed: a record is in use when any
+   * address serving that RRset presents what it names. Hosts whose TLSA names lead (through
+   * CNAMEs) to one shared RRset count together, so one host's key is not "stale" at another's.
+   */
+  rrsetFindings(): CheckWarning[] {
+    return this.rrsets.flatMap(({ host, records, canonical }) => {
+      const serving = this.rrsets
+        .filter((x) => x.canonical === canonical)
+        .flatMap((x) => x.host.addresses);
+      const used = new Set(serving.flatMap((a) => a.inUse.map((u) => u.record)));
+      const expiries = host.addresses.flatMap((x) =>
+        x.chain
+          .filter((c) => c.match)
+          .map((c) => ({
+            subject: `${c.subject} at ${x.address}`,
+            notAfter: new Date(c.notAfter),
+          })),
+      );
+      return rrsetWarnings({
+        owner: host.tlsa!.owner,
+        records,
+        ttl: host.tlsa!.ttl,
+        inUse: records.filter((r) => used.has(formatRdata(r))),
+        expiries,
+        now: this.deps.now(),
+        days: this.opts.days,
+      });
+    });
   }
 }
 
@@ -339,9 +369,17 @@ export async function checkDomain(
   const mx = await deps.resolver.lookup(d, 'MX');
   c.dns.push(dnsEntry(mx, mxText));
   base.mx = { status: mx.status, implicit: false, records: mx.records };
+  // No host to try: nothing a sender can fall back to.
   const done = (verdict: CheckVerdict, reason: string): CheckReport => ({
     ...base,
     verdict,
+    delivery: {
+      ok: false,
+      via: [],
+      failingHosts: [],
+      preferredFails: false,
+      summary: `mail cannot be delivered: ${reason}`,
+    },
     reasons: [reason],
     dns: c.dns,
   });
@@ -376,7 +414,18 @@ export async function checkDomain(
     );
   }
   const reports = await Promise.all(hosts.map((h) => c.host(h, d, mx.status === 'secure')));
-  return finish(base, reports, c);
+  const r = finish(base, reports, c);
+  // RFC 5321 §5.1: a sender falls back to the next MX host; the verdict (worst host) cannot say
+  // whether mail gets through, so the report says it separately.
+  r.delivery = assessDelivery(
+    reports.map((h) => ({
+      name: h.name,
+      preference: h.preference,
+      verdict: h.verdict,
+      addresses: h.addresses.map((a) => ({ address: a.address, verdict: a.verdict })),
+    })),
+  );
+  return r;
 }
 
 /** `check --host H --port P`: one service, PKIX-aware outside SMTP. */
@@ -407,6 +456,7 @@ function baseReport(domain: string | null, deps: CheckDeps, opts: CheckOptions):
     },
     mx: null,
     hosts: [],
+    delivery: null,
     warnings: [],
     dns: [],
     reasons: [],
@@ -415,7 +465,7 @@ function baseReport(domain: string | null, deps: CheckDeps, opts: CheckOptions):
 }
 
 function finish(base: CheckReport, hosts: HostReport[], c: Checker): CheckReport {
-  const warnings = [...c.warnings];
+  const warnings = c.rrsetFindings();
   if (!base.resolver.validating) {
     warnings.unshift({
       severity: 'warning',

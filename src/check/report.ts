@@ -1,4 +1,4 @@
-import type { CheckVerdict, CheckWarning } from '../core/checks/index.js';
+import type { CheckVerdict, CheckWarning, Delivery } from '../core/checks/index.js';
 
 /** One DNS answer as the report shows it: the data with its DNSSEC status, never a bare list. */
 export interface DnsEntry {
@@ -33,6 +33,11 @@ export interface AddressReport {
   tls: { protocol: string; cipher: string; servername: string | null } | null;
   chain: ChainEntry[];
   matched: { record: string; depth: number } | null;
+  /**
+   * every TLSA record the presented chain puts to use (core/checks/in-use.ts), the matched one
+   * included: `3 1 1` + `2 1 1` both appear, at depths 0 and 1
+   */
+  inUse: { record: string; depth: number }[];
   reasons: string[];
 }
 
@@ -58,6 +63,12 @@ export interface CheckReport {
     records: { preference: number; exchange: string }[];
   } | null;
   hosts: HostReport[];
+  /**
+   * whether a DANE sender can deliver mail to the domain at all (it falls back from a failing
+   * MX host to the next, RFC 5321 §5.1): `verdict` is the worst host's, this is the best way in.
+   * null for `check --host`.
+   */
+  delivery: Delivery | null;
   warnings: CheckWarning[];
   dns: DnsEntry[];
   reasons: string[];

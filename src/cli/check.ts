@@ -95,6 +95,10 @@ function printAddress(a: AddressReport, io: Io) {
     ? `: ${a.matched.record.slice(0, 22)}… matched at depth ${a.matched.depth}`
     : '';
   io.out(`    ${a.address} (${a.status}): ${a.verdict}${m}`);
+  // RFC 7671 §8.1: the other records this chain matches (the 2 1 1 beside a 3 1 1) are in use
+  // too; say so, lest someone take them for stale.
+  const also = a.inUse.filter((u) => u.record !== a.matched?.record);
+  for (const u of also) io.out(`      also in use: ${u.record.slice(0, 22)}… at depth ${u.depth}`);
   if (a.tls) io.out(`      ${a.tls.protocol} ${a.tls.cipher}, SNI ${a.tls.servername ?? '(none)'}`);
   for (const c of a.chain) {
     io.out(`      [${c.depth}] ${c.subject}  (issuer ${c.issuer})`);
@@ -118,9 +122,11 @@ function printHost(h: HostReport, io: Io) {
   for (const a of h.addresses) printAddress(a, io);
 }
 
-function printReport(r: CheckReport, io: Io) {
+/** The text report; exported for tests. */
+export function printReport(r: CheckReport, io: Io) {
   const what = r.domain ?? `${r.hosts[0]?.name ?? '?'}:${r.service.port}`;
   io.out(`${what}: ${LABEL[r.verdict]}`);
+  if (r.delivery) io.out(`  delivery: ${r.delivery.summary}`);
   io.out(`  resolver ${r.resolver.servers.join(', ')}: ${r.resolver.summary}`);
   if (r.mx) {
     const list = r.mx.implicit

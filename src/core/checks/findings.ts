@@ -19,14 +19,16 @@ export interface CheckWarning {
 export const MAX_SENSIBLE_TTL = 86400;
 
 /**
- * What an operator should fix in one TLSA RRset, given which records matched a chain actually
- * presented. Pure: the caller supplies what it saw.
+ * What an operator should fix in one TLSA RRset, given which records are in use: matched a
+ * certificate some address presents at a depth the record's usage allows (see in-use.ts), not
+ * only the record that decided a verdict. Pure: the caller supplies what it saw.
  */
 export function rrsetWarnings(input: {
   owner: string;
   records: TlsaRecord[];
   ttl: number | null;
-  matched: TlsaRecord[];
+  /** records that are in use at some address serving this RRset (in-use.ts) */
+  inUse: TlsaRecord[];
   /** expiry of each matched certificate, to warn `days` ahead */
   expiries: { subject: string; notAfter: Date }[];
   now: Date;
@@ -51,11 +53,14 @@ export function rrsetWarnings(input: {
       `TTL ${input.ttl} s is over a day: every rollover must wait at least twice the TTL before removing old records.`,
     );
   }
-  const unmatched = input.records.filter((r) => !input.matched.some((m) => sameRecord(m, r)));
+  // Only a record that matches nothing anywhere may be called stale: a `2 1 1` of the
+  // intermediate beside the `3 1 1` that decided the verdict is the recommended pair
+  // (RFC 7671 §8.1, §5.2), and a monitor that warned about it would warn forever.
+  const unmatched = input.records.filter((r) => !input.inUse.some((m) => sameRecord(m, r)));
   // The recommended set is current + next key (RFC 7671 §8.1): one extra DANE-EE record beside
-  // a matching DANE-EE record is that next key, not a fault. Anything more may be stale.
+  // a DANE-EE record in use is that next key, not a fault. Anything more may be stale.
   const nextKey =
-    unmatched.length === 1 && unmatched[0]!.usage === 3 && input.matched.some((m) => m.usage === 3);
+    unmatched.length === 1 && unmatched[0]!.usage === 3 && input.inUse.some((m) => m.usage === 3);
   for (const r of unmatched) {
     if (nextKey) {
       add(
@@ -66,7 +71,7 @@ export function rrsetWarnings(input: {
     } else {
       add(
         'unmatched-record',
-        `${formatRdata(r).slice(0, 20)}… matches no chain in use: fine for a published next key, otherwise a stale record to remove.`,
+        `${formatRdata(r).slice(0, 20)}… matches no certificate any address presents (the leaf for usage 3, a CA above it for usage 2): fine for a published next key, otherwise a stale record to remove.`,
       );
     }
   }

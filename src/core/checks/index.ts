@@ -1,2 +1,4 @@
 export * from './verdict.js';
 export * from './findings.js';
+export * from './in-use.js';
+export * from './delivery.js';
