@@ -17,6 +17,8 @@ export interface TlsaRrset {
   /** null when the RRset does not exist */
   ttl: number | null;
   records: TlsaRecord[];
+  /** listAll only: records the source holds but does not serve (PowerDNS `disabled`) */
+  disabled?: TlsaRecord[];
 }
 
 /**
@@ -72,6 +74,12 @@ export interface Publisher {
    * the guard no longer holds.
    */
   describeChange?(change: TlsaChange): Promise<string[]>;
+  /**
+   * Every TLSA RRset in the zone as the primary / API / file holds it, sorted by owner
+   * (owner-order.ts), for `dns list`. rfc2136 transfers the zone (AXFR): a server that does not
+   * allow that throws E_XFR_REFUSED (noperm), and the caller falls back to the owners it knows.
+   */
+  listAll?(): Promise<TlsaRrset[]>;
   /** Releases sockets/handles; optional. */
   close?(): Promise<void>;
 }

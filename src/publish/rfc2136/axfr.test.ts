@@ -15,6 +15,7 @@ import {
   type AxfrOptions,
 } from './axfr.js';
 import type { TsigKey } from './keyfile.js';
+import { createRfc2136Publisher } from './publisher.js';
 import { CLASS_IN, encodeMessage, encodeName, TYPE_SOA, TYPE_TLSA, type Rr } from './message.js';
 import { appendTsig, TSIG_BADKEY, TSIG_BADSIG, tsigSign, tsigVerify } from './tsig.js';
 
@@ -451,3 +452,15 @@ describe(
     });
   },
 );
+
+describe('the rfc2136 publisher lists by transfer', () => {
+  it('listAll() transfers the zone with the publisher key', async () => {
+    const s = await serve((q) => signAll(q, zoneMessages(q.id, ZONE_RRS, 2), key));
+    const pub = createRfc2136Publisher({ zone: 'Example.Test', server: s, key });
+    const sets = await pub.listAll!();
+    assert.deepEqual(
+      sets.map((x) => x.owner),
+      [`_25._tcp.a.${ZONE}`, `_25._tcp.mx.${ZONE}`, `_443._tcp.www.${ZONE}`],
+    );
+  });
+});

@@ -10,6 +10,7 @@ import { sameRecord, type TlsaRecord } from '../../core/tlsa/record.js';
 import { decodeTlsaRdata, encodeTlsaRdata } from '../../core/tlsa/wire.js';
 import { decodeMessage, type WireMessage } from '../../io/dns/wire.js';
 import type { Publisher, TlsaChange, TlsaRrset } from '../types.js';
+import { transferTlsa } from './axfr.js';
 import { ExchangeError, tcpMessage } from './exchange.js';
 import type { TsigKey } from './keyfile.js';
 import {
@@ -386,6 +387,17 @@ class Rfc2136Publisher implements Publisher {
         `${ctx} failed: ${this.zone} has no SOA record there; it is not a zone apex`,
       );
     return soa.ttl;
+  }
+
+  /** Every TLSA RRset of the zone by zone transfer (axfr.ts); E_XFR_REFUSED when not allowed. */
+  async listAll(): Promise<TlsaRrset[]> {
+    return transferTlsa({
+      zone: this.zone,
+      server: this.o.server,
+      key: this.o.key,
+      idleTimeoutMs: this.timeoutMs,
+      now: this.now,
+    });
   }
 
   async describeChange(change: TlsaChange): Promise<string[]> {
