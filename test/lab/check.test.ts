@@ -71,6 +71,7 @@ interface AddressJson {
   tls?: { servername: string | null } | null;
   chain: ChainJson[];
   matched: { record: string; depth: number } | null;
+  inUse: { record: string; depth: number }[];
   reasons: string[];
 }
 interface HostJson {
@@ -84,6 +85,13 @@ interface ReportJson {
   domain: string;
   verdict: Verdict;
   hosts: HostJson[];
+  delivery: {
+    ok: boolean;
+    via: string[];
+    failingHosts: string[];
+    preferredFails: boolean;
+    summary: string;
+  } | null;
   warnings: { severity: 'warning' | 'note'; code: string; subject?: string; message: string }[];
   dns: unknown[];
 }
@@ -295,6 +303,14 @@ describe(
           // a DANE MTA delivers iff some MX host can take the mail (RFC 7672 §2.2)
           const deliverable = s.mxBogus ? false : report.hosts.some((h) => delivers(h.verdict));
           assert.equal(dom.status === 'sent', deliverable, show(dom));
+          // the report's own delivery summary says what the sending Postfix did
+          assert.equal(
+            report.delivery?.ok,
+            dom.status === 'sent',
+            `${report.delivery?.summary}; ${show(dom)}`,
+          );
+          if (dom.status === 'sent')
+            assert.ok(dom.relay.startsWith(`${report.delivery!.via[0]}[`), show(dom));
           if (s.mxBogus) {
             assert.equal(classifyDelivery(dom), report.verdict, show(dom));
             return;
@@ -387,6 +403,57 @@ describe(
       assert.ok(codes('pkix').includes('no-usable'), codes('pkix').join(','));
       // no TLSA, no DANE: nothing to say about records
       assert.deepEqual(codes('notlsa'), []);
+      // the recommended 3 1 1 + 2 1 1 pair: the 2 1 1 of the intermediate sent is in use, not
+      // stale, though the 3 1 1 decided the verdict (issue 8)
+      assert.deepEqual(codes('pair'), []);
+      assert.equal(observed.get('pair')!.cli.code, 0, 'the recommended pair exits 0');
+      const pairAddr = observed.get('pair')!.report.hosts[0]!.addresses[0]!;
+      assert.deepEqual(
+        pairAddr.inUse.map((u) => [u.record.slice(0, 5), u.depth]),
+        [
+          ['3 1 1', 0],
+          ['2 1 1', 1],
+        ],
+      );
+    });
+
+    test('delivery: said plainly when mail still flows through another MX host (RFC 5321 §5.1)', () => {
+      const d = (id: string) => observed.get(id)!.report.delivery!;
+      const h = (id: string, n: string) => `mx${n}.${id}.secure.test`;
+      // the backup fails DANE: senders deliver to the preferred host, the verdict stays FAILED
+      assert.equal(observed.get('mixed')!.report.verdict, 'failed');
+      assert.equal(observed.get('mixed')!.cli.code, 2);
+      assert.deepEqual(
+        [d('mixed').ok, d('mixed').via, d('mixed').failingHosts, d('mixed').preferredFails],
+        [true, [h('mixed', '1')], [h('mixed', '2')], false],
+      );
+      assert.match(d('mixed').summary, /^mail still flows: senders deliver to mx1\.mixed/);
+      // the preferred host fails DANE: a detour through the next one
+      assert.deepEqual(
+        [d('failfirst').ok, d('failfirst').via, d('failfirst').preferredFails],
+        [true, [h('failfirst', '2')], true],
+      );
+      assert.match(
+        d('failfirst').summary,
+        /senders try mx1\.failfirst\.secure\.test \(MX 10, failed\) first and, when it fails, fall back to mx2\.failfirst\.secure\.test \(MX 20, verified\)/,
+      );
+      // ...which is what the sending Postfix did with the domain's own message: it met mx1's
+      // failure and delivered through mx2 in the same attempt, not after a deferral
+      const ff = deliveries.get(recipients.get('failfirst')!)!;
+      const ffShow = `${ff.status} via ${ff.relay}: ${ff.warnings.join(' | ')}`;
+      assert.equal(ff.status, 'sent', ffShow);
+      assert.ok(ff.relay.startsWith(`${h('failfirst', '2')}[`), ffShow);
+      assert.ok(
+        ff.warnings.some((w) => w.includes(h('failfirst', '1'))),
+        `no failure at mx1 logged: ${ffShow}`,
+      );
+      // a host that is down
+      assert.deepEqual([d('down').ok, d('down').failingHosts], [true, [h('down', '2')]]);
+      assert.match(d('down').summary, /mx2\.down\.secure\.test \(MX 20, unreachable\) is failing/);
+      // nothing to fall back to
+      assert.equal(d('mismatch').ok, false);
+      assert.equal(d('bogus').ok, false);
+      assert.deepEqual([d('ok').ok, d('ok').failingHosts], [true, []]);
     });
 
     test('summary', (t) => {

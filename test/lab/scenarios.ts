@@ -181,6 +181,11 @@ export const SCENARIOS: ScenarioSpec[] = [
     ],
   },
   {
+    id: 'pair',
+    rule: 'RFC 7671 §8.1 / RFC 7672 §3.1: the recommended pair, 3 1 1 of the leaf + 2 1 1 of the intermediate the server sends: both in use, nothing stale',
+    hosts: [{ name: mx('pair'), tlsa: [ee311, ta211], expect: 'verified' }],
+  },
+  {
     id: 'taname',
     rule: 'RFC 7672 §3.2.2 / RFC 7671 §5.2: DANE-TA needs a name check; the leaf names neither MX host nor domain',
     hosts: [
@@ -353,6 +358,18 @@ export const SCENARIOS: ScenarioSpec[] = [
         tlsa: [{ usage: 3, selector: 1, mtype: 1, of: 'other' }],
         expect: 'failed',
       },
+    ],
+  },
+  {
+    id: 'failfirst',
+    rule: 'RFC 5321 §5.1 / RFC 7672 §2.2: the preferred MX host fails DANE, the next one verifies: senders fall back to it',
+    hosts: [
+      {
+        name: mx('failfirst', '1'),
+        tlsa: [{ usage: 3, selector: 1, mtype: 1, of: 'other' }],
+        expect: 'failed',
+      },
+      { name: mx('failfirst', '2'), tlsa: [ee311, next311], expect: 'verified' },
     ],
   },
   {
