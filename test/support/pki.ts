@@ -4,9 +4,11 @@
  * call writes fresh keys into the directory it is given.
  */
 import { execFileSync } from 'node:child_process';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildCert, name as derName, rfcTime } from './der.js';
 
 export type KeyAlg = 'rsa2048' | 'rsa4096' | 'p256' | 'p384' | 'p521' | 'ed25519' | 'ed448';
 
@@ -220,4 +222,32 @@ export function makePki(
   const chainFile = join(dir, `${p}chain.pem`);
   writeFileSync(chainFile, leaf.certPem + intermediate.certPem);
   return { dir, root, intermediate, leaf, chainFile };
+}
+
+/**
+ * The bare certificate DANE-EE deployments use (RFC 7671 §5.1: names and dates do not matter):
+ * self-signed, empty subject and issuer, no extensions, and notAfter a year before notBefore.
+ * Built from DER (test/support/der.ts): openssl's commands refuse to make one.
+ */
+export function makeBareCert(dir: string, name = 'bare', alg: KeyAlg = 'ed25519'): Issued {
+  const keyFile = join(dir, `${name}.key`);
+  const keyPem = makeKey(keyFile, alg);
+  const key = createPrivateKey(keyPem);
+  const der = buildCert({
+    issuer: derName([]),
+    subject: derName([]),
+    notBefore: rfcTime(new Date('2030-01-01T00:00:00Z')),
+    notAfter: rfcTime(new Date('2029-01-01T00:00:00Z')),
+    spki: createPublicKey(key).export({ type: 'spki', format: 'der' }),
+    signer: key,
+  });
+  const certPem = toPemText('CERTIFICATE', der);
+  const certFile = join(dir, `${name}.crt`);
+  writeFileSync(certFile, certPem);
+  return { certPem, certFile, keyPem, keyFile, der };
+}
+
+function toPemText(label: string, der: Buffer): string {
+  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
+  return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }

@@ -16,7 +16,7 @@
  */
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { matchData, selectData, usability, type DaneMode, type TlsaRecord } from '../tlsa/index.js';
-import type { Cert } from '../x509/index.js';
+import { certLabel, type Cert } from '../x509/index.js';
 import { presentedIds } from './identity.js';
 import { effectiveIds, isReferenceName, matchIds, normalizeName } from './names.js';
 
@@ -191,18 +191,24 @@ class Context {
     if (name) out.push(name);
     const t = this.input.time.getTime();
     dated.forEach((c, depth) => {
-      if (t < c.notBefore.getTime()) {
+      if (c.notAfter.getTime() < c.notBefore.getTime()) {
+        // RFC 5280 §4.1.2.5: the validity period is the interval between the two; reversed, it
+        // is empty and no time is inside it.
         out.push(
-          `certificate at depth ${depth} (${c.subject}) is not valid before ${iso(c.notBefore)}`,
+          `certificate at depth ${depth} (${certLabel(c)}) is never valid: notAfter ${iso(c.notAfter)} is before notBefore ${iso(c.notBefore)}`,
+        );
+      } else if (t < c.notBefore.getTime()) {
+        out.push(
+          `certificate at depth ${depth} (${certLabel(c)}) is not valid before ${iso(c.notBefore)}`,
         );
       } else if (t > c.notAfter.getTime()) {
-        out.push(`certificate at depth ${depth} (${c.subject}) expired on ${iso(c.notAfter)}`);
+        out.push(`certificate at depth ${depth} (${certLabel(c)}) expired on ${iso(c.notAfter)}`);
       }
     });
     for (const c of intermediates) {
       if (!c.isCA) {
         out.push(
-          `certificate at depth ${path.indexOf(c)} (${c.subject}) is not a CA certificate, yet issued the one below it`,
+          `certificate at depth ${path.indexOf(c)} (${certLabel(c)}) is not a CA certificate, yet issued the one below it`,
         );
       }
     }
@@ -246,11 +252,11 @@ class Context {
         (c) => !seen.includes(c) && !c.der.equals(cur.der) && this.nameLinked(c, cur),
       );
       if (named) {
-        return `chain signature invalid at depth ${depth}: the signature on ${cur.subject} does not verify with the key of ${named.subject}`;
+        return `chain signature invalid at depth ${depth}: the signature on ${certLabel(cur)} does not verify with the key of ${certLabel(named)}`;
       }
       return cur.selfIssued
-        ? `the path from the leaf ends at the self-signed ${cur.subject} (depth ${depth})`
-        : `the server sent no issuer of ${cur.subject} (depth ${depth})`;
+        ? `the path from the leaf ends at the self-signed ${certLabel(cur)} (depth ${depth})`
+        : `the server sent no issuer of ${certLabel(cur)} (depth ${depth})`;
     }
     return 'the issuer path is too long';
   }
@@ -273,7 +279,7 @@ function noMatch(r: TlsaRecord, ctx: Context, what: string): Outcome {
     return {
       matched: false,
       depth: null,
-      reason: `${noun} matches the certificate at position ${at} of the chain (${chain[at]!.subject}), but ${what}`,
+      reason: `${noun} matches the certificate at position ${at} of the chain (${certLabel(chain[at]!)}), but ${what}`,
     };
   }
   return { matched: false, depth: null, reason: `${noun} matches no certificate in the chain` };
@@ -292,14 +298,16 @@ function daneEe(r: TlsaRecord, ctx: Context): Outcome {
   const what = r.selector === 1 ? 'public key (SPKI)' : 'certificate';
   const t = ctx.input.time.getTime();
   let note = '';
-  if (t > leaf.notAfter.getTime())
+  if (leaf.notAfter.getTime() < leaf.notBefore.getTime())
+    note = `; its notAfter ${iso(leaf.notAfter)} is before its notBefore ${iso(leaf.notBefore)}, which DANE-EE ignores`;
+  else if (t > leaf.notAfter.getTime())
     note = `; it expired on ${iso(leaf.notAfter)}, which DANE-EE ignores`;
   else if (t < leaf.notBefore.getTime())
     note = `; it is not valid before ${iso(leaf.notBefore)}, which DANE-EE ignores`;
   return {
     matched: true,
     depth: 0,
-    reason: `matches the leaf's ${what} at depth 0 (${leaf.subject}); DANE-EE(3) checks no names or dates (RFC 7671 §5.1)${note}`,
+    reason: `matches the leaf's ${what} at depth 0 (${certLabel(leaf)}); DANE-EE(3) checks no names or dates (RFC 7671 §5.1)${note}`,
   };
 }
 
@@ -344,12 +352,12 @@ function daneTa(r: TlsaRecord, ctx: Context): Outcome {
         ? {
             ok: true,
             depth: d,
-            reason: `matches the trust anchor at depth ${d} (${last.subject}); the chain, the dates below it and ${ctx.matchedName(path[0]!)} check out (RFC 7671 §5.2)`,
+            reason: `matches the trust anchor at depth ${d} (${certLabel(last)}); the chain, the dates below it and ${ctx.matchedName(path[0]!)} check out (RFC 7671 §5.2)`,
           }
         : {
             ok: false,
             depth: d,
-            reason: `matches the trust anchor at depth ${d} (${last.subject}), but ${p.join('; ')}`,
+            reason: `matches the trust anchor at depth ${d} (${certLabel(last)}), but ${p.join('; ')}`,
           };
     }
     return undefined;
@@ -373,7 +381,7 @@ function daneTa(r: TlsaRecord, ctx: Context): Outcome {
                 ]
               : [
                   d,
-                  `the trust anchor key in the record signed the certificate at depth ${d} (${last.subject}) (RFC 7671 §5.2.3)`,
+                  `the trust anchor key in the record signed the certificate at depth ${d} (${certLabel(last)}) (RFC 7671 §5.2.3)`,
                 ];
             return p.length === 0
               ? {
@@ -396,7 +404,7 @@ function daneTa(r: TlsaRecord, ctx: Context): Outcome {
     return {
       matched: false,
       depth: null,
-      reason: `${noun} matches the certificate at position ${at} of the chain (${chain[at]!.subject}), but no valid issuer path leads from the leaf to it: ${ctx.whyNoPath(pool)}`,
+      reason: `${noun} matches the certificate at position ${at} of the chain (${certLabel(chain[at]!)}), but no valid issuer path leads from the leaf to it: ${ctx.whyNoPath(pool)}`,
     };
   }
   if (ctx.matches(r, chain[0]!)) {
@@ -458,14 +466,14 @@ function pkix(r: TlsaRecord, ctx: Context): Outcome {
       return {
         ok: false,
         depth: path.length - 1,
-        reason: `the path from the leaf to the trusted ${last.subject} does not contain the certificate the record names`,
+        reason: `the path from the leaf to the trusted ${certLabel(last)} does not contain the certificate the record names`,
       };
     }
     // The trust store's own root is trusted by configuration: its CA flag is not re-judged.
     const p = ctx.problems(path, path, path.slice(1, -1));
     const what = ee
-      ? `matches the leaf at depth 0 (${path[0]!.subject}), which validates to the trusted ${last.subject}`
-      : `matches the CA certificate at depth ${d} (${path[d]!.subject}) on the path to the trusted ${last.subject}`;
+      ? `matches the leaf at depth 0 (${certLabel(path[0]!)}), which validates to the trusted ${certLabel(last)}`
+      : `matches the CA certificate at depth ${d} (${certLabel(path[d]!)}) on the path to the trusted ${certLabel(last)}`;
     return p.length === 0
       ? {
           ok: true,
@@ -559,7 +567,7 @@ export function verifyDane(input: DaneInput): DaneResult {
   if (first?.isCA) {
     // RFC 8446 §4.4.2: the server's own certificate must come first; the rest may be in any order.
     reasons.push(
-      `the first certificate presented (${first.subject}) is a CA certificate: a server must present its own certificate first`,
+      `the first certificate presented (${certLabel(first)}) is a CA certificate: a server must present its own certificate first`,
     );
   }
   return { verdict: 'failed', matched: null, records, reasons };

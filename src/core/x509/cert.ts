@@ -5,8 +5,9 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { DkError } from '../errors.js';
-import { certificateSpki } from './der.js';
+import { certificateSpki, children, tbsFields } from './der.js';
 import { keyTypeOf, reason } from './key.js';
+import { readTime } from './time.js';
 
 export interface Cert {
   /** exact DER bytes */
@@ -14,7 +15,10 @@ export interface Cert {
   x509: X509Certificate;
   /** SubjectPublicKeyInfo DER */
   spki: Buffer;
-  /** one line, attributes in certificate order, e.g. "C=DE, O=Example, CN=mail.example.test" */
+  /**
+   * one line, attributes in certificate order, e.g. "C=DE, O=Example, CN=mail.example.test";
+   * "" for an empty name (see certLabel)
+   */
   subject: string;
   issuer: string;
   notBefore: Date;
@@ -50,22 +54,62 @@ export function certFromDer(der: Buffer, source = 'certificate'): Cert {
   // is exactly what was signed and works for key algorithms node cannot load.
   const spki = certificateSpki(der);
   if (!spki) throw invalid(': no SubjectPublicKeyInfo');
+  const tbs = tbsFields(der)!;
+  const [issuerTlv, validity, subjectTlv] = tbs.fields.slice(tbs.base + 2, tbs.base + 5);
+  const times = validity && children(der, validity);
+  // RFC 5280 §4.1.2.5: Validity ::= SEQUENCE { notBefore Time, notAfter Time }. Read from the
+  // DER: node's validFrom text cannot tell year 1 from 2001's "1" and has no Date on Node 20.
+  if (!times || times.length !== 2) throw invalid(': the validity field is not two times');
+  const [notBefore, notAfter] = times.map((t, i) => {
+    const d = readTime(der, t.start, t.end);
+    if (typeof d === 'string') throw invalid(`: ${i === 0 ? 'notBefore' : 'notAfter'} ${d}`);
+    return d;
+  }) as [Date, Date];
+  // RFC 7671 §5.1: a DANE-EE certificate's names do not matter, and bare certificates made for
+  // DANE often have empty ones; node then returns undefined rather than "".
+  const subject = nameText(() => x509.subject);
+  const issuer = nameText(() => x509.issuer);
+  const sameName =
+    issuerTlv !== undefined &&
+    subjectTlv !== undefined &&
+    der
+      .subarray(issuerTlv.start, issuerTlv.end)
+      .equals(der.subarray(subjectTlv.start, subjectTlv.end));
   try {
     return {
       der: Buffer.from(der),
       x509,
       spki: Buffer.from(spki),
-      subject: oneLine(x509.subject),
-      issuer: oneLine(x509.issuer),
-      notBefore: asn1Time(x509.validFrom),
-      notAfter: asn1Time(x509.validTo),
+      subject,
+      issuer,
+      // RFC 7671 §5.1: dates are facts to report, never a reason to refuse a certificate, even
+      // when notAfter comes before notBefore.
+      notBefore,
+      notAfter,
       keyType: keyTypeOfCert(x509),
       isCA: x509.ca,
-      selfIssued: x509.subject === x509.issuer,
+      // RFC 5280 §6.1: names compared as OpenSSL does loosely (node's text) or exactly (DER).
+      selfIssued: sameName || (subject !== '' && subject === issuer),
     };
   } catch (e) {
     // Accessors on a certificate OpenSSL parsed only loosely must not leak node's errors.
     throw invalid(reason(e), e);
+  }
+}
+
+/**
+ * How a certificate is named in messages: its subject, or "empty subject" when it has none
+ * (RFC 5280 §4.1.2.6 allows an empty subject; DANE-EE certificates often have one).
+ */
+export function certLabel(c: Pick<Cert, 'subject'>): string {
+  return c.subject === '' ? 'empty subject' : c.subject;
+}
+
+function nameText(get: () => string | undefined): string {
+  try {
+    return oneLine(get() ?? '');
+  } catch {
+    return '';
   }
 }
 
@@ -82,17 +126,4 @@ function keyTypeOfCert(x509: X509Certificate): string {
 /** Node joins attributes with newlines and escapes commas inside values ("O=Foo\, Inc."). */
 function oneLine(name: string): string {
   return name.split('\n').join(', ');
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-
-/**
- * Parses OpenSSL's ASN1_TIME_print output ("Nov  2 18:20:30 2026 GMT"). Node 20 has no
- * validFromDate, and Date's own parsing of this format is implementation-defined.
- */
-function asn1Time(s: string): Date {
-  const m = /^([A-Z][a-z]{2}) +(\d{1,2}) (\d{2}):(\d{2}):(\d{2})(?:\.\d+)? (\d{4}) GMT$/.exec(s);
-  const month = m ? MONTHS.indexOf(m[1]!) : -1;
-  if (!m || month < 0) throw new Error(`unreadable validity date ${JSON.stringify(s)}`);
-  return new Date(Date.UTC(+m[6]!, month, +m[2]!, +m[3]!, +m[4]!, +m[5]!));
 }

@@ -90,15 +90,25 @@ export function looksLikeEncryptedPkcs8(der: Uint8Array): boolean {
 }
 
 /**
- * The SubjectPublicKeyInfo bytes exactly as they appear in a certificate: the input of a TLSA
- * selector 1 digest (RFC 6698 §2.1.2). TBSCertificate (RFC 5280 §4.1) is version [0]
- * (optional), serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
+ * The fields of a certificate's TBSCertificate (RFC 5280 §4.1), or undefined when the outer
+ * structure does not tile. `base` is 1 when the optional version [0] is present (v2/v3), 0 for
+ * a v1 certificate: serialNumber is `fields[base]`, then signature, issuer, validity, subject,
+ * subjectPublicKeyInfo, and optional unique IDs and [3] extensions.
  */
-export function certificateSpki(der: Buffer): Buffer | undefined {
+export function tbsFields(der: Buffer): { fields: Tlv[]; base: number } | undefined {
   const outer = readTlv(der, 0);
   const tbs = outer && children(der, outer)?.[0];
   const fields = tbs && tbs.tag === TAG_SEQUENCE ? children(der, tbs) : undefined;
   if (!fields || fields.length === 0) return undefined;
-  const spki = fields[(fields[0]!.tag === TAG_CONTEXT_0 ? 1 : 0) + 5];
+  return { fields, base: fields[0]!.tag === TAG_CONTEXT_0 ? 1 : 0 };
+}
+
+/**
+ * The SubjectPublicKeyInfo bytes exactly as they appear in a certificate: the input of a TLSA
+ * selector 1 digest (RFC 6698 §2.1.2).
+ */
+export function certificateSpki(der: Buffer): Buffer | undefined {
+  const t = tbsFields(der);
+  const spki = t?.fields[t.base + 5];
   return spki && spki.tag === TAG_SEQUENCE ? der.subarray(spki.start, spki.end) : undefined;
 }

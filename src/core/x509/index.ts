@@ -1,4 +1,4 @@
-export { certFromDer, type Cert } from './cert.js';
+export { certFromDer, certLabel, type Cert } from './cert.js';
 export { findIssuer, orderChain } from './chain.js';
 export { keyTypeOf, parseKey, type KeyInfo } from './key.js';
 export { parseCertificates } from './parse.js';
