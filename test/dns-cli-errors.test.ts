@@ -111,4 +111,72 @@ describe('dns: errors without a server', () => {
     assert.match(env.stderr, /^danekeeper: TSIG key in \$DANEKEEPER_TSIG_KEY line 1: /);
     assert.ok(!env.stderr.includes(SECRET));
   });
+
+  it('a config file that cannot be read says "no such file", never ENOENT', () => {
+    const r = runCli([...add, '--config', join(dir, 'absent.ini')]);
+    assert.equal(r.code, 66);
+    assert.equal(
+      r.stderr,
+      `danekeeper: Cannot read the config file ${join(dir, 'absent.ini')}: no such file\n`,
+    );
+  });
+
+  it('settings above any [section] are named as such, not as unknown settings', () => {
+    const f = join(dir, 'flat.ini');
+    writeFileSync(f, 'zone = example.test\nbackend = rfc2136\n');
+    const r = runCli([...add, '--config', f]);
+    assert.equal(r.code, 78);
+    assert.equal(
+      r.stderr,
+      `danekeeper: ${f}: setting "zone" is outside any section: put it under [dns]\n`,
+    );
+  });
+});
+
+describe('dnssec status and dns propagation: which zone, which name', () => {
+  const none = join(dir, 'empty.ini');
+  writeFileSync(none, '');
+  /** nothing listens there: the resolver is refused at once, on loopback */
+  const deadResolver = ['--resolver', '127.0.0.1:9'];
+  const zoneOf = (stdout: string) => (JSON.parse(stdout) as { zone: string }).zone;
+
+  it('dnssec status takes the zone from the argument, else --zone, else zone = in [dns]', () => {
+    const cfg = join(dir, 'zone.ini');
+    writeFileSync(cfg, '[dns]\nzone = from-file.test\n');
+    const cases: [string[], string][] = [
+      [['arg.test', '--config', cfg], 'arg.test'],
+      [['--zone', 'flag.test', '--config', cfg], 'flag.test'],
+      [['--config', cfg], 'from-file.test'],
+      // the same zone twice is no conflict
+      [['Arg.test.', '--zone', 'arg.test', '--config', none], 'arg.test'],
+    ];
+    for (const [args, zone] of cases) {
+      const r = runCli(['dnssec', 'status', ...args, ...deadResolver, '--json']);
+      // the resolver cannot be asked: UNKNOWN, but for the zone asked for
+      assert.equal(r.code, 3, `${args.join(' ')}: ${r.stderr}`);
+      assert.equal(zoneOf(r.stdout), zone, args.join(' '));
+    }
+  });
+
+  it('dnssec status with no zone anywhere, or two: one danekeeper line, exit 64', () => {
+    let r = runCli(['dnssec', 'status', '--config', none]);
+    assert.equal(r.code, 64);
+    assert.equal(
+      r.stderr,
+      'danekeeper: Which zone? Give it as an argument (danekeeper dnssec status example.org), or --zone ZONE, or zone = in [dns]\n',
+    );
+    r = runCli(['dnssec', 'status', 'a.test', '--zone', 'b.test', '--config', none]);
+    assert.equal(r.code, 64);
+    assert.equal(r.stderr, 'danekeeper: Two zones given: a.test and --zone b.test; give one\n');
+  });
+
+  it('dns propagation needs --name (@ for the apex), before asking anything', () => {
+    const r = runCli(['dns', 'propagation', '--zone', 'example.test', '--config', none]);
+    assert.equal(r.code, 64);
+    assert.equal(
+      r.stderr,
+      'danekeeper: Which name? Give --name mail (the host of the TLSA record, relative to the zone), or --name @ for the zone apex\n',
+    );
+    assert.equal(r.stdout, '');
+  });
 });

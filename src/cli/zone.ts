@@ -9,7 +9,13 @@ import { loadResolverConfig, proveValidating, StubResolver } from '../io/dns/ind
 import { openPublisher, powerdnsConnection } from '../publish/backend.js';
 import { dnssecStatus, type DnssecReport } from '../publish/dnssec-status.js';
 import { powerdnsSecureZone, powerdnsZoneSettings } from '../publish/powerdns-dnssec.js';
-import { checkPropagation, type PropagationReport } from '../publish/propagation.js';
+import {
+  checkPropagation,
+  confirmationWait,
+  type ConfirmationWait,
+  type PropagationReport,
+  type ServerPropagation,
+} from '../publish/propagation.js';
 import {
   addBackendOptions,
   backendSettings,
@@ -23,6 +29,13 @@ import type { Io } from './io.js';
 import { parseIntOption } from './options.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
+
+/** 128 + SIGINT (2): the status a shell gives a command ended by Ctrl-C. */
+const EXIT_INTERRUPTED = 130;
+/** DESIGN.md: `dane-confirmation-interval-in-hours` defaults to 24. */
+const DEFAULT_CONFIRMATION_HOURS = 24;
+/** how often `--wait` asks again */
+const RECHECK_MS = 5000;
 
 /** --resolver, else `resolver =` in [dns], else resolv.conf. */
 async function makeResolver(flags: string[], ctx: Context, io: Io, json: boolean) {
@@ -55,11 +68,13 @@ interface PropagationFlags extends BackendFlags {
  */
 async function expectedSet(
   o: PropagationFlags,
+  ctx: Context,
   owner: string,
   io: Io,
-): Promise<TlsaRecord[] | undefined> {
-  if (o.expect.length > 0) return o.expect.map((t) => parseTlsa(t));
-  const ctx = contextFor(o, process.env);
+): Promise<{ expected: TlsaRecord[]; expectedFrom: 'published' | 'expect-flag' } | undefined> {
+  if (o.expect.length > 0) {
+    return { expected: o.expect.map((t) => parseTlsa(t)), expectedFrom: 'expect-flag' };
+  }
   let pub;
   try {
     pub = openPublisher(backendSettings(o, ctx, io), (w) => io.err(`danekeeper: warning: ${w}`));
@@ -68,21 +83,73 @@ async function expectedSet(
     throw e;
   }
   try {
-    return (await pub.read(owner)).records;
+    return { expected: (await pub.read(owner)).records, expectedFrom: 'published' };
   } finally {
     await pub.close?.();
   }
 }
 
-function printPropagation(r: PropagationReport, io: Io): void {
-  const head = r.allInStep
-    ? `all ${r.servers.length} servers in step`
-    : `${r.counts['in-step']} of ${r.servers.length} servers in step`;
-  io.out(`${r.owner}: ${head}`);
+/** `24 h`, `1 h 30 min`, `10 min`, `600 s` */
+function duration(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`;
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return [h ? `${h} h` : '', m ? `${m} min` : '', s ? `${s} s` : ''].filter(Boolean).join(' ');
+}
+
+/** ISO 8601 in UTC to the second, rounded up: the wait is never shown shorter than it is. */
+const isoSecond = (iso: string) =>
+  new Date(Math.ceil(Date.parse(iso) / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z');
+
+/** `the only server is in step`, `1 of 2 servers in step`, `all 2 servers in step` */
+function headline(r: PropagationReport, short = false): string {
+  const n = r.servers.length;
+  if (n === 0) return 'no authoritative server found';
+  if (n === 1) return r.allInStep ? 'the only server is in step' : 'the only server is not in step';
+  if (r.allInStep) return `all ${n} servers in step`;
+  return `${r.counts['in-step']} of ${n}${short ? '' : ' servers'} in step`;
+}
+
+/** `ns2.lab.test 127.0.54.2 (serial 3, missing 1)`: a server not in step, and why. */
+function lagging(s: ServerPropagation): string {
+  const parts: string[] = [];
+  if (s.state === 'old') {
+    if (s.serial !== null) parts.push(`serial ${s.serial}`);
+    if (s.missing.length) parts.push(`missing ${s.missing.length}`);
+    if (s.extra.length) parts.push(`${s.extra.length} not expected`);
+  } else {
+    parts.push(s.state === 'lame' ? 'not authoritative' : 'no answer');
+  }
+  return `${s.name} ${s.address ?? '(no address)'} (${parts.join(', ')})`;
+}
+
+const laggingList = (r: PropagationReport) =>
+  r.servers
+    .filter((s) => s.state !== 'in-step')
+    .map(lagging)
+    .join(', ');
+
+/** Resolves when `signal` aborts (never rejects): lets a Ctrl-C cut a check or a pause short. */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((res) => {
+    if (signal.aborted) res();
+    else signal.addEventListener('abort', () => res(), { once: true });
+  });
+}
+
+function printPropagation(
+  r: PropagationReport,
+  confirmation: ConfirmationWait | null,
+  io: Io,
+): void {
+  io.out(`${r.owner}: ${headline(r)}`);
   const from =
-    r.expectedFrom === 'caller'
+    r.expectedFrom === 'published'
       ? 'as published'
-      : `as the primary ${r.primary?.name ?? ''} serves it`;
+      : r.expectedFrom === 'expect-flag'
+        ? 'as given by --expect'
+        : `as the primary ${r.primary?.name ?? ''} serves it`;
   io.out(`Expected (${from}):${r.expected.length ? '' : ' no TLSA RRset'}`);
   for (const e of r.expected) io.out(`  ${e}`);
   const byName = [...r.servers].sort((a, b) => a.name.localeCompare(b.name));
@@ -99,36 +166,113 @@ function printPropagation(r: PropagationReport, io: Io): void {
     io.out(`  ${where.padEnd(40)} ${what}${serial}`);
   }
   for (const f of r.findings) io.out(`${f.severity.toUpperCase()}: ${f.message}`);
-  if (r.allInStep && r.maxTtl !== null) {
+  if (r.allInStep && r.expected.length === 0) {
     io.out(
-      `The confirmation wait may start now; it is never shorter than 2 x TTL = ${2 * r.maxTtl} s.`,
+      `${r.servers.length === 1 ? 'The only authoritative server serves' : 'No authoritative server serves'} ` +
+        `${r.servers.length === 1 ? 'no' : 'a'} TLSA RRset at ${r.owner} any more; ` +
+        'resolvers may still answer with the old one from their caches for up to its TTL.',
+    );
+  }
+  if (confirmation) {
+    const c = confirmation;
+    const who =
+      r.servers.length === 1
+        ? 'The only authoritative server'
+        : `Every authoritative server (${r.servers.length})`;
+    // DESIGN.md, the confirmation rule: all servers, then max(interval, 2 x TTL).
+    io.out(
+      `${who} now serves this TLSA RRset. Resolvers may still hold the old RRset in their caches for up to its TTL (${r.maxTtl} s).`,
+    );
+    const why =
+      c.boundBy === 'interval'
+        ? `the confirmation interval; 2 x TTL is ${duration(c.twiceTtlSeconds)}`
+        : `2 x TTL, longer than the confirmation interval of ${duration(c.intervalSeconds)}`;
+    io.out(
+      `The confirmation wait may start now: ${duration(c.seconds)} (${why}), until ${isoSecond(c.until)}.`,
+    );
+    io.out(
+      'Once it has passed, install the certificate whose key the new record matches; only then remove the old record.',
     );
   }
 }
 
 async function runPropagation(o: PropagationFlags, io: Io): Promise<number> {
+  // The apex is a rare place for a TLSA record and a silent default hid typos: say which.
+  if (o.name === undefined) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      'Which name? Give --name mail (the host of the TLSA record, relative to the zone), or --name @ for the zone apex',
+    );
+  }
   const ctx = contextFor(o, process.env);
   const owner = ownerFrom(o, ctx.zone);
   const wait = parseIntOption('--wait', o.wait, 0, 86400) ?? 0;
+  const hours =
+    ctx.config['ext-sslit']['dane-confirmation-interval-in-hours'] ?? DEFAULT_CONFIRMATION_HOURS;
   const resolver = await makeResolver(o.resolver, ctx, io, !!o.json);
-  const expected = await expectedSet(o, owner, io);
-  const deadline = Date.now() + wait * 1000;
-  let r: PropagationReport;
-  for (;;) {
-    r = await checkPropagation({
-      zone: ctx.zone,
-      owner,
-      resolver,
-      ...(expected ? { expected } : {}),
-      ...(o.primary ? { primary: o.primary } : {}),
-    });
-    if (r.allInStep || Date.now() >= deadline) break;
-    if (!o.json)
-      io.err(`${r.counts['in-step']} of ${r.servers.length} in step; checking again in 5 s`);
-    await new Promise((res) => setTimeout(res, 5000));
+  const expected = await expectedSet(o, ctx, owner, io);
+  const started = Date.now();
+  const deadline = started + wait * 1000;
+  // Ctrl-C while waiting ends the wait, not the report: print where it stood, exit 130. Only
+  // the first: the listener is gone after it, so a second Ctrl-C ends the process at once.
+  const stop = new AbortController();
+  const onSigint = () => stop.abort();
+  if (wait > 0) process.once('SIGINT', onSigint);
+  let r: PropagationReport | undefined;
+  let checks = 0;
+  try {
+    for (;;) {
+      const check = checkPropagation({
+        zone: ctx.zone,
+        owner,
+        resolver,
+        signal: stop.signal,
+        ...(expected ?? {}),
+        ...(o.primary ? { primary: o.primary } : {}),
+      });
+      // a check cut short by Ctrl-C proves nothing: its result (or error) is dropped
+      check.catch(() => undefined);
+      const done = await Promise.race([check, aborted(stop.signal)]);
+      if (stop.signal.aborted || !done) break;
+      r = done;
+      checks++;
+      if (r.allInStep || Date.now() >= deadline) break;
+      const pause = Math.max(0, Math.min(RECHECK_MS, deadline - Date.now()));
+      if (!o.json) {
+        io.err(
+          `${headline(r, true)}; waiting for ${laggingList(r)}; checking again in ${Math.ceil(pause / 1000)} s`,
+        );
+      }
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        new Promise((res) => (timer = setTimeout(res, pause))),
+        aborted(stop.signal),
+      ]);
+      clearTimeout(timer);
+      if (stop.signal.aborted) break;
+    }
+  } finally {
+    process.removeListener('SIGINT', onSigint);
   }
-  if (o.json) io.out(JSON.stringify(r, null, 2));
-  else printPropagation(r, io);
+  const interrupted = stop.signal.aborted;
+  if (!r) {
+    // Ctrl-C before the first check finished: nothing to report but that.
+    if (o.json) io.out(JSON.stringify({ owner, interrupted: true, checks: 0 }, null, 2));
+    io.err(`danekeeper: interrupted before the first check of ${owner} finished`);
+    return EXIT_INTERRUPTED;
+  }
+  const confirmation = confirmationWait(r, hours * 3600);
+  if (o.json) io.out(JSON.stringify({ ...r, interrupted, confirmation }, null, 2));
+  else printPropagation(r, confirmation, io);
+  if (interrupted) {
+    const secs = Math.round((Date.now() - started) / 1000);
+    io.err(
+      `danekeeper: interrupted after ${checks} ${checks === 1 ? 'check' : 'checks'} in ${secs} s; ` +
+        `at the last check ${headline(r)}, waiting for ${laggingList(r)}`,
+    );
+    return EXIT_INTERRUPTED;
+  }
   if (r.allInStep) return EXIT.ok;
   // Still propagating is a wait, not a fault; a server that cannot be asked is.
   return r.counts.unreachable > 0 || r.counts.lame > 0 ? EXIT.critical : EXIT.warning;
@@ -174,8 +318,27 @@ function printDnssec(r: DnssecReport, io: Io): void {
   }
 }
 
-async function runDnssec(zoneArg: string, o: DnssecFlags, io: Io): Promise<number> {
-  const ctx = contextFor({ ...o, zone: zoneArg }, process.env);
+/** `Example.org.` and `example.org` are one zone. */
+const sameZone = (a: string, b: string) =>
+  a.toLowerCase().replace(/\.$/, '') === b.toLowerCase().replace(/\.$/, '');
+
+async function runDnssec(zoneArg: string | undefined, o: DnssecFlags, io: Io): Promise<number> {
+  // The zone: the argument, else --zone, else zone = in [dns], as every dns command takes it.
+  if (zoneArg !== undefined && o.zone !== undefined && !sameZone(zoneArg, o.zone)) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      `Two zones given: ${zoneArg} and --zone ${o.zone}; give one`,
+    );
+  }
+  const ctx = contextFor({ ...o, zone: zoneArg ?? o.zone }, process.env, false);
+  if ((zoneArg ?? o.zone ?? ctx.config.dns.zone) === undefined) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      'Which zone? Give it as an argument (danekeeper dnssec status example.org), or --zone ZONE, or zone = in [dns]',
+    );
+  }
   const software = o.software ?? (ctx.backend === 'powerdns' ? 'powerdns' : undefined);
   if (software !== undefined && !['bind', 'knot', 'powerdns'].includes(software)) {
     throw new DkError(
@@ -232,7 +395,7 @@ export function registerZoneStatus(
   const prop = dns
     .command('propagation')
     .description('Ask every authoritative server (RD=0) whether it serves the TLSA set')
-    .option('--name <name>', 'host name relative to the zone (mail), @ for the apex', '@')
+    .option('--name <name>', 'host name relative to the zone (mail), @ for the apex; required')
     .option('--port <n>', 'port of the service (default 25)')
     .option('--proto <p>', 'tcp | udp | sctp', 'tcp')
     .option(
@@ -254,11 +417,11 @@ export function registerZoneStatus(
     .description(
       'Is the zone ready for DANE? Prints the DS (and DNSKEY) to give the registrar when missing',
     )
-    .argument('<zone>', 'the zone, e.g. example.org')
+    .argument('[zone]', 'the zone, e.g. example.org (default: --zone, else zone = in [dns])')
     .option('--resolver <ip[:port]>', 'validating resolver (default: resolv.conf)', collect, [])
     .option('--secure', 'PowerDNS: sign the zone through its API first, then report')
     .option('--software <name>', 'what serves the zone, for the fix hints: bind | knot | powerdns');
-  addBackendOptions(status).action((zone: string, o: DnssecFlags) =>
+  addBackendOptions(status).action((zone: string | undefined, o: DnssecFlags) =>
     setExit(runDnssec(zone, o, io)),
   );
   for (const c of [prop, dnssec, status]) c.exitOverride();

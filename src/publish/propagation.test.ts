@@ -11,7 +11,12 @@ import type { ServerAddress } from '../io/dns/config.js';
 import { fakeServerPool, response, type FakeQuery } from '../io/dns/fake-server.js';
 import { StaticResolver } from '../io/dns/static-resolver.js';
 import { parseTlsa } from '../core/tlsa/parse.js';
-import { checkPropagation, serialOlder } from './propagation.js';
+import {
+  checkPropagation,
+  confirmationWait,
+  serialOlder,
+  type PropagationReport,
+} from './propagation.js';
 
 const startServer = fakeServerPool();
 const OWNER = '_25._tcp.mail.example.test';
@@ -129,13 +134,24 @@ describe('checkPropagation (fake servers)', () => {
     assert.deepEqual(old.missing, [NEW]);
     assert.deepEqual(old.extra, [OLD]);
     assert.equal(old.serial, 6);
-    // expected given by the caller: no primary serial to compare with
-    assert.equal(old.serialBehind, null);
+    // expected given by the caller, so no primary was asked: the newest serial any server
+    // serves (7) is the reference (RFC 1982), and 6 is behind it
+    assert.equal(r.expectedFrom, 'published');
+    assert.deepEqual(r.serialReference, { serial: 7, from: 'newest-served' });
+    assert.equal(old.serialBehind, true);
+    assert.equal(
+      old.why,
+      `127.0.0.1:${s3.server.port} serves an older TLSA RRset: 1 expected record missing, 1 other record served, serial 6 behind the newest served, 7`,
+    );
+    assert.equal(r.servers.find((s) => s.address === '192.0.2.1')!.serialBehind, false);
+    // the lame server gave no authoritative SOA: unknown, not "in step"
+    assert.equal(r.servers.find((s) => s.address === '192.0.2.2')!.serialBehind, null);
     assert.equal(r.maxTtl, 600);
     assert.deepEqual(r.findings.map((f) => `${f.code} ${f.subject}`).sort(), [
       'glue-mismatch ns3.example.test',
       'ns-only-in-parent ns3.example.test',
       'ns-only-in-zone ns2.example.test',
+      'serial-behind ns3.example.test (192.0.2.3)',
       'server-lame ns2.example.test (192.0.2.2)',
     ]);
     // every zone server was asked with RD=0
@@ -194,6 +210,68 @@ describe('checkPropagation (fake servers)', () => {
       }),
       { code: 'E_PROPAGATION_OWNER', kind: 'usage' },
     );
+  });
+
+  it('names where the expected set came from: published, --expect, or the primary', async () => {
+    const s1 = await startServer(zoneServer([NEW], 3));
+    const resolver = new StaticResolver({
+      'test/NS': { records: ['ns1.test'] },
+      'ns1.test/A': { records: ['192.0.2.53'] },
+      'example.test/NS': { records: ['ns1.example.test'] },
+      'ns1.example.test/A': { records: ['192.0.2.1'] },
+    });
+    const parent = await startServer((q) =>
+      response(q, {
+        authorities: [{ name: 'example.test', type: 'NS', ttl: 3600, data: 'ns1.example.test' }],
+      }),
+    );
+    const map: Record<string, ServerAddress> = {
+      '192.0.2.53': parent.server,
+      '192.0.2.1': s1.server,
+    };
+    const base = {
+      zone: 'example.test',
+      owner: OWNER,
+      expected: [parseTlsa(NEW)],
+      resolver,
+      timeoutMs: 200,
+      tries: 1,
+      serverFor: (a: string) => map[a]!,
+    };
+    const flag = await checkPropagation({ ...base, expectedFrom: 'expect-flag' });
+    assert.equal(flag.expectedFrom, 'expect-flag');
+    assert.equal(flag.allInStep, true);
+    assert.deepEqual(flag.serialReference, { serial: 3, from: 'newest-served' });
+    assert.equal(flag.servers[0]!.serialBehind, false);
+    assert.equal((await checkPropagation(base)).expectedFrom, 'published');
+  });
+
+  it('confirmation wait: the longer of the interval and 2 x TTL, from the moment all are in step', () => {
+    const report = (o: Partial<PropagationReport>) =>
+      ({
+        allInStep: true,
+        expected: [NEW],
+        maxTtl: 300,
+        checkedAt: '2026-01-01T00:00:00.000Z',
+        ...o,
+      }) as PropagationReport;
+    assert.deepEqual(confirmationWait(report({}), 24 * 3600), {
+      from: '2026-01-01T00:00:00.000Z',
+      until: '2026-01-02T00:00:00.000Z',
+      seconds: 86400,
+      intervalSeconds: 86400,
+      twiceTtlSeconds: 600,
+      boundBy: 'interval',
+    });
+    // a short interval (decimal hours) never cuts the wait below 2 x TTL
+    const short = confirmationWait(report({}), 0.001 * 3600)!;
+    assert.equal(short.seconds, 600);
+    assert.equal(short.intervalSeconds, 4);
+    assert.equal(short.boundBy, 'ttl');
+    assert.equal(short.until, '2026-01-01T00:10:00.000Z');
+    // nothing to confirm: a server lags, or the set is a removal
+    assert.equal(confirmationWait(report({ allInStep: false }), 3600), null);
+    assert.equal(confirmationWait(report({ expected: [], maxTtl: null }), 3600), null);
   });
 
   it('compares serials in RFC 1982 arithmetic', () => {

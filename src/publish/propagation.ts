@@ -35,6 +35,11 @@ export interface PropagationOptions extends DiscoverOptions {
    * Callers holding a Publisher pass `(await publisher.read(owner)).records`.
    */
   expected?: TlsaRecord[];
+  /**
+   * Where `expected` came from, for the report: `published` (what the backend holds; the
+   * default) or `expect-flag` (records the user named). Ignored without `expected`.
+   */
+  expectedFrom?: 'published' | 'expect-flag';
   /** the primary's address, when `expected` is left out and the SOA MNAME is not it */
   primary?: string;
   /** the resolver for the NS, SOA, A and AAAA lookups (a StubResolver in real use) */
@@ -63,7 +68,11 @@ export interface ServerPropagation {
   state: ServerState;
   /** the zone's SOA serial this server serves; null when it gave none */
   serial: number | null;
-  /** the serial is older than the primary's (RFC 1982 comparison); null when unknown */
+  /**
+   * The serial is older (RFC 1982 §3.2) than the report's `serialReference`: the primary's
+   * when it was read, else the newest serial any server of the zone serves. null when this
+   * server or every server gave no serial.
+   */
   serialBehind: boolean | null;
   /** TLSA records served, `U S M hex`; null when the server gave no authoritative answer */
   served: string[] | null;
@@ -91,9 +100,15 @@ export interface PropagationReport {
   owner: string;
   /** the set compared against, `U S M hex` */
   expected: string[];
-  expectedFrom: 'caller' | 'primary';
+  /**
+   * Where `expected` came from: `published` (what the backend holds), `expect-flag` (records
+   * the user named), `primary` (what the zone's primary serves).
+   */
+  expectedFrom: 'published' | 'expect-flag' | 'primary';
   /** the server the expected set and serial were read from (when from the primary) */
   primary: { name: string; address: string; serial: number | null } | null;
+  /** the serial `serialBehind` compares against, and whose it is; null when no server gave one */
+  serialReference: { serial: number; from: 'primary' | 'newest-served' } | null;
   servers: ServerPropagation[];
   /** every server (at least one) is in step: the confirmation wait may start now */
   allInStep: boolean;
@@ -168,6 +183,53 @@ async function readPrimary(
   );
 }
 
+/** `1 record`, `2 records` */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * RFC 1982 §3.2: the newest of the serials, by pairwise comparison. Serials exactly 2^31 apart
+ * are not comparable; the first seen is kept then, which only makes `serialBehind` false.
+ */
+function newestSerial(serials: number[]): number | null {
+  let best: number | null = null;
+  for (const s of serials) if (best === null || serialOlder(best, s)) best = s;
+  return best;
+}
+
+/**
+ * Sets `serialBehind` against the primary's serial when it was read, else against the newest
+ * serial any server serves: with `expected` from the caller no primary is asked, but a server
+ * whose serial is older than another's has not yet transferred the zone (RFC 1996 §3, RFC 1034
+ * §4.3.5) whatever the primary is.
+ */
+function withSerialReference(
+  servers: ServerPropagation[],
+  primarySerial: number | null,
+): { servers: ServerPropagation[]; reference: PropagationReport['serialReference'] } {
+  const newest = newestSerial(servers.flatMap((s) => (s.serial === null ? [] : [s.serial])));
+  const reference =
+    primarySerial !== null
+      ? { serial: primarySerial, from: 'primary' as const }
+      : newest !== null
+        ? { serial: newest, from: 'newest-served' as const }
+        : null;
+  const whose = reference?.from === 'primary' ? "the primary's" : 'the newest served,';
+  return {
+    reference,
+    servers: servers.map((s) => {
+      if (s.serial === null || reference === null) return { ...s, serialBehind: null };
+      const behind = serialOlder(s.serial, reference.serial);
+      const why =
+        behind && s.state === 'old' && s.why
+          ? `${s.why}, serial ${s.serial} behind ${whose} ${reference.serial}`
+          : s.why;
+      return { ...s, serialBehind: behind, ...(why ? { why } : {}) };
+    }),
+  };
+}
+
 function compare(
   expected: TlsaRecord[],
   served: TlsaRecord[],
@@ -184,17 +246,15 @@ function judge(
   zone: string,
   owner: string,
   expected: TlsaRecord[],
-  primarySerial: number | null,
 ): Omit<ServerPropagation, 'name' | 'address' | 'source' | 'addressFrom'> {
   const serial =
     s.outcome === 'answer' && s.message
       ? (rrsetIn(s.message, 'answer', zone, 'SOA').records[0]?.serial ?? null)
       : null;
-  const serialBehind =
-    serial === null || primarySerial === null ? null : serialOlder(serial, primarySerial);
   const base = {
     serial,
-    serialBehind,
+    // decided once every server's serial is known (withSerialReference)
+    serialBehind: null,
     rcode: t.rcode,
     transport: t.transport,
   };
@@ -215,10 +275,9 @@ function judge(
   let why: string | undefined;
   if (!inStep) {
     const parts: string[] = [];
-    if (diff.missing.length) parts.push(`${diff.missing.length} expected record(s) missing`);
-    if (diff.extra.length) parts.push(`${diff.extra.length} other record(s) served`);
-    if (rr.skipped) parts.push(`${rr.skipped} undecodable record(s)`);
-    if (serialBehind) parts.push(`serial ${serial} behind the primary's ${primarySerial}`);
+    if (diff.missing.length) parts.push(`${count(diff.missing.length, 'expected record')} missing`);
+    if (diff.extra.length) parts.push(`${count(diff.extra.length, 'other record')} served`);
+    if (rr.skipped) parts.push(count(rr.skipped, 'undecodable record'));
     why = `${t.server} serves an older TLSA RRset: ${parts.join(', ')}`;
   }
   return {
@@ -256,35 +315,40 @@ export async function checkPropagation(o: PropagationOptions): Promise<Propagati
       ? [{ host: h, address: null as string | null, from: [] as ('glue' | 'resolver')[] }]
       : h.addresses.map((a) => ({ host: h, address: a.address as string | null, from: a.from })),
   );
-  const servers = await mapLimit(targets, Math.max(1, (o.concurrency ?? 16) >> 1), async (t) => {
-    const head = {
-      name: t.host.name,
-      address: t.address,
-      source: t.host.source,
-      addressFrom: t.from,
-    };
-    if (t.address === null) {
-      return {
-        ...head,
-        state: 'unreachable' as const,
-        serial: null,
-        serialBehind: null,
-        served: null,
-        missing: [],
-        extra: [],
-        ttl: null,
-        rcode: null,
-        transport: null,
-        why: t.host.why ?? `${t.host.name} has no address`,
+  const judged: ServerPropagation[] = await mapLimit(
+    targets,
+    Math.max(1, (o.concurrency ?? 16) >> 1),
+    async (t) => {
+      const head = {
+        name: t.host.name,
+        address: t.address,
+        source: t.host.source,
+        addressFrom: t.from,
       };
-    }
-    // The two questions of one server go out together; servers are bounded by mapLimit.
-    const [tr, sr] = await Promise.all([
-      queryDirect(t.address, owner, 'TLSA', o),
-      queryDirect(t.address, zone, 'SOA', o),
-    ]);
-    return { ...head, ...judge(tr, sr, zone, owner, expected, primarySerial) };
-  });
+      if (t.address === null) {
+        return {
+          ...head,
+          state: 'unreachable' as const,
+          serial: null,
+          serialBehind: null,
+          served: null,
+          missing: [],
+          extra: [],
+          ttl: null,
+          rcode: null,
+          transport: null,
+          why: t.host.why ?? `${t.host.name} has no address`,
+        };
+      }
+      // The two questions of one server go out together; servers are bounded by mapLimit.
+      const [tr, sr] = await Promise.all([
+        queryDirect(t.address, owner, 'TLSA', o),
+        queryDirect(t.address, zone, 'SOA', o),
+      ]);
+      return { ...head, ...judge(tr, sr, zone, owner, expected) };
+    },
+  );
+  const { servers, reference } = withSerialReference(judged, primarySerial);
 
   const counts: Record<ServerState, number> = { 'in-step': 0, old: 0, unreachable: 0, lame: 0 };
   for (const s of servers) counts[s.state]++;
@@ -293,10 +357,11 @@ export async function checkPropagation(o: PropagationOptions): Promise<Propagati
     zone,
     owner,
     expected: expected.map(formatRdata),
-    expectedFrom: o.expected ? 'caller' : 'primary',
+    expectedFrom: o.expected ? (o.expectedFrom ?? 'published') : 'primary',
     primary: primary
       ? { name: primary.name, address: primary.address, serial: primary.serial }
       : null,
+    serialReference: reference,
     servers,
     allInStep: servers.length > 0 && servers.every((s) => s.state === 'in-step'),
     counts,
@@ -309,7 +374,7 @@ export async function checkPropagation(o: PropagationOptions): Promise<Propagati
     },
     onlyInZone: auth.onlyInZone,
     onlyInParent: auth.onlyInParent,
-    findings: propagationFindings(auth, servers, zone),
+    findings: propagationFindings(auth, servers, zone, reference),
     checkedAt: (o.now ? o.now() : new Date()).toISOString(),
   };
 }
@@ -318,6 +383,7 @@ function propagationFindings(
   auth: Awaited<ReturnType<typeof findAuthoritativeServers>>,
   servers: ServerPropagation[],
   zone: string,
+  reference: PropagationReport['serialReference'],
 ): PropagationFinding[] {
   const out: PropagationFinding[] = [];
   const parent = auth.delegation.parent ?? 'the parent zone';
@@ -400,9 +466,50 @@ function propagationFindings(
         severity: 'note',
         code: 'serial-behind',
         subject: who,
-        message: `${who} serves serial ${s.serial}, older than the primary's: it has not transferred the zone since the change. Secondaries fetch it on NOTIFY (RFC 1996) or after the SOA refresh interval.`,
+        message: `${who} serves serial ${s.serial}, older than ${reference?.from === 'primary' ? "the primary's" : 'the newest any server serves,'} ${reference?.serial}: it has not transferred the zone since the change. Secondaries fetch it on NOTIFY (RFC 1996) or after the SOA refresh interval.`,
       });
     }
   }
   return out;
+}
+
+export interface ConfirmationWait {
+  /** ISO 8601: when every server was seen serving the set (the check's time); the wait counts from here */
+  from: string;
+  /** ISO 8601: when the wait is over */
+  until: string;
+  /** the wait: the longer of the two below */
+  seconds: number;
+  /** the confirmation interval (`dane-confirmation-interval-in-hours`) */
+  intervalSeconds: number;
+  /** twice the largest TTL any server gave the RRset */
+  twiceTtlSeconds: number;
+  /** which of the two set the length */
+  boundBy: 'interval' | 'ttl';
+}
+
+/**
+ * DESIGN.md, the confirmation rule: a record may be relied on (a certificate with that key
+ * installed) only once every authoritative server serves it and then the longer of the
+ * confirmation interval and 2 x the RRset's TTL has passed: until then a resolver may still
+ * hand out the old RRset from its cache (RFC 7671 §8.1, RFC 2181 §8). null when there is
+ * nothing to confirm: not every server is in step, or the expected set is empty (a removal).
+ */
+export function confirmationWait(
+  r: PropagationReport,
+  intervalSeconds: number,
+): ConfirmationWait | null {
+  if (!r.allInStep || r.expected.length === 0 || r.maxTtl === null) return null;
+  const interval = Math.ceil(intervalSeconds);
+  const twiceTtl = 2 * r.maxTtl;
+  const seconds = Math.max(interval, twiceTtl);
+  const from = new Date(r.checkedAt);
+  return {
+    from: from.toISOString(),
+    until: new Date(from.getTime() + seconds * 1000).toISOString(),
+    seconds,
+    intervalSeconds: interval,
+    twiceTtlSeconds: twiceTtl,
+    boundBy: interval >= twiceTtl ? 'interval' : 'ttl',
+  };
 }
