@@ -34,6 +34,7 @@ import { formatRdata } from '../core/tlsa/format.js';
 import { parseTlsa } from '../core/tlsa/parse.js';
 import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
 import { absName, PowerdnsApi, type Json, type PowerdnsApiOptions } from './powerdns-api.js';
+import { listPowerdnsTlsa } from './powerdns-list.js';
 import type { Publisher, TlsaChange, TlsaRrset } from './types.js';
 
 export type PowerdnsOptions = PowerdnsApiOptions;
@@ -215,5 +216,14 @@ export function createPowerdnsPublisher(opts: PowerdnsOptions): Publisher {
   }
 
   const describe = `powerdns at ${api.base} (server ${api.serverId})`;
-  return { backend: 'powerdns', zone, describe, read, defaultTtl, apply, describeChange };
+  return {
+    backend: 'powerdns',
+    zone,
+    describe,
+    read,
+    defaultTtl,
+    apply,
+    describeChange,
+    listAll: () => listPowerdnsTlsa(api),
+  };
 }
