@@ -45,6 +45,7 @@ import { DkError } from '../core/errors.js';
 import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
 import { lineDiff } from './line-diff.js';
 import { editZone, tlsaAt } from './zonefile-edit.js';
+import { listZoneFileTlsa } from './zonefile-list.js';
 import { acquireLock, ioError, type LockOptions } from './zonefile-lock.js';
 import {
   canonicalName,
@@ -292,6 +293,20 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
       if (mode === 'zone') withErrorsNamed(() => findSoa(zf, zone), file);
       const at = withErrorsNamed(() => tlsaAt(zf, owner), file);
       return { owner, ttl: at.ttl, records: at.records };
+    },
+
+    // Unlike read(), the listing takes the zone's own file too in include mode: a TLSA record
+    // typed there by hand is in the zone all the same.
+    async listAll(): Promise<TlsaRrset[]> {
+      return listZoneFileTlsa(
+        zone,
+        mode === 'zone'
+          ? [{ path: file, missingOk: false }]
+          : [
+              ...(opts.zoneFile === undefined ? [] : [{ path: opts.zoneFile, missingOk: false }]),
+              { path: file, missingOk: true },
+            ],
+      );
     },
 
     async defaultTtl(): Promise<number> {
