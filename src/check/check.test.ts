@@ -485,3 +485,29 @@ test('delivery: one bad address of a host, a bogus MX RRset, and none for check 
   );
   assert.equal(service.delivery, null);
 });
+
+test('an address that presented no chain: no record is called stale, a note says why', async () => {
+  const data = base();
+  data['_25._tcp.mx1.example.test/TLSA'] = tlsa(
+    ee,
+    `3 1 1 ${'ef'.repeat(32)}`,
+    `3 1 1 ${'12'.repeat(32)}`,
+  );
+  // the IPv6 address refuses: it may present a key the IPv4 one does not
+  const r = await run(
+    data,
+    presenting({ '192.0.2.1': [pki.leaf.certPem, pki.intermediate.certPem] }),
+  ).report();
+  assert.equal(r.verdict, 'unreachable');
+  const codes = r.warnings.map((w) => w.code);
+  assert.ok(!codes.includes('unmatched-record'), codes.join(','));
+  const note = r.warnings.find((w) => w.code === 'in-use-unknown');
+  assert.equal(note?.severity, 'note');
+  assert.match(
+    note.message,
+    /2 record\(s\) match no certificate seen, but 2001:db8::1 presented none/,
+  );
+  // every address heard from: the two extra records are judged again
+  const all = await run(data).report();
+  assert.equal(all.warnings.filter((w) => w.code === 'unmatched-record').length, 2);
+});

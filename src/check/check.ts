@@ -349,6 +349,7 @@ class Checker {
         records,
         ttl: host.tlsa!.ttl,
         inUse: records.filter((r) => used.has(formatRdata(r))),
+        unseen: serving.filter((a) => a.chain.length === 0).map((a) => a.address),
         expiries,
         now: this.deps.now(),
         days: this.opts.days,

@@ -29,6 +29,11 @@ export function rrsetWarnings(input: {
   ttl: number | null;
   /** records that are in use at some address serving this RRset (in-use.ts) */
   inUse: TlsaRecord[];
+  /**
+   * addresses serving this RRset that presented no chain (unreachable, no TLS): what they would
+   * present is unknown, so no record can be called stale
+   */
+  unseen?: string[];
   /** expiry of each matched certificate, to warn `days` ahead */
   expiries: { subject: string; notAfter: Date }[];
   now: Date;
@@ -61,18 +66,29 @@ export function rrsetWarnings(input: {
   // a DANE-EE record in use is that next key, not a fault. Anything more may be stale.
   const nextKey =
     unmatched.length === 1 && unmatched[0]!.usage === 3 && input.inUse.some((m) => m.usage === 3);
-  for (const r of unmatched) {
-    if (nextKey) {
-      add(
-        'next-key',
-        `${formatRdata(r).slice(0, 20)}… matches no chain in use: taken to be the published next key.`,
-        'note',
-      );
-    } else {
-      add(
-        'unmatched-record',
-        `${formatRdata(r).slice(0, 20)}… matches no certificate any address presents (the leaf for usage 3, a CA above it for usage 2): fine for a published next key, otherwise a stale record to remove.`,
-      );
+  const unseen = input.unseen ?? [];
+  if (unmatched.length > 0 && unseen.length > 0) {
+    // "Matches nothing anywhere" cannot be known while an address is not heard from: the record
+    // may be the one it presents. Saying "stale" here is how good records get deleted.
+    add(
+      'in-use-unknown',
+      `${unmatched.length} record(s) match no certificate seen, but ${unseen.join(', ')} presented none: which records are stale is not judged until every address answers.`,
+      'note',
+    );
+  } else {
+    for (const r of unmatched) {
+      if (nextKey) {
+        add(
+          'next-key',
+          `${formatRdata(r).slice(0, 20)}… matches no certificate any address presents: taken to be the published next key.`,
+          'note',
+        );
+      } else {
+        add(
+          'unmatched-record',
+          `${formatRdata(r).slice(0, 20)}… matches no certificate any address presents (the leaf for usage 3, a CA above it for usage 2): fine for a published next key, otherwise a stale record to remove.`,
+        );
+      }
     }
   }
   const horizon = input.now.getTime() + input.days * 86400_000;
