@@ -511,3 +511,23 @@ test('an address that presented no chain: no record is called stale, a note says
   const all = await run(data).report();
   assert.equal(all.warnings.filter((w) => w.code === 'unmatched-record').length, 2);
 });
+
+test('warnings follow the MX preference order, whichever host answers first', async () => {
+  const fast = presenting({}, [pki.leaf.certPem, pki.intermediate.certPem]);
+  const slowFirst = async (o: ProbeOptions): Promise<ProbeResult> => {
+    if (o.host === 'mx1.example.test') await new Promise((r) => setTimeout(r, 50));
+    return fast(o);
+  };
+  const r = await run(
+    {
+      ...twoMx(),
+      '_25._tcp.mx1.example.test/TLSA': tlsa(ee),
+      '_25._tcp.mx2.example.test/TLSA': tlsa(ee),
+    },
+    slowFirst,
+  ).report();
+  assert.deepEqual(
+    r.warnings.map((w) => w.subject),
+    ['_25._tcp.mx1.example.test', '_25._tcp.mx2.example.test'],
+  );
+});

@@ -330,8 +330,11 @@ class Checker {
    * address serving that RRset presents what it names. Hosts whose TLSA names lead (through
    * CNAMEs) to one shared RRset count together, so one host's key is not "stale" at another's.
    */
-  rrsetFindings(): CheckWarning[] {
-    return this.rrsets.flatMap(({ host, records, canonical }) => {
+  rrsetFindings(order: readonly HostReport[]): CheckWarning[] {
+    // hosts finish probing in any order; warnings follow the report's (preference) order
+    const rank = (h: HostReport) => order.indexOf(h);
+    const sorted = [...this.rrsets].sort((a, b) => rank(a.host) - rank(b.host));
+    return sorted.flatMap(({ host, records, canonical }) => {
       const serving = this.rrsets
         .filter((x) => x.canonical === canonical)
         .flatMap((x) => x.host.addresses);
@@ -466,7 +469,7 @@ function baseReport(domain: string | null, deps: CheckDeps, opts: CheckOptions):
 }
 
 function finish(base: CheckReport, hosts: HostReport[], c: Checker): CheckReport {
-  const warnings = c.rrsetFindings();
+  const warnings = c.rrsetFindings(hosts);
   if (!base.resolver.validating) {
     warnings.unshift({
       severity: 'warning',
