@@ -64,10 +64,11 @@ test('text report: the delivery line follows the verdict; a failing preferred MX
   const ee = `3 1 1 ${sha(chain[0]!.spki)}`;
   const ta = `2 1 1 ${sha(chain[1]!.spki)}`;
   const r = await report({
+    // in the answer's order, not the preference order
     'example.test/MX': {
       records: [
-        { preference: 10, exchange: 'mx1.example.test' },
         { preference: 20, exchange: 'mx2.example.test' },
+        { preference: 10, exchange: 'mx1.example.test' },
       ],
     },
     'mx1.example.test/A': { records: ['192.0.2.1'] },
@@ -83,6 +84,10 @@ test('text report: the delivery line follows the verdict; a failing preferred MX
   assert.equal(
     lines[1],
     '  delivery: mail still flows, after a detour; senders try mx1.example.test (MX 10, failed) first and, when it fails, fall back to mx2.example.test (MX 20, verified) (RFC 5321 §5.1, RFC 7672 §2.2)',
+  );
+  assert.ok(
+    lines.includes('  MX (secure): 10 mx1.example.test, 20 mx2.example.test'),
+    lines.join('\n'),
   );
   // mx2's 2 1 1 is shown as in use, beside the 3 1 1 that decided
   const at = lines.findIndex((l) => l.startsWith('    192.0.2.2 (secure): verified'));

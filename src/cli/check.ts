@@ -131,7 +131,11 @@ export function printReport(r: CheckReport, io: Io) {
   if (r.mx) {
     const list = r.mx.implicit
       ? 'none: the domain itself receives mail'
-      : r.mx.records.map((m) => `${m.preference} ${m.exchange}`).join(', ');
+      : // RFC 5321 §5.1: the order senders try them, not the order the DNS answer happened to have
+        [...r.mx.records]
+          .sort((a, b) => a.preference - b.preference)
+          .map((m) => `${m.preference} ${m.exchange}`)
+          .join(', ');
     io.out(`  MX (${r.mx.status}): ${list}`);
   }
   for (const x of r.reasons) io.out(`  - ${x}`);
