@@ -7,7 +7,14 @@ import { describe, it } from 'node:test';
 import { DkError } from '../core/errors.js';
 import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
 import { addTlsa, removeTlsa, replaceTlsa } from './tlsa-set.js';
-import type { OwnedRecord, OwnershipStore, Publisher, TlsaChange, TlsaRrset } from './types.js';
+import type {
+  OwnedRecord,
+  OwnershipStore,
+  PendingRecord,
+  Publisher,
+  TlsaChange,
+  TlsaRrset,
+} from './types.js';
 
 const rec = (n: number, usage = 3): TlsaRecord => ({
   usage,
@@ -28,17 +35,24 @@ class MemPublisher implements Publisher {
   interfere?: (owner: string) => void;
   /** the zone file backend's case: written, then the reload command failed */
   reloadFails = false;
+  /** runs after the RRset was read, before the answer arrives: another process at work */
+  afterRead?: () => Promise<void>;
+  /** thrown by apply before anything changes */
+  failWith?: DkError;
 
-  read(owner: string): Promise<TlsaRrset> {
+  async read(owner: string): Promise<TlsaRrset> {
     const s = this.sets.get(owner);
-    return Promise.resolve(
-      s ? { ...s, records: [...s.records] } : { owner, ttl: null, records: [] },
-    );
+    const answer = s ? { ...s, records: [...s.records] } : { owner, ttl: null, records: [] };
+    const other = this.afterRead;
+    this.afterRead = undefined;
+    await other?.();
+    return answer;
   }
   defaultTtl(): Promise<number> {
     return Promise.resolve(3600);
   }
   apply(c: TlsaChange): Promise<void> {
+    if (this.failWith) return Promise.reject(this.failWith);
     this.interfere?.(c.owner);
     const cur = this.sets.get(c.owner)?.records ?? [];
     const same =
@@ -65,6 +79,8 @@ class MemPublisher implements Publisher {
 
 class MapStore implements OwnershipStore {
   rows: OwnedRecord[] = [];
+  pendingRows: (PendingRecord & { zone: string; owner: string })[] = [];
+  private intents = 0;
   owned(zone: string, owner: string) {
     return this.rows.filter((r) => r.zone === zone && r.owner === owner).map((r) => r.record);
   }
@@ -72,12 +88,32 @@ class MapStore implements OwnershipStore {
     for (const record of records)
       if (!this.owned(zone, owner).some((r) => sameRecord(r, record)))
         this.rows.push({ zone, owner, record, createdAt: now.toISOString() });
+    this.settle(zone, owner, records);
   }
   forget(zone: string, owner: string, records: TlsaRecord[]) {
     this.rows = this.rows.filter(
       (r) =>
         !(r.zone === zone && r.owner === owner && records.some((x) => sameRecord(x, r.record))),
     );
+    this.settle(zone, owner, records);
+  }
+  private settle(zone: string, owner: string, records: TlsaRecord[]) {
+    this.pendingRows = this.pendingRows.filter(
+      (r) =>
+        !(r.zone === zone && r.owner === owner && records.some((x) => sameRecord(x, r.record))),
+    );
+  }
+  intend(zone: string, owner: string, records: TlsaRecord[], now: Date) {
+    const intent = `intent-${++this.intents}`;
+    for (const record of records)
+      this.pendingRows.push({ zone, owner, record, intent, createdAt: now.toISOString() });
+    return intent;
+  }
+  pending(zone: string, owner: string) {
+    return this.pendingRows.filter((r) => r.zone === zone && r.owner === owner);
+  }
+  abandon(intent: string) {
+    this.pendingRows = this.pendingRows.filter((r) => r.intent !== intent);
   }
   list() {
     return this.rows;
@@ -316,5 +352,153 @@ describe('tlsa-set: dry run and the pre-apply hook', () => {
     });
     assert.equal(r.tries, 2);
     assert.deepEqual(befores, [[], [7]]);
+  });
+});
+
+describe('tlsa-set: unusable records are refused unless forced', () => {
+  const short = { usage: 3, selector: 1, mtype: 1, data: Buffer.alloc(31, 1) };
+  const long = { usage: 3, selector: 1, mtype: 1, data: Buffer.alloc(33, 2) };
+
+  it('a SHA2-256 digest of 62 or 66 hex digits: E_UNUSABLE_RECORD naming it and why; nothing read or sent', async () => {
+    for (const [r, n] of [
+      [short, 31],
+      [long, 33],
+    ] as const) {
+      const pub = new MemPublisher();
+      const store = new MapStore();
+      let reads = 0;
+      pub.afterRead = () => Promise.resolve(void reads++);
+      await assert.rejects(
+        addTlsa(pub, store, OWNER, [rec(1), r], { ...noSleep, dryRun: true }),
+        (e: unknown) =>
+          e instanceof DkError &&
+          e.code === 'E_UNUSABLE_RECORD' &&
+          e.kind === 'usage' &&
+          e.message ===
+            `The TLSA record 3 1 1 ${r.data.toString('hex')} (SHA2-256 data must be 32 bytes, ` +
+              `this has ${n}) at ${OWNER} is unusable: refusing to publish; add --force to publish it anyway`,
+      );
+      assert.equal(reads, 0);
+      assert.equal(pub.applied.length, 0);
+    }
+  });
+
+  it('replace too; unknown values; PKIX usages only at _25._tcp owners (RFC 7672 §3.1.3)', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    const pkix = rec(5, 1);
+    const e = await addTlsa(pub, store, OWNER, [pkix, { ...rec(6), selector: 7 }]).catch(
+      (x: unknown) => x,
+    );
+    assert.ok(e instanceof DkError && e.code === 'E_UNUSABLE_RECORD');
+    assert.match(
+      e.message,
+      /^TLSA records 1 1 1 0505\S+ \(certificate usage 1 \(PKIX-EE\) is unusable for SMTP \(RFC 7672 §3\.1\.3\)\), 3 7 1 0606\S+ \(selector 7 \(unassigned\) is not supported\) at _25\._tcp\.mail\.example\.test\. are unusable: refusing to publish; add --force to publish them anyway$/,
+    );
+    await assert.rejects(
+      replaceTlsa(pub, store, OWNER, [rec(1), short], noSleep),
+      (x: unknown) => x instanceof DkError && x.code === 'E_UNUSABLE_RECORD',
+    );
+    // 1 x x is fine for HTTPS (RFC 7671), not for SMTP
+    const web = await addTlsa(pub, store, '_443._tcp.www.example.test.', [pkix], noSleep);
+    assert.equal(web.changed, true);
+  });
+
+  it('forced: published, and remembered as ours', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    const r = await addTlsa(pub, store, OWNER, [short], { ...noSleep, force: true });
+    assert.equal(r.changed, true);
+    assert.deepEqual(store.owned('example.test.', OWNER), [short]);
+  });
+});
+
+describe('tlsa-set: ownership is race-free', () => {
+  it('a read older than the store: a record another run added meanwhile is not forgotten', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    // Our read sees the empty RRset; before we look at the store, another run adds 1 and
+    // remembers it. The old code took 1 for "removed by someone" and forgot it.
+    pub.afterRead = async () => {
+      await addTlsa(pub, store, OWNER, [rec(1)], noSleep);
+    };
+    const r = await addTlsa(pub, store, OWNER, [rec(2)], noSleep);
+    assert.equal(r.tries, 2, 'the guard caught the stale read');
+    assert.deepEqual(ids(store.owned('example.test.', OWNER)), [1, 2]);
+    const rm = await removeTlsa(pub, store, OWNER, 'owned', noSleep);
+    assert.deepEqual(ids(rm.removed), [1, 2]);
+    assert.equal(pub.sets.has(OWNER), false);
+  });
+
+  it('a run that died after the server took its change: the next run settles the pending record as ours', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    pub.put([rec(9)]); // by hand
+    // what a run does up to the crash: intent written, change applied, no remember
+    store.intend('example.test.', OWNER, [rec(1)], new Date());
+    await pub.apply({ owner: OWNER, expected: [rec(9)], add: [rec(1)], remove: [], ttl: 300 });
+    const dry = await addTlsa(pub, store, OWNER, [rec(2)], { ...noSleep, dryRun: true });
+    assert.deepEqual(ids(dry.foreign), [9], 'pending and published: not foreign');
+    assert.equal(store.pendingRows.length, 1, 'a dry run settles nothing');
+    const list = await addTlsa(pub, store, OWNER, [rec(2)], noSleep);
+    assert.deepEqual(ids(list.foreign), [9]);
+    assert.deepEqual(ids(store.owned('example.test.', OWNER)), [1, 2]);
+    assert.deepEqual(store.pendingRows, []);
+    const rm = await removeTlsa(pub, store, OWNER, 'owned', noSleep);
+    assert.deepEqual(ids(rm.removed), [1, 2]);
+    assert.deepEqual(ids((await pub.read(OWNER)).records), [9]);
+  });
+
+  it('a pending record never published is kept while fresh, dropped once stale; never claimed', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    const t0 = new Date('2026-01-01T00:00:00Z');
+    store.intend('example.test.', OWNER, [rec(1)], t0); // a run in flight, or one that died
+    await addTlsa(pub, store, OWNER, [rec(2)], {
+      ...noSleep,
+      now: new Date(t0.getTime() + 60_000),
+    });
+    assert.equal(store.pendingRows.length, 1, 'maybe still in flight: kept');
+    await addTlsa(pub, store, OWNER, [rec(3)], {
+      ...noSleep,
+      now: new Date(t0.getTime() + 16 * 60_000),
+    });
+    assert.deepEqual(store.pendingRows, [], 'stale: dropped');
+    pub.put([...(await pub.read(OWNER)).records, rec(1)]); // then typed in by hand
+    const rm = await removeTlsa(pub, store, OWNER, 'owned', noSleep);
+    assert.deepEqual(ids(rm.removed), [2, 3]);
+  });
+
+  it('a refused change drops its intent; a conflict retries and drops the try that did not land', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    pub.failWith = new DkError('noperm', 'E_PUBLISH_AUTH', 'refused');
+    await assert.rejects(addTlsa(pub, store, OWNER, [rec(1)], noSleep));
+    assert.deepEqual(store.pendingRows, []);
+    pub.failWith = new DkError('unavailable', 'E_PUBLISH_UNREACHABLE', 'timeout');
+    await assert.rejects(addTlsa(pub, store, OWNER, [rec(1)], noSleep));
+    assert.equal(store.pendingRows.length, 1, 'may have been applied: kept for the next read');
+    pub.failWith = undefined;
+    let n = 0;
+    pub.interfere = () => {
+      if (n++ === 0) pub.put([rec(7)]);
+    };
+    const r = await addTlsa(pub, store, OWNER, [rec(1)], noSleep);
+    assert.equal(r.tries, 2);
+    assert.deepEqual(store.pendingRows, []);
+    assert.deepEqual(ids(store.owned('example.test.', OWNER)), [1]);
+  });
+
+  it('remove --all --force removes every record at the owner, hand-made ones too', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    pub.put([rec(9)]);
+    await addTlsa(pub, store, OWNER, [rec(1)], noSleep);
+    const mine = await removeTlsa(pub, store, OWNER, 'owned', { ...noSleep, dryRun: true });
+    assert.deepEqual(ids(mine.removed), [1]);
+    const all = await removeTlsa(pub, store, OWNER, 'owned', { ...noSleep, force: true });
+    assert.deepEqual(ids(all.removed), [1, 9]);
+    assert.equal(pub.sets.has(OWNER), false);
+    assert.deepEqual(store.rows, []);
   });
 });

@@ -8,18 +8,55 @@
  *   typed it in, it stays theirs.
  * - Every change is guarded by the RRset just read (TlsaChange.expected); a concurrent writer
  *   makes the backend refuse, and the change is recomputed from a fresh read.
- * - The store is written only after the server accepted the change. A crash in between leaves a
- *   published record the store does not know: it is then treated as foreign and never removed,
- *   which errs on the side of mail delivery.
+ * - A record no client can use (RFC 6698 §2.1, RFC 7671 §9; at `_25._tcp` owners also the PKIX
+ *   usages, RFC 7672 §3.1.3) is refused unless forced, as `tlsa explain` calls it unusable.
+ *
+ * Ownership is race-free across processes (several `dns add-tlsa` at once, the daemon next to
+ * the CLI), by two rules:
+ * - Intent before the change: the records to add are written to the store as *pending*
+ *   before the change is sent, and settled (remembered) after the server accepted it. A
+ *   published record with a pending row is danekeeper's even if its process died in between;
+ *   the next run settles it. A pending row whose record never appeared is dropped by the run
+ *   that wrote it, or by anyone once it is PENDING_STALE_MS old.
+ * - Forgetting needs proof: the RRset read and the store read are not one snapshot (another
+ *   run may apply and remember between them), so a remembered record missing from the read is
+ *   forgotten only after this run's guarded change succeeded, which proves the RRset was
+ *   exactly what was read.
  */
 import { DkError } from '../core/errors.js';
+import { formatRdata } from '../core/tlsa/format.js';
 import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
+import { usability } from '../core/tlsa/usable.js';
 import type { OwnershipStore, Publisher, TlsaChange, TlsaRrset } from './types.js';
+
+/**
+ * A pending row this old whose record is not published belongs to a run that died before it
+ * sent its change (or whose change was refused): anyone may drop it. Far above any apply's
+ * duration (the reload command's limit is 60 s, a zone-file lock wait 30 s).
+ */
+export const PENDING_STALE_MS = 15 * 60_000;
+
+/** Errors after which the change was certainly not applied: the intent can be dropped. */
+const NOT_APPLIED = new Set([
+  'E_PUBLISH_AUTH',
+  'E_PUBLISH_REFUSED',
+  'E_PUBLISH_NOTAUTH',
+  'E_PUBLISH_REJECTED',
+  'E_PUBLISH_TTL',
+  'E_PUBLISH_OWNER',
+  'E_PUBLISH_NAME',
+  'E_TTL',
+  'E_NOT_IN_ZONE',
+  'E_ZONEFILE_UNSAFE',
+]);
 
 export interface SetOptions {
   /** TTL for the RRset; null/undefined keeps the RRset's TTL, or the zone default if new */
   ttl?: number | null;
-  /** remove records danekeeper did not create (dns remove --force) */
+  /**
+   * remove records danekeeper did not create (dns remove --force; with 'owned': every TLSA
+   * record at the owner), change the TTL of hand-made ones, publish unusable records
+   */
   force?: boolean;
   /** tries in all when the guard fails; default 5 */
   tries?: number;
@@ -131,14 +168,34 @@ async function run(
   assertInZone(owner, zone);
   const tries = opts.tries ?? 5;
   const sleep = opts.sleep ?? defaultSleep;
+  const dry = opts.dryRun === true;
+  /** this run's intents whose change was not seen to apply */
+  let open: string[] = [];
   for (let attempt = 1; ; attempt++) {
     const cur: TlsaRrset = await pub.read(owner);
-    // Records the store remembers but the server no longer has were removed by someone else:
-    // forget them, or a later hand-made record with the same data would be taken for ours.
-    const ownedAll = store.owned(zone, owner);
-    const gone = minus(ownedAll, cur.records);
-    if (gone.length > 0 && !opts.dryRun) store.forget(zone, owner, gone);
-    const owned = both(ownedAll, cur.records);
+    const now = opts.now ?? new Date();
+    // The store is read after the server, so it may know records the read is too old to show.
+    const remembered = store.owned(zone, owner);
+    const pending = store.pending(zone, owner);
+    // Published and pending: sent by a danekeeper run, finished or not. Ours.
+    const sent = unique(pending.map((x) => x.record).filter((r) => has(cur.records, r)));
+    const owned = unique([...both(remembered, cur.records), ...sent]);
+    // Remembered but not in the read: removed by someone, or added after the read. Only a
+    // successful guarded change below tells which.
+    const gone = minus(remembered, cur.records);
+    if (!dry) {
+      if (sent.length > 0) store.remember(zone, owner, sent, now);
+      // Our own earlier tries that did not land (what did land was just remembered), and
+      // anyone's intent that never got published in PENDING_STALE_MS.
+      const stale = pending.filter(
+        (x) =>
+          !has(cur.records, x.record) && now.getTime() - Date.parse(x.createdAt) > PENDING_STALE_MS,
+      );
+      for (const intent of new Set([...open, ...stale.map((x) => x.intent)])) {
+        store.abandon(intent);
+      }
+      open = [];
+    }
     const p = plan(cur.records, owned);
     const ttl = await chooseTtl(pub, cur, opts.ttl);
     const after = [...minus(cur.records, p.remove), ...p.add];
@@ -168,39 +225,55 @@ async function run(
       notOwned: p.notOwned,
       absent: p.absent,
       tries: attempt,
-      dryRun: opts.dryRun === true,
+      dryRun: dry,
       change: null,
       wire: [],
     };
     if (p.add.length === 0 && p.remove.length === 0 && !ttlChanges) return result;
     const change: TlsaChange = { owner, expected: cur.records, add: p.add, remove: p.remove, ttl };
     const planned = { ...result, after, ttl, added: p.add, removed: p.remove, change };
-    try {
-      await opts.beforeApply?.({
-        owner,
-        before: cur.records,
-        after,
-        add: p.add,
-        remove: p.remove,
-        ttl,
-      });
-      if (opts.dryRun) {
-        const wire = pub.describeChange ? await pub.describeChange(change) : [];
-        return { ...planned, wire };
+    await opts.beforeApply?.({
+      owner,
+      before: cur.records,
+      after,
+      add: p.add,
+      remove: p.remove,
+      ttl,
+    });
+    if (dry) {
+      try {
+        return { ...planned, wire: pub.describeChange ? await pub.describeChange(change) : [] };
+      } catch (e) {
+        if (e instanceof DkError && e.code === 'E_PUBLISH_CONFLICT' && attempt < tries) {
+          await sleep(50 * attempt);
+          continue;
+        }
+        throw e;
       }
+    }
+    const intent = p.add.length > 0 ? store.intend(zone, owner, p.add, now) : null;
+    // The guard held, so the RRset was exactly `cur`: what we remember beyond it is gone.
+    const settle = () => {
+      if (p.add.length > 0) store.remember(zone, owner, p.add, now);
+      const drop = unique([...p.remove, ...gone]);
+      if (drop.length > 0) store.forget(zone, owner, drop);
+    };
+    try {
       await pub.apply(change);
     } catch (e) {
+      const code = e instanceof DkError ? e.code : '';
       // The zone file was written but the reload failed: the records are published as far as
       // the file goes, so they are ours; forgetting that would strand them as "hand-made".
-      if (e instanceof DkError && e.code === 'E_PUBLISH_RELOAD') {
-        if (p.add.length > 0) store.remember(zone, owner, p.add, opts.now ?? new Date());
-        if (p.remove.length > 0) store.forget(zone, owner, p.remove);
-      }
-      if (e instanceof DkError && e.code === 'E_PUBLISH_CONFLICT' && attempt < tries) {
+      if (code === 'E_PUBLISH_RELOAD') settle();
+      else if (intent !== null && NOT_APPLIED.has(code)) store.abandon(intent);
+      // Any other failure may have applied (a timeout after the update was sent; a PowerDNS
+      // write overtaken right after): the pending rows stay for the next read to settle.
+      else if (intent !== null) open.push(intent);
+      if (code === 'E_PUBLISH_CONFLICT' && attempt < tries) {
         await sleep(50 * attempt);
         continue;
       }
-      if (e instanceof DkError && e.code === 'E_PUBLISH_CONFLICT') {
+      if (code === 'E_PUBLISH_CONFLICT') {
         throw new DkError(
           'tempfail',
           'E_PUBLISH_CONFLICT',
@@ -210,10 +283,39 @@ async function run(
       }
       throw e;
     }
-    if (p.add.length > 0) store.remember(zone, owner, p.add, opts.now ?? new Date());
-    if (p.remove.length > 0) store.forget(zone, owner, p.remove);
+    settle();
     return { ...planned, changed: true };
   }
+}
+
+/** `3 1 1 hex`, long data cut short: enough to tell which record a message means. */
+function shortRdata(r: TlsaRecord): string {
+  const text = formatRdata(r);
+  return r.data.length > 66 ? `${text.slice(0, 6 + 64)}… (${r.data.length} bytes)` : text;
+}
+
+/**
+ * RFC 6698 §2.1 and RFC 7671 §9 (unknown usage, selector or matching type; a digest of the
+ * wrong length; full data that is no DER) and, at a `_25._tcp` owner, RFC 7672 §3.1.3 (PKIX
+ * usages 0/1): a client skips such a record, so publishing it protects nothing. Refused with
+ * the reasons unless forced; the rules are `tlsa explain`'s (core/tlsa/usable.ts).
+ */
+function refuseUnusable(ownerIn: string, records: TlsaRecord[], force: boolean | undefined): void {
+  if (force) return;
+  const owner = absName(ownerIn);
+  const mode = owner.startsWith('_25._tcp.') ? 'smtp' : 'generic';
+  const bad = records
+    .map((r) => ({ r, u: usability(r, mode) }))
+    .filter(({ u }) => !u.usable)
+    .map(({ r, u }) => `${shortRdata(r)} (${u.reasons.join('; ')})`);
+  if (bad.length === 0) return;
+  throw new DkError(
+    'usage',
+    'E_UNUSABLE_RECORD',
+    `${bad.length === 1 ? 'The TLSA record' : 'TLSA records'} ${bad.join(', ')} at ${owner} ` +
+      `${bad.length === 1 ? 'is' : 'are'} unusable: refusing to publish; ` +
+      `add --force to publish ${bad.length === 1 ? 'it' : 'them'} anyway`,
+  );
 }
 
 async function chooseTtl(pub: Publisher, cur: TlsaRrset, ttl: number | null | undefined) {
@@ -228,8 +330,11 @@ async function chooseTtl(pub: Publisher, cur: TlsaRrset, ttl: number | null | un
   return cur.ttl ?? (await pub.defaultTtl());
 }
 
-/** Publishes `records` at `owner` next to whatever is there. Repeating it changes nothing. */
-export function addTlsa(
+/**
+ * Publishes `records` at `owner` next to whatever is there. Repeating it changes nothing.
+ * An unusable record is refused (E_UNUSABLE_RECORD) unless `force`.
+ */
+export async function addTlsa(
   pub: Publisher,
   store: OwnershipStore,
   owner: string,
@@ -237,6 +342,7 @@ export function addTlsa(
   opts: SetOptions = {},
 ): Promise<TlsaSetResult> {
   const want = unique(records);
+  refuseUnusable(owner, want, opts.force);
   return run(pub, store, owner, opts, (current) => ({
     add: minus(want, current),
     remove: [],
@@ -249,7 +355,8 @@ export function addTlsa(
 /**
  * Removes `records` (or every record danekeeper created there, for 'owned') from `owner`.
  * All or nothing: if any named record was not created by danekeeper and `force` is not set,
- * nothing is removed and those records are reported in `notOwned`.
+ * nothing is removed and those records are reported in `notOwned`. 'owned' with `force`
+ * (dns remove --all --force) removes every TLSA record at the owner, danekeeper's or not.
  */
 export function removeTlsa(
   pub: Publisher,
@@ -259,7 +366,7 @@ export function removeTlsa(
   opts: SetOptions = {},
 ): Promise<TlsaSetResult> {
   return run(pub, store, owner, opts, (current, owned) => {
-    const want = records === 'owned' ? owned : unique(records);
+    const want = records === 'owned' ? (opts.force ? current : owned) : unique(records);
     const published = both(want, current);
     const notOwned = opts.force ? [] : minus(published, owned);
     return {
@@ -275,9 +382,10 @@ export function removeTlsa(
 /**
  * Makes danekeeper's records at `owner` exactly `desired`: adds what is missing and removes
  * what danekeeper published before and is no longer wanted. Records made by hand stay.
- * With `desired` empty this removes every record danekeeper owns there.
+ * With `desired` empty this removes every record danekeeper owns there. An unusable record
+ * in `desired` is refused (E_UNUSABLE_RECORD) unless `force`.
  */
-export function replaceTlsa(
+export async function replaceTlsa(
   pub: Publisher,
   store: OwnershipStore,
   owner: string,
@@ -285,6 +393,7 @@ export function replaceTlsa(
   opts: SetOptions = {},
 ): Promise<TlsaSetResult> {
   const want = unique(desired);
+  refuseUnusable(owner, want, opts.force);
   return run(pub, store, owner, opts, (current, owned) => ({
     add: minus(want, current),
     remove: minus(owned, want),

@@ -93,13 +93,35 @@ export interface OwnedRecord {
   createdAt: string;
 }
 
+/** A record danekeeper meant to publish and has not yet settled (see OwnershipStore.intend). */
+export interface PendingRecord {
+  record: TlsaRecord;
+  /** the intend() call that wrote it */
+  intent: string;
+  /** ISO 8601 */
+  createdAt: string;
+}
+
 export interface OwnershipStore {
   /** the records danekeeper created at `owner` in `zone` */
   owned(zone: string, owner: string): TlsaRecord[];
-  /** after a successful add; idempotent */
+  /** after a successful add; idempotent; settles every pending row of these records */
   remember(zone: string, owner: string, records: TlsaRecord[], now: Date): void;
-  /** after a successful remove (or when the record is found gone); idempotent */
+  /**
+   * after a successful remove (or when the record is found gone); idempotent; drops their
+   * pending rows too
+   */
   forget(zone: string, owner: string, records: TlsaRecord[]): void;
+  /**
+   * Before a change is sent: these records are about to be published by danekeeper. Returns
+   * the intent's id for abandon(). A record that is published and pending is danekeeper's even
+   * if the process that sent it died before remember().
+   */
+  intend(zone: string, owner: string, records: TlsaRecord[], now: Date): string;
+  /** the pending rows at `owner` in `zone` */
+  pending(zone: string, owner: string): PendingRecord[];
+  /** the change was certainly not applied: drop that intent's rows (and no one else's) */
+  abandon(intent: string): void;
   /** everything remembered, optionally for one zone, sorted by owner */
   list(zone?: string): OwnedRecord[];
   close(): void;

@@ -4,7 +4,7 @@
  * databases in the field have already run it.
  *
  * Later issues add rollover state and certificates here:
- *   { version: 2, name: 'rollover state', sql: `CREATE TABLE rollover (...);` },
+ *   { version: 3, name: 'rollover state', sql: `CREATE TABLE rollover (...);` },
  */
 export interface Migration {
   /** 1, 2, 3, ...: after it runs, user_version is this */
@@ -31,6 +31,28 @@ export const MIGRATIONS: readonly Migration[] = [
         created_at TEXT    NOT NULL,
         PRIMARY KEY (zone, owner, usage, selector, mtype, data)
       ) WITHOUT ROWID;
+    `,
+  },
+  {
+    version: 2,
+    name: 'TLSA records danekeeper is about to publish',
+    // Intent, written before a change is sent and settled after it (tlsa-set.ts): a record
+    // whose process dies between the server's acceptance and owned_tlsa still reads as
+    // danekeeper's, never as made by hand. `intent` tells apart two processes adding the same
+    // record at once, so each settles only its own rows.
+    sql: `
+      CREATE TABLE pending_tlsa (
+        zone       TEXT    NOT NULL,
+        owner      TEXT    NOT NULL,
+        usage      INTEGER NOT NULL CHECK (usage BETWEEN 0 AND 255),
+        selector   INTEGER NOT NULL CHECK (selector BETWEEN 0 AND 255),
+        mtype      INTEGER NOT NULL CHECK (mtype BETWEEN 0 AND 255),
+        data       BLOB    NOT NULL,
+        intent     TEXT    NOT NULL,
+        created_at TEXT    NOT NULL,
+        PRIMARY KEY (zone, owner, usage, selector, mtype, data, intent)
+      ) WITHOUT ROWID;
+      CREATE INDEX pending_tlsa_intent ON pending_tlsa (intent);
     `,
   },
 ];

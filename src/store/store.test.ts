@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { DkError } from '../core/errors.js';
 import type { TlsaRecord } from '../core/tlsa/record.js';
 import { decodeJson, encodeJson } from '../../test/support/netns-call.js';
-import { SCHEMA_VERSION } from './migrations.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 import { defaultStorePath } from './path.js';
 import { memoryStore, openStore } from './store.js';
 
@@ -328,4 +328,63 @@ test('defaultStorePath: explicit dir, root, XDG, home', () => {
   );
   const e = storeError(() => defaultStorePath({}, 1000));
   assert.equal(e.code, 'E_STORE_PATH');
+});
+
+test('pending rows: intend, pending, abandon only its own intent; remember and forget settle them', () => {
+  const s = memoryStore();
+  const [a, b] = [rec(3, 'aa'), rec(3, 'bb')];
+  const t0 = new Date('2026-01-01T00:00:00Z');
+  const zone = 'example.org';
+  const owner = '_25._tcp.mail.example.org';
+  const i1 = s.intend(zone, owner, [a, b], t0);
+  const i2 = s.intend('EXAMPLE.org.', '_25._TCP.mail.example.org.', [a], t0); // another run, same record
+  assert.notEqual(i1, i2);
+  const rows = s.pending(zone, owner);
+  assert.equal(rows.length, 3);
+  assert.ok(rows.every((r) => r.createdAt === t0.toISOString()));
+  assert.deepEqual(s.owned(zone, owner), [], 'pending is not owned');
+  assert.deepEqual(s.list(), []);
+  s.abandon(i2);
+  assert.deepEqual(
+    s.pending(zone, owner).map((r) => [r.intent, r.record]),
+    [
+      [i1, a],
+      [i1, b],
+    ],
+  );
+  // the server took a: remembered, and no longer pending for anyone
+  s.intend(zone, owner, [a], t0);
+  s.remember(zone, owner, [a], t0);
+  assert.deepEqual(
+    s.pending(zone, owner).map((r) => r.record),
+    [b],
+  );
+  s.forget(zone, owner, [b]);
+  assert.deepEqual(s.pending(zone, owner), []);
+  assert.deepEqual(s.owned(zone, owner), [a]);
+  s.close();
+});
+
+test('a version 1 database (before pending rows) keeps its records when migrated', () => {
+  const dir = tmp();
+  try {
+    const path = join(dir, 'state.db');
+    const raw = new Database(path);
+    raw.exec(MIGRATIONS[0]!.sql);
+    raw.pragma('user_version = 1');
+    raw
+      .prepare('INSERT INTO owned_tlsa VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run('x.test.', 'o.x.test.', 3, 1, 1, Buffer.alloc(32, 0xdd), '2025-01-01T00:00:00.000Z');
+    raw.close();
+    const s = openStore(path);
+    assert.deepEqual(s.owned('x.test', 'o.x.test'), [rec(3, 'dd')]);
+    s.intend('x.test', 'o.x.test', [rec(3, 'ee')], new Date());
+    assert.equal(s.pending('x.test', 'o.x.test').length, 1);
+    s.close();
+    const again = new Database(path, { readonly: true });
+    assert.equal(again.pragma('user_version', { simple: true }), 2);
+    again.close();
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

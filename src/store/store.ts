@@ -8,12 +8,13 @@
  * before E_STORE_BUSY. WAL needs shared memory, so the file must be on a local file system,
  * which /var/lib and ~/.local/state are.
  */
+import { randomUUID } from 'node:crypto';
 import { closeSync, chmodSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { DkError } from '../core/errors.js';
 import type { TlsaRecord } from '../core/tlsa/record.js';
-import type { OwnedRecord, OwnershipStore } from '../publish/types.js';
+import type { OwnedRecord, OwnershipStore, PendingRecord } from '../publish/types.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export const BUSY_TIMEOUT_MS = 5000;
@@ -134,6 +135,10 @@ class SqliteOwnershipStore implements OwnershipStore {
   readonly #delete: Database.Statement;
   readonly #listAll: Database.Statement;
   readonly #listZone: Database.Statement;
+  readonly #pending: Database.Statement;
+  readonly #intend: Database.Statement;
+  readonly #settle: Database.Statement;
+  readonly #abandon: Database.Statement;
 
   constructor(db: Database.Database, path: string) {
     this.#db = db;
@@ -155,6 +160,21 @@ class SqliteOwnershipStore implements OwnershipStore {
     const order = 'ORDER BY owner, zone, usage, selector, mtype, data';
     this.#listAll = db.prepare(`SELECT * FROM owned_tlsa ${order}`);
     this.#listZone = db.prepare(`SELECT * FROM owned_tlsa WHERE zone = ? ${order}`);
+    this.#pending = db.prepare(
+      `SELECT * FROM pending_tlsa WHERE zone = ? AND owner = ?
+       ORDER BY usage, selector, mtype, data, created_at`,
+    );
+    this.#intend = db.prepare(
+      `INSERT OR IGNORE INTO pending_tlsa
+         (zone, owner, usage, selector, mtype, data, intent, created_at)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    // Every intent's row of the record: once it is remembered (or forgotten) none is pending.
+    this.#settle = db.prepare(
+      `DELETE FROM pending_tlsa
+       WHERE zone = ? AND owner = ? AND usage = ? AND selector = ? AND mtype = ? AND data = ?`,
+    );
+    this.#abandon = db.prepare(`DELETE FROM pending_tlsa WHERE intent = ?`);
   }
 
   #run<T>(what: string, f: () => T): T {
@@ -185,7 +205,10 @@ class SqliteOwnershipStore implements OwnershipStore {
     const at = now.toISOString();
     this.#run('remember records', () =>
       this.#db.transaction(() => {
-        for (const r of records) this.#insert.run(z, o, r.usage, r.selector, r.mtype, r.data, at);
+        for (const r of records) {
+          this.#insert.run(z, o, r.usage, r.selector, r.mtype, r.data, at);
+          this.#settle.run(z, o, r.usage, r.selector, r.mtype, r.data);
+        }
       })(),
     );
   }
@@ -195,9 +218,39 @@ class SqliteOwnershipStore implements OwnershipStore {
     const o = storeName(owner);
     this.#run('forget records', () =>
       this.#db.transaction(() => {
-        for (const r of records) this.#delete.run(z, o, r.usage, r.selector, r.mtype, r.data);
+        for (const r of records) {
+          this.#delete.run(z, o, r.usage, r.selector, r.mtype, r.data);
+          this.#settle.run(z, o, r.usage, r.selector, r.mtype, r.data);
+        }
       })(),
     );
+  }
+
+  intend(zone: string, owner: string, records: TlsaRecord[], now: Date): string {
+    const z = storeName(zone);
+    const o = storeName(owner);
+    const at = now.toISOString();
+    const intent = randomUUID();
+    this.#run('record the records about to be published', () =>
+      this.#db.transaction(() => {
+        for (const r of records) {
+          this.#intend.run(z, o, r.usage, r.selector, r.mtype, r.data, intent, at);
+        }
+      })(),
+    );
+    return intent;
+  }
+
+  pending(zone: string, owner: string): PendingRecord[] {
+    return this.#run('read pending records', () =>
+      (this.#pending.all(storeName(zone), storeName(owner)) as (Row & { intent: string })[]).map(
+        (r) => ({ record: toRecord(r), intent: r.intent, createdAt: r.created_at }),
+      ),
+    );
+  }
+
+  abandon(intent: string): void {
+    this.#run('drop pending records', () => this.#abandon.run(intent));
   }
 
   list(zone?: string): OwnedRecord[] {
