@@ -15,11 +15,13 @@ import {
 } from '../core/tlsa/index.js';
 import {
   certFromDer,
+  certLabel,
   findIssuer,
-  orderChain,
   parseCertificates,
   parseKey,
+  sortBundle,
 } from '../core/x509/index.js';
+import { shortRdata } from '../core/dane/index.js';
 import type { Cert } from '../core/x509/index.js';
 import {
   defaultStarttls,
@@ -84,43 +86,61 @@ function certSource(c: Cert, origin: string, depth: number): Record<string, stri
   };
 }
 
-type Bundle = { origin: string; chain: Cert[] };
+/** A certificate and the file it was first read from. */
+type Sourced = { origin: string; cert: Cert };
 
 /**
- * A directory such as /etc/letsencrypt/live/NAME splits one chain over cert.pem, chain.pem and
- * fullchain.pem: pool its certificates and rebuild a chain per leaf, so chain.pem's intermediate
- * is never taken for a server certificate.
+ * What one --cert argument (a file or a directory) or --fetch holds, sorted (sortBundle): a
+ * chain per server certificate, the CA certificates a trust-anchor record is made from, and
+ * what is used for nothing.
  */
-function chainsFromPool(pool: { origin: string; cert: Cert }[]): Bundle[] {
-  const unique = pool.filter((x, i) => pool.findIndex((y) => y.cert.der.equals(x.cert.der)) === i);
-  const certs = unique.map((x) => x.cert);
-  let leaves = unique.filter((x) => !x.cert.isCA);
-  if (leaves.length === 0) leaves = [unique.find((x) => x.cert === orderChain(certs)[0])!];
-  return leaves.map(({ origin, cert }) => {
-    const chain = [cert];
-    for (let c = findIssuer(cert, certs); c && !chain.includes(c); c = findIssuer(c, certs)) {
-      chain.push(c);
-    }
-    return { origin, chain };
-  });
+interface Bundle {
+  chains: { origin: string; chain: Cert[] }[];
+  /** the file a certificate was first read from */
+  originOf: (c: Cert) => string;
+  cas: Sourced[];
+  unused: (Sourced & { why: string })[];
 }
 
-/** Loads every --cert argument: each file is a bundle; a directory is pooled (chainsFromPool). */
+function sortPool(pool: Sourced[]): Bundle {
+  const origin = new Map<string, string>();
+  for (const x of pool) {
+    const id = x.cert.der.toString('base64');
+    if (!origin.has(id)) origin.set(id, x.origin);
+  }
+  const from = (cert: Cert) => ({ origin: origin.get(cert.der.toString('base64'))!, cert });
+  const s = sortBundle(pool.map((x) => x.cert));
+  // Trust anchors in chain order (issuer above issuer), then the others as they came.
+  const ordered = s.guessedLeaf ? s.chains.flat() : s.chains.flatMap((ch) => ch.slice(1));
+  const cas = [...new Set([...ordered, ...s.cas])].filter((c) => s.cas.includes(c));
+  return {
+    chains: s.chains.map((chain) => ({ origin: from(chain[0]!).origin, chain })),
+    originOf: (c) => from(c).origin,
+    cas: cas.map(from),
+    unused: s.unused.map((u) => ({ ...from(u.cert), why: u.why })),
+  };
+}
+
+/**
+ * Loads every --cert argument. A file is one pool and a directory (/etc/letsencrypt/live/NAME
+ * splits one chain over cert.pem, chain.pem and fullchain.pem) is one pool of all its files;
+ * each pool is sorted into server certificates and their chains (sortBundle), so every
+ * self-signed certificate in it gets its record and nothing is dropped unsaid.
+ */
 function loadBundles(paths: string[], io: Io): Bundle[] {
   const bundles: Bundle[] = [];
   for (const p of paths) {
     const { files, fromDir } = expandPath(p);
-    const pool: { origin: string; cert: Cert }[] = [];
+    const pool: Sourced[] = [];
     for (const f of files) {
       try {
         const certs = parseCertificates(readInput(f), f);
-        if (fromDir) pool.push(...certs.map((cert) => ({ origin: f, cert })));
-        else bundles.push({ origin: f, chain: orderChain(certs) });
+        pool.push(...certs.map((cert) => ({ origin: f, cert })));
       } catch (e) {
         // A directory also holds privkey.pem and a README: skip what holds no certificate,
         // but never a file the user named.
         if (!fromDir || !(e instanceof DkError) || e.kind !== 'data') throw e;
-        io.verbose(`skipping ${f}: ${e.message}`);
+        io.verbose(`skipping: ${e.message}`);
       }
     }
     if (fromDir && pool.length === 0) {
@@ -130,7 +150,7 @@ function loadBundles(paths: string[], io: Io): Bundle[] {
         `${p}: no file in the directory holds a certificate`,
       );
     }
-    if (fromDir) bundles.push(...chainsFromPool(pool));
+    bundles.push(sortPool(pool));
   }
   return bundles;
 }
@@ -149,12 +169,14 @@ export function recordsFromFiles(
   o: { chain: boolean; usage: number; selector: number; mtype: number },
   io: Io,
 ): Made[] {
-  return makeRecords(loadBundles(certs, io), loadKeys(keys), o);
+  return makeRecords(loadBundles(certs, io), loadKeys(keys), o, io);
 }
 
-function issuerOf(chain: Cert[], origin: string): Cert {
+/** The leaf's issuer for --chain's 2 1 1, or undefined for a self-signed leaf (it has none). */
+function issuerOf(chain: Cert[], origin: string): Cert | undefined {
   const leaf = chain[0]!;
   const issuer = findIssuer(leaf, chain.slice(1));
+  if (!issuer && chain.length === 1 && leaf.selfIssued) return undefined;
   if (!issuer) {
     const why =
       chain.length === 1
@@ -173,36 +195,52 @@ export function makeRecords(
   bundles: Bundle[],
   keys: { origin: string; spki: Buffer; keyType: string }[],
   o: { chain: boolean; usage: number; selector: number; mtype: number },
+  io?: Io,
 ): Made[] {
   const out: Made[] = [];
-  for (const { origin, chain } of bundles) {
-    const leaf = chain[0]!;
-    if (o.chain) {
-      // The pair the seeds recommend: DANE-EE for the server's key, DANE-TA for its issuer.
-      out.push({
-        record: generateTlsa(leaf, 3, o.selector, o.mtype),
-        source: certSource(leaf, origin, 0),
-      });
-      const issuer = issuerOf(chain, origin);
-      out.push({
-        record: generateTlsa(issuer, 2, o.selector, o.mtype),
-        source: certSource(issuer, origin, chain.indexOf(issuer)),
-      });
-    } else if (o.usage === 2 || o.usage === 0) {
-      // Trust-anchor usages name the CA certificates of a bundle; a lone certificate is taken
-      // as the anchor the user meant.
-      const anchors = chain.length > 1 ? chain.slice(1) : chain;
-      for (const c of anchors) {
-        out.push({
-          record: generateTlsa(c, o.usage, o.selector, o.mtype),
-          source: certSource(c, origin, chain.indexOf(c)),
-        });
+  const warn = (m: string) => io?.err(`danekeeper: warning: ${m}`);
+  const say = (m: string) => io?.verbose(m);
+  const add = (c: Cert, usage: number, origin: string, depth: number, role: string) => {
+    const record = generateTlsa(c, usage, o.selector, o.mtype);
+    say(`${shortRdata(record)}: ${certLabel(c)} (${origin}), ${role}`);
+    out.push({ record, source: certSource(c, origin, depth) });
+  };
+  for (const { chains, cas, unused, originOf } of bundles) {
+    if (!o.chain && (o.usage === 2 || o.usage === 0)) {
+      // Trust-anchor usages name the CA certificates; a lone certificate is taken as the
+      // anchor the user meant.
+      const anchors =
+        cas.length > 0 ? cas : chains.map((x) => ({ origin: x.origin, cert: x.chain[0]! }));
+      for (const a of anchors) {
+        const chain = chains.find((x) => x.chain.includes(a.cert))?.chain;
+        add(a.cert, o.usage, a.origin, chain ? chain.indexOf(a.cert) : 0, 'CA certificate');
       }
-    } else {
-      out.push({
-        record: generateTlsa(leaf, o.usage, o.selector, o.mtype),
-        source: certSource(leaf, origin, 0),
-      });
+      for (const { origin, chain } of cas.length > 0 ? chains : []) {
+        say(
+          `no record for ${certLabel(chain[0]!)} (${origin}): a server certificate, and usage ${o.usage} names CA certificates`,
+        );
+      }
+      continue;
+    }
+    for (const { origin, chain } of chains) {
+      const leaf = chain[0]!;
+      // --chain is the pair the seeds recommend: DANE-EE for the server's key, DANE-TA for
+      // its issuer.
+      add(leaf, o.chain ? 3 : o.usage, origin, 0, 'server certificate');
+      if (!o.chain) continue;
+      const issuer = issuerOf(chain, origin);
+      if (issuer) {
+        add(issuer, 2, originOf(issuer), chain.indexOf(issuer), `issuer of ${certLabel(leaf)}`);
+      } else {
+        // RFC 7671 §5.2: a DANE-TA record names an issuer above the leaf; a self-signed
+        // certificate has none, and a 2 x x record of the leaf itself would never match.
+        warn(
+          `${origin}: ${certLabel(leaf)} is self-signed: it has no issuer, so no 2 1 1 record for it`,
+        );
+      }
+    }
+    for (const u of unused) {
+      warn(`${u.origin}: ${certLabel(u.cert)}: not used: ${u.why}`);
     }
   }
   for (const k of keys) {
@@ -214,16 +252,22 @@ export function makeRecords(
       );
     }
     const usage = o.chain ? 3 : o.usage;
-    out.push({
-      record: generateTlsa({ spki: k.spki }, usage, 1, o.mtype),
-      source: { type: 'key', origin: k.origin, keyType: k.keyType },
-    });
+    const record = generateTlsa({ spki: k.spki }, usage, 1, o.mtype);
+    say(`${shortRdata(record)}: the key in ${k.origin}`);
+    out.push({ record, source: { type: 'key', origin: k.origin, keyType: k.keyType } });
   }
   // The same key in two inputs (cert.pem and fullchain.pem) is one record in DNS.
   const seen = new Set<string>();
   return out.filter((m) => {
     const key = formatRdata(m.record);
-    return !seen.has(key) && seen.add(key) !== undefined;
+    if (seen.has(key)) {
+      say(
+        `${shortRdata(m.record)}: the same record again (${String(m.source.origin)}), printed once`,
+      );
+      return false;
+    }
+    seen.add(key);
+    return true;
   });
 }
 
@@ -290,7 +334,15 @@ export async function runTlsa(o: TlsaOpts, io: Io): Promise<number> {
   const keys: { origin: string; spki: Buffer; keyType: string }[] = [];
   if (o.fetch) {
     const f = await fetchChain(o, io);
-    bundles = [f];
+    // Exactly what the server presented: its first certificate is the leaf (RFC 8446 §4.4.2).
+    bundles = [
+      {
+        chains: [{ origin: f.origin, chain: f.chain }],
+        cas: f.chain.slice(1).map((cert) => ({ origin: f.origin, cert })),
+        originOf: () => f.origin,
+        unused: [],
+      },
+    ];
     // An address literal is no owner name: a TLSA owner is _PORT._PROTO.HOSTNAME (RFC 6698 §3).
     if (isIP(f.host) === 0) ownerHost ??= f.host;
     ownerPort ??= f.port;
@@ -298,7 +350,7 @@ export async function runTlsa(o: TlsaOpts, io: Io): Promise<number> {
     bundles = loadBundles(o.cert, io);
     keys.push(...loadKeys(o.key));
   }
-  const made = makeRecords(bundles, keys, { chain: !!o.chain, usage, selector, mtype });
+  const made = makeRecords(bundles, keys, { chain: !!o.chain, usage, selector, mtype }, io);
 
   let owner: string | undefined;
   if (ownerHost !== undefined) owner = tlsaOwner(ownerHost, ownerPort ?? 25, proto);
@@ -401,7 +453,10 @@ export function registerTlsa(
     .option('--ttl <n>', 'TTL for zone/json output (blank: the zone default)')
     .option('--format <f>', 'rdata | zone | json', 'rdata')
     .option('--timeout <s>', 'seconds to wait for each network step of --fetch', '10')
-    .option('-v, --verbose', 'print the protocol transcript and skipped files on stderr')
+    .option(
+      '-v, --verbose',
+      'on stderr: the protocol transcript, skipped files, and what each certificate was used for',
+    )
     .action((opts: TlsaOpts) => setExit(runTlsa(opts, io.withVerbose(!!opts.verbose))));
   tlsa
     .command('explain')

@@ -251,3 +251,39 @@ function toPemText(label: string, der: Buffer): string {
   const b64 = der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '');
   return `-----BEGIN ${label}-----\n${b64}\n-----END ${label}-----\n`;
 }
+
+/**
+ * A self-signed certificate made the way the DANE how-tos make one: `openssl req -x509`, which
+ * (with Debian's openssl.cnf) marks it basicConstraints CA:TRUE.
+ */
+export function makeSelfSigned(
+  dir: string,
+  name: string,
+  cn: string,
+  alg: KeyAlg = 'p256',
+): Issued {
+  const keyFile = join(dir, `${name}.key`);
+  const keyPem = makeKey(keyFile, alg);
+  const certFile = join(dir, `${name}.crt`);
+  openssl([
+    'req',
+    '-new',
+    '-x509',
+    '-key',
+    keyFile,
+    '-subj',
+    `/CN=${cn}`,
+    '-days',
+    '365',
+    '-out',
+    certFile,
+  ]);
+  const certPem = readFileSync(certFile, 'utf8');
+  return {
+    certPem,
+    certFile,
+    keyFile,
+    keyPem,
+    der: openssl(['x509', '-in', certFile, '-outform', 'DER']),
+  };
+}

@@ -11,7 +11,7 @@ import type { Cert } from './cert.js';
  * Whether `issuer` issued `cert`: names and key identifiers agree (OpenSSL's
  * X509_check_issued, RFC 5280 §6.1.3 (a)(4)) and the signature verifies with its key.
  */
-function issued(issuer: Cert, cert: Cert): boolean {
+export function issued(issuer: Cert, cert: Cert): boolean {
   if (issuer.der.equals(cert.der)) return false;
   try {
     return cert.x509.checkIssued(issuer.x509) && cert.x509.verify(issuer.x509.publicKey);
