@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { DkError } from '../core/errors.js';
 import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
 import { addTlsa, removeTlsa, replaceTlsa } from './tlsa-set.js';
@@ -500,5 +501,84 @@ describe('tlsa-set: ownership is race-free', () => {
     assert.deepEqual(ids(all.removed), [1, 9]);
     assert.equal(pub.sets.has(OWNER), false);
     assert.deepEqual(store.rows, []);
+  });
+});
+
+/**
+ * A server whose answers arrive when a fast-check scheduler says: a read is the RRset at the
+ * moment it was asked, however late it arrives; a change takes effect, guarded, at the moment
+ * the scheduler lets it through. `crash`: the run dies right after the server took its change.
+ */
+class ScheduledPublisher implements Publisher {
+  readonly backend = 'zonefile' as const;
+  readonly zone = 'example.test.';
+  readonly describe = 'scheduled';
+  constructor(
+    private readonly state: { records: TlsaRecord[] },
+    private readonly s: fc.Scheduler | null,
+    private readonly crash = false,
+  ) {}
+  private later<T>(v: T, label: string): Promise<T> {
+    return this.s ? this.s.schedule(Promise.resolve(v), label) : Promise.resolve(v);
+  }
+  read(owner: string): Promise<TlsaRrset> {
+    const records = [...this.state.records];
+    return this.later({ owner, ttl: records.length > 0 ? 300 : null, records }, 'read');
+  }
+  defaultTtl(): Promise<number> {
+    return Promise.resolve(300);
+  }
+  async apply(c: TlsaChange): Promise<void> {
+    await this.later(null, `apply +${ids(c.add).join(',')} -${ids(c.remove).join(',')}`);
+    const cur = this.state.records;
+    const same =
+      cur.length === c.expected.length &&
+      cur.every((r) => c.expected.some((e) => sameRecord(e, r)));
+    if (!same) throw new DkError('tempfail', 'E_PUBLISH_CONFLICT', 'guard failed');
+    this.state.records = [...cur.filter((r) => !c.remove.some((x) => sameRecord(x, r))), ...c.add];
+    if (this.crash) throw new Error('crashed after the server took the change');
+  }
+}
+
+describe('tlsa-set: ownership over every interleaving (property)', () => {
+  it('concurrent runs, some dying after their change: every record danekeeper added ends up ours, the hand-made one never', async () => {
+    const hand = rec(200, 2);
+    await fc.assert(
+      fc.asyncProperty(
+        fc.scheduler(),
+        fc.array(fc.record({ n: fc.integer({ min: 1, max: 2 }), crash: fc.boolean() }), {
+          minLength: 2,
+          maxLength: 5,
+        }),
+        async (s, workers) => {
+          const state = { records: [hand] };
+          const store = new MapStore();
+          let next = 1;
+          const jobs = workers.map((w) => {
+            const records = Array.from({ length: w.n }, () => rec(next++));
+            const pub = new ScheduledPublisher(state, s, w.crash);
+            return addTlsa(pub, store, OWNER, records, { ...noSleep, tries: 30 }).then(
+              () => 'ok',
+              (e: unknown) => {
+                if (w.crash && e instanceof Error && /^crashed/.test(e.message)) return 'crashed';
+                throw e;
+              },
+            );
+          });
+          await s.waitFor(Promise.all(jobs));
+          // any later run settles what the dead ones left pending
+          const calm = new ScheduledPublisher(state, null);
+          await addTlsa(calm, store, OWNER, [], noSleep);
+          const added = Array.from({ length: next - 1 }, (_, i) => i + 1);
+          assert.deepEqual(ids(state.records), [...added, 200].sort());
+          assert.deepEqual(ids(store.owned('example.test.', OWNER)), added.sort());
+          assert.deepEqual(store.pendingRows, []);
+          const rm = await removeTlsa(calm, store, OWNER, 'owned', noSleep);
+          assert.deepEqual(ids(rm.removed), added.sort());
+          assert.deepEqual(state.records, [hand]);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });
