@@ -139,6 +139,28 @@ test('names, times, and record spellings', async () => {
   ]);
 });
 
+test('--name .example.test: any subdomain, as Postfix match= and OpenSSL read a leading dot', async () => {
+  const [sub, tld, itself, json, bad] = await Promise.all([
+    verify('--chain', pki.chainFile, '--name', '.example.test', '--smtp', '--tlsa', ta),
+    verify('--chain', pki.chainFile, '--name', '.TEST.', '--smtp', '--tlsa', ta),
+    verify('--chain', pki.chainFile, '--name', '.mail.example.test', '--smtp', '--tlsa', ta),
+    verify('--chain', pki.chainFile, '--name', '.example.test', '--tlsa', ta, '--json'),
+    verify('--chain', pki.chainFile, '--name', '.', '--tlsa', ta),
+  ]);
+  assert.equal(sub.code, 0, sub.stdout + sub.stderr);
+  assert.match(sub.stdout, /the name \.example\.test \(as mail\.example\.test\) check out/);
+  assert.equal(tld.code, 0, tld.stdout + tld.stderr);
+  // One or more labels to the left, never the name itself.
+  assert.equal(itself.code, 2, itself.stdout);
+  assert.match(
+    itself.stdout,
+    /the leaf's name DNS:mail\.example\.test does not match any of \.mail\.example\.test/,
+  );
+  assert.deepEqual((JSON.parse(json.stdout) as { names: string[] }).names, ['.example.test']);
+  assert.equal(bad.code, 64);
+  assert.match(bad.stderr, /--name "\." is not a host name \(or \.domain for any subdomain/);
+});
+
 test('bad input: one line on stderr, nothing on stdout, the sysexits status', async () => {
   const missing = join(dir, 'missing.pem');
   const garbage = file('garbage.pem', 'hello\n');

@@ -176,7 +176,11 @@ export async function runVerify(o: VerifyOpts, io: Io, now: () => Date): Promise
     throw usage('verify needs at least one --name: the host name(s) the certificate must match');
   }
   for (const n of o.name) {
-    if (!isReferenceName(n)) throw usage(`--name "${n}" is not a host name`);
+    if (!isReferenceName(n)) {
+      throw usage(
+        `--name "${n}" is not a host name (or .domain for any subdomain, as in Postfix's match=)`,
+      );
+    }
   }
   if (o.smtp && o.trustStore !== undefined) {
     throw usage(
@@ -220,7 +224,7 @@ export function registerVerify(
     )
     .option(
       '--name <name>',
-      'reference identifier: MX host, TLSA base domain, ...; repeatable',
+      'reference identifier: MX host, TLSA base domain, ...; .example.com = any subdomain of example.com (Postfix match=); repeatable',
       collect,
       [],
     )

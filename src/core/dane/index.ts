@@ -11,6 +11,7 @@ export {
   matchIds,
   effectiveIds,
   isReferenceName,
+  isSubdomainRef,
   normalizeName,
   type PresentedIds,
 } from './names.js';

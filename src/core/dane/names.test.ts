@@ -21,7 +21,6 @@ describe('matchName (RFC 6125 §6.4)', () => {
     ['*.EXAMPLE.test', 'Mx.example.TEST.', true, 'wildcard, mixed case, trailing dot'],
     ['*.example.test', 'a.b.example.test', false, 'wildcard matches exactly one label'],
     ['*.example.test', 'example.test', false, 'wildcard does not match the base domain'],
-    ['*.example.test', '.example.test', false, 'empty label never matches'],
     ['m*.example.test', 'mx.example.test', false, 'partial-label wildcard is not honoured'],
     [
       '*x.example.test',
@@ -41,9 +40,30 @@ describe('matchName (RFC 6125 §6.4)', () => {
       'wildcard stands for a letters-digits-hyphens label',
     ],
     ['*.example.test', 'xn--bcher-kva.example.test', true, 'an A-label is an ordinary label'],
+    [
+      '*.m_x.example.test',
+      'mx.m_x.example.test',
+      false,
+      'a wildcard over a non-host label (OpenSSL)',
+    ],
+    ['*.a-.example.test', 'mx.a-.example.test', false, 'a wildcard over a label ending in -'],
     ['mx..example.test', 'mx..example.test', false, 'empty labels never match'],
     ['', 'mx.example.test', false, 'empty presented name'],
     ['mx.example.test', '', false, 'empty reference'],
+    // A leading dot: any subdomain (Postfix match=, OpenSSL X509_check_host).
+    ['mx.example.test', '.example.test', true, 'leading dot: one label below'],
+    ['a.b.example.test', '.example.test', true, 'leading dot: several labels below'],
+    ['example.test', '.example.test', false, 'leading dot: never the name itself'],
+    ['xexample.test', '.example.test', false, 'leading dot: only at a label boundary'],
+    ['MX.Example.TEST', '.EXAMPLE.test.', true, 'leading dot: case and trailing dot as usual'],
+    ['*.example.test', '.example.test', true, 'leading dot: a wildcard matches by suffix'],
+    ['m*.example.test', '.example.test', true, 'leading dot: OpenSSL does not judge the prefix'],
+    ['*.test', '.example.test', false, 'leading dot: a wildcard above does not'],
+    ['mx.example.test', '.mx.example.test', false, 'leading dot: the name is not its subdomain'],
+    ['mx.example.test', '.test', true, 'leading dot under a TLD (Postfix allows it)'],
+    ['mx.example.test', '.', false, 'a lone dot is no reference'],
+    ['mx.example.test', '..example.test', false, 'leading dot then an empty label'],
+    ['mx.example.test', '.*.test', false, 'leading dot then a wildcard'],
   ];
   for (const [p, r, want, why] of table) {
     test(`${JSON.stringify(p)} vs ${JSON.stringify(r)}: ${want} (${why})`, () => {
@@ -65,6 +85,11 @@ describe('reference names', () => {
     assert.equal(isReferenceName(''), false);
     assert.equal(isReferenceName('a b.test'), false);
     assert.equal(isReferenceName(`${'a'.repeat(64)}.test`), false);
+    assert.equal(isReferenceName('.example.test'), true);
+    assert.equal(isReferenceName('.example.test.'), true);
+    assert.equal(isReferenceName('.'), false);
+    assert.equal(isReferenceName('..example.test'), false);
+    assert.equal(isReferenceName('.*.example.test'), false);
   });
 });
 

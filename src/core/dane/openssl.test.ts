@@ -147,6 +147,35 @@ const cases: Case[] = [
     records: () => [r(a.intermediate, 2, 1, 1)],
     name: 'example.test',
   },
+  // A leading dot: any subdomain (Postfix match=.example.test); OpenSSL's DANE code reads it so.
+  {
+    what: '2 1 1 intermediate, name .example.test',
+    ok: true,
+    chain: () => [a.leaf, a.intermediate],
+    records: () => [r(a.intermediate, 2, 1, 1)],
+    name: '.example.test',
+  },
+  {
+    what: '2 1 1 intermediate, name .mail.example.test (not the name itself)',
+    ok: false,
+    chain: () => [a.leaf, a.intermediate],
+    records: () => [r(a.intermediate, 2, 1, 1)],
+    name: '.mail.example.test',
+  },
+  {
+    what: 'wildcard vs .example.test',
+    ok: true,
+    chain: () => [wild, a.intermediate],
+    records: () => [r(a.intermediate, 2, 1, 1)],
+    name: '.example.test',
+  },
+  {
+    what: 'CN without DNS SAN vs .test',
+    ok: true,
+    chain: () => [cnOnly, a.intermediate],
+    records: () => [r(a.intermediate, 2, 1, 1)],
+    name: '.test',
+  },
   {
     what: 'CN without DNS SAN',
     ok: true,
@@ -242,7 +271,9 @@ function serve(chain: Issued[]): Promise<number> {
 }
 
 function sClient(port: number, records: TlsaRecord[], name: string, at: number): Promise<string> {
-  const args = ['s_client', '-brief', '-connect', `127.0.0.1:${port}`, '-servername', name];
+  const args = ['s_client', '-brief', '-connect', `127.0.0.1:${port}`];
+  // SNI is a host name; a ".domain" reference has none to send.
+  if (!name.startsWith('.')) args.push('-servername', name);
   args.push('-dane_tlsa_domain', name, '-dane_ee_no_namechecks', '-attime', String(at));
   for (const rec of records) args.push('-dane_tlsa_rrdata', formatRdata(rec));
   return new Promise((resolve) => {
