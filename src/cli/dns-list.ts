@@ -56,6 +56,12 @@ export interface Listing {
   owners: ListedOwner[];
 }
 
+/** The notice in two parts, for the text output: what is missing, and why. */
+interface Incomplete {
+  missing: string;
+  why: string;
+}
+
 /**
  * Merges what the source holds with what danekeeper remembers: every owner of either, each
  * record marked as danekeeper's or by hand. Pure: the reading is done by the caller.
@@ -91,7 +97,7 @@ async function listing(
   pub: Publisher,
   store: OwnershipStore,
   zone: string,
-): Promise<Listing> {
+): Promise<Listing & { incomplete?: Incomplete }> {
   const base = { zone, backend: pub.backend };
   if (o.name !== undefined || o.port !== undefined) {
     const owner = ownerFrom(o, zone);
@@ -122,18 +128,23 @@ async function listing(
   const sets: TlsaRrset[] = [];
   for (const owner of owners) sets.push(await pub.read(owner));
   const n = owners.length;
+  const missing =
+    `only the ${n} name${n === 1 ? '' : 's'} danekeeper published at ${n === 1 ? 'is' : 'are'} listed; ` +
+    'TLSA records made by hand at other names are not shown';
   return {
     ...base,
     complete: false,
-    notice:
-      `Only the ${n} name${n === 1 ? '' : 's'} danekeeper published at ${n === 1 ? 'is' : 'are'} listed: ` +
-      `TLSA records made by hand at other names are not shown. ${why}`,
+    notice: `Not the whole zone: ${missing}. ${why}`,
     owners: mergeListing(sets, mine),
+    incomplete: { missing, why },
   };
 }
 
-function print(l: Listing, io: Io): void {
-  if (l.notice) io.out(`Not the whole zone. ${l.notice}`);
+function print(l: Listing & { incomplete?: Incomplete }, io: Io): void {
+  if (l.incomplete) {
+    io.out(`Not the whole zone: ${l.incomplete.missing}.`);
+    io.out(`  ${l.incomplete.why}`);
+  }
   if (l.owners.length === 0)
     io.out(
       l.complete
@@ -158,8 +169,10 @@ async function runList(o: ListFlags, io: Io): Promise<number> {
   try {
     // everything is read before anything is printed: an error leaves no half listing
     const l = await listing(o, pub, store, ctx.zone);
-    if (o.json) io.out(JSON.stringify(l, null, 2));
-    else print(l, io);
+    if (o.json) {
+      const { zone, backend, complete, notice, owners } = l;
+      io.out(JSON.stringify({ zone, backend, complete, notice, owners }, null, 2));
+    } else print(l, io);
     return 0;
   } finally {
     store.close();
