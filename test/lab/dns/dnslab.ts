@@ -40,6 +40,7 @@ import {
   type ZoneSpec,
 } from './tree.js';
 import {
+  labTsigKey,
   tsigKeyId,
   tsigKeyText,
   uniqueTsigKeys,
@@ -244,7 +245,15 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
   const served = [...tree.zones.values()].filter((z) => !z.external);
   const byAddr = new Map<string, NamedZone[]>();
   const addZone = (a: string, nz: NamedZone) => byAddr.set(a, [...(byAddr.get(a) ?? []), nz]);
-  const keys = uniqueTsigKeys([...(spec.tsigKeys ?? []), ...served.flatMap((z) => z.updateKeys)]);
+  // The lab's own checks transfer every inline zone (waitFullySigned): a zone that allows
+  // transfers only to some keys (or none) allows them to this one too.
+  const restricted = served.some((z) => z.transferKeys !== null);
+  const labXfrKey = labTsigKey('dk-lab-axfr');
+  const keys = uniqueTsigKeys([
+    ...(spec.tsigKeys ?? []),
+    ...served.flatMap((z) => [...z.updateKeys, ...(z.transferKeys ?? [])]),
+    ...(restricted ? [labXfrKey] : []),
+  ]);
   for (const z of served) {
     const extra: string[] = [];
     if (z.signing === 'inline')
@@ -260,6 +269,10 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
     if (z.updateKeys.length > 0)
       extra.push(
         `allow-update { ${z.updateKeys.map((k) => `key ${JSON.stringify(tsigKeyId(k))};`).join(' ')} };`,
+      );
+    if (z.transferKeys)
+      extra.push(
+        `allow-transfer { ${[...z.transferKeys, labXfrKey].map((k) => `key ${JSON.stringify(tsigKeyId(k))};`).join(' ')} };`,
       );
     for (const a of z.servers) addZone(a, { name: z.name, type: 'primary', file: z.file, extra });
     for (const a of z.secondaries)
@@ -429,9 +442,14 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
    */
   const waitFullySigned = async (z: LabZone, address: string, deadline: number) => {
     for (;;) {
-      const r = await ns.exec('dig', [`@${address}`, '+time=2', '+tries=1', z.name, 'AXFR'], {
-        allowFail: true,
-      });
+      const key = z.transferKeys
+        ? ['-k', writeTsigKeyFile(join(dir, 'lab-axfr.key'), labXfrKey)]
+        : [];
+      const r = await ns.exec(
+        'dig',
+        [...key, `@${address}`, '+time=2', '+tries=1', z.name, 'AXFR'],
+        { allowFail: true },
+      );
       const sets = new Set<string>();
       const sigs = new Set<string>();
       const cuts = new Set<string>();
@@ -440,6 +458,8 @@ export async function startDnsLab(ns: Netns, spec: DnsLabSpec): Promise<DnsLab> 
         if (line.startsWith(';') || t.length < 5) continue;
         const owner = t[0]!.toLowerCase();
         const type = t[3]!.toUpperCase();
+        // the lab key's signature on the transfer (transferKeys), not zone data
+        if (type === 'TSIG') continue;
         if (type === 'RRSIG') sigs.add(`${owner} ${t[4]!.toUpperCase()}`);
         else if (type === 'NS' && owner !== z.name) cuts.add(owner);
         else sets.add(`${owner} ${type}`);

@@ -50,6 +50,11 @@ export interface KnotSpec {
   updateKeys: TsigKeySpec[];
   /** TSIG keys knotd knows, denied updates by an ACL rule */
   deniedKeys?: TsigKeySpec[];
+  /**
+   * TSIG keys allowed to transfer every zone (AXFR; `acl` with `action: transfer`). Knot allows
+   * no transfer without such a rule.
+   */
+  transferKeys?: TsigKeySpec[];
   /** default 10 s */
   startTimeoutMs?: number;
 }
@@ -103,12 +108,33 @@ export function knotConf(o: {
   zones: { name: string; file: string; signed: boolean }[];
   updateKeys: TsigKeySpec[];
   deniedKeys: TsigKeySpec[];
+  transferKeys?: TsigKeySpec[];
 }): string {
-  const keys = [...o.deniedKeys, ...o.updateKeys];
+  const transfer = o.transferKeys ?? [];
+  // one `key:` entry per key, however many rules name it
+  const keys = [...o.deniedKeys, ...o.updateKeys, ...transfer].filter(
+    (k, i, all) => all.findIndex((x) => tsigKeyId(x) === tsigKeyId(k)) === i,
+  );
   const acls = [
     // Knot evaluates ACL rules in order; the first that matches address and key decides
-    ...o.deniedKeys.map((k) => ({ id: `deny-${tsigKeyId(k)}`, key: tsigKeyId(k), deny: true })),
-    ...o.updateKeys.map((k) => ({ id: `update-${tsigKeyId(k)}`, key: tsigKeyId(k), deny: false })),
+    ...o.deniedKeys.map((k) => ({
+      id: `deny-${tsigKeyId(k)}`,
+      key: tsigKeyId(k),
+      deny: true,
+      action: 'update',
+    })),
+    ...o.updateKeys.map((k) => ({
+      id: `update-${tsigKeyId(k)}`,
+      key: tsigKeyId(k),
+      deny: false,
+      action: 'update',
+    })),
+    ...transfer.map((k) => ({
+      id: `transfer-${tsigKeyId(k)}`,
+      key: tsigKeyId(k),
+      deny: false,
+      action: 'transfer',
+    })),
   ];
   return [
     '# danekeeper DNS lab: written by test/lab/dns/knot.ts',
@@ -137,7 +163,7 @@ export function knotConf(o: {
     ...acls.flatMap((a) => [
       `  - id: ${a.id}`,
       `    key: ${a.key}`,
-      '    action: update',
+      `    action: ${a.action}`,
       ...(a.deny ? ['    deny: on'] : []),
     ]),
     'policy:',
@@ -197,6 +223,7 @@ export async function startKnot(ns: Netns, spec: KnotSpec): Promise<KnotServer> 
       zones: [...zones.values()],
       updateKeys: spec.updateKeys,
       deniedKeys: spec.deniedKeys ?? [],
+      transferKeys: spec.transferKeys ?? [],
     }),
     { mode: 0o600 },
   );

@@ -89,6 +89,12 @@ export interface ZoneSpec {
    * `lab.refreshSecondary(zone)`.
    */
   secondaries?: string[];
+  /**
+   * Who may transfer the zone (AXFR, RFC 5936): only these TSIG keys (`allow-transfer { key
+   * ...; }` in the zone); `[]`: nobody (REFUSED). Default: anyone, the lab-wide
+   * `allow-transfer { any; }`. Not with `secondaries`, which transfer without a key.
+   */
+  transferKeys?: TsigKeySpec[];
 }
 
 export interface KeyInfo {
@@ -118,6 +124,8 @@ export interface LabZone {
   readonly nsNames: string[];
   /** TSIG keys allowed to update the zone; the zone is dynamic when not empty */
   readonly updateKeys: TsigKeySpec[];
+  /** TSIG keys allowed to transfer the zone; null: anyone (ZoneSpec.transferKeys) */
+  readonly transferKeys: TsigKeySpec[] | null;
   readonly dir: string;
   /**
    * The zone file BIND loads: the signed one for offline-signed zones, the unsigned one that
@@ -288,6 +296,7 @@ export class DnsTree {
         secondaries,
         nsNames: [...servers, ...secondaries].map((_, i) => nsName(name, i)),
         updateKeys: uniqueTsigKeys(s.updateKeys ?? []),
+        transferKeys: s.transferKeys ? uniqueTsigKeys(s.transferKeys) : null,
         dir: zdir,
         file: external ? '' : join(zdir, signing === 'offline' ? 'db.signed' : 'db'),
         ttl: s.ttl ?? 300,
@@ -519,9 +528,9 @@ function checkSpec(name: string, s: ZoneSpec): string | null {
     return 'the root is the trust anchor and must be secure and offline-signed';
   if (s.external) {
     if (!s.servers || s.servers.length === 0) return 'an external zone needs its servers';
-    const extra = (['security', 'records', 'signing', 'updateKeys', 'secondaries'] as const).filter(
-      (k) => s[k] !== undefined,
-    );
+    const extra = (
+      ['security', 'records', 'signing', 'updateKeys', 'secondaries', 'transferKeys'] as const
+    ).filter((k) => s[k] !== undefined);
     if (extra.length > 0) return `${extra.join(', ')} do not apply to an external zone`;
     return null;
   }
@@ -531,6 +540,8 @@ function checkSpec(name: string, s: ZoneSpec): string | null {
     // one named plays every server: two views signing one zone would fight over its keys
     if (nServers !== 1) return 'an inline-signed zone has one server (add secondaries)';
   }
+  if (s.transferKeys && (s.secondaries ?? []).length > 0)
+    return 'transferKeys would lock out the secondaries, which transfer without a key';
   if ((s.updateKeys ?? []).length > 0) {
     if (security !== 'insecure' && s.signing !== 'inline')
       return 'updateKeys needs signing: inline (or an insecure zone): named signs the updates';
