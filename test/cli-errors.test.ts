@@ -98,15 +98,65 @@ test('--chain with a leaf-only file names the missing issuer', () => {
 test('explain: malformed text exits 65; unusable records are explained, not fatal', () => {
   expectError(['tlsa', 'explain', '3 1 1 zz'], 65, /"z" at offset 6 is not a hex digit/);
   const wrongLen = runCli(['tlsa', 'explain', `3 1 1 ${'ab'.repeat(20)}`]);
-  assert.equal(wrongLen.code, 0, wrongLen.stderr);
+  assert.equal(wrongLen.code, 1, wrongLen.stderr);
   assert.match(wrongLen.stdout, /must be 32 bytes, this has 20/);
   assert.match(wrongLen.stdout, /Usable by a DANE-enabled MTA \(SMTP, RFC 7672\): no/);
   const four = runCli(['tlsa', 'explain', `4 1 1 ${'ab'.repeat(32)}`]);
-  assert.equal(four.code, 0, four.stderr);
+  assert.equal(four.code, 1, four.stderr);
   assert.match(four.stdout, /certificate usage 4 \(unassigned\) is not supported/);
   const full = runCli(['tlsa', 'explain', '--json', `3 0 1 ${'ab'.repeat(32)}`]);
   const j = JSON.parse(full.stdout) as { records: { findings: { code: string }[] }[] };
   assert.ok(j.records[0]!.findings.some((f) => f.code === 'full-cert-ee'));
+});
+
+test('explain exit statuses (monitoring convention): 0 no warning, 1 warnings or nothing usable', async () => {
+  const h = (b: string) => b.repeat(32);
+  const cases: [string[], number][] = [
+    // current + next key (RFC 7671 §8.1): the recommended set
+    [[`3 1 1 ${h('ab')}`, `3 1 1 ${h('cd')}`], 0],
+    [[`3 1 1 ${h('ab')}`, `2 1 1 ${h('cd')}`], 0],
+    // a note (full data) is not a warning
+    [[`3 1 0 3059${h('00')}`, `3 1 1 ${h('cd')}`], 0],
+    // no record to roll over to: a warning, as in check
+    [[`3 1 1 ${h('ab')}`], 1],
+    [[`3 0 1 ${h('ab')}`, `3 1 1 ${h('cd')}`], 1],
+    // one unusable record beside good ones
+    [[`3 1 1 ${h('ab')}`, `3 1 1 ${h('cd')}`, `3 1 1 abcd`], 1],
+    // nothing usable: senders encrypt without authentication (RFC 7672 §2.2), WARNING as verify
+    [[`1 1 1 ${h('ab')}`], 1],
+    [[`255 1 1 ${h('ab')}`, `3 1 1 ${h('ab').slice(2)}`], 1],
+    [[`4 1 1 ${h('ab')}`, `4 1 1 ${h('cd')}`], 1],
+  ];
+  const runs = await Promise.all(
+    cases.flatMap(([records]) => [
+      runCliAsync(['tlsa', 'explain', ...records]),
+      runCliAsync(['tlsa', 'explain', '--json', ...records]),
+    ]),
+  );
+  cases.forEach(([records, code], i) => {
+    for (const r of [runs[2 * i]!, runs[2 * i + 1]!]) {
+      assert.equal(r.code, code, `${records.join(' | ')}:\n${r.stdout}${r.stderr}`);
+      assert.equal(r.stderr, '');
+    }
+  });
+});
+
+test('explain calls 255 private use (RFC 7218 PrivCert/PrivSel/PrivMatch), not unassigned', () => {
+  const r = runCli(['tlsa', 'explain', `255 255 255 ${'ab'.repeat(32)}`]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.doesNotMatch(r.stdout, /unassigned/);
+  assert.match(
+    r.stdout,
+    /Usage 255 \(PrivCert\): reserved for private use .*a public MTA cannot use it/,
+  );
+  assert.match(r.stdout, /Selector 255 \(PrivSel\): reserved for private use/);
+  assert.match(r.stdout, /Matching 255 \(PrivMatch\): reserved for private use/);
+  assert.match(
+    r.stdout,
+    /unusable: certificate usage 255 \(PrivCert\) is reserved for private use \(RFC 6698 §7\.2\)/,
+  );
+  const seven = runCli(['tlsa', 'explain', `3 7 1 ${'ab'.repeat(32)}`]);
+  assert.match(seven.stdout, /Selector 7 \(unassigned\): unassigned: no client knows/);
 });
 
 describeServers();

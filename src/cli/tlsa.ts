@@ -10,6 +10,8 @@ import {
   parseTlsaRr,
   recordToJson,
   tlsaOwner,
+  type Finding,
+  type RecordExplanation,
   type TlsaRecord,
   type TransportProto,
 } from '../core/tlsa/index.js';
@@ -30,6 +32,7 @@ import {
   STARTTLS_PROTOS,
   type StarttlsProto,
 } from '../io/probe/index.js';
+import { EXIT } from './exit.js';
 import { expandPath, readInput } from './files.js';
 import { parseField, parseHostPort, parseIntOption } from './options.js';
 import type { Io } from './io.js';
@@ -377,6 +380,20 @@ export async function runTlsa(o: TlsaOpts, io: Io): Promise<number> {
   return 0;
 }
 
+/**
+ * `tlsa explain`'s exit status, in the monitoring-plugin convention `verify` and `check` use
+ * (DESIGN.md): 0 OK when no record or the set draws a warning (notes do not count); 1 WARNING
+ * for any warning — a record no DANE-enabled MTA can use, one that breaks at the next renewal,
+ * a lone 2 x x, no record to roll over to — and also when no record is usable at all: senders
+ * then still insist on TLS but cannot authenticate the server (RFC 7672 §2.2), which `verify`
+ * and `check` call WARNING too ("unusable"). 2 CRITICAL is theirs alone: it means a DANE client
+ * refuses to deliver, which only the server's chain can show. Malformed records stay 65.
+ */
+export function explainStatus(each: RecordExplanation[], set: Finding[]): number {
+  const warned = [...each.flatMap((e) => e.findings), ...set].some((f) => f.severity === 'warning');
+  return warned || !each.some((e) => e.usableSmtp) ? EXIT.warning : EXIT.ok;
+}
+
 export async function runExplain(
   texts: string[],
   o: { json?: boolean; smtp?: boolean },
@@ -387,9 +404,10 @@ export async function runExplain(
   const records = texts.map((t) => parseTlsaRr(t).record);
   const each = records.map(explainRecord);
   const set = explainSet(records);
+  const status = explainStatus(each, set);
   if (o.json) {
     io.out(JSON.stringify({ records: each, set }, null, 2));
-    return 0;
+    return status;
   }
   for (const e of each) {
     io.out(e.rdata);
@@ -410,7 +428,7 @@ export async function runExplain(
     if (set.length === 0) io.out('  no problems found');
     for (const f of set) io.out(`  ${f.severity}: ${f.message}`);
   }
-  return 0;
+  return status;
 }
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -460,7 +478,9 @@ export function registerTlsa(
     .action((opts: TlsaOpts) => setExit(runTlsa(opts, io.withVerbose(!!opts.verbose))));
   tlsa
     .command('explain')
-    .description('Say what TLSA records mean, whether they are usable, and what bites in practice')
+    .description(
+      'Say what TLSA records mean, whether they are usable, and what bites in practice (exit 0: no warning; 1: warnings, or no record usable)',
+    )
     .argument(
       '<record...>',
       '"U S M HEX" (numbers or RFC 7218 names), RFC 3597 "\\# 35 03..." or a whole RR line',

@@ -71,3 +71,22 @@ test('generate: selector and matching type; key-only sources give selector 1 onl
   assert.throws(() => generateTlsa(src, 3, 2, 1), { code: 'E_SELECTOR' });
   assert.throws(() => generateTlsa(src, 3, 1, 3), { code: 'E_MTYPE' });
 });
+
+test('255 is private use (RFC 6698 §7.2–7.4, RFC 7218), other values unassigned', () => {
+  const e = explainRecord(parseTlsa(`255 255 255 ${H32}`));
+  assert.deepEqual(
+    e.meaning.map((m) => /^\w+ 255 \((\w+)\): reserved for private use/.exec(m)?.[1]),
+    ['PrivCert', 'PrivSel', 'PrivMatch'],
+  );
+  assert.ok(e.meaning.every((m) => m.includes('a public MTA cannot use it')));
+  assert.ok(e.meaning.every((m) => !m.includes('unassigned')));
+  assert.deepEqual(usability(parseTlsa(`255 1 1 ${H32}`), 'generic').reasons, [
+    'certificate usage 255 (PrivCert) is reserved for private use (RFC 6698 §7.2): no public client supports it',
+  ]);
+  assert.match(usability(parseTlsa(`3 255 1 ${H32}`), 'smtp').reasons[0]!, /PrivSel.*§7\.3/);
+  assert.match(usability(parseTlsa(`3 1 255 ${H32}`), 'smtp').reasons[0]!, /PrivMatch.*§7\.4/);
+  assert.match(
+    explainRecord(parseTlsa(`254 1 1 ${H32}`)).meaning[0]!,
+    /254 \(unassigned\): unassigned/,
+  );
+});

@@ -1,5 +1,5 @@
 import { formatRdata } from './format.js';
-import { describeField } from './names.js';
+import { describeField, PRIVATE_USE } from './names.js';
 import type { TlsaRecord } from './record.js';
 import { sameRecord } from './record.js';
 import { usability } from './usable.js';
@@ -42,6 +42,17 @@ const MTYPE_MEANING: Record<number, string> = {
   2: 'the data is the SHA-512 digest of the selected content (64 bytes)',
 };
 
+/**
+ * A value outside the assigned ones. RFC 6698 §7.2–7.4 reserve 255 in each field for private use
+ * (RFC 7218: PrivCert, PrivSel, PrivMatch): only parties that agreed on a meaning can use it, so a
+ * record published for the world — a public MTA's — cannot. The rest is unassigned.
+ */
+function otherValue(value: number): string {
+  return value === PRIVATE_USE
+    ? 'reserved for private use (RFC 7218): it means only what the parties using it agreed on, so a public MTA cannot use it'
+    : 'unassigned: no client knows what to do with it';
+}
+
 /** What one record means, whether it is usable, and what bites in practice. */
 export function explainRecord(r: TlsaRecord): RecordExplanation {
   const smtp = usability(r, 'smtp');
@@ -81,9 +92,9 @@ export function explainRecord(r: TlsaRecord): RecordExplanation {
   }
 
   const meaning: string[] = [
-    `Usage ${describeField('usage', r.usage)}: ${USAGE_MEANING[r.usage] ?? 'unassigned: no client knows what to do with it'}`,
-    `Selector ${describeField('selector', r.selector)}: ${SELECTOR_MEANING[r.selector] ?? 'unassigned'}`,
-    `Matching ${describeField('mtype', r.mtype)}: ${MTYPE_MEANING[r.mtype] ?? 'unassigned'}`,
+    `Usage ${describeField('usage', r.usage)}: ${USAGE_MEANING[r.usage] ?? otherValue(r.usage)}`,
+    `Selector ${describeField('selector', r.selector)}: ${SELECTOR_MEANING[r.selector] ?? otherValue(r.selector)}`,
+    `Matching ${describeField('mtype', r.mtype)}: ${MTYPE_MEANING[r.mtype] ?? otherValue(r.mtype)}`,
   ];
   return {
     rdata: formatRdata(r),

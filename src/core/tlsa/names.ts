@@ -52,7 +52,14 @@ export function fieldValue(field: Field, text: string): number | undefined {
   return undefined;
 }
 
-/** "3 (DANE-EE)" or "7 (unassigned)" for reports. */
+/**
+ * RFC 6698 §7.2–7.4: 255 in each field (RFC 7218: PrivCert, PrivSel, PrivMatch) is reserved for
+ * private use, meaningful only between parties that agreed on it. Every other value above the
+ * assigned ones is unassigned.
+ */
+export const PRIVATE_USE = 255;
+
+/** "3 (DANE-EE)", "255 (PrivCert)" or "7 (unassigned)" for reports. */
 export function describeField(field: Field, value: number): string {
   return `${value} (${fieldName(field, value) ?? 'unassigned'})`;
 }

@@ -1,5 +1,5 @@
 import type { TlsaRecord } from './record.js';
-import { describeField, fieldName } from './names.js';
+import { describeField, fieldName, PRIVATE_USE, type Field } from './names.js';
 
 /** SMTP applies RFC 7672; every other service the generic RFC 7671 rules. */
 export type DaneMode = 'smtp' | 'generic';
@@ -8,6 +8,16 @@ export interface Usability {
   usable: boolean;
   /** why not, one line each; empty when usable */
   reasons: string[];
+}
+
+/** RFC 6698 §7.2–7.4: the registries that reserve 255 for private use, per field. */
+const PRIVATE_SECTION: Record<Field, string> = { usage: '7.2', selector: '7.3', mtype: '7.4' };
+
+/** "4 (unassigned) is not supported"; 255 is private use, which no public client supports. */
+function unsupported(field: Field, value: number): string {
+  return value === PRIVATE_USE
+    ? `${describeField(field, value)} is reserved for private use (RFC 6698 §${PRIVATE_SECTION[field]}): no public client supports it`
+    : `${describeField(field, value)} is not supported`;
 }
 
 /** RFC 6698 §2.1.3 / RFC 7671 §9: the digest sizes a client can check. */
@@ -20,18 +30,16 @@ export const DIGEST_LENGTH: Readonly<Record<number, number>> = { 1: 32, 2: 64 };
  */
 export function usability(r: TlsaRecord, mode: DaneMode): Usability {
   const reasons: string[] = [];
-  if (r.usage > 3)
-    reasons.push(`certificate usage ${describeField('usage', r.usage)} is not supported`);
+  if (r.usage > 3) reasons.push(`certificate usage ${unsupported('usage', r.usage)}`);
   else if (mode === 'smtp' && r.usage < 2) {
     // RFC 7672 §3.1.3: SMTP clients have no trusted CA list to apply PKIX usages with.
     reasons.push(
       `certificate usage ${describeField('usage', r.usage)} is unusable for SMTP (RFC 7672 §3.1.3)`,
     );
   }
-  if (r.selector > 1)
-    reasons.push(`selector ${describeField('selector', r.selector)} is not supported`);
+  if (r.selector > 1) reasons.push(`selector ${unsupported('selector', r.selector)}`);
   if (r.mtype > 2) {
-    reasons.push(`matching type ${describeField('mtype', r.mtype)} is not supported`);
+    reasons.push(`matching type ${unsupported('mtype', r.mtype)}`);
   } else {
     const want = DIGEST_LENGTH[r.mtype];
     if (want !== undefined && r.data.length !== want) {
