@@ -13,7 +13,7 @@ import { execFile } from 'node:child_process';
 import { after, before, test } from 'node:test';
 import { createServer, type Server } from 'node:tls';
 import type { AddressInfo } from 'node:net';
-import { issue, makePki, tempDir, type Issued } from '../../../test/support/pki.js';
+import { issue, makeBareCert, makePki, tempDir, type Issued } from '../../../test/support/pki.js';
 import { formatRdata, generateTlsa, type TlsaRecord } from '../tlsa/index.js';
 import { certFromDer } from '../x509/index.js';
 import { verifyDane } from './verify.js';
@@ -34,7 +34,7 @@ interface Case {
 
 let a: ReturnType<typeof makePki>;
 let wild: Issued, cnOnly: Issued, sanOverCn: Issued, expired: Issued, selfSigned: Issued;
-let eInt: Issued, leafEInt: Issued;
+let eInt: Issued, leafEInt: Issued, bare: Issued;
 const servers: Server[] = [];
 
 before(() => {
@@ -54,6 +54,8 @@ before(() => {
     a.root,
   );
   leafEInt = under('leaf-eint', { cn: 'mail.example.test' }, eInt);
+  // Issue 8: empty subject and issuer, notAfter before notBefore, no extensions.
+  bare = makeBareCert(dir);
 });
 
 after(() => {
@@ -229,6 +231,18 @@ const cases: Case[] = [
     ok: true,
     chain: () => [selfSigned],
     records: () => [r(selfSigned, 2, 1, 0)],
+  },
+  {
+    what: 'bare certificate (empty names, notAfter < notBefore), 3 1 1',
+    ok: true,
+    chain: () => [bare],
+    records: () => [r(bare, 3, 1, 1)],
+  },
+  {
+    what: 'bare certificate, 3 0 1',
+    ok: true,
+    chain: () => [bare],
+    records: () => [r(bare, 3, 0, 1)],
   },
   {
     what: 'leaf, 2 1 1 of itself',
