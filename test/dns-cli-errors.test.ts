@@ -179,4 +179,10 @@ describe('dnssec status and dns propagation: which zone, which name', () => {
     );
     assert.equal(r.stdout, '');
   });
+
+  it("commander's own errors on these commands keep the danekeeper: prefix too", () => {
+    const r = runCli(['dns', 'propagation', '--name', 'mail', '--bogus']);
+    assert.equal(r.code, 64);
+    assert.equal(r.stderr, "danekeeper: unknown option '--bogus'\n");
+  });
 });

@@ -167,10 +167,12 @@ function printPropagation(
   }
   for (const f of r.findings) io.out(`${f.severity.toUpperCase()}: ${f.message}`);
   if (r.allInStep && r.expected.length === 0) {
+    const none =
+      r.servers.length === 1
+        ? 'The only authoritative server serves no TLSA RRset'
+        : 'No authoritative server serves a TLSA RRset';
     io.out(
-      `${r.servers.length === 1 ? 'The only authoritative server serves' : 'No authoritative server serves'} ` +
-        `${r.servers.length === 1 ? 'no' : 'a'} TLSA RRset at ${r.owner} any more; ` +
-        'resolvers may still answer with the old one from their caches for up to its TTL.',
+      `${none} at ${r.owner}, as expected. If one was removed, resolvers may still hand it out from their caches for up to its TTL.`,
     );
   }
   if (confirmation) {

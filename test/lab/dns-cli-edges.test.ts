@@ -296,5 +296,25 @@ describe('dns propagation edges (lab, real BIND)', { skip: !avail.ok && avail.re
     assert.match(r.stdout, /Expected \(as the primary ns1\.solo\.test\.? serves it\):/);
     assert.match(r.stdout, /\nThe only authoritative server now serves this TLSA RRset\./);
     assert.doesNotMatch(r.stdout, /all 1 servers/);
+    // nothing at the apex, nothing expected: said plainly, no confirmation wait
+    const apex = await runCliAsync(
+      [
+        'dns',
+        'propagation',
+        '--zone',
+        'solo.test',
+        '--name',
+        '@',
+        '--resolver',
+        lab.resolver,
+      ].concat(['--config', noConfig]),
+      { netns: ns.name },
+    );
+    assert.equal(apex.code, 0, apex.stderr + apex.stdout);
+    assert.match(
+      apex.stdout,
+      /\nThe only authoritative server serves no TLSA RRset at _25\._tcp\.solo\.test, as expected\./,
+    );
+    assert.doesNotMatch(apex.stdout, /confirmation wait/);
   });
 });
