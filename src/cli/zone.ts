@@ -28,7 +28,8 @@ import { EXIT } from './exit.js';
 import type { Io } from './io.js';
 import { parseIntOption } from './options.js';
 
-const collect = (v: string, prev: string[]) => [...prev, v];
+/** Repeatable options start undefined: commander would print a default of `[]` in --help. */
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 /** 128 + SIGINT (2): the status a shell gives a command ended by Ctrl-C. */
 const EXIT_INTERRUPTED = 130;
@@ -56,8 +57,8 @@ interface PropagationFlags extends BackendFlags {
   name?: string;
   port?: string;
   proto?: string;
-  resolver: string[];
-  expect: string[];
+  resolver?: string[];
+  expect?: string[];
   primary?: string;
   wait?: string;
 }
@@ -72,7 +73,7 @@ async function expectedSet(
   owner: string,
   io: Io,
 ): Promise<{ expected: TlsaRecord[]; expectedFrom: 'published' | 'expect-flag' } | undefined> {
-  if (o.expect.length > 0) {
+  if (o.expect?.length) {
     return { expected: o.expect.map((t) => parseTlsa(t)), expectedFrom: 'expect-flag' };
   }
   let pub;
@@ -212,7 +213,7 @@ async function runPropagation(o: PropagationFlags, io: Io): Promise<number> {
   const wait = parseIntOption('--wait', o.wait, 0, 86400) ?? 0;
   const hours =
     ctx.config['ext-sslit']['dane-confirmation-interval-in-hours'] ?? DEFAULT_CONFIRMATION_HOURS;
-  const resolver = await makeResolver(o.resolver, ctx, io, !!o.json);
+  const resolver = await makeResolver(o.resolver ?? [], ctx, io, !!o.json);
   const expected = await expectedSet(o, ctx, owner, io);
   const started = Date.now();
   const deadline = started + wait * 1000;
@@ -281,7 +282,7 @@ async function runPropagation(o: PropagationFlags, io: Io): Promise<number> {
 }
 
 interface DnssecFlags extends BackendFlags {
-  resolver: string[];
+  resolver?: string[];
   secure?: boolean;
   software?: string;
 }
@@ -371,7 +372,7 @@ async function runDnssec(zoneArg: string | undefined, o: DnssecFlags, io: Io): P
       });
     }
   }
-  const resolver = await makeResolver(o.resolver, ctx, io, !!o.json);
+  const resolver = await makeResolver(o.resolver ?? [], ctx, io, !!o.json);
   const r = await dnssecStatus({
     zone: ctx.zone,
     resolver,
@@ -402,13 +403,15 @@ export function registerZoneStatus(
     .option('--proto <p>', 'tcp | udp | sctp', 'tcp')
     .option(
       '--expect <record>',
-      'the set to look for, "U S M HEX"; repeatable (default: as published)',
+      'the set to look for, "U S M HEX"; repeatable (default: what the backend holds, else what the primary serves)',
       collect,
-      [],
     )
     .option('--primary <address>', "the primary's address, when the SOA MNAME is not it")
-    .option('--resolver <ip[:port]>', 'validating resolver (default: resolv.conf)', collect, [])
-    .option('--wait <s>', 'check again every 5 s until every server is in step, at most this long');
+    .option('--resolver <ip[:port]>', 'validating resolver (default: resolv.conf)', collect)
+    .option(
+      '--wait <s>',
+      'check again every 5 s until every server is in step, at most this long (Ctrl-C: the last report, exit 130)',
+    );
   addBackendOptions(prop).action((o: PropagationFlags) => setExit(runPropagation(o, io)));
 
   const dnssec = program
@@ -420,7 +423,7 @@ export function registerZoneStatus(
       'Is the zone ready for DANE? Prints the DS (and DNSKEY) to give the registrar when missing',
     )
     .argument('[zone]', 'the zone, e.g. example.org (default: --zone, else zone = in [dns])')
-    .option('--resolver <ip[:port]>', 'validating resolver (default: resolv.conf)', collect, [])
+    .option('--resolver <ip[:port]>', 'validating resolver (default: resolv.conf)', collect)
     .option('--secure', 'PowerDNS: sign the zone through its API first, then report')
     .option('--software <name>', 'what serves the zone, for the fix hints: bind | knot | powerdns');
   addBackendOptions(status).action((zone: string | undefined, o: DnssecFlags) =>
