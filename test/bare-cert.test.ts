@@ -110,7 +110,7 @@ test('check shows the bare certificate in the chain and verifies the address', a
   };
   printReport(report, io);
   assert.ok(
-    lines.some((l) => /^\s+\[0\] /.test(l)),
+    lines.some((l) => /^\s+\[0\] empty subject {2}\(issuer empty\)$/.test(l)),
     lines.join('\n'),
   );
   assert.ok(

@@ -18,7 +18,7 @@ import {
 import { verifyDane } from '../core/dane/index.js';
 import { isDkError } from '../core/errors.js';
 import { formatRdata, tlsaOwner, type TlsaRecord } from '../core/tlsa/index.js';
-import { certFromDer, type Cert } from '../core/x509/index.js';
+import { certFromDer, certLabel, type Cert } from '../core/x509/index.js';
 import type { LookupResult, RecordTypes, Resolver } from '../io/dns/index.js';
 import type { ProbeOptions, ProbeResult, StarttlsProto } from '../io/probe/index.js';
 import type { AddressReport, ChainEntry, CheckReport, DnsEntry, HostReport } from './report.js';
@@ -343,7 +343,7 @@ class Checker {
         x.chain
           .filter((c) => c.match)
           .map((c) => ({
-            subject: `${c.subject} at ${x.address}`,
+            subject: `${certLabel(c)} at ${x.address}`,
             notAfter: new Date(c.notAfter),
           })),
       );

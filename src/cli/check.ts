@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { DkError } from '../core/errors.js';
-import { parseCertificates, type Cert } from '../core/x509/index.js';
+import { certLabel, parseCertificates, type Cert } from '../core/x509/index.js';
 import { checkDomain, checkService, exitStatus } from '../check/check.js';
 import type { AddressReport, CheckReport, HostReport } from '../check/report.js';
 import { loadResolverConfig, proveValidating, StubResolver } from '../io/dns/index.js';
@@ -101,7 +101,7 @@ function printAddress(a: AddressReport, io: Io) {
   for (const u of also) io.out(`      also in use: ${u.record.slice(0, 22)}… at depth ${u.depth}`);
   if (a.tls) io.out(`      ${a.tls.protocol} ${a.tls.cipher}, SNI ${a.tls.servername ?? '(none)'}`);
   for (const c of a.chain) {
-    io.out(`      [${c.depth}] ${c.subject}  (issuer ${c.issuer})`);
+    io.out(`      [${c.depth}] ${certLabel(c)}  (issuer ${c.issuer || 'empty'})`);
     io.out(
       `          ${c.keyType}, valid ${c.notBefore.slice(0, 10)} to ${c.notAfter.slice(0, 10)}, SPKI SHA-256 ${c.spkiSha256}`,
     );

@@ -18,6 +18,8 @@ export const EXIT = {
   protocol: 76,
   noperm: 77,
   config: 78,
+  /** stopped by SIGINT (Ctrl-C): 128 + 2, as a shell reports it */
+  interrupted: 130,
 } as const;
 
 export function exitFor(kind: ErrorKind): number {

@@ -31,8 +31,6 @@ import { parseIntOption } from './options.js';
 /** Repeatable options start undefined: commander would print a default of `[]` in --help. */
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
-/** 128 + SIGINT (2): the status a shell gives a command ended by Ctrl-C. */
-const EXIT_INTERRUPTED = 130;
 /** DESIGN.md: `dane-confirmation-interval-in-hours` defaults to 24. */
 const DEFAULT_CONFIRMATION_HOURS = 24;
 /** how often `--wait` asks again */
@@ -263,7 +261,7 @@ async function runPropagation(o: PropagationFlags, io: Io): Promise<number> {
     // Ctrl-C before the first check finished: nothing to report but that.
     if (o.json) io.out(JSON.stringify({ owner, interrupted: true, checks: 0 }, null, 2));
     io.err(`danekeeper: interrupted before the first check of ${owner} finished`);
-    return EXIT_INTERRUPTED;
+    return EXIT.interrupted;
   }
   const confirmation = confirmationWait(r, hours * 3600);
   if (o.json) io.out(JSON.stringify({ ...r, interrupted, confirmation }, null, 2));
@@ -274,7 +272,7 @@ async function runPropagation(o: PropagationFlags, io: Io): Promise<number> {
       `danekeeper: interrupted after ${checks} ${checks === 1 ? 'check' : 'checks'} in ${secs} s; ` +
         `at the last check ${headline(r)}, waiting for ${laggingList(r)}`,
     );
-    return EXIT_INTERRUPTED;
+    return EXIT.interrupted;
   }
   if (r.allInStep) return EXIT.ok;
   // Still propagating is a wait, not a fault; a server that cannot be asked is.
