@@ -2,6 +2,8 @@
  * `danekeeper dns ...`: publish TLSA records on the user's own DNS (the seed's DNS form, done
  * by a program), list and remove them, and watch them propagate.
  */
+import { existsSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { loadConfig, readSecret, splitCommand, type ConfigFile } from '../config/config.js';
 import { DkError } from '../core/errors.js';
@@ -12,19 +14,41 @@ import {
   type TlsaRecord,
   type TransportProto,
 } from '../core/tlsa/index.js';
+import { parseCertificates, type Cert } from '../core/x509/index.js';
+import { loadResolverConfig, StubResolver } from '../io/dns/index.js';
+import {
+  defaultStarttls,
+  parseStarttlsProto,
+  probe,
+  STARTTLS_PROTOS,
+  type StarttlsProto,
+} from '../io/probe/index.js';
 import { openPublisher, type BackendSettings } from '../publish/backend.js';
+import {
+  endpointGuard,
+  endpointOf,
+  observeEndpoint,
+  shortRecord,
+  type EndpointSeen,
+  type GuardJudgement,
+  type ObserveDeps,
+  type PlannedChange,
+} from '../publish/endpoint-guard.js';
 import {
   absName,
   addTlsa,
   removeTlsa,
   replaceTlsa,
+  type SetOptions,
   type TlsaSetResult,
 } from '../publish/tlsa-set.js';
 import type { BackendKind, OwnershipStore, Publisher } from '../publish/types.js';
 import { defaultStorePath, openStore } from '../store/index.js';
+import { readInput } from './files.js';
+import { registerDnsList } from './dns-list.js';
 import type { Io } from './io.js';
 import { parseField, parseHostPort, parseIntOption } from './options.js';
-import { recordsFromFiles } from './tlsa.js';
+import { makeRecords, recordsFromFiles } from './tlsa.js';
 
 /** Flags every `dns` subcommand takes: where to publish and where the state lives. */
 export interface BackendFlags {
@@ -85,12 +109,34 @@ export function addBackendOptions(c: Command): Command {
     .option('--json', 'machine-readable output');
 }
 
-function addOwnerOptions(c: Command, required: boolean): Command {
+function addOwnerOptions(c: Command, required: boolean, fetch = false): Command {
   const name = '--name <name>';
-  const help = 'host name relative to the zone (mail), @ for the apex, or absolute with a dot';
+  const help =
+    'host name relative to the zone (mail), @ for the apex, or absolute with a dot' +
+    (fetch ? ' (default with --fetch: the fetched host)' : '');
   return (required ? c.requiredOption(name, help) : c.option(name, help))
-    .option('--port <n>', 'port of the service (default 25)')
+    .option(
+      '--port <n>',
+      `port of the service (default ${fetch ? 'the --fetch port, else ' : ''}25)`,
+    )
     .option('--proto <p>', 'tcp | udp | sctp', 'tcp');
+}
+
+/** --force, --dry-run and how the live endpoint is looked at, for commands that may remove. */
+function addGuardOptions(c: Command, force: string): Command {
+  return c
+    .option('--force', force)
+    .option('--dry-run', 'show the change (and the UPDATE or API call) without making it')
+    .option(
+      '--resolver <ip[:port]>',
+      'validating resolver for the endpoint check (default: resolver = in [dns], else resolv.conf)',
+      collect,
+      [],
+    )
+    .option(
+      '--starttls <proto>',
+      `how to reach the endpoint: ${STARTTLS_PROTOS.join(' ')} (default from the port)`,
+    );
 }
 
 export interface Context {
@@ -166,12 +212,73 @@ export function ownerFrom(o: OwnerFlags, zone: string): string {
   const name = o.name ?? '@';
   const host =
     name === '@' ? zone : name.endsWith('.') ? name : `${name}.${zone === '.' ? '' : zone}`;
-  return tlsaOwner(host, port, proto);
+  const owner = tlsaOwner(host, port, proto);
+  // RFC 1035 §5.1: a name without the final dot is relative to the origin, so a full host
+  // name typed without it gets the zone twice (nc-user.dyn.test.dyn.test.). Nobody means that.
+  const z = zone.replace(/\.$/, '').toLowerCase();
+  const n = name.toLowerCase();
+  if (name !== '@' && !name.endsWith('.') && z !== '' && (n === z || n.endsWith(`.${z}`))) {
+    throw new DkError(
+      'usage',
+      'E_NAME_DOUBLED',
+      `--name ${name} is relative to the zone ${absName(zone)}, so it names ${owner}: did you mean --name ${name}.${n === z ? ' (or @)' : ''}?`,
+    );
+  }
+  return owner;
 }
 
 const rdata = (rs: TlsaRecord[]) => rs.map(formatRdata);
 
-function printResult(r: TlsaSetResult, pub: Publisher, json: boolean, io: Io): void {
+/** What the endpoint check saw, for output: null when the change removed nothing. */
+type EndpointReport =
+  { skipped: string; host?: string; port?: number } | (GuardJudgement & { skipped?: undefined });
+
+function endpointJson(e: EndpointReport | null) {
+  if (!e) return null;
+  if (e.skipped !== undefined) return { skipped: e.skipped };
+  return {
+    host: e.host,
+    port: e.port,
+    unresolved: e.unresolved ?? null,
+    addresses: e.addresses.map((a) => ({
+      address: a.address,
+      state: a.state,
+      subject: a.subject,
+      matchedBefore: rdata(a.matchedBefore),
+      matchedAfter: rdata(a.matchedAfter),
+      error: a.error ?? null,
+    })),
+  };
+}
+
+function endpointLines(e: EndpointReport | null): string[] {
+  if (!e) return [];
+  if (e.skipped !== undefined) return [`  endpoint not checked: ${e.skipped}`];
+  if (e.unresolved !== undefined) return [`  endpoint ${e.host}: ${e.unresolved}`];
+  if (e.addresses.length === 0)
+    return [`  endpoint ${e.host} has no addresses: nothing presents a chain`];
+  return e.addresses.map((a) => {
+    const who = `  endpoint ${a.address}:${e.port}${a.subject ? ` (${a.subject})` : ''}`;
+    switch (a.state) {
+      case 'matched':
+        return `${who} still matches ${a.matchedAfter.map(shortRecord).join(', ')}`;
+      case 'lost':
+        return `${who} would match no record`;
+      case 'unmatched':
+        return `${who} matches no record, before or after (not made worse)`;
+      case 'unreachable':
+        return `${who} could not be reached: ${a.error}`;
+    }
+  });
+}
+
+function printResult(
+  r: TlsaSetResult,
+  pub: Publisher,
+  json: boolean,
+  io: Io,
+  endpoint: EndpointReport | null = null,
+): void {
   if (json) {
     io.out(
       JSON.stringify(
@@ -180,6 +287,7 @@ function printResult(r: TlsaSetResult, pub: Publisher, json: boolean, io: Io): v
           owner: r.owner,
           backend: pub.backend,
           changed: r.changed,
+          dryRun: r.dryRun,
           ttl: r.ttl,
           added: rdata(r.added),
           removed: rdata(r.removed),
@@ -188,6 +296,8 @@ function printResult(r: TlsaSetResult, pub: Publisher, json: boolean, io: Io): v
           notOwned: rdata(r.notOwned),
           absent: rdata(r.absent),
           rrset: rdata(r.after),
+          wire: r.wire,
+          endpoint: endpointJson(endpoint),
         },
         null,
         2,
@@ -195,24 +305,36 @@ function printResult(r: TlsaSetResult, pub: Publisher, json: boolean, io: Io): v
     );
     return;
   }
-  io.out(`${r.owner} via ${pub.describe}: ${r.changed ? 'changed' : 'no change'}, TTL ${r.ttl}`);
+  const what = r.dryRun
+    ? r.change
+      ? 'dry run, would change (nothing was sent)'
+      : 'dry run, no change needed'
+    : r.changed
+      ? 'changed'
+      : 'no change';
+  io.out(`${r.owner} via ${pub.describe}: ${what}, TTL ${r.ttl}`);
   const line = (tag: string, rs: TlsaRecord[], note = '') => {
     for (const x of rs) io.out(`  ${tag.padEnd(9)}${formatRdata(x)}${note}`);
   };
-  line('added', r.added);
-  line('removed', r.removed);
+  line(r.dryRun ? 'add' : 'added', r.added);
+  line(r.dryRun ? 'remove' : 'removed', r.removed);
   line('present', r.present, '  (already published)');
   line('by hand', r.foreign, '  (not created by danekeeper: left as it is)');
   line('absent', r.absent, '  (not published: nothing to remove)');
   line('kept', r.notOwned, '  (not created by danekeeper: needs --force)');
+  for (const l of endpointLines(endpoint)) io.out(l);
+  if (r.dryRun && r.wire.length > 0) {
+    io.out(`  would send:`);
+    for (const w of r.wire) io.out(`    ${w}`);
+  }
 }
 
 async function withPublisher<T>(
   f: BackendFlags,
   io: Io,
   fn: (pub: Publisher, store: OwnershipStore, ctx: Context) => Promise<T>,
+  ctx: Context = contextFor(f, process.env),
 ): Promise<T> {
-  const ctx = contextFor(f, process.env);
   const pub = openPublisher(backendSettings(f, ctx, io), (w) =>
     io.err(`danekeeper: warning: ${w}`),
   );
@@ -234,16 +356,62 @@ interface AddFlags extends BackendFlags, OwnerFlags {
   data?: string;
   tlsa: string[];
   ttl?: string;
+  force?: boolean;
+  dryRun?: boolean;
+}
+
+/**
+ * `--data HEX` as typed: hex digits, spaces allowed between groups (as a zone file splits
+ * them, RFC 6698 §2.2). Offsets count in the text the user gave, not in a record built from it.
+ */
+export function dataFlag(text: string): Buffer {
+  const bad = text.search(/[^0-9a-fA-F\s]/);
+  if (bad >= 0) {
+    throw new DkError(
+      'data',
+      'E_HEX',
+      `--data: "${text[bad]}" at offset ${bad} is not a hex digit`,
+      { offset: bad },
+    );
+  }
+  const hex = text.replace(/\s+/g, '');
+  if (hex.length === 0) {
+    throw new DkError('usage', 'E_OPTION', '--data is empty: give the association data in hex');
+  }
+  if (hex.length % 2 !== 0) {
+    throw new DkError(
+      'data',
+      'E_HEX',
+      `--data: odd number of hex digits (${hex.length}); each byte is two`,
+      { offset: text.length },
+    );
+  }
+  return Buffer.from(hex, 'hex');
+}
+
+/** A `--tlsa "U S M HEX"` value; a parse error names the flag and the text it was given. */
+function tlsaFlag(text: string): TlsaRecord {
+  try {
+    return parseTlsa(text);
+  } catch (e) {
+    if (!(e instanceof DkError)) throw e;
+    throw new DkError(e.kind, e.code, `--tlsa "${text}": ${e.message}`, {
+      offset: e.offset,
+      cause: e,
+    });
+  }
 }
 
 /** The records of `--usage --selector --mtype --data` and of each `--tlsa "U S M HEX"`. */
 function recordsFromFlags(o: AddFlags, required: boolean): TlsaRecord[] {
-  const out = o.tlsa.map((t) => parseTlsa(t));
+  const out = o.tlsa.map(tlsaFlag);
   if (o.data !== undefined) {
-    const u = parseField('usage', o.usage, 3);
-    const s = parseField('selector', o.selector, 1);
-    const m = parseField('mtype', o.mtype, 1);
-    out.push(parseTlsa(`${u} ${s} ${m} ${o.data}`));
+    out.push({
+      usage: parseField('usage', o.usage, 3),
+      selector: parseField('selector', o.selector, 1),
+      mtype: parseField('mtype', o.mtype, 1),
+      data: dataFlag(o.data),
+    });
   } else if (o.usage ?? o.selector ?? o.mtype) {
     throw new DkError('usage', 'E_OPTION', '--usage/--selector/--mtype need --data HEX');
   }
@@ -253,18 +421,127 @@ function recordsFromFlags(o: AddFlags, required: boolean): TlsaRecord[] {
   return out;
 }
 
-async function runAdd(o: AddFlags, io: Io): Promise<number> {
-  const records = recordsFromFlags(o, true);
-  return withPublisher(o, io, async (pub, store, ctx) => {
-    const r = await addTlsa(pub, store, ownerFrom(o, ctx.zone), records, { ttl: ttlOf(o.ttl) });
-    printResult(r, pub, !!o.json, io);
-    return 0;
-  });
+/** Flags of the commands that may remove records: how to look at the live endpoint. */
+interface GuardFlags {
+  force?: boolean;
+  dryRun?: boolean;
+  resolver: string[];
+  starttls?: string;
+  timeout?: string;
 }
 
-interface PublishFlags extends BackendFlags, OwnerFlags {
+const SYSTEM_STORE = '/etc/ssl/certs/ca-certificates.crt';
+
+/** RFC 7671 §5.3/5.4: PKIX usages outside SMTP are judged against the ordinary trust store. */
+function trustStoreFor(owner: string): Cert[] | undefined {
+  const port = endpointOf(owner)?.port ?? 25;
+  if (port === 25 || !existsSync(SYSTEM_STORE)) return undefined;
+  return parseCertificates(readInput(SYSTEM_STORE), SYSTEM_STORE);
+}
+
+/** --resolver, else `resolver =` in [dns], else resolv.conf (as dns propagation). */
+async function observeDeps(o: GuardFlags, ctx: Context): Promise<ObserveDeps> {
+  const fromFile = ctx.config.dns.resolver;
+  const conf = await loadResolverConfig({
+    resolver: o.resolver.length > 0 ? o.resolver : fromFile ? [fromFile] : [],
+  });
+  const resolver = new StubResolver({
+    servers: conf.servers,
+    timeoutMs: conf.timeoutMs ?? 3000,
+    tries: conf.attempts ?? 2,
+  });
+  const timeout = parseIntOption('--timeout', o.timeout, 1, 3600) ?? 10;
+  return { resolver, probe, timeoutMs: timeout * 1000 };
+}
+
+interface Guard {
+  hook: (p: PlannedChange) => Promise<void>;
+  /** what the check saw (or why it did not look); null while nothing was removed */
+  report(): EndpointReport | null;
+  /** in a dry run, the refusal the real run would meet: thrown after the plan is shown */
+  refused(): Error | undefined;
+}
+
+/**
+ * The endpoint check of DESIGN.md's invariant, as tlsa-set's beforeApply hook. The resolver and
+ * the probe are set up only once a change removes something. --force skips the probe (and says
+ * so); in a dry run a refusal is kept and thrown after the plan is printed.
+ */
+function guardFor(o: GuardFlags, ctx: Context, owner: string, seen: EndpointSeen[] = []): Guard {
+  let report: EndpointReport | null = null;
+  let refused: Error | undefined;
+  let inner: Promise<(p: PlannedChange) => Promise<void>> | undefined;
+  const build = async () => {
+    const deps = await observeDeps(o, ctx);
+    const starttls = o.starttls === undefined ? undefined : parseStarttlsProto(o.starttls);
+    return endpointGuard({
+      ...deps,
+      now: () => new Date(),
+      starttls,
+      seen,
+      trustStore: trustStoreFor(owner),
+      onJudgement: (j) => (report = j),
+    });
+  };
+  return {
+    hook: async (p) => {
+      if (p.remove.length === 0) return;
+      if (o.force) {
+        report = { skipped: '--force' };
+        return;
+      }
+      inner ??= build();
+      try {
+        await (
+          await inner
+        )(p);
+      } catch (e) {
+        if (!o.dryRun || !(e instanceof DkError)) throw e;
+        refused = e;
+      }
+    },
+    report: () => report,
+    refused: () => refused,
+  };
+}
+
+function setOptions(
+  o: { ttl?: string; force?: boolean; dryRun?: boolean },
+  guard?: Guard,
+): SetOptions {
+  const opts: SetOptions = { ttl: ttlOf(o.ttl), force: !!o.force, dryRun: !!o.dryRun };
+  if (guard) opts.beforeApply = guard.hook;
+  return opts;
+}
+
+/** Prints the result, then a dry run's refusal (same exit status as the real run). */
+function finish(r: TlsaSetResult, pub: Publisher, o: { json?: boolean }, io: Io, g?: Guard) {
+  printResult(r, pub, !!o.json, io, g?.report() ?? null);
+  const no = g?.refused();
+  if (no) throw no;
+}
+
+async function runAdd(o: AddFlags, io: Io): Promise<number> {
+  const records = recordsFromFlags(o, true);
+  const ctx = contextFor(o, process.env);
+  const owner = ownerFrom(o, ctx.zone);
+  return withPublisher(
+    o,
+    io,
+    async (pub, store) => {
+      // Adding never takes a match away: no endpoint check needed.
+      const r = await addTlsa(pub, store, owner, records, setOptions(o));
+      finish(r, pub, o, io);
+      return 0;
+    },
+    ctx,
+  );
+}
+
+interface PublishFlags extends BackendFlags, OwnerFlags, GuardFlags {
   cert: string[];
   key: string[];
+  fetch?: string;
   chain?: boolean;
   usage?: string;
   selector?: string;
@@ -273,41 +550,162 @@ interface PublishFlags extends BackendFlags, OwnerFlags {
   replace?: boolean;
 }
 
+/** The usual port of each STARTTLS protocol, for `--fetch HOST --starttls P` (as tlsa --fetch). */
+const PROTO_PORT: Record<StarttlsProto, number> = {
+  smtp: 25,
+  lmtp: 24,
+  imap: 143,
+  pop3: 110,
+  ftp: 21,
+  xmpp: 5222,
+  'xmpp-server': 5269,
+  ldap: 389,
+  sieve: 4190,
+  nntp: 119,
+  postgres: 5432,
+  none: 443,
+};
+
+interface Fetched {
+  host: string;
+  port: number;
+  records: TlsaRecord[];
+  seen: EndpointSeen;
+}
+
+/**
+ * `--fetch HOST[:PORT]`: every address of HOST (through the validating resolver, as a sender
+ * finds them) is probed, and the records are computed from what each presents, as `tlsa
+ * --fetch` does. One RRset serves them all, so addresses that need different records are
+ * refused, named, rather than published half-right.
+ */
+async function fetchRecords(
+  o: PublishFlags,
+  ctx: Context,
+  io: Io,
+  rec: { chain: boolean; usage: number; selector: number; mtype: number },
+): Promise<Fetched> {
+  const proto = o.starttls === undefined ? undefined : parseStarttlsProto(o.starttls);
+  const { host, port } = parseHostPort(o.fetch!, proto ? PROTO_PORT[proto] : 25);
+  const deps = await observeDeps(o, ctx);
+  const seen = await observeEndpoint(host, port, proto ?? defaultStarttls(port), deps);
+  const where = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+  if (seen.unresolved !== undefined) {
+    throw new DkError('unavailable', 'E_FETCH', `--fetch ${where}: ${seen.unresolved}`);
+  }
+  if (seen.addresses.length === 0) {
+    throw new DkError(
+      'unavailable',
+      'E_FETCH',
+      `--fetch ${where}: ${host} has no A or AAAA records`,
+    );
+  }
+  const down = seen.addresses.flatMap((a) => ('error' in a ? [a.error] : []));
+  if (down.length > 0) {
+    throw new DkError('unavailable', 'E_FETCH', `--fetch ${where}: ${down.join('; ')}`);
+  }
+  const per = seen.addresses.map((a, i) => {
+    const chain = 'chain' in a ? a.chain : [];
+    const origin = `${a.address} (${where})`;
+    // The bundle tlsa --fetch builds: exactly what the server presented, leaf first.
+    const bundle = {
+      chains: [{ origin, chain }],
+      cas: chain.slice(1).map((cert) => ({ origin, cert })),
+      originOf: () => origin,
+      unused: [],
+    };
+    // Warnings about the chain once, not once per address.
+    const records = makeRecords([bundle], [], rec, i === 0 ? io : undefined).map((m) => m.record);
+    return { address: a.address, subject: chain[0]?.subject ?? '', records };
+  });
+  const key = (rs: TlsaRecord[]) => rs.map(formatRdata).sort().join('|');
+  if (per.some((p) => key(p.records) !== key(per[0]!.records))) {
+    const list = per
+      .map((p) => `${p.address} presents ${p.subject} (${p.records.map(shortRecord).join(', ')})`)
+      .join('; ');
+    throw new DkError(
+      'data',
+      'E_FETCH_DIFFERS',
+      `--fetch ${where}: its addresses present different certificates: ${list}; make them present the same one, or publish each with --cert`,
+    );
+  }
+  return { host: seen.host, port, records: per[0]!.records, seen };
+}
+
 async function runPublish(o: PublishFlags, io: Io): Promise<number> {
-  if (o.cert.length === 0 && o.key.length === 0) {
-    throw new DkError('usage', 'E_OPTION', 'Nothing to publish: give --cert FILE or --key FILE');
+  if (o.fetch !== undefined && (o.cert.length > 0 || o.key.length > 0)) {
+    throw new DkError('usage', 'E_OPTION', '--fetch cannot be combined with --cert or --key');
+  }
+  if (o.fetch === undefined && o.cert.length === 0 && o.key.length === 0) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      'Nothing to publish: give --cert FILE, --key FILE or --fetch HOST[:PORT]',
+    );
   }
   if (o.chain && o.usage !== undefined) {
     throw new DkError('usage', 'E_OPTION', '--chain fixes the usages (3 and 2): drop --usage');
   }
-  const made = recordsFromFiles(
-    o.cert,
-    o.key,
-    {
-      chain: !!o.chain,
-      usage: parseField('usage', o.usage, 3),
-      selector: parseField('selector', o.selector, 1),
-      mtype: parseField('mtype', o.mtype, 1),
-    },
+  const rec = {
+    chain: !!o.chain,
+    usage: parseField('usage', o.usage, 3),
+    selector: parseField('selector', o.selector, 1),
+    mtype: parseField('mtype', o.mtype, 1),
+  };
+  const ctx = contextFor(o, process.env);
+  if (o.fetch === undefined && o.name === undefined) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      'Which name? Give --name NAME (mail, @ for the apex, or mail.example.org.)',
+    );
+  }
+  let records: TlsaRecord[];
+  let owner: string;
+  const seen: EndpointSeen[] = [];
+  if (o.fetch !== undefined) {
+    // Check the flags before the network is asked.
+    if (o.name !== undefined) ownerFrom(o, ctx.zone);
+    const f = await fetchRecords(o, ctx, io, rec);
+    if (o.name === undefined && isIP(f.host) !== 0) {
+      throw new DkError(
+        'usage',
+        'E_OPTION',
+        `--fetch ${o.fetch} is an address: give --name for the TLSA owner (RFC 6698 §3 names a host)`,
+      );
+    }
+    // What an operator means by `--fetch mx1.example.org:25`: _25._tcp.mx1.example.org.
+    owner = ownerFrom(
+      { ...o, name: o.name ?? `${f.host}.`, port: o.port ?? String(f.port) },
+      ctx.zone,
+    );
+    records = f.records;
+    seen.push(f.seen);
+  } else {
+    owner = ownerFrom(o, ctx.zone);
+    records = recordsFromFiles(o.cert, o.key, rec, io).map((m) => m.record);
+  }
+  const guard = guardFor(o, ctx, owner, seen);
+  return withPublisher(
+    o,
     io,
+    async (pub, store) => {
+      const opts = setOptions(o, guard);
+      // Default: publish next to what is there (the old key keeps working until the new
+      // certificate is live: DESIGN.md, the one invariant). --replace drops danekeeper's others,
+      // once the endpoint check has seen that every address keeps a match.
+      const r = o.replace
+        ? await replaceTlsa(pub, store, owner, records, opts)
+        : await addTlsa(pub, store, owner, records, opts);
+      finish(r, pub, o, io, guard);
+      return 0;
+    },
+    ctx,
   );
-  const records = made.map((m) => m.record);
-  return withPublisher(o, io, async (pub, store, ctx) => {
-    const owner = ownerFrom(o, ctx.zone);
-    const opts = { ttl: ttlOf(o.ttl) };
-    // Default: publish next to what is there (the old key keeps working until the new
-    // certificate is live: DESIGN.md, the one invariant). --replace drops danekeeper's others.
-    const r = o.replace
-      ? await replaceTlsa(pub, store, owner, records, opts)
-      : await addTlsa(pub, store, owner, records, opts);
-    printResult(r, pub, !!o.json, io);
-    return 0;
-  });
 }
 
-interface RemoveFlags extends AddFlags {
+interface RemoveFlags extends AddFlags, GuardFlags {
   all?: boolean;
-  force?: boolean;
 }
 
 async function runRemove(o: RemoveFlags, io: Io): Promise<number> {
@@ -319,65 +717,36 @@ async function runRemove(o: RemoveFlags, io: Io): Promise<number> {
       'Say what to remove: --data HEX / --tlsa "U S M HEX", or --all for every record danekeeper created there',
     );
   }
-  return withPublisher(o, io, async (pub, store, ctx) => {
-    const owner = ownerFrom(o, ctx.zone);
-    const r = await removeTlsa(pub, store, owner, o.all ? 'owned' : records, {
-      force: !!o.force,
-    });
-    printResult(r, pub, !!o.json, io);
-    if (r.notOwned.length > 0) {
-      throw new DkError(
-        'usage',
-        'E_NOT_OWNED',
-        r.notOwned.length === 1
-          ? `Nothing removed at ${owner}: a record was not created by danekeeper; add --force to remove it anyway`
-          : `Nothing removed at ${owner}: ${r.notOwned.length} records were not created by danekeeper; add --force to remove them anyway`,
-      );
-    }
-    return 0;
-  });
-}
-
-interface ListFlags extends BackendFlags, OwnerFlags {}
-
-async function runList(o: ListFlags, io: Io): Promise<number> {
-  return withPublisher(o, io, async (pub, store, ctx) => {
-    const mine = store.list(ctx.zone);
-    const owners = [...new Set(mine.map((m) => m.owner))];
-    if (o.name !== undefined || o.port !== undefined) {
-      const one = ownerFrom(o, ctx.zone);
-      owners.splice(0, owners.length, one);
-    }
-    const out = [];
-    for (const owner of owners) {
-      const cur = await pub.read(owner);
-      const ours = mine.filter((m) => m.owner === owner);
-      out.push({
+  const ctx = contextFor(o, process.env);
+  const owner = ownerFrom(o, ctx.zone);
+  const guard = guardFor(o, ctx, owner);
+  return withPublisher(
+    o,
+    io,
+    async (pub, store) => {
+      const r = await removeTlsa(
+        pub,
+        store,
         owner,
-        ttl: cur.ttl,
-        records: cur.records.map((r) => {
-          const m = ours.find((x) => formatRdata(x.record) === formatRdata(r));
-          return { record: formatRdata(r), danekeeper: !!m, since: m?.createdAt ?? null };
-        }),
-        // remembered but gone: someone removed it by hand
-        missing: ours
-          .filter((m) => !cur.records.some((r) => formatRdata(r) === formatRdata(m.record)))
-          .map((m) => formatRdata(m.record)),
-      });
-    }
-    if (o.json) {
-      io.out(JSON.stringify({ zone: ctx.zone, backend: pub.backend, owners: out }, null, 2));
+        o.all ? 'owned' : records,
+        setOptions(o, guard),
+      );
+      printResult(r, pub, !!o.json, io, guard.report());
+      if (r.notOwned.length > 0) {
+        throw new DkError(
+          'usage',
+          'E_NOT_OWNED',
+          r.notOwned.length === 1
+            ? `Nothing removed at ${owner}: a record was not created by danekeeper; add --force to remove it anyway`
+            : `Nothing removed at ${owner}: ${r.notOwned.length} records were not created by danekeeper; add --force to remove them anyway`,
+        );
+      }
+      const no = guard.refused();
+      if (no) throw no;
       return 0;
-    }
-    if (out.length === 0) io.out(`No TLSA records published by danekeeper in ${ctx.zone}`);
-    for (const x of out) {
-      io.out(`${x.owner}${x.ttl === null ? '  (no TLSA RRset)' : `  TTL ${x.ttl}`}`);
-      for (const r of x.records)
-        io.out(`  ${r.record}  ${r.danekeeper ? `danekeeper, since ${r.since}` : 'by hand'}`);
-      for (const m of x.missing) io.out(`  ${m}  danekeeper's, but no longer published`);
-    }
-    return 0;
-  });
+    },
+    ctx,
+  );
 }
 
 export function registerDns(
@@ -403,12 +772,18 @@ export function registerDns(
     .command('add-tlsa')
     .description("Publish one TLSA record, as in a DNS panel's form (port, protocol, name, ...)");
   addOwnerOptions(add, true);
-  recordOptions(add).option('--ttl <n>', 'TTL (blank: the zone default)');
+  recordOptions(add)
+    .option('--ttl <n>', 'TTL (blank: the zone default)')
+    .option(
+      '--force',
+      'publish a record DANE clients cannot use, or change the TTL of records made by hand',
+    )
+    .option('--dry-run', 'show the change (and the UPDATE or API call) without making it');
   addBackendOptions(add).action((o: AddFlags) => setExit(runAdd(o, io)));
 
   const publish = dns
     .command('publish')
-    .description('Compute TLSA records from a certificate or key and publish them')
+    .description('Compute TLSA records from a certificate, a key or a live server and publish them')
     .option(
       '--cert <file>',
       'certificate or bundle (PEM/DER), or a certbot live/ directory',
@@ -421,6 +796,10 @@ export function registerDns(
       collect,
       [],
     )
+    .option(
+      '--fetch <host[:port]>',
+      'take the chain every address of a live server presents, as tlsa --fetch (default port 25)',
+    )
     .option('--chain', '3 1 1 for the leaf plus 2 1 1 for its issuer')
     .option('--usage <u>', 'certificate usage (default 3)')
     .option('--selector <s>', 'selector (default 1)')
@@ -428,24 +807,28 @@ export function registerDns(
     .option('--ttl <n>', 'TTL (blank: the zone default)')
     .option(
       '--replace',
-      "also remove danekeeper's other records at this name (not the hand-made ones)",
+      "also remove danekeeper's other records at this name (not the hand-made ones), once the live endpoint still matches what stays",
     );
-  addOwnerOptions(publish, true);
+  addGuardOptions(
+    publish,
+    'replace even when the live endpoint would match no record (or cannot be reached); publish unusable records',
+  );
+  addOwnerOptions(publish, false, true);
   addBackendOptions(publish).action((o: PublishFlags) => setExit(runPublish(o, io)));
 
-  const list = dns
-    .command('list')
-    .description('Show the TLSA records danekeeper published in a zone, and those made by hand');
-  addOwnerOptions(list, false);
-  addBackendOptions(list).action((o: ListFlags) => setExit(runList(o, io)));
+  registerDnsList(dns, io, setExit);
 
   const remove = dns
     .command('remove')
-    .description('Remove TLSA records danekeeper published (records made by hand need --force)');
+    .description(
+      'Remove TLSA records danekeeper published, unless the live endpoint needs them (records made by hand need --force)',
+    );
   addOwnerOptions(remove, true);
-  recordOptions(remove)
-    .option('--all', 'every record danekeeper created at this name')
-    .option('--force', 'also remove records danekeeper did not create');
+  recordOptions(remove).option('--all', 'every record danekeeper created at this name');
+  addGuardOptions(
+    remove,
+    'also remove records danekeeper did not create, and even when the live endpoint would match no record (or cannot be reached)',
+  );
   addBackendOptions(remove).action((o: RemoveFlags) => setExit(runRemove(o, io)));
   return dns;
 }
