@@ -98,7 +98,17 @@ describe('judgeChange and refusal (pure)', () => {
     const seen = seenOf({ address: '127.0.10.1', chain: oldChain });
     assert.equal(refusal(judge(seen, [oldEe, junk], [oldEe])), null);
     assert.equal(judge(seen, [oldEe, junk], [junk]).addresses[0]!.state, 'lost');
-    assert.equal(judge(seen, [oldEe], []).addresses[0]!.state, 'lost');
+    const last = judge(seen, [oldEe], []);
+    assert.equal(last.addresses[0]!.state, 'lost');
+    // RFC 7672 §2.2: no records means no DANE, not undeliverable: the refusal says which.
+    const e = refusal(last);
+    assert.equal(e?.code, 'E_ENDPOINT_UNMATCHED');
+    assert.match(
+      e?.message ?? '',
+      /removing its last TLSA record turns DANE off for mx1\.example\.test:25/,
+    );
+    assert.match(e?.message ?? '', /\(--force to turn DANE off anyway\)$/);
+    assert.doesNotMatch(refusal(judge(seen, [oldEe, junk], [junk]))?.message ?? '', /DANE off/);
   });
 
   it('a DANE-TA record keeps the address matched; two lost matches say "keep one"', () => {

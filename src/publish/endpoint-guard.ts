@@ -83,6 +83,8 @@ export interface GuardJudgement {
   addresses: AddressJudgement[];
   /** the address lookup failed: nothing could be judged */
   unresolved?: string;
+  /** the change leaves no TLSA record at the owner at all */
+  emptyAfter: boolean;
 }
 
 export interface JudgeInput {
@@ -139,7 +141,13 @@ export function judgeChange(input: JudgeInput): GuardJudgement {
       matchedAfter,
     };
   });
-  const out: GuardJudgement = { owner: input.owner, host: seen.host, port: seen.port, addresses };
+  const out: GuardJudgement = {
+    owner: input.owner,
+    host: seen.host,
+    port: seen.port,
+    addresses,
+    emptyAfter: input.after.length === 0,
+  };
   if (seen.unresolved !== undefined) out.unresolved = seen.unresolved;
   return out;
 }
@@ -189,6 +197,17 @@ export function refusal(j: GuardJudgement): DkError | null {
   const lost = j.addresses.filter((a) => a.state === 'lost');
   const down = j.addresses.filter((a) => a.state === 'unreachable');
   const downText = down.map((a) => `${a.address} could not be reached (${a.error})`);
+  if (lost.length > 0 && j.emptyAfter) {
+    // RFC 7672 §2.2: with no TLSA records senders fall back to unauthenticated TLS. Mail still
+    // flows, but the authentication DANE senders rely on today is gone: say that, not "broken".
+    return new DkError(
+      'usage',
+      'E_ENDPOINT_UNMATCHED',
+      `Nothing changed at ${j.owner}: removing its last TLSA record turns DANE off for ${where}, which DANE senders authenticate today: ` +
+        [...lost.map(lostLine), ...downText].join('; ') +
+        ' (--force to turn DANE off anyway)',
+    );
+  }
   if (lost.length > 0) {
     return new DkError(
       'usage',
