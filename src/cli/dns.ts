@@ -123,15 +123,15 @@ function addOwnerOptions(c: Command, required: boolean, fetch = false): Command 
 }
 
 /** --force, --dry-run and how the live endpoint is looked at, for commands that may remove. */
-function addGuardOptions(c: Command, force: string): Command {
+function addGuardOptions(c: Command, force: string, fetch = false): Command {
   return c
     .option('--force', force)
     .option('--dry-run', 'show the change (and the UPDATE or API call) without making it')
     .option(
       '--resolver <ip[:port]>',
-      'validating resolver for the endpoint check (default: resolver = in [dns], else resolv.conf)',
-      collect,
-      [],
+      `validating resolver for the endpoint check${fetch ? ' and --fetch' : ''}; repeatable (default: resolver = in [dns], else resolv.conf)`,
+      // no default value: commander would print "(default: [])" after the real default
+      (v: string, prev: string[] | undefined) => [...(prev ?? []), v],
     )
     .option(
       '--starttls <proto>',
@@ -425,7 +425,7 @@ function recordsFromFlags(o: AddFlags, required: boolean): TlsaRecord[] {
 interface GuardFlags {
   force?: boolean;
   dryRun?: boolean;
-  resolver: string[];
+  resolver?: string[];
   starttls?: string;
   timeout?: string;
 }
@@ -443,7 +443,7 @@ function trustStoreFor(owner: string): Cert[] | undefined {
 async function observeDeps(o: GuardFlags, ctx: Context): Promise<ObserveDeps> {
   const fromFile = ctx.config.dns.resolver;
   const conf = await loadResolverConfig({
-    resolver: o.resolver.length > 0 ? o.resolver : fromFile ? [fromFile] : [],
+    resolver: o.resolver ?? (fromFile ? [fromFile] : []),
   });
   const resolver = new StubResolver({
     servers: conf.servers,
@@ -812,6 +812,7 @@ export function registerDns(
   addGuardOptions(
     publish,
     'replace even when the live endpoint would match no record (or cannot be reached); publish unusable records',
+    true,
   );
   addOwnerOptions(publish, false, true);
   addBackendOptions(publish).action((o: PublishFlags) => setExit(runPublish(o, io)));
