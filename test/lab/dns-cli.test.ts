@@ -242,19 +242,15 @@ describe('danekeeper dns / dnssec (lab, real BIND)', { skip: !avail.ok && avail.
     assert.equal((JSON.parse(caught.stdout) as { allInStep: boolean }).allInStep, true);
   });
 
-  it("publish --cert --replace swaps danekeeper's record for the certificate's, remove --all takes it away; the hand-made one survives", async () => {
+  it("publish --cert --replace swaps danekeeper's record for the certificate's (forced: nothing listens at mail.pub.test to prove it safe), remove takes it away; the hand-made one survives", async () => {
     const pki = makePki(dir, { names: ['mail.pub.test'] });
-    const pub = await dk([
-      'dns',
-      'publish',
-      ...rfc2136,
-      '--name',
-      'mail',
-      '--cert',
-      pki.chainFile,
-      '--replace',
-      '--json',
-    ]);
+    const publishArgs = ['dns', 'publish', ...rfc2136, '--name', 'mail', '--cert', pki.chainFile];
+    // Removing a record needs proof that the live server does not rely on it; no server, no proof.
+    const unproven = await dk([...publishArgs, '--replace']);
+    assert.equal(unproven.code, 69, unproven.stderr);
+    assert.match(unproven.stderr, /--force/);
+    await expectVia('pub.test', [HAND, A]);
+    const pub = await dk([...publishArgs, '--replace', '--force', '--json']);
     assert.equal(pub.code, 0, pub.stderr);
     const res = JSON.parse(pub.stdout) as { added: string[]; removed: string[] };
     assert.deepEqual(res.removed, [A]);
@@ -265,7 +261,17 @@ describe('danekeeper dns / dnssec (lab, real BIND)', { skip: !avail.ok && avail.
     assert.equal(refused.code, 64);
     assert.match(refused.stderr, /a record was not created by danekeeper; add --force/);
 
-    const rm = await dk(['dns', 'remove', ...rfc2136, '--name', 'mail', '--all']);
+    // --all --force would take the hand-made record too: name danekeeper's.
+    const rm = await dk([
+      'dns',
+      'remove',
+      ...rfc2136,
+      '--name',
+      'mail',
+      '--tlsa',
+      res.added[0]!,
+      '--force',
+    ]);
     assert.equal(rm.code, 0, rm.stderr);
     await expectVia('pub.test', [HAND]);
   });
