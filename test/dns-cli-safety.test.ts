@@ -6,7 +6,7 @@
  * --data hex errors. The same with BIND, Unbound and Postfix: test/lab/dns-safety.test.ts.
  */
 import assert from 'node:assert/strict';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer as createNetServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -179,6 +179,16 @@ describe('dns: names, --data and --dry-run (no server)', () => {
       j.wire.join('\n'),
     );
     assert.equal(readFileSync(zoneFile, 'utf8'), ZONE);
+    // A command that changes nothing creates no state database (the later flag wins).
+    const fresh = join(dir, 'never-created.db');
+    for (const cmd of [
+      [...args, '--dry-run', '--state', fresh],
+      ['dns', 'list', ...backend(), '--state', fresh],
+    ]) {
+      const r = await dk(cmd);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    assert.equal(existsSync(fresh), false, 'dry run and list left no state.db behind');
     // The store was not told either: a real run still has something to add.
     const real = await dk(args);
     assert.equal(real.code, 0, real.stderr);

@@ -165,7 +165,7 @@ async function runList(o: ListFlags, io: Io): Promise<number> {
   const pub = openPublisher(backendSettings(o, ctx, io), (w) =>
     io.err(`danekeeper: warning: ${w}`),
   );
-  const store = storeFor(o, ctx);
+  const store = storeFor(o, ctx, { readOnly: true });
   try {
     // everything is read before anything is printed: an error leaves no half listing
     const l = await listing(o, pub, store, ctx.zone);

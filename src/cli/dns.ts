@@ -43,7 +43,7 @@ import {
   type TlsaSetResult,
 } from '../publish/tlsa-set.js';
 import type { BackendKind, OwnershipStore, Publisher } from '../publish/types.js';
-import { defaultStorePath, openStore } from '../store/index.js';
+import { defaultStorePath, memoryStore, openStore } from '../store/index.js';
 import { readInput } from './files.js';
 import { registerDnsList } from './dns-list.js';
 import type { Io } from './io.js';
@@ -196,9 +196,18 @@ export function backendSettings(f: BackendFlags, ctx: Context, io: Io): BackendS
   return s;
 }
 
-export function storeFor(f: BackendFlags, ctx: Context): OwnershipStore {
+/**
+ * The state database. `readOnly` (dns list, --dry-run): a database that does not exist yet is
+ * not created for a command that changes nothing; an empty one in memory stands in for it.
+ */
+export function storeFor(
+  f: BackendFlags,
+  ctx: Context,
+  opts: { readOnly?: boolean } = {},
+): OwnershipStore {
   const path =
     f.state ?? ctx.config.store.path ?? defaultStorePath(ctx.env, process.getuid?.() ?? 0);
+  if (opts.readOnly && !existsSync(path)) return memoryStore();
   return openStore(path);
 }
 
@@ -334,11 +343,12 @@ async function withPublisher<T>(
   io: Io,
   fn: (pub: Publisher, store: OwnershipStore, ctx: Context) => Promise<T>,
   ctx: Context = contextFor(f, process.env),
+  readOnly = false,
 ): Promise<T> {
   const pub = openPublisher(backendSettings(f, ctx, io), (w) =>
     io.err(`danekeeper: warning: ${w}`),
   );
-  const store = storeFor(f, ctx);
+  const store = storeFor(f, ctx, { readOnly });
   try {
     return await fn(pub, store, ctx);
   } finally {
@@ -535,6 +545,7 @@ async function runAdd(o: AddFlags, io: Io): Promise<number> {
       return 0;
     },
     ctx,
+    !!o.dryRun,
   );
 }
 
@@ -701,6 +712,7 @@ async function runPublish(o: PublishFlags, io: Io): Promise<number> {
       return 0;
     },
     ctx,
+    !!o.dryRun,
   );
 }
 
@@ -746,6 +758,7 @@ async function runRemove(o: RemoveFlags, io: Io): Promise<number> {
       return 0;
     },
     ctx,
+    !!o.dryRun,
   );
 }
 
@@ -825,7 +838,10 @@ export function registerDns(
       'Remove TLSA records danekeeper published, unless the live endpoint needs them (records made by hand need --force)',
     );
   addOwnerOptions(remove, true);
-  recordOptions(remove).option('--all', 'every record danekeeper created at this name');
+  recordOptions(remove).option(
+    '--all',
+    'every record danekeeper created at this name (with --force: every TLSA record there)',
+  );
   addGuardOptions(
     remove,
     'also remove records danekeeper did not create, and even when the live endpoint would match no record (or cannot be reached)',
