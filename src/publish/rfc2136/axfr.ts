@@ -36,11 +36,13 @@ import {
 import {
   appendTsig,
   DEFAULT_FUDGE,
+  parseTsigRdata,
   TSIG_BADKEY,
   TSIG_BADSIG,
   TSIG_BADTIME,
   tsigSign,
   tsigVerify,
+  type TsigFields,
 } from './tsig.js';
 
 /** RFC 5936 §2.1: QTYPE AXFR. */
@@ -125,15 +127,9 @@ export function transferHint(key: TsigKey | null): string {
 }
 
 /** The TSIG RR of a message: where it starts (to cut it off) and its fields. */
-interface TsigAt {
+interface TsigAt extends TsigFields {
   start: number;
   keyName: string;
-  algorithm: string;
-  timeSigned: number;
-  fudge: number;
-  mac: Buffer;
-  originalId: number;
-  error: number;
 }
 
 /**
@@ -155,35 +151,7 @@ function findTsig(buf: Buffer): TsigAt | null {
     pos = end;
     if (type !== TYPE_TSIG) continue;
     if (i !== rrs - 1) throw new Error('a TSIG record is not the last record');
-    const alg = decodeName(buf, rdStart);
-    let p = alg.end;
-    const need = (k: number) => {
-      if (p + k > end) throw new Error('its TSIG record is cut short');
-    };
-    need(10);
-    const timeSigned = buf.readUInt16BE(p) * 2 ** 32 + buf.readUInt32BE(p + 2);
-    const fudge = buf.readUInt16BE(p + 6);
-    const macLen = buf.readUInt16BE(p + 8);
-    p += 10;
-    need(macLen + 6);
-    const mac = Buffer.from(buf.subarray(p, p + macLen));
-    p += macLen;
-    const originalId = buf.readUInt16BE(p);
-    const error = buf.readUInt16BE(p + 2);
-    const otherLen = buf.readUInt16BE(p + 4);
-    p += 6;
-    need(otherLen);
-    if (p + otherLen !== end) throw new Error('its TSIG record has trailing bytes');
-    return {
-      start,
-      keyName: absolute(n.name),
-      algorithm: absolute(alg.name),
-      timeSigned,
-      fudge,
-      mac,
-      originalId,
-      error,
-    };
+    return { start, keyName: absolute(n.name), ...parseTsigRdata(buf, rdStart, end) };
   }
   return null;
 }

@@ -165,7 +165,8 @@ function skipRr(
   return { name: n.name, type, rdStart, end: rdStart + rdlen };
 }
 
-function parseTsigRdata(buf: Buffer, start: number, end: number): TsigFields {
+/** The fields of a TSIG RR's RDATA (RFC 8945 §4.2) in buf[start, end); throws when malformed. */
+export function parseTsigRdata(buf: Buffer, start: number, end: number): TsigFields {
   const a = decodeName(buf, start);
   let p = a.end;
   const need = (n: number) => {
