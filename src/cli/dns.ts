@@ -17,11 +17,11 @@ import {
 import { parseCertificates, type Cert } from '../core/x509/index.js';
 import { loadResolverConfig, StubResolver } from '../io/dns/index.js';
 import {
+  defaultPort,
   defaultStarttls,
   parseStarttlsProto,
   probe,
   STARTTLS_PROTOS,
-  type StarttlsProto,
 } from '../io/probe/index.js';
 import { openPublisher, type BackendSettings } from '../publish/backend.js';
 import {
@@ -561,22 +561,6 @@ interface PublishFlags extends BackendFlags, OwnerFlags, GuardFlags {
   replace?: boolean;
 }
 
-/** The usual port of each STARTTLS protocol, for `--fetch HOST --starttls P` (as tlsa --fetch). */
-const PROTO_PORT: Record<StarttlsProto, number> = {
-  smtp: 25,
-  lmtp: 24,
-  imap: 143,
-  pop3: 110,
-  ftp: 21,
-  xmpp: 5222,
-  'xmpp-server': 5269,
-  ldap: 389,
-  sieve: 4190,
-  nntp: 119,
-  postgres: 5432,
-  none: 443,
-};
-
 interface Fetched {
   host: string;
   port: number;
@@ -597,7 +581,7 @@ async function fetchRecords(
   rec: { chain: boolean; usage: number; selector: number; mtype: number },
 ): Promise<Fetched> {
   const proto = o.starttls === undefined ? undefined : parseStarttlsProto(o.starttls);
-  const { host, port } = parseHostPort(o.fetch!, proto ? PROTO_PORT[proto] : 25);
+  const { host, port } = parseHostPort(o.fetch!, proto ? defaultPort(proto) : 25);
   const deps = await observeDeps(o, ctx);
   const seen = await observeEndpoint(host, port, proto ?? defaultStarttls(port), deps);
   const where = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;

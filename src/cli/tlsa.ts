@@ -26,6 +26,7 @@ import {
 import { shortRdata } from '../core/dane/index.js';
 import type { Cert } from '../core/x509/index.js';
 import {
+  defaultPort,
   defaultStarttls,
   parseStarttlsProto,
   probe,
@@ -36,22 +37,6 @@ import { EXIT } from './exit.js';
 import { expandPath, readInput } from './files.js';
 import { parseField, parseHostPort, parseIntOption } from './options.js';
 import type { Io } from './io.js';
-
-/** The standard port of each STARTTLS protocol, for `--fetch HOST --starttls P` without :PORT. */
-const PROTO_PORT: Record<string, number> = {
-  smtp: 25,
-  lmtp: 24,
-  imap: 143,
-  pop3: 110,
-  ftp: 21,
-  xmpp: 5222,
-  'xmpp-server': 5269,
-  ldap: 389,
-  sieve: 4190,
-  nntp: 119,
-  postgres: 5432,
-  none: 443,
-};
 
 interface TlsaOpts {
   cert: string[];
@@ -280,7 +265,7 @@ async function fetchChain(
 ): Promise<{ origin: string; chain: Cert[]; host: string; port: number }> {
   const proto: StarttlsProto | undefined =
     o.starttls === undefined ? undefined : parseStarttlsProto(o.starttls);
-  const { host, port } = parseHostPort(o.fetch!, proto ? PROTO_PORT[proto]! : 25);
+  const { host, port } = parseHostPort(o.fetch!, proto ? defaultPort(proto) : 25);
   const timeout = parseIntOption('--timeout', o.timeout, 1, 3600) ?? 10;
   const res = await probe({
     host,

@@ -1,5 +1,6 @@
 export { probe, PROBE_DEFAULTS } from './probe.js';
 export {
+  defaultPort,
   defaultStarttls,
   parseStarttlsProto,
   STARTTLS_PROTOS,

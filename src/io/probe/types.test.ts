@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { DkError } from '../../core/errors.js';
 import { LDAP_STARTTLS_REQUEST, parseLdapExtendedResponse } from './starttls.js';
-import { defaultStarttls, parseStarttlsProto, STARTTLS_PROTOS } from './types.js';
+import { defaultPort, defaultStarttls, parseStarttlsProto, STARTTLS_PROTOS } from './types.js';
 
 test('defaultStarttls picks the dialogue from the port', () => {
   const cases: [number, string][] = [
@@ -64,4 +64,10 @@ test('parseLdapExtendedResponse reads resultCode and diagnosticMessage', () => {
   assert.equal(parseLdapExtendedResponse(long)?.resultCode, 52);
   assert.equal(parseLdapExtendedResponse(ok.subarray(0, 8)), undefined);
   assert.equal(parseLdapExtendedResponse(Buffer.from('0201017300', 'hex')), undefined);
+});
+
+test('defaultPort is the port defaultStarttls reads back as the same dialogue', () => {
+  for (const p of STARTTLS_PROTOS) assert.equal(defaultStarttls(defaultPort(p)), p, p);
+  assert.equal(defaultPort('smtp'), 25);
+  assert.equal(defaultPort('none'), 443);
 });

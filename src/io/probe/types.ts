@@ -119,6 +119,27 @@ export function defaultStarttls(port: number): StarttlsProto {
   }
 }
 
+/** The port each dialogue is registered on (IANA service names); 443 for implicit TLS. */
+const STANDARD_PORT: Record<StarttlsProto, number> = {
+  smtp: 25,
+  lmtp: 24,
+  imap: 143,
+  pop3: 110,
+  ftp: 21,
+  xmpp: 5222,
+  'xmpp-server': 5269,
+  ldap: 389,
+  sieve: 4190,
+  nntp: 119,
+  postgres: 5432,
+  none: 443,
+};
+
+/** The port to dial for `--fetch HOST --starttls P` when HOST has no :PORT. */
+export function defaultPort(proto: StarttlsProto): number {
+  return STANDARD_PORT[proto];
+}
+
 /** Reads a protocol name as the command line gives it; throws a usage error for others. */
 export function parseStarttlsProto(name: string): StarttlsProto {
   const n = name.trim().toLowerCase();
