@@ -1,28 +1,16 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DkError } from '../core/errors.js';
-
-function reason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException).code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'is a directory';
-    default:
-      return code ?? 'cannot be read';
-  }
-}
+import { fileErrorReason } from '../io/file-errors.js';
 
 /** Reads a whole input file; failures are "unreadable input" (exit 66), never a stack trace. */
 export function readInput(path: string): Buffer {
   try {
     return readFileSync(path);
   } catch (e) {
-    throw new DkError('noinput', 'E_READ', `Reading ${path} failed: ${reason(e)}`, { cause: e });
+    throw new DkError('noinput', 'E_READ', `Reading ${path} failed: ${fileErrorReason(e)}`, {
+      cause: e,
+    });
   }
 }
 
@@ -32,7 +20,9 @@ export function expandPath(path: string): { files: string[]; fromDir: boolean } 
   try {
     isDir = statSync(path).isDirectory();
   } catch (e) {
-    throw new DkError('noinput', 'E_READ', `Reading ${path} failed: ${reason(e)}`, { cause: e });
+    throw new DkError('noinput', 'E_READ', `Reading ${path} failed: ${fileErrorReason(e)}`, {
+      cause: e,
+    });
   }
   if (!isDir) return { files: [path], fromDir: false };
   const files = readdirSync(path, { withFileTypes: true })

@@ -28,6 +28,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { parse as parseIni } from 'ini';
 import type * as Zod from 'zod';
+import { fileErrorReason } from '../io/file-errors.js';
 import { DkError } from '../core/errors.js';
 
 export const DEFAULT_CONFIG = '/etc/danekeeper/danekeeper.ini';
@@ -90,24 +91,6 @@ export interface ConfigFile {
   dns: DnsSection;
   store: { path?: string };
   'ext-sslit': ExtSslitSection;
-}
-
-/** An errno code as the other commands word it ("no such file"), never a bare ENOENT. */
-export function fileErrorReason(e: unknown): string {
-  const code = (e as NodeJS.ErrnoException | undefined)?.code;
-  switch (code) {
-    case 'ENOENT':
-      return 'no such file';
-    case 'EACCES':
-    case 'EPERM':
-      return 'permission denied';
-    case 'EISDIR':
-      return 'is a directory';
-    case 'ENOTDIR':
-      return 'a parent is not a directory';
-    default:
-      return code ?? 'cannot be read';
-  }
 }
 
 /**

@@ -22,6 +22,7 @@ import {
 } from 'node:fs';
 import { hostname } from 'node:os';
 import { DkError } from '../core/errors.js';
+import { fileErrorReason } from '../io/file-errors.js';
 
 export interface LockOptions {
   /** how long to wait for a live holder; default 5000 ms */
@@ -45,19 +46,7 @@ function errno(e: unknown): string {
 }
 
 export function ioError(action: string, path: string, e: unknown): DkError {
-  const code = errno(e);
-  const why =
-    code === 'ENOENT'
-      ? 'no such file or directory'
-      : code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'EROFS'
-          ? 'read-only file system'
-          : code === 'ENOTDIR'
-            ? 'a parent is not a directory'
-            : code === 'ENOSPC'
-              ? 'no space left on the device'
-              : code || (e instanceof Error ? e.message.split('\n')[0]! : String(e));
+  const why = fileErrorReason(e);
   return new DkError('noinput', 'E_PUBLISH_IO', `Cannot ${action} ${path}: ${why}`, { cause: e });
 }
 

@@ -42,6 +42,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { DkError } from '../core/errors.js';
+import { fileErrorReason } from '../io/file-errors.js';
 import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
 import { lineDiff } from './line-diff.js';
 import { editZone, tlsaAt } from './zonefile-edit.js';
@@ -175,7 +176,7 @@ function runReload(argv: string[], timeoutMs: number, file: string): Promise<voi
               ? `no answer in ${timeoutMs / 1000} s`
               : e.signal
                 ? `killed by ${e.signal}`
-                : String(e.code ?? e.message);
+                : fileErrorReason(e);
       const first = `${stderr}\n${stdout}`.split('\n').find((l) => l.trim() !== '');
       reject(
         new DkError(

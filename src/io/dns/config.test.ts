@@ -115,7 +115,9 @@ describe('resolv.conf', () => {
       await assert.rejects(
         loadResolverConfig({ resolvConf: join(dir, 'missing') }),
         (e: unknown) =>
-          e instanceof DkError && e.code === 'E_DNS_NO_RESOLVER' && /ENOENT/.test(e.message),
+          e instanceof DkError &&
+          e.code === 'E_DNS_NO_RESOLVER' &&
+          /cannot read \S+ \(no such file\); give --resolver/.test(e.message),
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

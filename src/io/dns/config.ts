@@ -6,6 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { isIPv4, isIPv6 } from 'node:net';
 import { DkError } from '../../core/errors.js';
+import { fileErrorReason } from '../file-errors.js';
 import { printable } from './name.js';
 
 export interface ServerAddress {
@@ -136,7 +137,7 @@ export async function loadResolverConfig(
   try {
     text = await readFile(path, 'utf8');
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code ?? 'unreadable';
+    const why = fileErrorReason(e);
     throw new DkError(
       'usage',
       'E_DNS_NO_RESOLVER',
