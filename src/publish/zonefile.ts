@@ -267,6 +267,39 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
     }
   };
 
+  /**
+   * What `change` does to the file at `target`: read it, check the guard (the RRset must still
+   * be `change.expected`), and compute the edit in memory. `res` is null when the file already
+   * holds the change. Shared by apply (under the lock) and describeChange (the dry run).
+   */
+  const planEdit = (target: string, change: TlsaChange) => {
+    const owner = ownerName(change.owner);
+    const { zf: loaded, stat } = load(target, mode === 'include');
+    const zf =
+      mode === 'include' && loaded.text.trim() === ''
+        ? parse(includeHeader(zone, file, '\n'), file)
+        : loaded;
+    const current = withErrorsNamed(() => tlsaAt(zf, owner), file);
+    if (!sameSet(current.records, change.expected)) {
+      throw new DkError(
+        'tempfail',
+        'E_PUBLISH_CONFLICT',
+        `The TLSA RRset at ${owner} in ${file} changed since it was read; nothing was written`,
+      );
+    }
+    if (isNoop(current, change)) return { loaded, stat, res: null };
+    const res = withErrorsNamed(
+      () =>
+        editZone(
+          zf,
+          { owner, add: change.add, remove: change.remove, ttl: change.ttl },
+          { zone, bumpSerial: mode === 'zone', now: now() },
+        ),
+      file,
+    );
+    return { loaded, stat, res };
+  };
+
   /** include mode: increment the serial of the zone's master file, under its own lock. */
   const bumpZoneFile = async (link: string): Promise<void> => {
     const path = realTarget(link);
@@ -337,31 +370,8 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
      * SOA serial among them), computed in memory: no lock, no write, no reload.
      */
     async describeChange(change: TlsaChange): Promise<string[]> {
-      const owner = ownerName(change.owner);
-      const target = realTarget(file);
-      const { zf: loaded } = load(target, mode === 'include');
-      const zf =
-        mode === 'include' && loaded.text.trim() === ''
-          ? parse(includeHeader(zone, file, '\n'), file)
-          : loaded;
-      const current = withErrorsNamed(() => tlsaAt(zf, owner), file);
-      if (!sameSet(current.records, change.expected)) {
-        throw new DkError(
-          'tempfail',
-          'E_PUBLISH_CONFLICT',
-          `The TLSA RRset at ${owner} in ${file} changed since it was read; nothing was written`,
-        );
-      }
-      if (isNoop(current, change)) return [`; nothing to write: ${file} already holds this`];
-      const res = withErrorsNamed(
-        () =>
-          editZone(
-            zf,
-            { owner, add: change.add, remove: change.remove, ttl: change.ttl },
-            { zone, bumpSerial: mode === 'zone', now: now() },
-          ),
-        file,
-      );
+      const { loaded, res } = planEdit(realTarget(file), change);
+      if (res === null) return [`; nothing to write: ${file} already holds this`];
       const out = lineDiff(loaded.text, res.text, file, file);
       if (out.length === 0) return [`; nothing to write: ${file} already holds this`];
       if (res.serial !== undefined) out.push(`; SOA serial of ${zone} becomes ${res.serial}`);
@@ -381,7 +391,7 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
     },
 
     async apply(change: TlsaChange): Promise<void> {
-      const owner = ownerName(change.owner);
+      ownerName(change.owner); // an owner outside the zone is a usage error, before the lock
       if (!Number.isInteger(change.ttl) || change.ttl < 0 || change.ttl > 2147483647) {
         throw new DkError(
           'usage',
@@ -394,30 +404,9 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
       const target = realTarget(file);
       const lock = await acquireLock(lockPath(target), opts.lock);
       try {
-        const { zf: loaded, stat } = load(target, mode === 'include');
-        const zf =
-          mode === 'include' && loaded.text.trim() === ''
-            ? parse(includeHeader(zone, file, '\n'), file)
-            : loaded;
-        const current = withErrorsNamed(() => tlsaAt(zf, owner), file);
-        if (!sameSet(current.records, change.expected)) {
-          throw new DkError(
-            'tempfail',
-            'E_PUBLISH_CONFLICT',
-            `The TLSA RRset at ${owner} in ${file} changed since it was read; nothing was written`,
-          );
-        }
+        const { loaded, stat, res } = planEdit(target, change);
         // Nothing to do: no write, no serial bump, no reload.
-        if (isNoop(current, change)) return;
-        const res = withErrorsNamed(
-          () =>
-            editZone(
-              zf,
-              { owner, add: change.add, remove: change.remove, ttl: change.ttl },
-              { zone, bumpSerial: mode === 'zone', now: now() },
-            ),
-          file,
-        );
+        if (res === null) return;
         if (res.text !== loaded.text) writeAtomic(target, res.text, stat);
       } finally {
         lock.release();
