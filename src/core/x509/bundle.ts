@@ -17,7 +17,7 @@
  *   ordered chain is taken, as before; `guessedLeaf` says so.
  */
 import type { Cert } from './cert.js';
-import { issued } from './chain.js';
+import { issuedOnce } from './chain.js';
 
 export interface BundleSort {
   /** one chain per server certificate, in input order: the leaf, then its issuers upwards */
@@ -44,14 +44,7 @@ function unique(certs: Cert[]): Cert[] {
 
 export function sortBundle(input: Cert[]): BundleSort {
   const certs = unique(input);
-  const memo = new Map<Cert, Map<Cert, boolean>>();
-  const link = (issuer: Cert, cert: Cert): boolean => {
-    let row = memo.get(cert);
-    if (!row) memo.set(cert, (row = new Map()));
-    let v = row.get(issuer);
-    if (v === undefined) row.set(issuer, (v = issued(issuer, cert)));
-    return v;
-  };
+  const link = issuedOnce();
   const issuedHere = (c: Cert) => certs.some((o) => link(c, o));
   const chainOf = (leaf: Cert): Cert[] => {
     const chain = [leaf];

@@ -22,6 +22,21 @@ export function issued(issuer: Cert, cert: Cert): boolean {
 }
 
 /**
+ * `issued`, verifying each (issuer, certificate) signature at most once: for the quadratic
+ * walks over a bundle, where a signature check costs far more than a map lookup.
+ */
+export function issuedOnce(): (issuer: Cert, cert: Cert) => boolean {
+  const memo = new Map<Cert, Map<Cert, boolean>>();
+  return (issuer, cert) => {
+    let row = memo.get(cert);
+    if (!row) memo.set(cert, (row = new Map()));
+    let v = row.get(issuer);
+    if (v === undefined) row.set(issuer, (v = issued(issuer, cert)));
+    return v;
+  };
+}
+
+/**
  * The first of `candidates` (in their order) that issued `cert`, other than `cert` itself.
  * A self-signed root has no issuer here; a cross-signed root can have one.
  */
@@ -47,15 +62,7 @@ export function orderChain(certs: Cert[]): Cert[] {
   }
   if (unique.length < 2) return unique;
 
-  // Each signature is verified at most once per call.
-  const memo = new Map<Cert, Map<Cert, boolean>>();
-  const link = (issuer: Cert, cert: Cert): boolean => {
-    let row = memo.get(cert);
-    if (!row) memo.set(cert, (row = new Map()));
-    let v = row.get(issuer);
-    if (v === undefined) row.set(issuer, (v = issued(issuer, cert)));
-    return v;
-  };
+  const link = issuedOnce();
   const path = (start: Cert): Cert[] => {
     const out = [start];
     // Cross-signatures can form loops (A signs B, B signs A): never revisit a certificate.
