@@ -11,7 +11,8 @@
 import { randomUUID } from 'node:crypto';
 import { closeSync, chmodSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import { createRequire } from 'node:module';
+import type Database from 'better-sqlite3';
 import { DkError } from '../core/errors.js';
 import type { TlsaRecord } from '../core/tlsa/record.js';
 import type { OwnedRecord, OwnershipStore, PendingRecord } from '../publish/types.js';
@@ -272,10 +273,22 @@ class SqliteOwnershipStore implements OwnershipStore {
   }
 }
 
+/**
+ * The native SQLite binding is loaded on the first open, not at import: `dns propagation`,
+ * `dnssec status` and every `--help` import this module without ever opening the store, and
+ * loading the addon costs them ~10 ms each (bench/startup.ts).
+ */
+let sqlite: typeof Database | undefined;
+function loadSqlite(): typeof Database {
+  sqlite ??= createRequire(import.meta.url)('better-sqlite3') as typeof Database;
+  return sqlite;
+}
+
 function openDatabase(path: string, label: string): OwnershipStore {
   let db: Database.Database | undefined;
   try {
-    db = new Database(path, { timeout: BUSY_TIMEOUT_MS });
+    const Sqlite = loadSqlite();
+    db = new Sqlite(path, { timeout: BUSY_TIMEOUT_MS });
     // The first statement reads the header: this is where "not a database" shows.
     db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     if (path !== ':memory:') db.pragma('journal_mode = WAL');
