@@ -88,6 +88,15 @@ describe('judgeChange and refusal (pure)', () => {
     assert.match(shortRecord(oldEe), /^3 1 1 [0-9a-f]{12}…$/);
   });
 
+  it('a bare certificate (empty subject, as DANE-EE deployments use) is named as such', () => {
+    const j = judge(seenOf({ address: '127.0.10.1', chain: oldChain }), [oldEe], [newEe]);
+    const bare = { ...j, addresses: j.addresses.map((a) => ({ ...a, subject: '' })) };
+    assert.match(
+      refusal(bare)?.message ?? '',
+      /127\.0\.10\.1 presents a certificate with an empty subject whose key only /,
+    );
+  });
+
   it('the same change is safe once the server presents the new certificate', () => {
     const j = judge(seenOf({ address: '127.0.10.1', chain: newChain }), [oldEe], [newEe]);
     assert.equal(j.addresses[0]!.state, 'matched');

@@ -161,7 +161,8 @@ export function shortRecord(r: TlsaRecord): string {
 /** The subject's CN when it has one (`CN=mx1.example.org`), else the whole subject. */
 function shortSubject(subject: string | null): string {
   const cn = /(?:^|,\s*)(CN=[^,]+)/.exec(subject ?? '');
-  return cn?.[1] ?? subject ?? 'a certificate';
+  if (subject === null) return 'a certificate';
+  return cn?.[1] ?? (subject || 'a certificate with an empty subject');
 }
 
 /** "whose key" for 3 1 x, "whose certificate" for 3 0 x, "whose chain" for trust anchors. */
