@@ -22,6 +22,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   issue,
+  makeBareCert,
   makeKey,
   makePki,
   openssl,
@@ -66,8 +67,11 @@ export interface TlsaSpec {
 }
 
 export interface CertSpec {
-  /** `ca`: issued by the lab intermediate; `self`: self-signed leaf */
-  issuer?: 'ca' | 'self';
+  /**
+   * `ca`: issued by the lab intermediate; `self`: self-signed leaf; `bare`: self-signed with
+   * an empty subject and issuer, notAfter before notBefore (names and dates ignored)
+   */
+  issuer?: 'ca' | 'self' | 'bare';
   /** DNS SANs (and CN: the first); default the MX host name */
   names?: string[];
   alg?: KeyAlg;
@@ -134,6 +138,11 @@ export const SCENARIOS: ScenarioSpec[] = [
     hosts: [
       { name: mx('ok'), cert: { alg: 'rsa2048' }, tlsa: [ee311, next311], expect: 'verified' },
     ],
+  },
+  {
+    id: 'bare',
+    rule: 'RFC 7671 §5.1: DANE-EE checks no names or dates: a bare certificate (empty subject and issuer, notAfter before notBefore) verifies',
+    hosts: [{ name: mx('bare'), cert: { issuer: 'bare' }, tlsa: [ee311], expect: 'verified' }],
   },
   {
     id: 'selfsigned',
@@ -547,11 +556,13 @@ export async function startScenarioLab(opts: StartOptions = {}): Promise<Scenari
           notAfterDays: c.notAfterDays ?? 90,
         };
         leaf =
-          c.issuer === 'self'
-            ? issue(dir, `${tag}-leaf`, certOpts)
-            : issue(dir, `${tag}-leaf`, certOpts, ca.intermediate);
+          c.issuer === 'bare'
+            ? makeBareCert(dir, `${tag}-leaf`, certOpts.alg)
+            : c.issuer === 'self'
+              ? issue(dir, `${tag}-leaf`, certOpts)
+              : issue(dir, `${tag}-leaf`, certOpts, ca.intermediate);
         chainPems =
-          c.issuer === 'self'
+          c.issuer === 'self' || c.issuer === 'bare'
             ? [leaf.certPem]
             : [leaf.certPem, ca.intermediate.certPem, ...(c.sendRoot ? [ca.root.certPem] : [])];
         chainFile = join(dir, `${tag}-chain.pem`);
