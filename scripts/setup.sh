@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 # python3, make, g++: better-sqlite3 (the state store) compiles its native part at npm ci.
 PACKAGES=(openssl iproute2 postfix ldnsutils gnutls-bin bind9 bind9-utils bind9-dnsutils unbound
   pdns-server pdns-backend-sqlite3 knot knot-dnsutils python3 make g++)
+# A real server for every STARTTLS dialogue the probe speaks (test/lab/starttls-daemons.test.ts).
+PACKAGES+=(dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-lmtpd slapd prosody vsftpd
+  inn2 postgresql)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -19,8 +22,22 @@ if ((${#missing[@]} > 0)); then
   # Postfix asks how to configure the system mailer; the lab runs its own throw-away
   # instances, so the system one gets no configuration and is never started by us.
   echo "postfix postfix/main_mailer_type select No configuration" | "${SUDO[@]}" debconf-set-selections
+  # Likewise slapd: no system directory database (the lab's slapd has its own slapd.conf).
+  echo "slapd slapd/no_configuration boolean true" | "${SUDO[@]}" debconf-set-selections
   "${SUDO[@]}" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  if ! DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; then
+    # inn2's postinst sets up the system INN (never run by us: the lab's reads its own inn.conf)
+    # and stops on what a lab machine lacks: a host name with a domain (innconfval), and a
+    # configured Postfix for the newaliases it runs after adding a usenet alias. A placeholder
+    # domain and the alias written here let it finish.
+    if [[ -f /etc/news/inn.conf ]]; then
+      "${SUDO[@]}" sed -i 's/^#domain:$/domain: lab.invalid/' /etc/news/inn.conf
+      if [[ -f /etc/aliases ]] && ! grep -q '^usenet:' /etc/aliases; then
+        echo 'usenet: root' | "${SUDO[@]}" tee -a /etc/aliases >/dev/null
+      fi
+    fi
+    DEBIAN_FRONTEND=noninteractive "${SUDO[@]}" dpkg --configure -a
+  fi
 fi
 
 npm ci --no-audit --no-fund
