@@ -3,8 +3,8 @@
  * have run. To change the schema, append a migration; never edit one that has shipped, since
  * databases in the field have already run it.
  *
- * Later issues add rollover state and certificates here:
- *   { version: 3, name: 'rollover state', sql: `CREATE TABLE rollover (...);` },
+ * Version 3 adds the automatic path (issue 9): managed domains, their keys and certificates,
+ * the planner's rollover state with a per-domain lease, and an append-only event log.
  */
 export interface Migration {
   /** 1, 2, 3, ...: after it runs, user_version is this */
@@ -53,6 +53,89 @@ export const MIGRATIONS: readonly Migration[] = [
         PRIMARY KEY (zone, owner, usage, selector, mtype, data, intent)
       ) WITHOUT ROWID;
       CREATE INDEX pending_tlsa_intent ON pending_tlsa (intent);
+    `,
+  },
+  {
+    version: 3,
+    name: 'managed domains, keys, certificates, rollover state, leases, events',
+    // Domain names are stored lower case without the trailing dot, as users type them. Lists
+    // (subdomains, mail hosts, endpoints, reload argv lists) are JSON arrays: they are read and
+    // written whole, never queried by element. `challenge` NULL means "the [acme] default", so
+    // a later change of the config file applies to every domain that did not choose.
+    // Private keys: only in `keys.private_pem` (the file is 0600); every listing reads the
+    // other columns (src/store/keys.ts). Events are append-only (the triggers), so history
+    // survives `domain remove`; everything else of a removed domain goes with it (CASCADE).
+    sql: `
+      CREATE TABLE domains (
+        name                 TEXT    PRIMARY KEY,
+        include_domain_name  INTEGER NOT NULL CHECK (include_domain_name IN (0, 1)),
+        subdomains           TEXT    NOT NULL,
+        mail_hosts           TEXT    NOT NULL,
+        endpoints            TEXT    NOT NULL,
+        dane                 INTEGER NOT NULL CHECK (dane IN (0, 1)),
+        cert_dir             TEXT    NOT NULL,
+        reload               TEXT    NOT NULL,
+        key_type             TEXT    NOT NULL
+          CHECK (key_type IN ('ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096')),
+        new_key_each_renewal INTEGER NOT NULL CHECK (new_key_each_renewal IN (0, 1)),
+        issuer_records       INTEGER NOT NULL CHECK (issuer_records IN (0, 1)),
+        challenge            TEXT    CHECK (challenge IN ('http-01', 'dns-01')),
+        created_at           TEXT    NOT NULL,
+        updated_at           TEXT    NOT NULL
+      );
+      CREATE TABLE keys (
+        id          TEXT PRIMARY KEY,
+        domain      TEXT NOT NULL REFERENCES domains (name) ON DELETE CASCADE,
+        role        TEXT NOT NULL CHECK (role IN ('current', 'next', 'retired')),
+        type        TEXT NOT NULL
+          CHECK (type IN ('ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096')),
+        private_pem TEXT NOT NULL,
+        spki_sha256 TEXT NOT NULL CHECK (length(spki_sha256) = 64),
+        created_at  TEXT NOT NULL
+      );
+      CREATE INDEX keys_domain ON keys (domain);
+      -- RFC 7671 §8.1 (current + next): at most one of each per domain, ever.
+      CREATE UNIQUE INDEX keys_one_current ON keys (domain) WHERE role = 'current';
+      CREATE UNIQUE INDEX keys_one_next ON keys (domain) WHERE role = 'next';
+      CREATE TABLE certificates (
+        id           TEXT PRIMARY KEY,
+        domain       TEXT NOT NULL REFERENCES domains (name) ON DELETE CASCADE,
+        key_id       TEXT NOT NULL REFERENCES keys (id) ON DELETE CASCADE,
+        chain_pem    TEXT NOT NULL,
+        not_before   TEXT NOT NULL,
+        not_after    TEXT NOT NULL,
+        serial       TEXT NOT NULL,
+        ari_cert_id  TEXT,
+        issued_at    TEXT NOT NULL,
+        installed_at TEXT,
+        replaced_at  TEXT
+      );
+      CREATE INDEX certificates_domain ON certificates (domain, issued_at);
+      CREATE TABLE rollover_state (
+        domain        TEXT    PRIMARY KEY REFERENCES domains (name) ON DELETE CASCADE,
+        state_version INTEGER NOT NULL CHECK (state_version >= 1),
+        state         TEXT    NOT NULL,
+        updated_at    TEXT    NOT NULL
+      );
+      -- No foreign key: a lease may guard a domain while it is being added or removed.
+      CREATE TABLE leases (
+        domain     TEXT    PRIMARY KEY,
+        holder     TEXT    NOT NULL,
+        expires_ms INTEGER NOT NULL
+      );
+      CREATE TABLE events (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        domain  TEXT NOT NULL,
+        at      TEXT NOT NULL,
+        kind    TEXT NOT NULL,
+        message TEXT NOT NULL,
+        details TEXT NOT NULL
+      );
+      CREATE INDEX events_domain_at ON events (domain, at);
+      CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+      CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
     `,
   },
 ];

@@ -26,11 +26,11 @@ export function storeName(name: string): string {
   return lower.endsWith('.') ? lower : `${lower}.`;
 }
 
-function sqliteCode(e: unknown): string {
+export function sqliteCode(e: unknown): string {
   return e && typeof e === 'object' && 'code' in e ? String((e as { code: unknown }).code) : '';
 }
 
-function openError(path: string, e: unknown): DkError {
+export function openError(path: string, e: unknown): DkError {
   const code = sqliteCode(e);
   if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') {
     return new DkError(
@@ -71,7 +71,7 @@ function openError(path: string, e: unknown): DkError {
  * Creates the database file 0600 (it will later hold ACME account state) and its directory
  * 0700 when they do not exist yet. An existing file or directory keeps its mode.
  */
-function prepareFile(path: string): void {
+export function prepareFile(path: string): void {
   const dir = dirname(path);
   try {
     statSync(dir);
@@ -284,7 +284,8 @@ function loadSqlite(): typeof Database {
   return sqlite;
 }
 
-function openDatabase(path: string, label: string): OwnershipStore {
+/** An open, migrated database handle; the typed stores of src/store/ share it (state.ts). */
+export function openHandle(path: string, label: string): Database.Database {
   let db: Database.Database | undefined;
   try {
     const Sqlite = loadSqlite();
@@ -297,20 +298,25 @@ function openDatabase(path: string, label: string): OwnershipStore {
     db.pragma('synchronous = NORMAL');
     db.pragma('foreign_keys = ON');
     migrate(db, label);
-    return new SqliteOwnershipStore(db, label);
+    return db;
   } catch (e) {
     db?.close();
     throw e instanceof DkError ? e : openError(label, e);
   }
 }
 
+/** The ownership store on a handle opened by openHandle (shared with the other stores). */
+export function ownershipOn(db: Database.Database, label: string): OwnershipStore {
+  return new SqliteOwnershipStore(db, label);
+}
+
 /** Opens (creating if needed) the state database at `path` and brings its schema up to date. */
 export function openStore(path: string): OwnershipStore {
   prepareFile(path);
-  return openDatabase(path, path);
+  return ownershipOn(openHandle(path, path), path);
 }
 
 /** The same store on a private in-memory database, for tests. */
 export function memoryStore(): OwnershipStore {
-  return openDatabase(':memory:', 'in memory');
+  return ownershipOn(openHandle(':memory:', 'in memory'), 'in memory');
 }
