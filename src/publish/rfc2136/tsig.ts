@@ -155,14 +155,16 @@ export type TsigVerdict =
 function skipRr(
   buf: Buffer,
   pos: number,
-): { name: string; type: number; rdStart: number; end: number } {
+): { name: string; type: number; klass: number; ttl: number; rdStart: number; end: number } {
   const n = decodeName(buf, pos);
   if (n.end + 10 > buf.length) throw new Error('record runs past the end');
   const type = buf.readUInt16BE(n.end);
+  const klass = buf.readUInt16BE(n.end + 2);
+  const ttl = buf.readUInt32BE(n.end + 4);
   const rdlen = buf.readUInt16BE(n.end + 8);
   const rdStart = n.end + 10;
   if (rdStart + rdlen > buf.length) throw new Error('record runs past the end');
-  return { name: n.name, type, rdStart, end: rdStart + rdlen };
+  return { name: n.name, type, klass, ttl, rdStart, end: rdStart + rdlen };
 }
 
 /** The fields of a TSIG RR's RDATA (RFC 8945 §4.2) in buf[start, end); throws when malformed. */
@@ -229,10 +231,25 @@ export function tsigVerify(message: Buffer, key: TsigKey, o: VerifyOptions): Tsi
       pos = r.end;
       if (r.type === TYPE_TSIG) {
         // §5.1: the TSIG RR is the last record of the additional section, and there is one.
-        if (i !== rrs - 1) return { kind: 'bad', why: 'a TSIG record is not the last record' };
+        // (Counted in the answer or authority section it would also leave ARCOUNT at 0.)
+        if (i !== rrs - 1 || counts[3] === 0) {
+          return { kind: 'bad', why: 'a TSIG record is not the last additional record' };
+        }
+        // §4.2: CLASS ANY and TTL 0. The MAC covers them only as those constants (§4.3.3), so
+        // other values on the wire would be changes the MAC does not see.
+        if (r.klass !== CLASS_ANY || r.ttl !== 0) {
+          return {
+            kind: 'bad',
+            why: 'its TSIG record has a CLASS other than ANY or a TTL other than 0',
+          };
+        }
         tsigStart = start;
         tsig = r;
       }
+    }
+    // Bytes after the last record belong to no record: the MAC does not cover them.
+    if (tsig && pos !== message.length) {
+      return { kind: 'bad', why: 'the message has trailing bytes after its TSIG record' };
     }
   } catch (e) {
     return { kind: 'bad', why: `the message is malformed (${(e as Error).message})` };
