@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DkError } from '../core/errors.js';
-import { loadConfig, parseConfig, readSecret, splitCommand } from './config.js';
+import {
+  acmeDirectoryUrl,
+  daneEnabled,
+  loadConfig,
+  parseConfig,
+  readSecret,
+  splitCommand,
+} from './config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dk-config-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -37,7 +44,7 @@ describe('config file', () => {
       ['[dns]\ntsig-secret = abc\n', /^f\.ini: dns: unknown setting "tsig-secret"$/],
       [
         '[dnss]\nzone = x\n',
-        /^f\.ini: unknown section \[dnss\]; danekeeper reads \[dns\], \[store\], \[ext-sslit\]$/,
+        /^f\.ini: unknown section \[dnss\]; danekeeper reads \[dns\], \[store\], \[acme\], \[ext-sslit\], \[notify\]$/,
       ],
       // no [dns] header: the settings sit outside any section, which zod calls unknown
       [
@@ -59,6 +66,94 @@ describe('config file', () => {
       assert.throws(
         () => parseConfig(text, 'f.ini'),
         (e: unknown) => isConfigError(e) && re.test((e as Error).message),
+      );
+    }
+  });
+
+  it('reads [acme], [notify] and daneEnabled of [ext-sslit]', () => {
+    const c = parseConfig(
+      '[acme]\ndirectory = letsencrypt-staging\nemail = hostmaster@example.org\n' +
+        'ca-file = /etc/danekeeper/pebble-ca.pem\nchallenge = dns-01\nhttp-listen = [::]:80\n' +
+        'profile = classic\neab-kid = kid-1\neab-hmac-key-file = /etc/danekeeper/eab.key\n' +
+        '[ext-sslit]\ndaneEnabled = false\ndane-confirmation-interval-in-hours = 0.001\n' +
+        '[notify]\nemail = admin@example.org\nsmtp = 127.0.0.1:25\nfrom = dk@example.org\n' +
+        'webhook = https://hooks.example.org/dane\n',
+      'f.ini',
+    );
+    assert.equal(c.acme.challenge, 'dns-01');
+    assert.equal(c.acme['http-listen'], '[::]:80');
+    assert.equal(c.acme['eab-kid'], 'kid-1');
+    assert.equal(
+      acmeDirectoryUrl(c.acme),
+      'https://acme-staging-v02.api.letsencrypt.org/directory',
+    );
+    assert.equal(acmeDirectoryUrl({}), 'https://acme-v02.api.letsencrypt.org/directory');
+    assert.equal(
+      acmeDirectoryUrl(parseConfig('[acme]\ndirectory = https://127.0.0.1:14000/dir\n', 'f').acme),
+      'https://127.0.0.1:14000/dir',
+    );
+    assert.equal(c['ext-sslit'].daneEnabled, false);
+    assert.equal(daneEnabled(c), false);
+    assert.equal(c['ext-sslit']['dane-confirmation-interval-in-hours'], 0.001);
+    assert.equal(c.notify.webhook, 'https://hooks.example.org/dane');
+    assert.equal(c.notify.smtp, '127.0.0.1:25');
+    // the seed's default: on; "true" quoted is still true
+    assert.equal(daneEnabled(parseConfig('[dns]\nzone = a\n', 'f.ini')), true);
+    assert.equal(daneEnabled(parseConfig('[ext-sslit]\ndaneEnabled = "true"\n', 'f.ini')), true);
+    assert.equal(daneEnabled(parseConfig('[ext-sslit]\ndaneEnabled = true\n', 'f.ini')), true);
+    const none = loadConfig(undefined, {});
+    assert.deepEqual([none.acme, none.notify], [{}, {}]);
+  });
+
+  it('names the [acme], [notify] or [ext-sslit] setting that is wrong', () => {
+    const cases: [string, RegExp][] = [
+      [
+        '[ext-sslit]\ndaneEnabled = yes\n',
+        /^f\.ini: ext-sslit\.daneEnabled: must be true or false$/,
+      ],
+      ['[ext-sslit]\ndaneEnabled = 1\n', /^f\.ini: ext-sslit\.daneEnabled: must be true or false$/],
+      // the seed's key is camel case; another spelling is an unknown key, not a guess
+      ['[ext-sslit]\ndaneenabled = true\n', /^f\.ini: ext-sslit: unknown setting "daneenabled"$/],
+      [
+        '[acme]\ndirectory = http://127.0.0.1/dir\n',
+        /^f\.ini: acme\.directory: must be letsencrypt, letsencrypt-staging or an https:\/\/ directory URL$/,
+      ],
+      ['[acme]\ndirectory = production\n', /^f\.ini: acme\.directory: /],
+      ['[acme]\nemail = hostmaster\n', /^f\.ini: acme\.email: must be an e-mail address$/],
+      ['[acme]\nchallenge = tls-alpn-01\n', /^f\.ini: acme\.challenge: must be http-01 or dns-01$/],
+      ['[acme]\nhttp-listen = 0.0.0.0\n', /^f\.ini: acme\.http-listen: must be ADDRESS:PORT/],
+      [
+        '[acme]\nhttp-listen = 0.0.0.0:70000\n',
+        /^f\.ini: acme\.http-listen: the port must be 1 to 65535$/,
+      ],
+      [
+        '[acme]\nhttp-listen = 0.0.0.0:80\nwebroot = /var/www\n',
+        /^f\.ini: acme\.webroot: give http-listen or webroot, not both/,
+      ],
+      [
+        '[acme]\neab-kid = k\n',
+        /^f\.ini: acme\.eab-hmac-key-file: External Account Binding needs both/,
+      ],
+      [
+        '[acme]\neab-hmac-key-file = /k\n',
+        /^f\.ini: acme\.eab-kid: External Account Binding needs both/,
+      ],
+      ['[acme]\nprofile = a b\n', /^f\.ini: acme\.profile: /],
+      ['[acme]\naccount-key = /k\n', /^f\.ini: acme: unknown setting "account-key"$/],
+      ['[notify]\nwebhook = ftp://x\n', /^f\.ini: notify\.webhook: must be an http\(s\):\/\/ URL$/],
+      ['[notify]\nfrom = nobody\n', /^f\.ini: notify\.from: must be an e-mail address$/],
+      ['[notify]\nsmtp = a b\n', /^f\.ini: notify\.smtp: must be HOST or HOST:PORT$/],
+      ['[notify]\nsms = 123\n', /^f\.ini: notify: unknown setting "sms"$/],
+      [
+        'email = a@example.org\n',
+        /^f\.ini: setting "email" is outside any section: put it under \[acme\] or \[notify\]$/,
+      ],
+    ];
+    for (const [text, re] of cases) {
+      assert.throws(
+        () => parseConfig(text, 'f.ini'),
+        (e: unknown) => isConfigError(e) && re.test((e as Error).message),
+        text,
       );
     }
   });

@@ -21,8 +21,25 @@
  *   [store]
  *   path = /var/lib/danekeeper/state.db
  *
+ *   [acme]
+ *   directory = letsencrypt           ; letsencrypt | letsencrypt-staging | an https:// URL
+ *   email = hostmaster@example.org
+ *   ca-file = /path/ca.pem            ; extra trust for the directory's HTTPS
+ *   challenge = http-01               ; http-01 | dns-01 (through [dns])
+ *   http-listen = 0.0.0.0:80          ; or: webroot = /var/www/html (not both)
+ *   profile = classic
+ *   eab-kid = KID                     ; External Account Binding: both or neither
+ *   eab-hmac-key-file = /etc/danekeeper/eab.key
+ *
  *   [ext-sslit]                       ; the seed's panel.ini keys, verbatim
  *   dane-confirmation-interval-in-hours = 24 ; decimals allowed
+ *   daneEnabled = true                ; false: DANE refused everywhere
+ *
+ *   [notify]                          ; read and checked now, used by the notifier later
+ *   email = admin@example.org
+ *   smtp = 127.0.0.1:25
+ *   from = danekeeper@example.org
+ *   webhook = https://hooks.example.org/dane
  */
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -39,6 +56,15 @@ export const DEFAULT_CONFIG = '/etc/danekeeper/danekeeper.ini';
  * createRequire keeps loadConfig synchronous for its callers. Nothing zod makes leaves this
  * module, so this CommonJS copy never meets objects of an ESM copy loaded elsewhere.
  */
+function isHttpsUrl(v: string): boolean {
+  try {
+    const u = new URL(v);
+    return u.protocol === 'https:' && u.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
 function buildSchemas(z: typeof Zod.z) {
   const dns = z
     .object({
@@ -64,13 +90,85 @@ function buildSchemas(z: typeof Zod.z) {
         .regex(/^[0-9]+(\.[0-9]+)?$/, 'must be a number of hours, e.g. 24 or 0.5')
         .transform(Number)
         .optional(),
+      // The seed's panel.ini spelling, camel case and all. The ini parser turns a bare
+      // true/false into a boolean; anything else ("yes", "1") is refused rather than guessed.
+      daneEnabled: z
+        .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')], {
+          error: 'must be true or false',
+        })
+        .optional(),
     })
     .strict();
-  const sections = { dns, store, 'ext-sslit': extSslit };
-  const file = z
-    .object({ dns: dns.optional(), store: store.optional(), 'ext-sslit': extSslit.optional() })
+  const hostPort = z
+    .string()
+    .regex(
+      /^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+):([1-9][0-9]{0,4})$/,
+      'must be ADDRESS:PORT, e.g. 0.0.0.0:80 or [::]:80',
+    )
+    .refine((v) => Number(v.slice(v.lastIndexOf(':') + 1)) <= 65535, 'the port must be 1 to 65535');
+  const acme = z
+    .object({
+      // RFC 8555 §6.1: the directory is reached over HTTPS only.
+      directory: z
+        .string()
+        .refine(
+          (v) => v === 'letsencrypt' || v === 'letsencrypt-staging' || isHttpsUrl(v),
+          'must be letsencrypt, letsencrypt-staging or an https:// directory URL',
+        )
+        .optional(),
+      email: z.email({ error: 'must be an e-mail address' }).optional(),
+      'ca-file': z.string().min(1).optional(),
+      challenge: z.enum(['http-01', 'dns-01'], { error: 'must be http-01 or dns-01' }).optional(),
+      'http-listen': hostPort.optional(),
+      webroot: z.string().min(1).optional(),
+      // RFC 8555 profiles draft: a token the directory lists in meta.profiles.
+      profile: z
+        .string()
+        .regex(/^[A-Za-z0-9._-]+$/, 'must be a profile name the directory lists, e.g. classic')
+        .optional(),
+      'eab-kid': z.string().min(1).optional(),
+      'eab-hmac-key-file': z.string().min(1).optional(),
+    })
+    .strict()
+    .superRefine((a, ctx) => {
+      if (a['http-listen'] !== undefined && a.webroot !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['webroot'],
+          message: 'give http-listen or webroot, not both (HTTP-01 answers from one place)',
+        });
+      }
+      // RFC 8555 §7.3.4: the binding needs the key identifier and the MAC key together.
+      if ((a['eab-kid'] === undefined) !== (a['eab-hmac-key-file'] === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [a['eab-kid'] === undefined ? 'eab-kid' : 'eab-hmac-key-file'],
+          message: 'External Account Binding needs both eab-kid and eab-hmac-key-file',
+        });
+      }
+    });
+  const notify = z
+    .object({
+      email: z.email({ error: 'must be an e-mail address' }).optional(),
+      smtp: z
+        .string()
+        .regex(/^(\[[0-9a-fA-F:.]+\]|[^\s:[\]]+)(:[0-9]{1,5})?$/, 'must be HOST or HOST:PORT')
+        .optional(),
+      from: z.email({ error: 'must be an e-mail address' }).optional(),
+      webhook: z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' }).optional(),
+    })
     .strict();
-  return { dns, extSslit, file, sections };
+  const sections = { dns, store, acme, 'ext-sslit': extSslit, notify };
+  const file = z
+    .object({
+      dns: dns.optional(),
+      store: store.optional(),
+      acme: acme.optional(),
+      'ext-sslit': extSslit.optional(),
+      notify: notify.optional(),
+    })
+    .strict();
+  return { dns, acme, extSslit, notify, file, sections };
 }
 
 type Schemas = ReturnType<typeof buildSchemas>;
@@ -85,13 +183,33 @@ function loadSchemas(): Schemas {
 
 export type DnsSection = Zod.z.infer<Schemas['dns']>;
 export type ExtSslitSection = Zod.z.infer<Schemas['extSslit']>;
+export type AcmeSection = Zod.z.infer<Schemas['acme']>;
+export type NotifySection = Zod.z.infer<Schemas['notify']>;
 export interface ConfigFile {
   /** where it was read from; null when no file was given and the default does not exist */
   path: string | null;
   dns: DnsSection;
   store: { path?: string };
+  acme: AcmeSection;
   'ext-sslit': ExtSslitSection;
+  notify: NotifySection;
 }
+
+/** RFC 8555 directories of Let's Encrypt, by the names `directory =` accepts. */
+export const ACME_DIRECTORIES = {
+  letsencrypt: 'https://acme-v02.api.letsencrypt.org/directory',
+  'letsencrypt-staging': 'https://acme-staging-v02.api.letsencrypt.org/directory',
+} as const;
+
+/** The directory URL of `[acme] directory` (default: Let's Encrypt production). */
+export function acmeDirectoryUrl(acme: AcmeSection): string {
+  const d = acme.directory ?? 'letsencrypt';
+  return d === 'letsencrypt' || d === 'letsencrypt-staging' ? ACME_DIRECTORIES[d] : d;
+}
+
+/** `daneEnabled` of [ext-sslit]; the seed's default is on. */
+export const daneEnabled = (c: Pick<ConfigFile, 'ext-sslit'>): boolean =>
+  c['ext-sslit'].daneEnabled ?? true;
 
 /**
  * Reads the config file: `explicit` (--config), else $DANEKEEPER_CONFIG, else the default
@@ -106,7 +224,7 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv)
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (named === undefined && code === 'ENOENT') {
-      return { path: null, dns: {}, store: {}, 'ext-sslit': {} };
+      return { path: null, dns: {}, store: {}, acme: {}, 'ext-sslit': {}, notify: {} };
     }
     throw new DkError(
       'noinput',
@@ -143,12 +261,12 @@ function checkLayout(
       }
       continue;
     }
-    const home = Object.keys(known).find((n) => known[n]!.includes(key));
+    const homes = Object.keys(known).filter((n) => known[n]!.includes(key));
     throw new DkError(
       'config',
       'E_CONFIG',
-      home
-        ? `${path}: setting "${key}" is outside any section: put it under [${home}]`
+      homes.length
+        ? `${path}: setting "${key}" is outside any section: put it under ${homes.map((h) => `[${h}]`).join(' or ')}`
         : `${path}: setting "${key}" is outside any section, and no section has it (danekeeper reads ${sectionList})`,
     );
   }
@@ -177,7 +295,9 @@ export function parseConfig(text: string, path: string): ConfigFile {
     path,
     dns: r.data.dns ?? {},
     store: r.data.store ?? {},
+    acme: r.data.acme ?? {},
     'ext-sslit': r.data['ext-sslit'] ?? {},
+    notify: r.data.notify ?? {},
   };
 }
 
