@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Reference clients and lab servers, all from Debian's packages (DESIGN.md "The integration lab").
 # python3, make, g++: better-sqlite3 (the state store) compiles its native part at npm ci.
 PACKAGES=(openssl iproute2 postfix ldnsutils gnutls-bin bind9 bind9-utils bind9-dnsutils unbound
-  pdns-server pdns-backend-sqlite3 knot knot-dnsutils python3 make g++)
+  pdns-server pdns-backend-sqlite3 knot knot-dnsutils pebble python3 make g++)
 # A real server for every STARTTLS dialogue the probe speaks (test/lab/starttls-daemons.test.ts).
 PACKAGES+=(dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-lmtpd slapd prosody vsftpd
   inn2 postgresql)
