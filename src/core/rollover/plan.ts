@@ -64,6 +64,14 @@ export function emptyState(): RolloverState {
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+/** Serial numbers compare as hex integers: `0A:1b` = `a1b`. */
+function normSerial(s: string): string {
+  return s
+    .replace(/[:\s]/g, '')
+    .toLowerCase()
+    .replace(/^0+(?=.)/, '');
+}
+
 /** `_25._tcp.mail.example.org.` -> `mail.example.org:25`, for messages. */
 export function endpointName(owner: string): string {
   const m = /^_(\d+)\._[a-z]+\.(.+?)\.?$/i.exec(owner);
@@ -243,7 +251,8 @@ class Planner {
         s.verified = false;
         s.installedAt = this.now;
         if (s.pending?.id === c.id) s.pending = null;
-        this.done(i.kind);
+        // A failed reload is kept as the failure until the live check decides (verify()).
+        s.intent = null;
         this.event('certificate-installed', `Installed certificate ${c.id}`);
         return;
       }
@@ -281,8 +290,8 @@ class Planner {
     });
   }
 
-  /** Which addresses of which endpoints do not (visibly) present the key. */
-  notPresenting(spki: string): string[] {
+  /** Which addresses of which endpoints do not (visibly) present the certificate. */
+  notPresenting(cert: CertFacts, spki: string): string[] {
     const out: string[] = [];
     for (const owner of this.policy.owners) {
       const live = this.obs.live[owner] ?? [];
@@ -291,6 +300,9 @@ class Planner {
         if ('error' in a) out.push(`${endpointName(owner)} ${a.address}: ${a.error}`);
         else if (a.leafSpki.toLowerCase() !== spki) {
           out.push(`${endpointName(owner)} ${a.address} presents another key`);
+        } else if (normSerial(a.leafSerial) !== normSerial(cert.serial)) {
+          // Same key, older certificate: the reload did not take (DESIGN.md: verify live).
+          out.push(`${endpointName(owner)} ${a.address} still presents the previous certificate`);
         }
       }
     }
@@ -307,7 +319,7 @@ class Planner {
     if (!s.installed || s.verified) return null;
     const cert = s.installed;
     const key = this.keyIndex.get(cert.keyId);
-    const missing = key ? this.notPresenting(key.spki) : ['the installed key is unknown'];
+    const missing = key ? this.notPresenting(cert, key.spki) : ['the installed key is unknown'];
     if (missing.length === 0) {
       s.verified = true;
       s.previous = null;
@@ -334,7 +346,8 @@ class Planner {
         `Waiting for every endpoint to present certificate ${cert.id}: ${missing.join('; ')}`,
       );
     }
-    const reason = `live verification of certificate ${cert.id} failed: ${missing.join('; ')}`;
+    const reload = s.failure?.step === 'install' ? ` (after: ${s.failure.message})` : '';
+    const reason = `live verification of certificate ${cert.id} failed: ${missing.join('; ')}${reload}`;
     s.failure = backoff(
       s.failure,
       'verify',

@@ -31,6 +31,7 @@ export interface CertFacts {
   keyId: string;
   notBefore: IsoTime;
   notAfter: IsoTime;
+  /** hex, as in AddressObservation.leafSerial */
   serial: string;
   /** RFC 9773 §4.1: base64url(AKI keyIdentifier) "." base64url(serial) */
   ariCertId?: string;
@@ -174,6 +175,11 @@ export type AddressObservation =
       address: string;
       /** SHA-256 SPKI hex of the leaf */
       leafSpki: string;
+      /**
+       * The leaf's serial number, hex (case, colons and leading zeros do not matter): tells the
+       * renewed certificate from the old one when both have the same key.
+       */
+      leafSerial: string;
       /** SHA-256 SPKI hex of each certificate presented, leaf first */
       chainSpkis: string[];
     }

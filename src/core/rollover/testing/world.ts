@@ -88,6 +88,14 @@ export class World {
     this.updateTruth();
   }
 
+  /** A deep copy: the same world, to try two futures from one moment. */
+  clone(): World {
+    const w = Object.create(World.prototype) as World;
+    Object.assign(w, structuredClone({ ...this }));
+    (w as { policy: RolloverPolicy }).policy = this.policy;
+    return w;
+  }
+
   static spkiOf(id: string): string {
     let h = '';
     for (const ch of id) h += ch.charCodeAt(0).toString(16).padStart(2, '0');
@@ -126,11 +134,21 @@ export class World {
   present(a: SimAddress): AddressObservation {
     if (a.unreachable) return { address: a.address, error: 'connection refused' };
     if (a.presents === null) {
-      return { address: a.address, leafSpki: 'ff'.repeat(32), chainSpkis: ['ff'.repeat(32)] };
+      return {
+        address: a.address,
+        leafSpki: 'ff'.repeat(32),
+        leafSerial: '00',
+        chainSpkis: ['ff'.repeat(32)],
+      };
     }
     const c = this.certs.get(a.presents)!;
     const k = this.keys.get(c.keyId)!;
-    return { address: a.address, leafSpki: k.spki, chainSpkis: [k.spki, ...c.issuerSpkis] };
+    return {
+      address: a.address,
+      leafSpki: k.spki,
+      leafSerial: c.serial,
+      chainSpkis: [k.spki, ...c.issuerSpkis],
+    };
   }
 
   observe(random = 0.5, request: Observations['request'] = null): Observations {
@@ -187,7 +205,7 @@ export class World {
             keyId: a.keyId,
             notBefore: new Date(this.now).toISOString(),
             notAfter: new Date(this.now + 90 * DAY).toISOString(),
-            serial: String(this.serial),
+            serial: this.serial.toString(16),
             ariCertId: `aki.${this.serial}`,
             issuerSpkis: [this.issuer],
           });
