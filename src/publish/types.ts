@@ -42,6 +42,27 @@ export interface TlsaChange {
   ttl: number;
 }
 
+/**
+ * A TXT RRset (RFC 1035 §3.3.14), for ACME DNS-01 (RFC 8555 §8.4) at `_acme-challenge.NAME`.
+ * Each value is one RR's text: its character-strings joined (an ACME value is one string of
+ * 43 characters).
+ */
+export interface TxtRrset {
+  owner: string;
+  /** null when the RRset does not exist */
+  ttl: number | null;
+  values: string[];
+}
+
+/** One guarded change to a TXT RRset: the same contract as TlsaChange, for TXT values. */
+export interface TxtChange {
+  owner: string;
+  expected: string[];
+  add: string[];
+  remove: string[];
+  ttl: number;
+}
+
 export interface Publisher {
   readonly backend: BackendKind;
   /** the zone this publisher writes to */
@@ -80,6 +101,12 @@ export interface Publisher {
    * allow that throws E_XFR_REFUSED (noperm), and the caller falls back to the owners it knows.
    */
   listAll?(): Promise<TlsaRrset[]>;
+  /** The TXT RRset as the primary / API / file holds it (as read). */
+  readTxt?(owner: string): Promise<TxtRrset>;
+  /** One guarded TXT change, all or nothing, with the error codes of apply. */
+  applyTxt?(change: TxtChange): Promise<void>;
+  /** What applyTxt(change) would send or write, for --dry-run; never a secret. */
+  describeTxtChange?(change: TxtChange): Promise<string[]>;
   /** Releases sockets/handles; optional. */
   close?(): Promise<void>;
 }

@@ -107,3 +107,66 @@ export async function pebbleRoot(management: string, caFile: string): Promise<st
   const req = makeRequester({ ca: readFileSync(caFile, 'utf8') });
   return (await req('GET', `${management}/roots/0`)).body.toString();
 }
+
+/** DNS-01 through the rfc2136 backend (TSIG key file), waiting for every authoritative server. */
+export async function obtainDns01(
+  c: Common,
+  o: {
+    names: string[];
+    keyPem: string;
+    zone: string;
+    server: string;
+    keyFile: string;
+    resolver: string;
+  },
+) {
+  const { createRfc2136Publisher, parseTsigKeyFile } =
+    await import('../../src/publish/rfc2136/index.js');
+  const { Dns01Solver } = await import('../../src/publish/acme-dns01.js');
+  const { StubResolver } = await import('../../src/io/dns/resolver.js');
+  const { serverAddress } = await import('../../src/io/dns/config.js');
+  const publisher = createRfc2136Publisher({
+    zone: o.zone,
+    server: { host: o.server, port: 53 },
+    key: parseTsigKeyFile(readFileSync(o.keyFile, 'utf8'), o.keyFile),
+    timeoutMs: 3000,
+  });
+  const resolver = new StubResolver({
+    servers: [serverAddress(o.resolver)],
+    timeoutMs: 2000,
+    tries: 2,
+  });
+  const looks: string[][] = [];
+  const solver = new Dns01Solver({
+    publisher,
+    resolver,
+    ttl: 5,
+    intervalMs: 250,
+    propagationTimeoutMs: 30_000,
+    onLook: (s) => looks.push(s.map((x) => `${x.address} ${x.state}`)),
+  });
+  const a = await ensureAccount(settings(c), c.account);
+  const obtained = await obtainCertificate(a.client, { names: o.names, keyPem: o.keyPem, solver });
+  const after: Record<string, string[]> = {};
+  for (const n of o.names) after[n] = (await publisher.readTxt!(`_acme-challenge.${n}.`)).values;
+  return { obtained, looks, txtAfter: after };
+}
+
+/** A hand-made TXT value stays: add it with the TXT policy, as a person or another client would. */
+export async function addHandTxt(o: {
+  zone: string;
+  server: string;
+  keyFile: string;
+  owner: string;
+  value: string;
+}) {
+  const { createRfc2136Publisher, parseTsigKeyFile } =
+    await import('../../src/publish/rfc2136/index.js');
+  const { addTxt } = await import('../../src/publish/txt-set.js');
+  const p = createRfc2136Publisher({
+    zone: o.zone,
+    server: { host: o.server, port: 53 },
+    key: parseTsigKeyFile(readFileSync(o.keyFile, 'utf8'), o.keyFile),
+  });
+  return addTxt(p, o.owner, [o.value], { ttl: 60 });
+}

@@ -16,6 +16,7 @@ import type { Obtained } from '../../src/io/acme/obtain.js';
 import { callInNetns } from '../support/netns-call.js';
 import { tempDir } from '../support/pki.js';
 import { startDnsLab, RESOLVER, type DnsLab } from './dns/dnslab.js';
+import { labTsigKey } from './dns/tsig.js';
 import { createNetns, labAvailable, type Netns } from './netns.js';
 import { startPebble, type Pebble } from './pebble.js';
 
@@ -27,6 +28,10 @@ const WEB = '127.0.58.1';
 /** a lab name whose address nothing listens on */
 const DEAD = '127.0.58.9';
 const DRIVER = 'test/lab/acme-driver.ts';
+const DNS01_PRIMARY = '127.0.54.61';
+/** lags (no NOTIFY) until lab.refreshSecondary */
+const DNS01_SECONDARY = '127.0.54.62';
+const TSIG = labTsigKey('dk-acme-dns01');
 const EAB = {
   kid: 'kid-lab',
   hmacKey: Buffer.from('danekeeper lab eab hmac key 32by').toString('base64url'),
@@ -80,6 +85,14 @@ describe('ACME client against Pebble (lab)', { skip: !avail.ok && avail.reason }
             { name: 'web', type: 'A', data: WEB },
             { name: 'dead', type: 'A', data: DEAD },
           ],
+        },
+        {
+          name: 'dns01.test',
+          signing: 'inline',
+          servers: [DNS01_PRIMARY],
+          secondaries: [DNS01_SECONDARY],
+          updateKeys: [TSIG],
+          records: [{ name: 'mail', type: 'A', data: WEB }],
         },
       ],
     });
@@ -237,5 +250,42 @@ describe('ACME client against Pebble (lab)', { skip: !avail.ok && avail.reason }
     }
     assert.ok(seen);
     assert.equal(seen.code, 'E_ACME_BAD_NONCE', seen.message);
+  });
+
+  it('DNS-01 through rfc2136: TXT published with TSIG, the CA told only once the lagging secondary serves it too, our values removed and a hand-made one kept', async () => {
+    const keyFile = lab.tsigKeyFile(TSIG);
+    const dns = { zone: 'dns01.test', server: DNS01_PRIMARY, keyFile };
+    const hand = await call<{ added: string[] }>(ns, 'addHandTxt', [
+      { ...dns, owner: '_acme-challenge.mail.dns01.test.', value: 'made by hand' },
+    ]);
+    assert.deepEqual(hand.added, ['made by hand']);
+    let done = false;
+    const run = call<{ obtained: Obtained; looks: string[][]; txtAfter: Record<string, string[]> }>(
+      ns,
+      'obtainDns01',
+      [common(), { ...dns, names: ['mail.dns01.test'], keyPem: ecKey(), resolver: RESOLVER }],
+    ).finally(() => (done = true));
+    // the secondary only catches up when told to: do so every 1.5 s until the order is done
+    while (!done) {
+      await Promise.race([run.catch(() => undefined), new Promise((r) => setTimeout(r, 1500))]);
+      if (!done) await lab.refreshSecondary('dns01.test');
+    }
+    const r = await run;
+    assert.deepEqual(r.obtained.names, ['mail.dns01.test']);
+    const first = r.looks[0]!;
+    assert.ok(first.includes(`${DNS01_PRIMARY} serves`), JSON.stringify(r.looks));
+    assert.ok(
+      first.includes(`${DNS01_SECONDARY} missing`),
+      `the secondary lagged at first: ${JSON.stringify(r.looks)}`,
+    );
+    assert.deepEqual(r.looks.at(-1)!.sort(), [
+      `${DNS01_PRIMARY} serves`,
+      `${DNS01_SECONDARY} serves`,
+    ]);
+    assert.deepEqual(
+      r.txtAfter['mail.dns01.test'],
+      ['made by hand'],
+      'our value removed, the hand-made one kept',
+    );
   });
 });

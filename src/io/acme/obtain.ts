@@ -75,9 +75,13 @@ export async function obtainCertificate(client: AcmeClient, r: ObtainRequest): P
       await r.solver.prepare(work.map((w) => w.item));
       for (const w of work) await client.respond(w.url);
       for (const w of work) await client.waitAuthorization(w.authz.url);
-    } finally {
-      await r.solver.cleanup();
+    } catch (e) {
+      // the failure that stopped the order is what the caller must see; a cleanup that fails
+      // too is retried by the next run (the values are ours to remove)
+      await r.solver.cleanup().catch(() => undefined);
+      throw e;
     }
+    await r.solver.cleanup();
   }
 
   const done = await client.finalize(order, makeCsr(r.keyPem, r.names));

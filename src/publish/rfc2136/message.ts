@@ -9,6 +9,7 @@ import { rcodeName as dnsRcodeName } from '../../io/dns/types.js';
 export const TYPE_SOA = 6;
 export const TYPE_CNAME = 5;
 export const TYPE_TLSA = 52;
+export const TYPE_TXT = 16;
 export const TYPE_TSIG = 250;
 export const CLASS_IN = 1;
 /** RFC 2136 §1.3 */

@@ -6,10 +6,11 @@
 import { randomInt } from 'node:crypto';
 import { DkError, type ErrorKind } from '../../core/errors.js';
 import { formatRdata } from '../../core/tlsa/format.js';
-import { sameRecord, type TlsaRecord } from '../../core/tlsa/record.js';
+import type { TlsaRecord } from '../../core/tlsa/record.js';
 import { decodeTlsaRdata, encodeTlsaRdata } from '../../core/tlsa/wire.js';
 import { decodeMessage, type WireMessage } from '../../io/dns/wire.js';
-import type { Publisher, TlsaChange, TlsaRrset } from '../types.js';
+import type { Publisher, TlsaChange, TlsaRrset, TxtChange, TxtRrset } from '../types.js';
+import { decodeTxtRdata, encodeTxtRdata } from '../txt-rdata.js';
 import { transferTlsa } from './axfr.js';
 import { ExchangeError, tcpMessage } from './exchange.js';
 import type { TsigKey } from './keyfile.js';
@@ -24,6 +25,7 @@ import {
   TYPE_CNAME,
   TYPE_SOA,
   TYPE_TLSA,
+  TYPE_TXT,
   type MessageSpec,
   type Rr,
 } from './message.js';
@@ -77,14 +79,6 @@ function serverLabel(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
-function dedupe(rs: TlsaRecord[]): TlsaRecord[] {
-  const out: TlsaRecord[] = [];
-  for (const r of rs) if (!out.some((x) => sameRecord(x, r))) out.push(r);
-  return out;
-}
-
-const has = (rs: TlsaRecord[], r: TlsaRecord) => rs.some((x) => sameRecord(x, r));
-
 /**
  * The UPDATE for one guarded change (RFC 2136 §2-3), exported for the unit tests.
  *
@@ -100,28 +94,60 @@ const has = (rs: TlsaRecord[], r: TlsaRecord) => rs.some((x) => sameRecord(x, r)
  * whole RRset to the new TTL when it is not.
  */
 export function buildUpdate(zone: string, change: TlsaChange, id: number): MessageSpec {
-  const owner = change.owner;
-  const expected = dedupe(change.expected);
-  const add = dedupe(change.add);
-  const remove = dedupe(change.remove).filter((r) => !has(add, r));
-  const rr = (r: TlsaRecord, klass: number, ttl: number): Rr => ({
+  const enc = (rs: TlsaRecord[]) => rs.map(encodeTlsaRdata);
+  return buildRrsetUpdate(
+    zone,
+    change.owner,
+    TYPE_TLSA,
+    {
+      expected: enc(change.expected),
+      add: enc(change.add),
+      remove: enc(change.remove),
+      ttl: change.ttl,
+    },
+    id,
+  );
+}
+
+function dedupeWire(rs: Buffer[]): Buffer[] {
+  const out: Buffer[] = [];
+  for (const r of rs) if (!out.some((x) => x.equals(r))) out.push(r);
+  return out;
+}
+
+/**
+ * buildUpdate's guarded UPDATE for an RRset of any type, RDATA in wire form (RFC 2136 §2.4,
+ * §2.5 as above; RDATA equality is byte equality, RFC 2136 §3.2.3 compares RRs that way).
+ */
+export function buildRrsetUpdate(
+  zone: string,
+  owner: string,
+  type: number,
+  change: { expected: Buffer[]; add: Buffer[]; remove: Buffer[]; ttl: number },
+  id: number,
+): MessageSpec {
+  const hasW = (rs: Buffer[], r: Buffer) => rs.some((x) => x.equals(r));
+  const expected = dedupeWire(change.expected);
+  const add = dedupeWire(change.add);
+  const remove = dedupeWire(change.remove).filter((r) => !hasW(add, r));
+  const rr = (rdata: Buffer, klass: number, ttl: number): Rr => ({
     name: owner,
-    type: TYPE_TLSA,
+    type,
     class: klass,
     ttl,
-    rdata: encodeTlsaRdata(r),
+    rdata,
   });
   const prereq: Rr[] =
     expected.length > 0
       ? expected.map((r) => rr(r, CLASS_IN, 0))
-      : [{ name: owner, type: TYPE_TLSA, class: CLASS_NONE, ttl: 0, rdata: Buffer.alloc(0) }];
+      : [{ name: owner, type, class: CLASS_NONE, ttl: 0, rdata: Buffer.alloc(0) }];
   const result = [
-    ...expected.filter((r) => !has(remove, r)),
-    ...add.filter((r) => !has(expected, r)),
+    ...expected.filter((r) => !hasW(remove, r)),
+    ...add.filter((r) => !hasW(expected, r)),
   ];
   const update: Rr[] = remove.map((r) => rr(r, CLASS_NONE, 0));
   for (const r of result) {
-    if (has(expected, r)) update.push(rr(r, CLASS_NONE, 0));
+    if (hasW(expected, r)) update.push(rr(r, CLASS_NONE, 0));
     update.push(rr(r, CLASS_IN, change.ttl));
   }
   return {
@@ -142,8 +168,20 @@ const CLASS_TEXT: Readonly<Record<number, string>> = {
 /** One RR as nsupdate's `show` prints it: owner, TTL, class, type, RDATA. */
 function showRr(r: Rr): string {
   const cls = CLASS_TEXT[r.class] ?? `CLASS${r.class}`;
-  const type = r.type === TYPE_TLSA ? 'TLSA' : r.type === TYPE_SOA ? 'SOA' : `TYPE${r.type}`;
-  const data = r.rdata.length === 0 ? '' : `\t${formatRdata(decodeTlsaRdata(r.rdata))}`;
+  const type =
+    r.type === TYPE_TLSA
+      ? 'TLSA'
+      : r.type === TYPE_TXT
+        ? 'TXT'
+        : r.type === TYPE_SOA
+          ? 'SOA'
+          : `TYPE${r.type}`;
+  const data =
+    r.rdata.length === 0
+      ? ''
+      : r.type === TYPE_TXT
+        ? `\t${JSON.stringify(decodeTxtRdata(r.rdata))}`
+        : `\t${formatRdata(decodeTlsaRdata(r.rdata))}`;
   return `${r.name}\t${r.ttl}\t${cls}\t${type}${data}`;
 }
 
@@ -158,7 +196,14 @@ export function showUpdate(
   server: string,
   key: { name: string; algorithm: string } | null,
 ): string[] {
-  const spec = buildUpdate(zone, change, 0);
+  return showSpec(buildUpdate(zone, change, 0), server, key);
+}
+
+function showSpec(
+  spec: MessageSpec,
+  server: string,
+  key: { name: string; algorithm: string } | null,
+): string[] {
   return [
     `; UPDATE to ${server}, ${key ? `signed with TSIG key "${key.name}" (${key.algorithm})` : 'unsigned (no TSIG key)'}`,
     `;; ->>HEADER<<- opcode: UPDATE, ZONE: 1, PREREQ: ${spec.an?.length ?? 0}, UPDATE: ${spec.ns?.length ?? 0}`,
@@ -415,8 +460,75 @@ class Rfc2136Publisher implements Publisher {
         'E_PUBLISH_TTL',
         `TTL ${change.ttl} is not a number from 0 to 2147483647`,
       );
+    await this.sendUpdate(
+      buildUpdate(this.zone, { ...change, owner }, randomInt(0, 65536)),
+      owner,
+      'TLSA',
+    );
+  }
+
+  async readTxt(owner: string): Promise<TxtRrset> {
+    const o = this.checkOwner(owner);
+    const ctx = `Reading the TXT RRset at ${o} from ${this.label}`;
+    const msg = await this.query(o, TYPE_TXT, ctx);
+    const rs = msg.answers.filter(
+      (r) => absolute(r.name) === o && r.class === CLASS_IN && r.type === TYPE_TXT,
+    );
+    const values: string[] = [];
+    for (const r of rs) {
+      try {
+        values.push(decodeTxtRdata(r.rdata));
+      } catch (e) {
+        throw this.err('protocol', 'E_PUBLISH_PROTOCOL', `${ctx} failed: ${(e as Error).message}`);
+      }
+    }
+    return { owner: o, ttl: rs.length > 0 ? Math.min(...rs.map((r) => r.ttl)) : null, values };
+  }
+
+  private txtSpec(change: TxtChange, owner: string, id: number): MessageSpec {
+    const enc = (vs: string[]) => vs.map(encodeTxtRdata);
+    return buildRrsetUpdate(
+      this.zone,
+      owner,
+      TYPE_TXT,
+      {
+        expected: enc(change.expected),
+        add: enc(change.add),
+        remove: enc(change.remove),
+        ttl: change.ttl,
+      },
+      id,
+    );
+  }
+
+  async describeTxtChange(change: TxtChange): Promise<string[]> {
+    const owner = this.checkOwner(change.owner);
+    const k = this.o.key;
+    return showSpec(
+      this.txtSpec(change, owner, 0),
+      this.label,
+      k ? { name: k.name, algorithm: k.algorithm } : null,
+    );
+  }
+
+  async applyTxt(change: TxtChange): Promise<void> {
+    const owner = this.checkOwner(change.owner);
+    if (!Number.isInteger(change.ttl) || change.ttl < 0 || change.ttl > 0x7fffffff)
+      throw this.err(
+        'usage',
+        'E_PUBLISH_TTL',
+        `TTL ${change.ttl} is not a number from 0 to 2147483647`,
+      );
+    await this.sendUpdate(this.txtSpec(change, owner, randomInt(0, 65536)), owner, 'TXT');
+  }
+
+  /** Sends one UPDATE and maps its RCODE (RFC 2136 §2.2) to the Publisher's error codes. */
+  private async sendUpdate(
+    spec: MessageSpec,
+    owner: string,
+    typeName: 'TLSA' | 'TXT',
+  ): Promise<void> {
     const ctx = `Update of ${owner} at ${this.label}`;
-    const spec = buildUpdate(this.zone, { ...change, owner }, randomInt(0, 65536));
     const { msg, tsig } = await this.exchange(spec, ctx);
     this.checkTsig(msg, tsig, ctx);
     const rc = msg.rcode;
@@ -428,13 +540,13 @@ class Rfc2136Publisher implements Publisher {
         throw this.err(
           'tempfail',
           'E_PUBLISH_CONFLICT',
-          `${ctx} not applied: the TLSA RRset there is no longer the one it was read as (${name}); read it again`,
+          `${ctx} not applied: the ${typeName} RRset there is no longer the one it was read as (${name}); read it again`,
         );
       case RCODE.YXRRSET:
         throw this.err(
           'tempfail',
           'E_PUBLISH_CONFLICT',
-          `${ctx} not applied: a TLSA RRset exists there where none was expected (${name}); read it again`,
+          `${ctx} not applied: a ${typeName} RRset exists there where none was expected (${name}); read it again`,
         );
       case RCODE.NOTAUTH:
         throw this.err(
