@@ -1,0 +1,154 @@
+/**
+ * txt-set's rules with an in-memory backend: only values it added are removed, a value already
+ * there is neither added nor claimed, a concurrent writer causes a re-read and retry, a dry run
+ * changes nothing; and the TXT RDATA codec with its 255-octet strings (RFC 1035 §3.3.14).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DkError } from '../core/errors.js';
+import { buildRrsetUpdate } from './rfc2136/publisher.js';
+import { TYPE_TXT } from './rfc2136/message.js';
+import {
+  decodeTxtRdata,
+  encodeTxtRdata,
+  parseTxtPresentation,
+  txtPresentation,
+} from './txt-rdata.js';
+import { addTxt, removeTxt } from './txt-set.js';
+import type { Publisher, TxtChange } from './types.js';
+
+function memory(initial: string[] = [], opts: { interfere?: number } = {}) {
+  const state = {
+    values: [...initial],
+    ttl: initial.length ? 300 : (null as number | null),
+    applied: [] as TxtChange[],
+  };
+  let interfere = opts.interfere ?? 0;
+  const p: Publisher = {
+    backend: 'zonefile',
+    zone: 'example.org.',
+    describe: 'memory',
+    read: async () => ({ owner: '', ttl: null, records: [] }),
+    apply: async () => {},
+    defaultTtl: async () => 3600,
+    readTxt: async (owner) => ({ owner, ttl: state.ttl, values: [...state.values] }),
+    applyTxt: async (c) => {
+      if (interfere-- > 0) {
+        state.values.push(`other-${interfere}`);
+        throw new DkError('tempfail', 'E_PUBLISH_CONFLICT', 'changed');
+      }
+      const same =
+        c.expected.length === state.values.length &&
+        c.expected.every((v) => state.values.includes(v));
+      if (!same) throw new DkError('tempfail', 'E_PUBLISH_CONFLICT', 'changed');
+      state.values = [...state.values.filter((v) => !c.remove.includes(v)), ...c.add];
+      state.ttl = c.ttl;
+      state.applied.push(c);
+    },
+    describeTxtChange: async (c) => [`add ${c.add.join(',')} remove ${c.remove.join(',')}`],
+  };
+  return { p, state };
+}
+
+const O = '_acme-challenge.mail.example.org.';
+const noSleep = { sleep: async () => {} };
+
+describe('txt-set', () => {
+  it('adds next to what is there and reports only what it added; removes only that', async () => {
+    const { p, state } = memory(['hand']);
+    const a = await addTxt(p, O, ['hand', 'v1', 'v2'], noSleep);
+    assert.deepEqual(a.added, ['v1', 'v2'], 'the hand-made value is not claimed');
+    assert.deepEqual(state.values, ['hand', 'v1', 'v2']);
+    assert.equal(state.applied[0]!.ttl, 300, 'the RRset keeps its TTL');
+    const r = await removeTxt(p, O, a.added, noSleep);
+    assert.deepEqual(r.removed, ['v1', 'v2']);
+    assert.deepEqual(state.values, ['hand']);
+  });
+
+  it('a new RRset gets the zone default TTL unless told; removing what is gone changes nothing', async () => {
+    const { p, state } = memory();
+    await addTxt(p, O, ['v'], noSleep);
+    assert.equal(state.applied[0]!.ttl, 3600);
+    await removeTxt(p, O, ['v'], noSleep);
+    const again = await removeTxt(p, O, ['v'], noSleep);
+    assert.equal(again.applied, false);
+    assert.equal(state.applied.length, 2);
+  });
+
+  it('a concurrent writer: re-read and retry, keeping its value', async () => {
+    const { p, state } = memory([], { interfere: 2 });
+    const a = await addTxt(p, O, ['mine'], noSleep);
+    assert.equal(a.applied, true);
+    assert.deepEqual(state.values.sort(), ['mine', 'other-0', 'other-1']);
+  });
+
+  it('gives up after the tries with E_PUBLISH_CONFLICT', async () => {
+    const { p } = memory([], { interfere: 99 });
+    await assert.rejects(addTxt(p, O, ['mine'], { ...noSleep, tries: 3 }), {
+      code: 'E_PUBLISH_CONFLICT',
+    });
+  });
+
+  it('dry run: the plan, nothing applied', async () => {
+    const { p, state } = memory(['hand']);
+    const r = await addTxt(p, O, ['v'], { ...noSleep, dryRun: true });
+    assert.deepEqual(r.plan, ['add v remove ']);
+    assert.equal(r.applied, false);
+    assert.deepEqual(state.values, ['hand']);
+  });
+
+  it('a backend without TXT support is E_PUBLISH_NO_TXT', async () => {
+    const { p } = memory();
+    delete p.readTxt;
+    await assert.rejects(addTxt(p, O, ['v']), { code: 'E_PUBLISH_NO_TXT' });
+  });
+});
+
+describe('TXT RDATA', () => {
+  it('splits at 255 octets and joins again; presentation form round-trips quotes and bytes', () => {
+    const long = 'x'.repeat(300);
+    const w = encodeTxtRdata(long);
+    assert.equal(w[0], 255);
+    assert.equal(w[256], 45);
+    assert.equal(decodeTxtRdata(w), long);
+    assert.deepEqual(encodeTxtRdata(''), Buffer.from([0]));
+    const odd = 'a "quoted" \\ value é';
+    assert.equal(parseTxtPresentation(txtPresentation(odd)), odd);
+    assert.equal(parseTxtPresentation('"abc" def'), 'abcdef');
+    assert.equal(parseTxtPresentation('"open'), undefined);
+  });
+
+  it('rfc2136: the TXT UPDATE is guarded by the RRset read (RFC 2136 §2.4.2) and adds with the TTL', () => {
+    const spec = buildRrsetUpdate(
+      'example.org.',
+      O,
+      TYPE_TXT,
+      { expected: [encodeTxtRdata('hand')], add: [encodeTxtRdata('v')], remove: [], ttl: 60 },
+      1,
+    );
+    assert.deepEqual(
+      spec.an!.map((r) => [r.type, r.class, r.ttl, decodeTxtRdata(r.rdata)]),
+      [[16, 1, 0, 'hand']],
+    );
+    assert.deepEqual(
+      spec.ns!.map((r) => [r.class, r.ttl, decodeTxtRdata(r.rdata)]),
+      [
+        [254, 0, 'hand'],
+        [1, 60, 'hand'],
+        [1, 60, 'v'],
+      ],
+    );
+    const none = buildRrsetUpdate(
+      'example.org.',
+      O,
+      TYPE_TXT,
+      { expected: [], add: [encodeTxtRdata('v')], remove: [], ttl: 60 },
+      1,
+    );
+    assert.deepEqual(
+      none.an!.map((r) => [r.type, r.class, r.rdata.length]),
+      [[16, 254, 0]],
+      'RFC 2136 §2.4.3: RRset does not exist',
+    );
+  });
+});
