@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   tlsa: async () => (await import('./tlsa.js')).registerTlsa,
   verify: async () => (await import('./verify.js')).registerVerify,
   check: async () => (await import('./check.js')).registerCheck,
+  domain: async () => (await import('./domain.js')).registerDomain,
   // `dns` and `dnssec` share their backend options and context (dns.ts).
   dns: async () => {
     const [{ registerDns }, { registerZoneStatus }] = await Promise.all([
