@@ -109,6 +109,7 @@ describe(
     const fullChain = new Map<Endpoint, CliResult>();
     /** the default 3 1 1 with an explicit --starttls */
     const explicit = new Map<Endpoint, CliResult>();
+    let xmppByAddress: CliResult | undefined;
 
     before(async () => {
       dir = tempDir('dk-lab-starttls-');
@@ -162,6 +163,13 @@ describe(
           explicit.set(ep, await run(['--starttls', ep.proto]));
         });
       }
+      // XMPP by address: the stream's `to` is then that address, which Prosody does not serve.
+      jobs.push(async () => {
+        xmppByAddress = await runCliAsync(
+          ['tlsa', '--fetch', hostPort(SERVERS.prosody.address, 5222), '--format', 'rdata'],
+          { netns: ns!.name, timeoutMs: 30_000 },
+        );
+      });
       const worker = async () => {
         for (let j = jobs.shift(); j; j = jobs.shift()) await j();
       };
@@ -172,6 +180,18 @@ describe(
       await Promise.all(daemons.map((d) => d.stop()));
       await ns?.destroy();
       if (dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    test('XMPP fetched by address: exit 76, one line saying the stream needs the domain name', () => {
+      const r = xmppByAddress!;
+      assert.equal(r.code, 76, `stdout: ${r.stdout} stderr: ${r.stderr}`);
+      assert.equal(r.stdout, '');
+      const l = lines(r.stderr);
+      assert.equal(l.length, 1, r.stderr);
+      assert.match(
+        l[0]!,
+        /host-unknown: the stream named the address 127\.0\.20\.3, .*fetch by the service's domain name$/,
+      );
     });
 
     for (const ep of ENDPOINTS) {

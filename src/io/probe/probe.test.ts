@@ -771,6 +771,32 @@ describe('hostile and broken servers fail fast with one-line errors', () => {
     );
   });
 
+  test('XMPP host-unknown: the domain it was asked for is named; an address gets the reason', async () => {
+    // Prosody's answer (lab: starttls-daemons.test.ts) to a stream whose `to` it does not serve
+    const hostUnknown = async (p: Peer) => {
+      await p.until(/<stream:stream[^>]*>/);
+      p.write(
+        `<?xml version='1.0'?><stream:stream xmlns:stream='http://etherx.jabber.org/streams' ` +
+          `xmlns='jabber:client' version='1.0'><stream:error><host-unknown ` +
+          `xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>`,
+      );
+    };
+    const byAddress = await serve(hostUnknown);
+    await rejectsWith(
+      probe(opts(byAddress.port, 'xmpp', { host: '127.0.0.1' })),
+      'protocol',
+      'probe-greeting',
+      /error host-unknown: the stream named the address 127\.0\.0\.1, .*fetch by the service's domain name$/,
+    );
+    const byName = await serve(hostUnknown);
+    await rejectsWith(
+      probe(opts(byName.port, 'xmpp')),
+      'protocol',
+      'probe-greeting',
+      /error host-unknown: it serves no XMPP domain "mail\.example\.test"$/,
+    );
+  });
+
   test('XMPP failure element', async () => {
     const srv = await serve(async (p) => {
       await p.until(/<stream:stream[^>]*>/);

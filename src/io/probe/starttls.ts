@@ -4,6 +4,7 @@
  * breaks the protocol. None of them trusts anything the server says beyond "go ahead": RFC
  * 3207 §4.2 and its siblings tell the client to forget what it learnt before TLS anyway.
  */
+import { isIP } from 'node:net';
 import { DkError } from '../../core/errors.js';
 import type { StarttlsProto } from './types.js';
 import { Wire } from './wire.js';
@@ -310,7 +311,8 @@ async function xmpp(w: Wire, ns: 'jabber:client' | 'jabber:server', domain: stri
   if (streamError && !/<(?:[\w.-]+:)?features\b/.test(features))
     throw protocolError(
       'probe-greeting',
-      `${w.label} ended the XMPP stream with the error ${Wire.show(streamError[1]!)}`,
+      `${w.label} ended the XMPP stream with the error ${Wire.show(streamError[1]!)}` +
+        (streamError[1] === 'host-unknown' ? hostUnknownHint(domain) : ''),
     );
   if (!/<(?:[\w.-]+:)?features\b/.test(features))
     throw protocolError('probe-greeting', `${w.label} closed the XMPP stream without features`);
@@ -331,6 +333,17 @@ async function xmpp(w: Wire, ns: 'jabber:client' | 'jabber:server', domain: stri
   // only when it is self-closing, so insist on that.
   if (!/\/>$/.test(r))
     throw protocolError('probe-reply', `${w.label} sent a <proceed> element that is not empty`);
+}
+
+/**
+ * RFC 6120 §4.9.3.6: host-unknown means the server serves no domain by the stream's `to`.
+ * Fetched by address, `to` is that address (there is no other name to use), which a real
+ * server (Prosody) refuses so: say so, rather than leave a bare error name.
+ */
+function hostUnknownHint(domain: string): string {
+  return isIP(domain) === 0
+    ? `: it serves no XMPP domain "${Wire.show(domain)}"`
+    : `: the stream named the address ${domain}, and XMPP servers serve domains: fetch by the service's domain name`;
 }
 
 // ---------------------------------------------------------------- LDAP
