@@ -152,11 +152,18 @@ export async function deployPair(
     return failed;
   }
   const again = await reloadAll(o);
-  const old = readDeployed(certDir).current;
+  let oldSha = '';
+  try {
+    oldSha = readDeployed(certDir).current?.certSha256 ?? '';
+  } catch (e) {
+    // A taken-over old pair that is no pair at all: nothing can be confirmed as restored,
+    // and the report below says so (every address "other").
+    if (!isDkError(e)) throw e;
+  }
   const restored: RestoreReport = {
     rollback: rb,
     reloads: again.runs,
-    verify: await verifyUntil(old?.certSha256 ?? '', o),
+    verify: await verifyUntil(oldSha, o),
   };
   if (again.error !== undefined) restored.reloadError = again.error;
   const out: DeployOutcome = {

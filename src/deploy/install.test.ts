@@ -5,6 +5,7 @@
  * a mixed pair.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import {
   chmodSync,
@@ -227,6 +228,23 @@ describe('installPair', () => {
     assert.equal(readMatchingPair(dir).fingerprint, pairs[1]!.fingerprint);
     rollback(dir);
     assert.equal(readMatchingPair(dir).fingerprint, pairs[0]!.fingerprint);
+  });
+});
+
+describe('one install at a time per directory', () => {
+  test('a lock held by a live process is refused; one left by a dead process is taken over', () => {
+    const dir = fresh();
+    installPair(dir, pairOf(pairs[0]!));
+    const lock = join(dir, '.danekeeper', 'lock');
+    writeFileSync(lock, `${process.pid}\n`);
+    rejects(() => installPair(dir, pairOf(pairs[1]!)), 'E_DEPLOY_BUSY', /locked by process/);
+    rejects(() => rollback(dir), 'E_DEPLOY_BUSY');
+    assert.equal(readMatchingPair(dir).fingerprint, pairs[0]!.fingerprint);
+    const dead = spawnSync('/bin/true').pid!;
+    writeFileSync(lock, `${dead}\n`);
+    installPair(dir, pairOf(pairs[1]!));
+    assert.equal(readMatchingPair(dir).fingerprint, pairs[1]!.fingerprint);
+    assert.throws(() => lstatSync(lock), /ENOENT/, 'released');
   });
 });
 

@@ -440,11 +440,83 @@ export function installPair(
   const prepared = preparePair(pair);
   const keep = Math.min(2, Math.max(1, opts.keep ?? 1));
   const onStep = opts.onStep ?? (() => {});
-  const s = inspect(certDir, true);
+  const first = inspect(certDir, true);
+  if (!first.hasState) {
+    try {
+      mkdirSync(first.stateDir, { mode: DIR_MODE });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw fsError('Creating', first.stateDir, e);
+    }
+  }
+  return withLock(first.stateDir, () => {
+    // read again under the lock: another install may have finished meanwhile
+    const s = inspect(certDir, false);
+    try {
+      return doInstall(s, prepared, keep, onStep);
+    } catch (e) {
+      throw fsError('Installing the certificate in', s.dir, e);
+    }
+  });
+}
+
+function pidAlive(pid: number): boolean {
   try {
-    return doInstall(s, prepared, keep, onStep);
+    process.kill(pid, 0);
   } catch (e) {
-    throw fsError('Installing the certificate in', s.dir, e);
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  try {
+    // a zombie holds no lock
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.[0] !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
+/**
+ * One install or rollback at a time per DIR, also across processes (two domains given the
+ * same --cert-dir, or a manual run next to the daemon). The lock file names its holder's pid;
+ * one left by a killed process (kill -9) is taken over once that pid is gone.
+ */
+function withLock<T>(stateDir: string, fn: () => T): T {
+  const lock = join(stateDir, 'lock');
+  for (let attempt = 0; ; attempt++) {
+    let fd: number;
+    try {
+      fd = openSync(
+        lock,
+        constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+        0o600,
+      );
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fsError('Locking', stateDir, e);
+      let holder = NaN;
+      try {
+        holder = Number(readPlain(lock).toString('utf8').trim());
+      } catch {
+        // vanished or unreadable: try again
+      }
+      if (attempt < 3 && (!Number.isInteger(holder) || holder <= 0 || !pidAlive(holder))) {
+        rmSync(lock, { force: true });
+        continue;
+      }
+      throw new DkError(
+        'tempfail',
+        'E_DEPLOY_BUSY',
+        `Nothing changed: ${stateDir} is locked by process ${holder}, which is installing into it; try again later`,
+      );
+    }
+    try {
+      writeSync(fd, `${process.pid}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      return fn();
+    } finally {
+      rmSync(lock, { force: true });
+    }
   }
 }
 
@@ -459,10 +531,6 @@ function doInstall(
   const certOwner = ownerOf(s.dir, 'fullchain.pem', { ...me, mode: CERT_MODE });
   // Never more than owner rw + group r for the key, whatever the old file allowed.
   const keyMode = (keyOwner.mode & 0o040) !== 0 ? KEY_MODE_GROUP : KEY_MODE;
-  if (!s.hasState) {
-    mkdirSync(s.stateDir, { mode: DIR_MODE });
-    s.hasState = true;
-  }
   const tookOver = takeOver(s, onStep);
   // Names still plain next to a `current` (a takeover interrupted after its first link):
   // linked to `current`, which holds the same bytes, before the switch; renaming them after
@@ -511,6 +579,18 @@ function doInstall(
  * `previous` (so a second rollback undoes the first). E_DEPLOY_NO_PREVIOUS when there is none.
  */
 export function rollback(certDir: string): RollbackResult {
+  const first = inspect(certDir, false);
+  if (!first.hasState) {
+    throw fail(
+      'config',
+      'E_DEPLOY_NO_PREVIOUS',
+      `Nothing rolled back: ${first.dir} has no previous certificate to put back`,
+    );
+  }
+  return withLock(first.stateDir, () => doRollback(certDir));
+}
+
+function doRollback(certDir: string): RollbackResult {
   const s = inspect(certDir, false);
   if (s.current === null || s.previous === null || s.current === s.previous) {
     throw fail(
