@@ -483,3 +483,23 @@ test('no private key material: the state holds key ids and SPKI digests only', (
   assert.doesNotMatch(json, /PRIVATE|BEGIN/);
   assert.deepEqual(Object.keys(state.keys.current!).sort(), ['id', 'keyType', 'spki']);
 });
+
+test('a rotation whose certificate fails live verification keeps the old key current and its record', () => {
+  const { policy, w, state } = bootstrap();
+  const [k1, k2] = [state.keys.current!.id, state.keys.next!.id];
+  const before = sorted(w.primary[MX]);
+  w.advance(DAY);
+  w.addresses[MX]![0]!.stuck = true;
+  let r = pass(w, state, policy, { request: 'rotate-key' });
+  // the new key becomes current only once it is live everywhere: not yet
+  assert.equal(r.state.keys.current?.id, k1);
+  assert.equal(r.state.keys.next?.id, k2);
+  w.advance(61_000);
+  r = pass(w, r.state, policy);
+  r = pass(w, r.state, policy);
+  assert.equal(r.state.keys.current?.id, k1);
+  assert.equal(r.state.keys.next?.id, k2);
+  assert.ok(!acts(r.decisions).some((a) => a.kind === 'generateKey'));
+  assert.deepEqual(sorted(w.primary[MX]), before);
+  assert.deepEqual(w.violations(), []);
+});

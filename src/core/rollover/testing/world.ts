@@ -7,7 +7,7 @@
  * `truth` is the ground truth of the confirmation rule, kept from the servers' copies at every
  * change, independent of the planner: the property test checks the invariant against it.
  */
-import { eeRecord } from '../records.js';
+import { chainMatches, eeRecord } from '../records.js';
 import type {
   Action,
   AddressObservation,
@@ -33,6 +33,8 @@ export interface SimAddress {
   address: string;
   /** certificate id presented; null: the files that were there before danekeeper */
   presents: string | null;
+  /** what it presented before the last change (a service restarted from old files goes back) */
+  previous?: string | null;
   /** an address whose service does not reload keeps presenting what it had */
   stuck: boolean;
   unreachable: boolean;
@@ -219,7 +221,10 @@ export class World {
         for (const o of this.policy.owners) {
           for (const ad of this.addresses[o] ?? []) {
             if (a.kind === 'install' && (ad.stuck || this.faults.reloadFails)) failed = true;
-            else ad.presents = a.certId;
+            else if (ad.presents !== a.certId) {
+              ad.previous = ad.presents;
+              ad.presents = a.certId;
+            }
           }
         }
         return failed
@@ -249,6 +254,12 @@ export class World {
       }
     }
     return out;
+  }
+
+  /** Does what the address presents match a record the primary still holds? */
+  matchesPrimary(owner: string, a: SimAddress): boolean {
+    const p = this.present({ ...a, unreachable: false });
+    return (this.primary[owner] ?? []).some((r) => chainMatches(p, r));
   }
 
   /** Records at the primary that are not the ones asked for. */
