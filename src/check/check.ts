@@ -19,6 +19,7 @@ import { verifyDane } from '../core/dane/index.js';
 import { isDkError } from '../core/errors.js';
 import { formatRdata, tlsaOwner, type TlsaRecord } from '../core/tlsa/index.js';
 import { certFromDer, certLabel, type Cert } from '../core/x509/index.js';
+import { daneGate, referenceNames } from '../io/dns/dane-gate.js';
 import type { LookupResult, RecordTypes, Resolver } from '../io/dns/index.js';
 import type { ProbeOptions, ProbeResult, StarttlsProto } from '../io/probe/index.js';
 import type { AddressReport, ChainEntry, CheckReport, DnsEntry, HostReport } from './report.js';
@@ -109,22 +110,22 @@ class Checker {
   }
 
   /**
-   * RFC 7672 §2.2.3: with a secure CNAME chain, TLSA records are looked up at the expanded name
-   * first, then at the original; with an insecure chain only the original counts. Returns the
-   * base domain and its TLSA answer.
+   * RFC 7672 §2.2.3: TLSA records at each base domain the gate gave (the expanded name, then the
+   * original, for a chain secure end to end; the original only otherwise). A later base is
+   * tried only when the earlier one securely has none. Returns the base domain and its answer.
    */
   private async tlsaFor(
-    host: string,
-    canonical: string,
-    chainSecure: boolean,
+    bases: string[],
   ): Promise<{ base: string; tlsa: LookupResult<TlsaRecord> }> {
     const proto = 'tcp';
-    if (chainSecure && canonical.toLowerCase() !== host.toLowerCase()) {
-      const t = await this.look(tlsaOwner(canonical, this.opts.port, proto), 'TLSA');
-      if (t.status !== 'secure' || t.records.length > 0 || t.skipped > 0)
-        return { base: canonical, tlsa: t };
+    for (const [i, base] of bases.entries()) {
+      const t = await this.look(tlsaOwner(base, this.opts.port, proto), 'TLSA');
+      const last = i === bases.length - 1;
+      if (last || t.status !== 'secure' || t.records.length > 0 || t.skipped > 0) {
+        return { base, tlsa: t };
+      }
     }
-    return { base: host, tlsa: await this.look(tlsaOwner(host, this.opts.port, proto), 'TLSA') };
+    throw new Error('tlsaFor: no base domain');
   }
 
   async host(h: HostInput, domain: string | null, mxSecure: boolean): Promise<HostReport> {
@@ -152,20 +153,27 @@ class Checker {
     }
     const [a, aaaa] = await Promise.all([this.look(name, 'A'), this.look(name, 'AAAA')]);
     const lookups = [a, aaaa];
-    const bad = lookups.find((r) => r.status === 'bogus');
-    if (bad) {
-      report.verdict = 'dnssec-failure';
-      report.reasons.push(
-        `${name}/${bad.type} is bogus (${bad.why ?? 'validation failed'}): a DANE sender will not deliver to this host (RFC 7672 §2.1.1)`,
-      );
-      return report;
-    }
-    const undecided = lookups.find((r) => r.status === 'indeterminate');
-    if (undecided) {
-      report.verdict = 'indeterminate';
-      report.reasons.push(
-        `${name}/${undecided.type} could not be resolved: ${undecided.why ?? 'no answer'}`,
-      );
+    // RFC 7672 §2.2.3: an insecure answer through a CNAME chain may still start with a signed
+    // alias; only a CNAME lookup at the name itself tells (the AD bit covers the whole chain).
+    const viaInsecureChain = lookups.some(
+      (r) => r.status === 'insecure' && r.cnameChain.length > 0,
+    );
+    const alias =
+      viaInsecureChain && lookups.every((r) => r.status === 'secure' || r.status === 'insecure')
+        ? await this.look(name, 'CNAME')
+        : undefined;
+    const gate = daneGate({ addresses: lookups, ...(alias ? { alias } : {}) });
+    if (gate.decision === 'dnssec-failure') {
+      const bad = gate.lookup!;
+      if (bad.status === 'bogus') {
+        report.verdict = 'dnssec-failure';
+        report.reasons.push(
+          `${name}/${bad.type} is bogus (${bad.why ?? 'validation failed'}): a DANE sender will not deliver to this host (RFC 7672 §2.1.1)`,
+        );
+      } else {
+        report.verdict = 'indeterminate';
+        report.reasons.push(`${name}/${bad.type} could not be resolved: ${bad.why ?? 'no answer'}`);
+      }
       return report;
     }
     const addrs: { address: string; family: 4 | 6; status: string }[] = [
@@ -177,20 +185,15 @@ class Checker {
       report.reasons.push(`${name} has no A or AAAA records`);
       return report;
     }
-    const addrSecure = lookups.every((r) => r.status === 'secure');
     let records: TlsaRecord[] | null = null;
     let tlsaCanonical: string | undefined;
-    if (!addrSecure) {
+    if (gate.decision === 'no-dane') {
       report.reasons.push(
         `${name}'s address records are insecure: no TLSA lookup, no DANE (RFC 7672 §2.2.2)`,
       );
     } else {
-      const withChain = [a, aaaa].find((r) => r.records.length > 0)!;
-      const { base, tlsa } = await this.tlsaFor(
-        name,
-        withChain.canonicalName,
-        withChain.status === 'secure',
-      );
+      if (alias) report.reasons.push(gate.why);
+      const { base, tlsa } = await this.tlsaFor(gate.bases!);
       report.tlsaBase = base;
       tlsaCanonical = tlsa.canonicalName;
       report.tlsa = {
@@ -199,25 +202,28 @@ class Checker {
         ttl: tlsa.ttl,
         records: tlsa.records.map(formatRdata),
       };
-      if (tlsa.status === 'bogus' || tlsa.status === 'indeterminate') {
+      const after = daneGate({ addresses: lookups, ...(alias ? { alias } : {}), tlsa });
+      if (after.decision === 'dnssec-failure') {
         report.verdict = tlsa.status === 'bogus' ? 'dnssec-failure' : 'indeterminate';
         report.reasons.push(
           `TLSA lookup at ${tlsa.name} is ${tlsa.status} (${tlsa.why ?? tlsa.rcode ?? 'no answer'}): a DANE sender treats the host as unreachable (RFC 7672 §2.2.3)`,
         );
         return report;
       }
-      if (tlsa.status === 'insecure') {
-        report.reasons.push(`TLSA RRset at ${tlsa.name} is insecure: DANE does not apply`);
-      } else if (tlsa.records.length === 0 && tlsa.skipped === 0) {
-        report.reasons.push(`no TLSA records at ${tlsa.name}: DANE does not apply`);
-      } else {
+      if (after.decision === 'dane') {
         records = tlsa.records;
+      } else if (tlsa.status === 'insecure') {
+        report.reasons.push(`TLSA RRset at ${tlsa.name} is insecure: DANE does not apply`);
+      } else {
+        report.reasons.push(`no TLSA records at ${tlsa.name}: DANE does not apply`);
       }
     }
-    // RFC 7672 §3.2.2: the reference identifiers are the TLSA base domain and the MX host name;
-    // the next-hop domain only when the MX RRset was secure.
-    const names = [report.tlsaBase, name];
-    if (domain && mxSecure) names.push(domain);
+    const names = referenceNames({
+      tlsaBase: report.tlsaBase,
+      host: name,
+      nextHop: domain,
+      mxSecure,
+    });
     report.addresses = await Promise.all(
       addrs.map((x) =>
         this.address(
@@ -387,14 +393,15 @@ export async function checkDomain(
     reasons: [reason],
     dns: c.dns,
   });
-  if (mx.status === 'bogus') {
-    return done(
-      'dnssec-failure',
-      `${d}/MX is bogus (${mx.why ?? 'validation failed'}): a DANE sender defers all mail (RFC 7672 §2.1.1)`,
-    );
-  }
-  if (mx.status === 'indeterminate')
+  if (daneGate({ mx, addresses: [] }).stage === 'mx') {
+    if (mx.status === 'bogus') {
+      return done(
+        'dnssec-failure',
+        `${d}/MX is bogus (${mx.why ?? 'validation failed'}): a DANE sender defers all mail (RFC 7672 §2.1.1)`,
+      );
+    }
     return done('indeterminate', `${d}/MX could not be resolved: ${mx.why ?? 'no answer'}`);
+  }
   if (mx.rcode === 'NXDOMAIN') return done('failed', `${d} does not exist (NXDOMAIN)`);
   if (mx.records.length === 1 && mx.records[0]!.exchange === '.') {
     return done('no-dane', `${d} publishes a null MX (RFC 7505): it accepts no mail`);

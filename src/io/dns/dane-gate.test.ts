@@ -20,7 +20,10 @@ describe('daneGate (RFC 7672 §2.1.1, §2.2)', () => {
   });
 
   test('any insecure address RRset: no TLSA lookup, no DANE', () => {
-    const g = daneGate({ addresses: [r('A', 'secure', ['192.0.2.1']), r('AAAA', 'insecure')] });
+    const { lookup, ...g } = daneGate({
+      addresses: [r('A', 'secure', ['192.0.2.1']), r('AAAA', 'insecure')],
+    });
+    assert.equal(lookup?.type, 'AAAA');
     assert.deepEqual(g, {
       decision: 'no-dane',
       stage: 'address',
