@@ -288,6 +288,51 @@ describe('powerdns publisher (fake API)', () => {
     assert.equal(fake.seen[1]!.url, '/api/v1/servers/localhost/zones/example.test.');
   });
 
+  it('TXT (ACME DNS-01): read, guarded add next to a hand-made value, remove ours only, DELETE when empty', async () => {
+    const T = '_acme-challenge.mail.example.test.';
+    fake.rrsets.push({
+      name: T,
+      type: 'TXT',
+      ttl: 60,
+      records: [{ content: '"hand \\"made\\""', disabled: false }],
+    });
+    const p = pub();
+    assert.deepEqual(await p.readTxt!(T), { owner: T, ttl: 60, values: ['hand "made"'] });
+    await p.applyTxt!({ owner: T, expected: ['hand "made"'], add: ['v1'], remove: [], ttl: 60 });
+    assert.deepEqual(
+      (fake.seen.find((x) => x.method === 'PATCH')!.body as { rrsets: unknown[] }).rrsets,
+      [
+        {
+          name: T,
+          type: 'TXT',
+          changetype: 'REPLACE',
+          ttl: 60,
+          records: [
+            { content: '"hand \\"made\\""', disabled: false },
+            { content: '"v1"', disabled: false },
+          ],
+        },
+      ],
+    );
+    await assert.rejects(
+      p.applyTxt!({ owner: T, expected: ['hand "made"'], add: [], remove: ['v1'], ttl: 60 }),
+      {
+        code: 'E_PUBLISH_CONFLICT',
+      },
+    );
+    await p.applyTxt!({
+      owner: T,
+      expected: ['hand "made"', 'v1'],
+      add: [],
+      remove: ['v1', 'hand "made"'],
+      ttl: 60,
+    });
+    assert.deepEqual(
+      (fake.seen.filter((x) => x.method === 'PATCH').at(-1)!.body as { rrsets: unknown[] }).rrsets,
+      [{ name: T, type: 'TXT', changetype: 'DELETE' }],
+    );
+  });
+
   it('describeChange: the PATCH URL and JSON body apply would send, without the key; nothing changed', async () => {
     fake.rrsets.push({
       name: OWNER,

@@ -35,7 +35,8 @@ import { parseTlsa } from '../core/tlsa/parse.js';
 import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
 import { absName, PowerdnsApi, type Json, type PowerdnsApiOptions } from './powerdns-api.js';
 import { listPowerdnsTlsa } from './powerdns-list.js';
-import type { Publisher, TlsaChange, TlsaRrset } from './types.js';
+import { parseTxtPresentation, txtPresentation } from './txt-rdata.js';
+import type { Publisher, TlsaChange, TlsaRrset, TxtChange, TxtRrset } from './types.js';
 
 export type PowerdnsOptions = PowerdnsApiOptions;
 
@@ -215,6 +216,92 @@ export function createPowerdnsPublisher(opts: PowerdnsOptions): Publisher {
     }
   }
 
+  /** TXT values of an RRset as served (enabled records), in presentation form parsed. */
+  function txtValues(rs: ApiRrset, action: string, enabledOnly: boolean): string[] {
+    return rs.records
+      .filter((r) => !enabledOnly || !r.disabled)
+      .map((r) => {
+        const v = parseTxtPresentation(r.content);
+        if (v === undefined)
+          throw api.protocol(action, `TXT content "${r.content.slice(0, 80)}" does not parse`);
+        return v;
+      });
+  }
+
+  async function readTxt(ownerIn: string): Promise<TxtRrset> {
+    const owner = absName(ownerIn);
+    const action = `the read of the TXT RRset at ${owner}`;
+    const rs = await getRrset(owner, 'TXT', action);
+    const values = txtValues(rs, action, true);
+    return { owner, ttl: values.length > 0 ? rs.ttl : null, values };
+  }
+
+  /** The TXT counterpart of planPatch: the same guard, disabled records carried over. */
+  async function planTxtPatch(change: TxtChange) {
+    const owner = absName(change.owner);
+    if (!Number.isInteger(change.ttl) || change.ttl < 0 || change.ttl > 2147483647) {
+      throw new DkError('usage', 'E_TTL', `TTL ${change.ttl} is not a number from 0 to 2147483647`);
+    }
+    const action = `the update of the TXT RRset at ${owner}`;
+    const cur = await getRrset(owner, 'TXT', action, true);
+    const parsed = cur.records.map((r) => ({
+      ...r,
+      value: txtValues({ ttl: null, records: [r] }, action, false)[0]!,
+    }));
+    const now = parsed.filter((r) => !r.disabled).map((r) => r.value);
+    const same = (a: string[], b: string[]) =>
+      a.every((v) => b.includes(v)) && b.every((v) => a.includes(v));
+    if (!same(now, change.expected)) {
+      throw new DkError(
+        'tempfail',
+        'E_PUBLISH_CONFLICT',
+        `The TXT RRset at ${owner} on ${describe} changed since it was read; nothing was applied`,
+      );
+    }
+    const kept = parsed.filter((r) =>
+      r.disabled ? !change.add.includes(r.value) : !change.remove.includes(r.value),
+    );
+    const adds = [...new Set(change.add)].filter(
+      (v) => !kept.some((k) => !k.disabled && k.value === v),
+    );
+    const records = [
+      ...kept.map((r) => ({ content: r.content, disabled: r.disabled })),
+      ...adds.map((v) => ({ content: txtPresentation(v), disabled: false })),
+    ];
+    const target = [...now.filter((v) => !change.remove.includes(v)), ...adds];
+    const rrset: { [k: string]: Json } =
+      records.length === 0
+        ? { name: owner, type: 'TXT', changetype: 'DELETE' }
+        : { name: owner, type: 'TXT', changetype: 'REPLACE', ttl: change.ttl, records };
+    const body =
+      same(target, now) &&
+      records.length === cur.records.length &&
+      (target.length === 0 || cur.ttl === change.ttl)
+        ? null
+        : { rrsets: [rrset] };
+    return { owner, action, target, body, same };
+  }
+
+  async function describeTxtChange(change: TxtChange): Promise<string[]> {
+    const { owner, body } = await planTxtPatch(change);
+    if (body === null) return [`; nothing to send: the TXT RRset at ${owner} is already so`];
+    return [`PATCH ${api.base}/api/v1${api.zonePath()}`, JSON.stringify(body)];
+  }
+
+  async function applyTxt(change: TxtChange): Promise<void> {
+    const { owner, action, target, body, same } = await planTxtPatch(change);
+    if (body === null) return;
+    await api.request('PATCH', api.zonePath(), action, body);
+    const got = (await readTxt(owner)).values;
+    if (!same(got, target)) {
+      throw new DkError(
+        'tempfail',
+        'E_PUBLISH_CONFLICT',
+        `The TXT RRset at ${owner} on ${describe} was changed by someone else right after this update`,
+      );
+    }
+  }
+
   const describe = `powerdns at ${api.base} (server ${api.serverId})`;
   return {
     backend: 'powerdns',
@@ -224,6 +311,9 @@ export function createPowerdnsPublisher(opts: PowerdnsOptions): Publisher {
     defaultTtl,
     apply,
     describeChange,
+    readTxt,
+    applyTxt,
+    describeTxtChange,
     listAll: () => listPowerdnsTlsa(api),
   };
 }
