@@ -1,5 +1,5 @@
 export { plan, emptyState, recordFailure, endpointName } from './plan.js';
 export { desiredRecords, chainMatches, eeRecord, taRecord, issuerSet } from './records.js';
 export { confirmationWaitMs, confirmedAt, confirmedEverywhereAt, updateTracks } from './confirm.js';
-export { dueAt, foldAri } from './renewal.js';
+export { ariDue, dueAt, foldAri } from './renewal.js';
 export * from './types.js';

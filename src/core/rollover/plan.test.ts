@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { isDkError } from '../errors.js';
 import { emptyState, plan, recordFailure } from './plan.js';
 import { desiredRecords, eeRecord, taRecord } from './records.js';
-import { foldAri } from './renewal.js';
+import { ariDue, foldAri } from './renewal.js';
 import { pass, persist, step, untilIdle } from './testing/drive.js';
 import { World } from './testing/world.js';
 import type { Action, Decision, RolloverPolicy, RolloverState } from './types.js';
@@ -502,4 +502,32 @@ test('a rotation whose certificate fails live verification keeps the old key cur
   assert.ok(!acts(r.decisions).some((a) => a.kind === 'generateKey'));
   assert.deepEqual(sorted(w.primary[MX]), before);
   assert.deepEqual(w.violations(), []);
+});
+
+test('ariDue: ask renewalInfo for a verified certificate, not before the Retry-After', () => {
+  const { policy, w, state } = bootstrap();
+  assert.equal(ariDue(state, w.iso()), true);
+  const win = {
+    start: new Date(w.now + 20 * DAY).toISOString(),
+    end: new Date(w.now + 22 * DAY).toISOString(),
+  };
+  const d = plan(
+    state,
+    { ...w.observe(), ari: { ...win, retryAfter: new Date(w.now + HOUR).toISOString() } },
+    w.iso(),
+    policy,
+  );
+  assert.equal(ariDue(d.state, w.iso()), false);
+  assert.equal(ariDue(d.state, new Date(w.now + HOUR).toISOString()), true);
+  assert.equal(ariDue(emptyState(), w.iso()), false);
+});
+
+test('DANE off (no endpoint owners): no record, no wait, the certificate is installed and verified', () => {
+  const { policy, w } = setup({ owners: [] });
+  const r = untilIdle(w, null, policy);
+  assert.deepEqual(
+    acts(r.decisions).map((a) => a.kind),
+    ['generateKey', 'generateKey', 'orderCertificate', 'install'],
+  );
+  assert.equal(r.state.verified, true);
 });

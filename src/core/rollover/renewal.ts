@@ -53,3 +53,14 @@ export function dueAt(state: RolloverState): number | null {
   const na = Date.parse(c.notAfter);
   return na - (na - nb) / 3;
 }
+
+/**
+ * Should the caller ask the CA's renewalInfo for the installed certificate before planning?
+ * RFC 9773 §4.3: not before the Retry-After it gave (`nextAriCheck`); only for a certificate that
+ * is installed and verified (a renewal in progress has nothing to ask about yet).
+ */
+export function ariDue(state: RolloverState, now: string): boolean {
+  if (!state.installed?.ariCertId || !state.verified) return false;
+  const next = state.renewal.nextAriCheck;
+  return next === null || Date.parse(next) <= Date.parse(now);
+}
