@@ -582,3 +582,157 @@ describe('tlsa-set: ownership over every interleaving (property)', () => {
     );
   });
 });
+
+/**
+ * Issue 12: the ownership rules over random sequences of danekeeper's operations and a person's
+ * edits by hand, checked after every step against a model that is the rules written plainly:
+ * - add: publishes what is missing; claims only what it published itself (a record already
+ *   there, made by hand, stays someone else's);
+ * - remove: all or nothing; a named record danekeeper did not create stops it (unless forced);
+ *   remove 'owned' takes danekeeper's records (with force: every record);
+ * - replace: danekeeper's records become exactly the wanted ones, hand-made ones stay;
+ * - a record removed by hand is forgotten, so the same record added back by hand is not ours.
+ */
+describe('tlsa-set: ownership rules against a model (property)', () => {
+  type Op =
+    | { op: 'add' | 'replace'; ids: number[] }
+    | { op: 'remove'; ids: number[]; force: boolean }
+    | { op: 'removeOwned'; force: boolean }
+    | { op: 'handAdd' | 'handRemove'; id: number };
+  const idArb = fc.integer({ min: 1, max: 6 });
+  const idsArb = fc.uniqueArray(idArb, { minLength: 0, maxLength: 3 });
+  const opArb = (handRemove: boolean): fc.Arbitrary<Op> =>
+    fc.oneof(
+      fc.record({ op: fc.constantFrom('add' as const, 'replace' as const), ids: idsArb }),
+      fc.record({ op: fc.constant('remove' as const), ids: idsArb, force: fc.boolean() }),
+      fc.record({ op: fc.constant('removeOwned' as const), force: fc.boolean() }),
+      fc.record({
+        op: handRemove
+          ? fc.constantFrom('handAdd' as const, 'handRemove' as const)
+          : fc.constant('handAdd' as const),
+        id: idArb,
+      }),
+    );
+  const sorted = (s: Iterable<number>) => [...s].sort((a, b) => a - b);
+
+  const property = (handRemove: boolean) => async () => {
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(opArb(handRemove), { minLength: 1, maxLength: 25 }),
+        async (ops) => {
+          const pub = new MemPublisher();
+          const store = new MapStore();
+          const published = new Set<number>();
+          /** what the store remembers as danekeeper's */
+          let owned = new Set<number>();
+          for (const o of ops) {
+            if (o.op === 'handAdd') {
+              if (!published.has(o.id)) {
+                published.add(o.id);
+                pub.put([...(pub.sets.get(OWNER)?.records ?? []), rec(o.id)]);
+              }
+              continue;
+            }
+            if (o.op === 'handRemove') {
+              published.delete(o.id); // the store learns of it at danekeeper's next run
+              const left = (pub.sets.get(OWNER)?.records ?? []).filter((r) => r.data[0] !== o.id);
+              if (left.length > 0) pub.put(left);
+              else pub.sets.delete(OWNER);
+              continue;
+            }
+            const before = new Set(published);
+            // decisions use only remembered records that are still published
+            const ours = new Set([...owned].filter((i) => before.has(i)));
+            let add: number[] = [];
+            let remove: number[] = [];
+            if (o.op === 'add' || o.op === 'replace') {
+              add = o.ids.filter((i) => !before.has(i));
+              if (o.op === 'replace') remove = [...ours].filter((i) => !o.ids.includes(i));
+              const fn = o.op === 'add' ? addTlsa : replaceTlsa;
+              await fn(
+                pub,
+                store,
+                OWNER,
+                o.ids.map((i) => rec(i)),
+                noSleep,
+              );
+            } else if (o.op === 'remove') {
+              const r = await removeTlsa(
+                pub,
+                store,
+                OWNER,
+                o.ids.map((i) => rec(i)),
+                {
+                  ...noSleep,
+                  force: o.force,
+                },
+              );
+              const there = o.ids.filter((i) => before.has(i));
+              const foreign = there.filter((i) => !ours.has(i));
+              if (o.force || foreign.length === 0) remove = there;
+              assert.deepEqual(sorted(ids(r.notOwned)), o.force ? [] : sorted(foreign));
+            } else {
+              await removeTlsa(pub, store, OWNER, 'owned', { ...noSleep, force: o.force });
+              remove = o.force ? [...before] : [...ours];
+            }
+            // what was remembered beyond the RRset read is forgotten
+            owned = new Set([...ours, ...add].filter((i) => !remove.includes(i)));
+            for (const i of add) published.add(i);
+            for (const i of remove) published.delete(i);
+            const where = `after ${JSON.stringify(o)}`;
+            assert.deepEqual(ids((await pub.read(OWNER)).records), sorted(published), where);
+            assert.deepEqual(ids(store.owned('example.test.', OWNER)), sorted(owned), where);
+            assert.deepEqual(store.pendingRows, [], where);
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  };
+
+  it(
+    'danekeeper runs and records added by hand: the RRset and what it owns follow the model',
+    property(false),
+  );
+
+  it(
+    'the same with records also removed by hand',
+    {
+      todo: 'two tlsa-set.ts bugs the model finds (docs/mutation.md): gone records are forgotten only on a write, and a gone record danekeeper publishes again is forgotten right after',
+    },
+    property(true),
+  );
+
+  it(
+    'a record of ours removed by hand and published again by danekeeper stays ours',
+    {
+      todo: 'tlsa-set.ts settle(): remember(add) then forget(gone) drops a record that is in both',
+    },
+    async () => {
+      const pub = new MemPublisher();
+      const store = new MapStore();
+      await addTlsa(pub, store, OWNER, [rec(2)], noSleep);
+      pub.sets.delete(OWNER); // removed by hand
+      const r = await addTlsa(pub, store, OWNER, [rec(2)], noSleep);
+      assert.deepEqual(ids(r.added), [2]);
+      assert.deepEqual(ids(store.owned('example.test.', OWNER)), [2], 'published by us, not ours');
+    },
+  );
+
+  it(
+    'a record removed by hand and seen gone by a run that wrote nothing, then put back by hand, is not ours',
+    {
+      todo: 'tlsa-set.ts forgets gone records only when it writes (see docs/mutation.md); a later hand-made copy is then taken for ours',
+    },
+    async () => {
+      const pub = new MemPublisher();
+      const store = new MapStore();
+      await addTlsa(pub, store, OWNER, [rec(4)], noSleep);
+      pub.sets.delete(OWNER); // removed by hand
+      await addTlsa(pub, store, OWNER, [], noSleep); // a run sees it gone, changes nothing
+      pub.put([rec(4)]); // the same record, added back by hand
+      const r = await removeTlsa(pub, store, OWNER, 'owned', noSleep);
+      assert.deepEqual(ids(r.removed), [], 'the hand-made record was removed as ours');
+    },
+  );
+});
