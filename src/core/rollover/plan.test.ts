@@ -457,6 +457,17 @@ test('--cert-dir changed behind our back: the verified pair is put back', () => 
   const r = pass(w, state, policy);
   assert.deepEqual(acts(r.decisions)[0], { kind: 'install', certId: state.installed!.id });
   assert.equal(r.decisions.at(-1)?.kind, 'idle');
+  // put back with a reload that fails: never "rolled back" to the files from before danekeeper
+  w.deployed = null;
+  w.addresses[MX]![0]!.presents = null;
+  w.addresses[MX]![0]!.stuck = true;
+  let s = pass(w, r.state, policy).state;
+  w.advance(DAY);
+  const r2 = pass(w, s, policy);
+  s = r2.state;
+  assert.ok(!acts(r2.decisions).some((a) => a.kind === 'rollback'));
+  assert.equal(s.verified, true);
+  assert.equal(w.deployed, state.installed!.id);
 });
 
 test('plan is pure: the input state is not changed, the output survives JSON, a bad state or time is refused', () => {
@@ -530,4 +541,25 @@ test('DANE off (no endpoint owners): no record, no wait, the certificate is inst
     ['generateKey', 'generateKey', 'orderCertificate', 'install'],
   );
   assert.equal(r.state.verified, true);
+});
+
+test('a failure overtaken by events is dropped once the domain is at rest', () => {
+  const { policy, w, state } = bootstrap();
+  // a key generation that failed, for a role that is filled by now: nothing left to retry
+  const s: RolloverState = {
+    ...state,
+    intent: {
+      kind: 'generateKey',
+      role: 'next',
+      keyId: 'example.org#k99',
+      keyType: 'ec-p256',
+      at: w.iso(),
+    },
+  };
+  const f = recordFailure(s, { code: 'E_STORE_WRITE', message: 'Store locked' }, w.iso(), policy);
+  w.advance(DAY);
+  const d = plan(f, w.observe(), w.iso(), policy);
+  assert.equal(d.kind, 'idle');
+  assert.equal(d.state.failure, null);
+  assert.equal(d.state.intent, null);
 });

@@ -246,6 +246,13 @@ class Planner {
             ? s.pending
             : (obs.certificates.find((x) => x.id === i.certId) ?? null);
         if (!c) return;
+        if (s.installed?.id === c.id && s.verified) {
+          // The verified pair put back after --cert-dir changed: it has been live before, and
+          // there is nothing better to roll back to (the files before danekeeper match no record).
+          this.done(i.kind);
+          this.event('certificate-installed', `Put certificate ${c.id} back into --cert-dir`);
+          return;
+        }
         if (s.installed?.id !== c.id) s.previous = s.installed;
         s.installed = c;
         s.verified = false;
@@ -475,6 +482,8 @@ class Planner {
         `Cannot read the records at ${unreadable.join(', ')} from the DNS backend`,
       );
     }
+    // Nothing left to do: whatever failed before has been overtaken (status shows no old error).
+    s.failure = null;
     const until = Math.min(
       due ?? nowMs,
       s.renewal.nextAriCheck ? Date.parse(s.renewal.nextAriCheck) : Infinity,
