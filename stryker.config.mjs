@@ -1,0 +1,73 @@
+// Mutation testing of the security-critical code (DESIGN.md: StrykerJS + its TAP runner over
+// node's test runner, through tsx). Not run on CI: two cores make a full run take long.
+// `npm run mutate` runs every target (scripts/mutate.mjs); `npm run mutate -- tsig` one.
+// Incremental: results are kept between runs, so only changed code and tests are re-tested.
+
+/**
+ * What is mutated, by name: `DK_MUTATE=tsig npx stryker run` runs one target with its own
+ * incremental file (scripts/mutate.mjs runs them all and prints the summary).
+ */
+export const targets = {
+  dane: {
+    mutate: ['src/core/dane/verify.ts', 'src/core/dane/names.ts', 'src/core/dane/identity.ts'],
+    // the OpenSSL cross-checks (openssl.test.ts, names-openssl.test.ts) start a TLS server and
+    // s_client per case: reference tests, too slow to repeat for every mutant
+    tests: [
+      'src/core/dane/verify.test.ts',
+      'src/core/dane/names.test.ts',
+      'src/core/dane/rules.test.ts',
+    ],
+  },
+  check: {
+    mutate: ['src/check/check.ts', 'src/check/report.ts'],
+    tests: ['src/check/check.test.ts', 'src/check/rules.test.ts'],
+  },
+  'tlsa-set': {
+    mutate: ['src/publish/tlsa-set.ts'],
+    tests: ['src/publish/tlsa-set.test.ts'],
+  },
+  tsig: {
+    mutate: ['src/publish/rfc2136/tsig.ts'],
+    tests: [
+      'src/publish/rfc2136/tsig.test.ts',
+      'src/publish/rfc2136/tsig-fuzz.test.ts',
+      'src/publish/rfc2136/publisher.test.ts',
+      'src/publish/rfc2136/axfr.test.ts',
+    ],
+  },
+};
+const target = process.env.DK_MUTATE ?? 'tsig';
+if (!(target in targets))
+  throw new Error(`DK_MUTATE=${target}: one of ${Object.keys(targets).join(', ')}`);
+
+/** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
+export default {
+  packageManager: 'npm',
+  testRunner: 'tap',
+  plugins: ['@stryker-mutator/tap-runner'],
+  tap: {
+    testFiles: targets[target].tests,
+    nodeArgs: ['--test-reporter=tap', '--import', 'tsx', '-r', '{{hookFile}}', '{{testFile}}'],
+    forceBail: true,
+  },
+  mutate: targets[target].mutate,
+  coverageAnalysis: 'perTest',
+  incremental: true,
+  // Outside the repository's tracked tree: node_modules/ is ignored by git, eslint and prettier.
+  incrementalFile: `node_modules/.cache/stryker/${target}.incremental.json`,
+  tempDirName: 'node_modules/.cache/stryker/tmp',
+  cleanTempDir: 'always',
+  // Shared two-core machine: two test processes at most.
+  concurrency: 2,
+  timeoutMS: 20000,
+  reporters: ['clear-text', 'progress-append-only', 'json'],
+  jsonReporter: { fileName: `node_modules/.cache/stryker/${target}.mutation.json` },
+  clearTextReporter: {
+    allowColor: false,
+    logTests: false,
+    maxTestsToLog: 0,
+    reportScoreTable: true,
+    reportMutants: true,
+  },
+  thresholds: { high: 90, low: 80, break: null },
+};
