@@ -57,6 +57,8 @@ class FakePdns {
   fail?: { status: number; body: string; contentType?: string; headers?: Record<string, string> };
   /** ignore PATCH bodies (answer 204, change nothing) */
   dropPatches = false;
+  /** runs once right after a PATCH is applied: another writer in between */
+  afterPatch?: () => void;
   /** never answer */
   hang = false;
   /** answer PATCH with this (status, JSON body) and change nothing */
@@ -166,6 +168,9 @@ class FakePdns {
           }
         }
       }
+      const other = this.afterPatch;
+      this.afterPatch = undefined;
+      other?.();
       return send(204);
     }
     if (req.method === 'GET' && sub === '/cryptokeys') return send(200, this.keys);
@@ -458,6 +463,20 @@ describe('powerdns publisher (fake API)', () => {
       pub().apply({ owner: OWNER, expected: [], add: [rec(1)], remove: [], ttl: 300 }),
       'E_PUBLISH_CONFLICT',
     );
+  });
+
+  it('read-back: the right TTL with other records (someone wrote right after) is a conflict', async () => {
+    // the TTL half of the check passes here; only comparing the records catches it
+    fake.afterPatch = () => {
+      const s = fake.tlsa()!;
+      s.records = [...s.records, { content: content(7), disabled: false }];
+    };
+    const e = await rejectsWith(
+      pub().apply({ owner: OWNER, expected: [], add: [rec(1)], remove: [], ttl: 300 }),
+      'E_PUBLISH_CONFLICT',
+    );
+    assert.match(e.message, /\(2 records, 1 written\)/);
+    assert.equal(fake.tlsa()!.ttl, 300);
   });
 
   it('a bad TTL is refused before anything is sent', async () => {
