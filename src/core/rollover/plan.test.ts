@@ -563,3 +563,27 @@ test('a failure overtaken by events is dropped once the domain is at rest', () =
   assert.equal(d.state.failure, null);
   assert.equal(d.state.intent, null);
 });
+
+test('a reload that keeps failing backs off longer each round (install and live check count as one step)', () => {
+  const { policy, w, state } = bootstrap();
+  w.advance(DAY);
+  w.addresses[SUB]![1]!.stuck = true;
+  let s = pass(w, state, policy, { request: 'rotate-key' }).state;
+  const waits: number[] = [];
+  for (let round = 0; round < 4; round++) {
+    // grace, rollback, backoff, install again
+    for (let i = 0; i < 6; i++) {
+      const r = pass(w, s, policy);
+      s = r.state;
+      const last = r.decisions.at(-1)!;
+      if (last.kind === 'wait' && last.waitingFor === 'retry') {
+        waits.push(Date.parse(s.failure!.retryAt) - Date.parse(s.failure!.at));
+        w.advance(Date.parse(last.until!) - w.now);
+        break;
+      }
+      w.advance(61_000);
+    }
+  }
+  assert.deepEqual(waits, [300_000, 600_000, 1_200_000, 2_400_000]);
+  assert.deepEqual(w.violations(), []);
+});

@@ -78,6 +78,11 @@ export function endpointName(owner: string): string {
   return m ? `${m[2]}:${m[1]}` : owner;
 }
 
+/** An install whose reload fails and the live check that then fails are one failing step. */
+function family(step: Failure['step']): string {
+  return step === 'verify' ? 'install' : step;
+}
+
 function backoff(
   prev: Failure | null,
   step: Failure['step'],
@@ -87,7 +92,13 @@ function backoff(
   policy: RolloverPolicy,
   retryAfter?: string,
 ): Failure {
-  const attempts = prev?.step === step ? prev.attempts + 1 : 1;
+  // The live check judging an install whose reload failed is the same attempt, not a new one.
+  const attempts =
+    prev?.step === 'install' && step === 'verify'
+      ? prev.attempts
+      : prev && family(prev.step) === family(step)
+        ? prev.attempts + 1
+        : 1;
   const base = (policy.backoffBaseSeconds ?? DEFAULT_BACKOFF_BASE_S) * 1000;
   const max = (policy.backoffMaxSeconds ?? DEFAULT_BACKOFF_MAX_S) * 1000;
   let at = now + Math.min(max, base * 2 ** (attempts - 1));
