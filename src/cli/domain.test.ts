@@ -160,8 +160,7 @@ describe('domain: the DNSSEC prerequisite', () => {
         ? {
             zone: 'island.test',
             ok: false,
-            reason:
-              'zone island.test is not signed with a secure chain of trust (chain insecure: no DS)',
+            reason: 'zone island.test has no secure chain of trust (chain insecure). No DS',
             fix: 'give the registrar this DS: island.test. IN DS 1 13 2 AB',
           }
         : { zone: h, ok: true };
@@ -170,7 +169,7 @@ describe('domain: the DNSSEC prerequisite', () => {
     assert.equal(e.kind, 'config');
     assert.match(
       e.message,
-      /^Cannot turn DANE on for island\.test: zone island\.test is not signed .*\. Fix: give the registrar this DS: .* \(details: danekeeper dnssec status island\.test; or add the domain with --no-dane\)$/,
+      /^Cannot turn DANE on for island\.test: zone island\.test has no secure chain of trust \(chain insecure\)\. No DS\. Fix: give the registrar this DS: .* \(details: danekeeper dnssec status island\.test; or add the domain with --no-dane\)$/,
     );
     const unknown = await rejects(
       requireSecureZones('x.test', [], async () => ({
@@ -219,7 +218,7 @@ describe('domain add (in process)', () => {
         'example.org': {
           zone: 'example.org',
           ok: false,
-          reason: 'zone example.org is not signed',
+          reason: 'zone example.org has no secure chain of trust (chain insecure)',
           fix: 'sign it',
         },
       },

@@ -161,7 +161,7 @@ export function zoneCheck(resolver: Resolver): ZoneCheck {
       zone,
       ok: false,
       unknown: r.chain.status === 'indeterminate',
-      reason: `zone ${zone} is not signed with a secure chain of trust (chain ${r.chain.status}${first ? `: ${oneLine(first.message)}` : ''})`,
+      reason: `zone ${zone} has no secure chain of trust (chain ${r.chain.status})${first ? `. ${oneLine(first.message).replace(/\.$/, '')}` : ''}`,
       ...(first?.fix ? { fix: oneLine(first.fix) } : {}),
     };
   };
@@ -187,7 +187,7 @@ export async function requireSecureZones(
     throw new DkError(
       s.unknown ? 'unavailable' : 'config',
       'E_DOMAIN_DNSSEC',
-      `Cannot turn DANE on for ${domain}: ${s.reason}${s.fix ? `. Fix: ${s.fix}` : ''} (details: danekeeper dnssec status ${s.zone}; or add the domain with --no-dane)`,
+      `Cannot turn DANE on for ${domain}: ${s.reason}.${s.fix ? ` Fix: ${s.fix}` : ''} (details: danekeeper dnssec status ${s.zone}; or add the domain with --no-dane)`,
     );
   }
   return [...seen.keys()];
