@@ -3,7 +3,8 @@
  * authoritative servers that lag, freeze or stop answering, a DNS backend that refuses updates or
  * cannot be read, endpoint addresses whose reload does not take or that cannot be probed, a CA
  * that fails, `kill -9` before or after any side effect, `renew --force` and `--rotate-key` at any
- * moment — driven by the planner. After every change of the world, every address must present a
+ * moment, services restarted from old files, ARI windows ahead or already over — driven by the
+ * planner. After every change of the world, every address must present a
  * chain that matches a record every server has served for at least max(interval, 2 x TTL)
  * (World.truth, kept from the servers' copies, not from what the planner believes). Once the faults
  * stop, the planner comes to rest with the installed certificate live everywhere and no stale
@@ -42,6 +43,8 @@ const faults = [
   'rotate-key',
   'renew',
   'revert',
+  'ari-past',
+  'ari-ahead',
 ] as const;
 type Fault = (typeof faults)[number];
 
@@ -125,7 +128,13 @@ function run(cfg: Config, steps: StepIn[]) {
 
     // one keep-secured pass
     for (let i = 0; i < 8; i++) {
-      const d = plan(s, w.observe(st.random, request), w.iso(), policy);
+      const obs = w.observe(st.random, request);
+      // RFC 9773: the CA suggests a window; one already over (e.g. a revocation) means now
+      if (st.fault === 'ari-past' || st.fault === 'ari-ahead') {
+        const at = st.fault === 'ari-past' ? w.now - 2 * DAY : w.now + 3 * DAY;
+        obs.ari = { start: new Date(at).toISOString(), end: new Date(at + DAY).toISOString() };
+      }
+      const d = plan(s, obs, w.iso(), policy);
       request = null;
       s = persist(d.state);
       if (d.kind !== 'act') break;
