@@ -11,9 +11,8 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { daneEnabled, loadConfig, splitCommand, type ConfigFile } from '../config/config.js';
 import { DkError } from '../core/errors.js';
-import { loadResolverConfig, proveValidating, queryName, StubResolver } from '../io/dns/index.js';
+import { queryName } from '../io/dns/name.js';
 import type { Resolver } from '../io/dns/types.js';
-import { dnssecStatus } from '../publish/dnssec-status.js';
 import {
   CHALLENGES,
   KEY_TYPES,
@@ -153,6 +152,7 @@ const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 export function zoneCheck(resolver: Resolver): ZoneCheck {
   return async (host) => {
     const zone = await zoneOf(resolver, host);
+    const { dnssecStatus } = await import('../publish/dnssec-status.js');
     const r = await dnssecStatus({ zone, resolver });
     const critical = r.findings.filter((f) => f.severity === 'critical');
     if (r.chain.status === 'secure' && critical.length === 0) return { zone, ok: true };
@@ -225,6 +225,8 @@ export interface DomainDeps {
 }
 
 async function defaultResolver(flags: string[], config: ConfigFile): Promise<Resolver> {
+  // Loaded here: list, show, disable-dane and remove never touch the DNS (bench/startup.ts).
+  const { loadResolverConfig, proveValidating, StubResolver } = await import('../io/dns/index.js');
   const fromFile = config.dns.resolver;
   const conf = await loadResolverConfig({
     resolver: flags.length > 0 ? flags : fromFile ? [fromFile] : [],
