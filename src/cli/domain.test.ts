@@ -478,6 +478,16 @@ describe('danekeeper domain (CLI, no server)', () => {
       /^danekeeper: Cannot remove a\.test now: a keep-secured pass \(run-4242\) is working on it until .*; try again when it is done\n$/,
     );
     assert.ok(s.domains.get('a.test'), 'still there');
+    const off = runCli(['domain', 'disable-dane', 'a.test'], { env: e });
+    assert.equal(off.code, 0, 'already off: nothing to change, no lease needed');
+    s.domains.update('a.test', { dane: true }, new Date());
+    const busy = runCli(['domain', 'disable-dane', 'a.test'], { env: e });
+    assert.equal(busy.code, 75, busy.stderr);
+    assert.match(
+      busy.stderr,
+      /^danekeeper: Cannot disable DANE for a\.test now: a keep-secured pass \(run-4242\)/,
+    );
+    assert.equal(s.domains.get('a.test')?.dane, true);
     s.rollover.releaseLease('a.test', 'run-4242');
     assert.equal(runCli(['domain', 'remove', 'a.test'], { env: e }).code, 0);
     assert.equal(s.domains.get('a.test'), undefined);
