@@ -3,3 +3,4 @@ export { desiredRecords, chainMatches, eeRecord, taRecord, issuerSet } from './r
 export { confirmationWaitMs, confirmedAt, confirmedEverywhereAt, updateTracks } from './confirm.js';
 export { ariDue, dueAt, foldAri } from './renewal.js';
 export * from './types.js';
+export { summarize, type RolloverSummary, type TlsaSummary } from './summary.js';

@@ -1,0 +1,84 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { plan } from './plan.js';
+import { eeRecord } from './records.js';
+import { summarize } from './summary.js';
+import { pass, untilIdle } from './testing/drive.js';
+import { World } from './testing/world.js';
+import type { RolloverPolicy } from './types.js';
+
+const MX = '_25._tcp.mail.example.org.';
+const DAY = 86_400_000;
+
+function setup() {
+  const policy: RolloverPolicy = {
+    domain: 'example.org',
+    owners: [MX],
+    keyType: 'ec-p256',
+    confirmationIntervalHours: 24,
+    newKeyEachRenewal: false,
+    issuerRecords: false,
+    issuerSpkis: [],
+  };
+  const w = new World(policy, {
+    start: Date.parse('2026-01-01T00:00:00Z'),
+    servers: 2,
+    addressesPerOwner: 1,
+    ttl: 300,
+  });
+  return { policy, w };
+}
+
+test('status while waiting: phase, until, which server serves each record, what happens next', () => {
+  const { policy, w } = setup();
+  let s = pass(w, null, policy).state;
+  w.advance(60_000);
+  w.sync((i) => i === 0);
+  const obs = w.observe();
+  const d = plan(s, obs, w.iso(), policy);
+  const sum = summarize(d, obs, policy);
+  assert.equal(sum.phase, 'propagating');
+  assert.equal(sum.waitingFor, 'propagation');
+  assert.equal(sum.until, null);
+  assert.match(sum.next, /ns2\.example\.net/);
+  assert.equal(sum.certificate, null);
+  assert.equal(sum.pending?.keyId, 'example.org#k1');
+  assert.deepEqual(
+    sum.tlsa.map((t) => [t.role, t.published, t.servedBy, t.notServedBy, t.confirmedAt]),
+    [
+      ['current-key', true, ['ns1.example.net'], ['ns2.example.net'], null],
+      ['next-key', true, ['ns1.example.net'], ['ns2.example.net'], null],
+    ],
+  );
+  w.sync();
+  s = d.state;
+  const obs2 = w.observe();
+  const d2 = plan(s, obs2, w.iso(), policy);
+  const sum2 = summarize(d2, obs2, policy);
+  assert.equal(sum2.phase, 'confirming');
+  assert.equal(sum2.until, new Date(w.now + DAY).toISOString());
+  assert.equal(sum2.tlsa[0]!.confirmedAt, sum2.until);
+});
+
+test('status at rest and after a rotation: the old record is stale until removed; no key material', () => {
+  const { policy, w } = setup();
+  const r = untilIdle(w, null, policy);
+  const obs = w.observe();
+  const sum = summarize(plan(r.state, obs, w.iso(), policy), obs, policy);
+  assert.equal(sum.phase, 'idle');
+  assert.equal(sum.certificate?.verified, true);
+  assert.equal(sum.failure, null);
+  assert.doesNotMatch(JSON.stringify(sum), /PRIVATE/);
+  // rotated, verified, before the old current record is removed
+  w.advance(DAY);
+  const p = pass(w, r.state, policy, { request: 'rotate-key', max: 4 });
+  const obs2 = w.observe();
+  const d = plan(p.state, obs2, w.iso(), policy);
+  const sum2 = summarize(d, obs2, policy);
+  assert.equal(sum2.phase, 'removing-stale');
+  assert.deepEqual(
+    sum2.tlsa.filter((t) => t.role === 'stale').map((t) => t.rdata),
+    [eeRecord(World.spkiOf('example.org#k1'))],
+  );
+  assert.match(sum2.next, /^Remove the stale 3 1 1 /);
+});
