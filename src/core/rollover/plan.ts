@@ -328,9 +328,11 @@ class Planner {
   }
 
   /**
-   * After an install: every address of every endpoint must present the installed key (whose
-   * record was confirmed before install). The reload may take a moment to show, hence a grace;
-   * after it, the previous pair is put back (DESIGN.md: deploy, verify live, else roll back).
+   * After an install: every address of every endpoint must present the installed certificate:
+   * its key (whose record was confirmed before the install) and its serial (a same-key renewal
+   * whose reload did not take still shows the old one). The reload may take a moment to show,
+   * hence a grace; after it, the previous pair is put back (DESIGN.md: verify live, else roll
+   * back).
    */
   verify(): Decision | null {
     const { s, policy } = this;
@@ -445,7 +447,7 @@ class Planner {
       if (lost.length > 0 && !retry) {
         this.event(
           'republished',
-          `${lost.join(', ')} at ${owner} is no longer served by the DNS backend; publishing it again`,
+          `${lost.join(', ')} at ${owner} is no longer held by the DNS backend; publishing it again`,
         );
       }
       // Recorded as ours before it is sent, so a crash after the UPDATE still knows it owns it.
