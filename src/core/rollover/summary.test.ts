@@ -69,6 +69,18 @@ test('status at rest and after a rotation: the old record is stale until removed
   assert.equal(sum.certificate?.verified, true);
   assert.equal(sum.failure, null);
   assert.doesNotMatch(JSON.stringify(sum), /PRIVATE/);
+  assert.deepEqual(sum.live, [
+    { owner: MX, address: '192.0.2.1', presents: 'installed', matchesPublished: true },
+  ]);
+  // a service that came back from older files of the same key: shown, still matched
+  const old = w.clone();
+  old.addresses[MX]![0]!.presents = r.state.installed!.id.replace(/c\d+$/, 'c0');
+  old.certs.set('example.org#c0', { ...r.state.installed!, id: 'example.org#c0', serial: 'ff' });
+  const o3 = old.observe();
+  assert.equal(
+    summarize(plan(r.state, o3, old.iso(), policy), o3, policy).live[0]!.presents,
+    'other',
+  );
   // rotated, verified, before the old current record is removed
   w.advance(DAY);
   const p = pass(w, r.state, policy, { request: 'rotate-key', max: 4 });

@@ -5,7 +5,7 @@
  * private key.
  */
 import { confirmedAt } from './confirm.js';
-import { desiredRecords, eeRecord, issuerSet, taRecord } from './records.js';
+import { chainMatches, desiredRecords, eeRecord, issuerSet, taRecord } from './records.js';
 import type { Decision, Observations, Phase, Rdata, RolloverPolicy, WaitReason } from './types.js';
 
 export interface TlsaSummary {
@@ -38,6 +38,18 @@ export interface RolloverSummary {
   pending: { id: string; keyId: string; notAfter: string } | null;
   keys: { current: { id: string; spki: string } | null; next: { id: string; spki: string } | null };
   tlsa: TlsaSummary[];
+  /**
+   * What every address presents: the installed certificate, another one (a service that did not
+   * reload, or came back from old files) with whether a published record still matches it, or
+   * the probe's error.
+   */
+  live: {
+    owner: string;
+    address: string;
+    presents: 'installed' | 'other' | 'error';
+    matchesPublished: boolean;
+    error?: string;
+  }[];
 }
 
 function nextStep(d: Decision): string {
@@ -89,6 +101,40 @@ export function summarize(d: Decision, obs: Observations, policy: RolloverPolicy
       });
     }
   }
+  const installedSpki = s.installed
+    ? [s.keys.current, s.keys.next, ...obs.keys].find((k) => k?.id === s.installed?.keyId)?.spki
+    : undefined;
+  const hex = (x: string) =>
+    x
+      .replace(/[:\s]/g, '')
+      .toLowerCase()
+      .replace(/^0+(?=.)/, '');
+  const live: RolloverSummary['live'] = [];
+  for (const owner of policy.owners) {
+    const published = obs.dns[owner]?.published ?? [];
+    for (const a of obs.live[owner] ?? []) {
+      if ('error' in a) {
+        live.push({
+          owner,
+          address: a.address,
+          presents: 'error',
+          matchesPublished: false,
+          error: a.error,
+        });
+        continue;
+      }
+      const mine =
+        installedSpki !== undefined &&
+        a.leafSpki.toLowerCase() === installedSpki &&
+        hex(a.leafSerial) === hex(s.installed!.serial);
+      live.push({
+        owner,
+        address: a.address,
+        presents: mine ? 'installed' : 'other',
+        matchesPublished: published.some((r) => chainMatches(a, r)),
+      });
+    }
+  }
   const key = (k: { id: string; spki: string } | null) => (k ? { id: k.id, spki: k.spki } : null);
   return {
     phase: d.phase,
@@ -118,5 +164,6 @@ export function summarize(d: Decision, obs: Observations, policy: RolloverPolicy
       : null,
     keys: { current: key(s.keys.current), next: key(s.keys.next) },
     tlsa,
+    live,
   };
 }
