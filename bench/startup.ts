@@ -46,6 +46,7 @@ try {
     ['danekeeper check --help', [cli, 'check', '--help']],
     ['danekeeper dns add-tlsa --help', [cli, 'dns', 'add-tlsa', '--help']],
     ['danekeeper dnssec status --help', [cli, 'dnssec', 'status', '--help']],
+    ['danekeeper domain add --help', [cli, 'domain', 'add', '--help']],
     ['danekeeper tlsa explain "3 1 1 …"', [cli, 'tlsa', 'explain', spki]],
     ['danekeeper tlsa --cert leaf.pem', [cli, 'tlsa', '--cert', pki.leaf.certFile]],
     [

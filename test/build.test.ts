@@ -30,7 +30,7 @@ test('the bundled CLI starts, loads each command, its SQLite store and its confi
     assert.match(cli('--version').stdout, /^\d+\.\d+\.\d+\n$/);
     const rec = `3 1 1 ${'ab'.repeat(32)}`;
     assert.match(cli('tlsa', 'explain', rec).stdout, /DANE-EE/);
-    for (const c of ['verify', 'check', 'dns', 'dnssec']) {
+    for (const c of ['verify', 'check', 'dns', 'dnssec', 'domain']) {
       const h = cli(c, '--help');
       assert.equal(h.status, 0, `${c} --help: ${h.stderr}`);
     }

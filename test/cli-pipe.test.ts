@@ -57,7 +57,7 @@ test('--version and --help load no command module and still work', () => {
   assert.match(v.stdout, /^\d+\.\d+\.\d+\n$/);
   const h = runCli(['--help']);
   assert.equal(h.code, 0);
-  for (const c of ['tlsa', 'verify', 'check', 'dns', 'dnssec']) {
+  for (const c of ['tlsa', 'verify', 'check', 'dns', 'dnssec', 'domain']) {
     assert.match(h.stdout, new RegExp(`^  ${c} `, 'm'), `help lists ${c}`);
   }
   const d = runCli(['dnssec', 'status', '--help']);
