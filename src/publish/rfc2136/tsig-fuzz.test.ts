@@ -9,7 +9,16 @@ import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import type { TsigKey } from './keyfile.js';
 import { encodeMessage, OPCODE_QUERY, TYPE_SOA, CLASS_IN } from './message.js';
-import { tsigSign, tsigVerify, type TsigVerdict } from './tsig.js';
+import {
+  serverTime,
+  TSIG_BADKEY,
+  TSIG_BADSIG,
+  TSIG_BADTIME,
+  tsigSign,
+  tsigVerify,
+  type TsigFields,
+  type TsigVerdict,
+} from './tsig.js';
 
 const NOW = 1_700_000_000;
 const keys: TsigKey[] = (
@@ -191,5 +200,155 @@ describe('tsigVerify over damaged signed messages', () => {
       ),
       { numRuns: 500 },
     );
+  });
+});
+
+/** The reason a verdict gives, for the table below. */
+const why = (v: TsigVerdict) => (v.kind === 'bad' ? v.why : v.kind);
+
+describe('tsigVerify: each refusal says what is wrong', () => {
+  const key = keys[2]!; // hmac-sha256
+  const { wire, tsigAt } = signed(key);
+  const l = layout(wire, tsigAt, key);
+  const set16 = (w: Buffer, at: number, v: number) => {
+    const c = Buffer.from(w);
+    c.writeUInt16BE(v, at);
+    return c;
+  };
+
+  const cases: [string, Buffer, RegExp][] = [
+    ['shorter than a header', wire.subarray(0, 11), /^the message is shorter than a header$/],
+    ['question cut', wire.subarray(0, 14), /^the message is malformed \(/],
+    ['record header cut', wire.subarray(0, l.fixedAt + 5), /record runs past the end\)$/],
+    ['RDATA past the end', set16(wire, l.fixedAt + 8, 999), /record runs past the end\)$/],
+    [
+      'RDATA shorter than its fields',
+      set16(wire, l.fixedAt + 8, l.algEnd - l.rdAt + 4).subarray(0, l.algEnd + 4),
+      /TSIG RDATA is cut short\)$/,
+    ],
+    ['MAC size past the RDATA', set16(wire, l.macLenAt, 40), /TSIG RDATA is cut short\)$/],
+    ['other-data length past the RDATA', set16(wire, l.end - 2, 1), /TSIG RDATA is cut short\)$/],
+    [
+      'TSIG in the answer section',
+      set16(set16(wire, 6, 1), 10, 0),
+      /^a TSIG record is not the last additional record$/,
+    ],
+    ['class IN', set16(wire, l.fixedAt + 2, 1), /CLASS other than ANY or a TTL other than 0$/],
+    [
+      'trailing byte',
+      Buffer.concat([wire, Buffer.from([0])]),
+      /^the message has trailing bytes after its TSIG record$/,
+    ],
+  ];
+  for (const [what, w, re] of cases) {
+    it(`${what}`, () => assert.match(why(verify(w, key)), re));
+  }
+
+  it('RDATA longer than its fields: trailing bytes in the TSIG RDATA', () => {
+    const w = Buffer.concat([wire, Buffer.from([0])]);
+    w.writeUInt16BE(w.readUInt16BE(l.fixedAt + 8) + 1, l.fixedAt + 8);
+    assert.match(
+      why(verify(w, key)),
+      /its TSIG record is malformed \(TSIG RDATA has trailing bytes\)$/,
+    );
+  });
+
+  it('another key name, another algorithm: said, with the fields', () => {
+    const other = verify(wire, { ...key, name: 'someone-else.example' });
+    assert.equal(why(other), 'it is signed with another TSIG key');
+    assert.equal((other as { fields?: unknown }).fields !== undefined, true);
+    assert.equal(
+      why(verify(wire, { ...key, algorithm: 'hmac-sha512' })),
+      'it is signed with another TSIG algorithm',
+    );
+  });
+
+  it('a wrong MAC names the key; a stale one says by how much', () => {
+    assert.equal(
+      why(tsigVerify(wire, { ...key, secret: Buffer.alloc(32, 1) }, { now: NOW })),
+      'its TSIG MAC does not verify with key "dk-fuzz.example"',
+    );
+    assert.equal(
+      why(tsigVerify(wire, key, { now: NOW + 1000 })),
+      'it was signed 1000 s from our clock, beyond the fudge of 300 s',
+    );
+    assert.equal(
+      why(tsigVerify(wire, key, { now: NOW - 400 })),
+      'it was signed -400 s from our clock, beyond the fudge of 300 s',
+    );
+    assert.equal(
+      tsigVerify(wire, key, { now: NOW - 300 }).kind,
+      'verified',
+      'the fudge itself is inside',
+    );
+  });
+
+  it('§5.3.2: only BADKEY or BADSIG without a MAC is an unsigned error; a MAC-less message otherwise is bad', () => {
+    for (const [error, kind] of [
+      [TSIG_BADKEY, 'unsigned-error'],
+      [TSIG_BADSIG, 'unsigned-error'],
+      [0, 'bad'],
+      [TSIG_BADTIME, 'bad'],
+    ] as const) {
+      const m = withMac(key, Buffer.alloc(0));
+      const at = layout(m, tsigAt, key).macAt + 2; // original ID, then error
+      m.writeUInt16BE(error, at);
+      assert.equal(verify(m, key).kind, kind, `error ${error}`);
+    }
+    // a signed BADKEY answer (MAC present) is checked as any signed message
+    const signedError = tsigSign(
+      encodeMessage({
+        id: 1,
+        opcode: OPCODE_QUERY,
+        question: { name: 'example.test.', type: TYPE_SOA, class: CLASS_IN },
+      }),
+      key,
+      { now: NOW, error: TSIG_BADKEY },
+    ).wire;
+    assert.equal(verify(signedError, key).kind, 'verified');
+  });
+
+  it('§5.2.3: a BADTIME answer is signed with the request time: verified however far off, and serverTime reads the server clock', () => {
+    const server = 2 ** 33 + 5; // beyond 32 bits: the 48-bit time's high part counts
+    const other = Buffer.alloc(6);
+    other.writeUInt16BE(Math.floor(server / 2 ** 32), 0);
+    other.writeUInt32BE(server % 2 ** 32, 2);
+    const m = encodeMessage({
+      id: 2,
+      opcode: OPCODE_QUERY,
+      question: { name: 'example.test.', type: TYPE_SOA, class: CLASS_IN },
+    });
+    const w = tsigSign(m, key, { now: NOW - 5000, error: TSIG_BADTIME, otherData: other }).wire;
+    const v = tsigVerify(w, key, { now: NOW });
+    assert.equal(v.kind, 'verified');
+    assert.equal(serverTime((v as { fields: TsigFields }).fields), server);
+    assert.equal(
+      serverTime({ ...(v as { fields: TsigFields }).fields, otherData: Buffer.alloc(4) }),
+      null,
+    );
+  });
+
+  it('48-bit times: a message signed after 2106 verifies at that time and not 2^32 s earlier', () => {
+    const later = 2 ** 32 + 1000;
+    const m = encodeMessage({
+      id: 3,
+      opcode: OPCODE_QUERY,
+      question: { name: 'example.test.', type: TYPE_SOA, class: CLASS_IN },
+    });
+    const w = tsigSign(m, key, { now: later }).wire;
+    assert.equal(tsigVerify(w, key, { now: later }).kind, 'verified');
+    assert.equal(tsigVerify(w, key, { now: 1000 }).kind, 'bad');
+  });
+
+  it('§4.3.3: names enter the MAC in canonical (lower-case) form, whatever case the key was written in', () => {
+    const upper = { ...key, name: 'DK-Fuzz.EXAMPLE' };
+    const m = encodeMessage({
+      id: 4,
+      opcode: OPCODE_QUERY,
+      question: { name: 'example.test.', type: TYPE_SOA, class: CLASS_IN },
+    });
+    const w = tsigSign(m, upper, { now: NOW }).wire;
+    assert.equal(tsigVerify(w, key, { now: NOW }).kind, 'verified');
+    assert.equal(tsigVerify(signed(key).wire, upper, { now: NOW }).kind, 'verified');
   });
 });
