@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { daneGate } from './dane-gate.js';
+import { daneGate, referenceNames } from './dane-gate.js';
 import { StaticResolver } from './static-resolver.js';
 import type { DnssecStatus } from './types.js';
 
@@ -98,5 +98,67 @@ describe('StaticResolver', () => {
     const addresses = [await res.lookup('mx.example.test', 'A')];
     const tlsa = await res.lookup('_25._tcp.host.provider.test', 'TLSA');
     assert.equal(daneGate({ addresses, tlsa }).decision, 'dnssec-failure');
+  });
+});
+
+describe('daneGate: TLSA base domains (RFC 7672 §2.2.3) and reference names (§3.2.2)', () => {
+  const via = (status: DnssecStatus, chain: string[]) => ({
+    name: 'mx.example.test',
+    type: 'A' as const,
+    status,
+    records: ['192.0.2.1'],
+    skipped: 0,
+    cnameChain: chain,
+    canonicalName: chain.at(-1) ?? 'mx.example.test',
+  });
+  const alias = (status: DnssecStatus) => ({
+    name: 'mx.example.test',
+    type: 'CNAME' as const,
+    status,
+    records: ['host.provider.test'],
+    skipped: 0,
+  });
+
+  test('no CNAME: the host name; a chain secure end to end: expanded first, then original', () => {
+    assert.deepEqual(daneGate({ addresses: [via('secure', [])] }).bases, ['mx.example.test']);
+    assert.deepEqual(daneGate({ addresses: [via('secure', ['host.provider.test'])] }).bases, [
+      'host.provider.test',
+      'mx.example.test',
+    ]);
+  });
+
+  test('insecure through a chain: a secure first link gives the original name only; an insecure one, no DANE', () => {
+    const addresses = [via('insecure', ['host.provider.test'])];
+    const g = daneGate({ addresses, alias: alias('secure') });
+    assert.equal(g.decision, 'dane');
+    assert.deepEqual(g.bases, ['mx.example.test']);
+    assert.equal(daneGate({ addresses, alias: alias('insecure') }).decision, 'no-dane');
+    assert.equal(daneGate({ addresses }).decision, 'no-dane');
+    assert.equal(
+      daneGate({ addresses, alias: { ...alias('secure'), records: [] } }).decision,
+      'no-dane',
+    );
+  });
+
+  test('bogus is reported before indeterminate, whichever lookup came first', () => {
+    const g = daneGate({ addresses: [r('A', 'indeterminate'), r('AAAA', 'bogus')] });
+    assert.equal(g.lookup?.status, 'bogus');
+  });
+
+  test('referenceNames: the next-hop domain only under a secure MX RRset', () => {
+    const o = { tlsaBase: 'b.test', host: 'mx.test' };
+    assert.deepEqual(referenceNames({ ...o, nextHop: 'd.test', mxSecure: true }), [
+      'b.test',
+      'mx.test',
+      'd.test',
+    ]);
+    assert.deepEqual(referenceNames({ ...o, nextHop: 'd.test', mxSecure: false }), [
+      'b.test',
+      'mx.test',
+    ]);
+    assert.deepEqual(referenceNames({ ...o, nextHop: null, mxSecure: true }), [
+      'b.test',
+      'mx.test',
+    ]);
   });
 });
