@@ -1,0 +1,268 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { DkError } from '../core/errors.js';
+import type {
+  Action,
+  CertFacts,
+  KeyFacts,
+  RolloverPolicy,
+  RolloverState,
+} from '../core/rollover/index.js';
+import type { Domain, DomainSettings } from '../store/domains.js';
+import { memoryState, type StateStore } from '../store/state.js';
+import { runPass, type DomainWorld } from './pass.js';
+
+const T0 = new Date('2026-03-01T00:00:00.000Z');
+const OWNER = '_25._tcp.mail.example.org.';
+const hex = (n: number) => n.toString(16).padStart(64, '0');
+
+function settings(): DomainSettings {
+  return {
+    name: 'example.org',
+    includeDomainName: true,
+    subdomains: ['mail'],
+    mailHosts: ['mail.example.org'],
+    endpoints: [{ host: 'mail.example.org', port: 25, proto: 'tcp' }],
+    dane: true,
+    certDir: '/nonexistent/live/example.org',
+    reload: [],
+    keyType: 'ec-p256',
+    newKeyEachRenewal: false,
+    issuerRecords: false,
+    challenge: null,
+  };
+}
+
+/** A world that does what it is told: DNS served at once by two servers, the service reloads. */
+class FakeWorld implements DomainWorld {
+  keys: KeyFacts[] = [];
+  certs: CertFacts[] = [];
+  published: string[] = [];
+  deployed: string | null = null;
+  log: Action[] = [];
+  failNext: Partial<Record<Action['kind'], Error>> = {};
+  clock: { t: number };
+  n = 0;
+  constructor(clock: { t: number }) {
+    this.clock = clock;
+  }
+  policy(d: Domain): RolloverPolicy {
+    return {
+      domain: d.name,
+      owners: [OWNER],
+      keyType: d.keyType,
+      confirmationIntervalHours: 0.001,
+      newKeyEachRenewal: d.newKeyEachRenewal,
+      issuerRecords: d.issuerRecords,
+      issuerSpkis: [],
+      verifyGraceSeconds: 60,
+    };
+  }
+  observe() {
+    const cert = this.certs.find((c) => c.id === this.deployed);
+    const key = this.keys.find((k) => k.id === cert?.keyId);
+    return Promise.resolve({
+      dns: {
+        [OWNER]: {
+          published: [...this.published],
+          servers: ['ns1', 'ns2'].map((name) => ({
+            name,
+            served: [...this.published],
+            ttl: 1,
+          })),
+        },
+      },
+      live: {
+        [OWNER]: [
+          cert && key
+            ? {
+                address: '192.0.2.1',
+                leafSpki: key.spki,
+                leafSerial: cert.serial,
+                chainSpkis: [key.spki, hex(999)],
+              }
+            : { address: '192.0.2.1', error: 'connection refused' },
+        ],
+      },
+      keys: [...this.keys],
+      certificates: [...this.certs],
+      deployed: this.deployed,
+      random: 0.5,
+    });
+  }
+  execute(_d: Domain, a: Action): Promise<void> {
+    this.log.push(a);
+    const fail = this.failNext[a.kind];
+    if (fail) {
+      delete this.failNext[a.kind];
+      return Promise.reject(fail);
+    }
+    switch (a.kind) {
+      case 'generateKey':
+        if (!this.keys.some((k) => k.id === a.keyId))
+          this.keys.push({ id: a.keyId, keyType: a.keyType, spki: hex(++this.n) });
+        break;
+      case 'publishRecords':
+        this.published = [...this.published.filter((r) => !a.remove.includes(r)), ...a.add];
+        break;
+      case 'orderCertificate': {
+        const now = new Date(this.clock.t);
+        this.certs.push({
+          id: a.certId,
+          keyId: a.keyId,
+          notBefore: now.toISOString(),
+          notAfter: new Date(this.clock.t + 90 * 86400_000).toISOString(),
+          serial: (++this.n).toString(16),
+          issuerSpkis: [hex(999)],
+        });
+        break;
+      }
+      case 'install':
+      case 'rollback':
+        this.deployed = a.certId;
+        break;
+    }
+    return Promise.resolve();
+  }
+}
+
+function setup() {
+  const store = memoryState();
+  store.domains.add(settings(), T0);
+  const clock = { t: T0.getTime() };
+  const world = new FakeWorld(clock);
+  const opts = (over: object = {}) => ({
+    store,
+    world,
+    now: () => new Date(clock.t),
+    holder: 'test-pass',
+    ...over,
+  });
+  return { store, clock, world, opts };
+}
+
+const stateOf = (store: StateStore) => store.rollover.read('example.org')?.state as RolloverState;
+
+/** Passes 10 s apart until the domain is idle (or n passes). */
+async function untilIdle(s: ReturnType<typeof setup>, n = 20) {
+  for (let i = 0; i < n; i++) {
+    const [r] = await runPass(s.opts());
+    if (r!.result === 'idle') return i + 1;
+    assert.notEqual(r!.result, 'failed', r!.detail);
+    s.clock.t += 10_000;
+  }
+  assert.fail('never idle');
+}
+
+test('passes from a new domain to idle: key, records, wait for confirmation, order, install, verified', async () => {
+  const s = setup();
+  const [first] = await runPass(s.opts());
+  // the first pass cannot finish: the records must be confirmed before an install
+  assert.equal(first!.result, 'waiting');
+  assert.ok(first!.actions.includes('generateKey'));
+  assert.ok(first!.actions.includes('publishRecords'));
+  assert.ok(!first!.actions.includes('install'));
+  await untilIdle(s);
+  const st = stateOf(s.store);
+  assert.equal(st.verified, true);
+  assert.equal(st.installed?.id, s.world.deployed);
+  // the installed key's 3 1 1 record was published before the install
+  const installAt = s.world.log.findIndex((a) => a.kind === 'install');
+  const key = s.world.keys.find((k) => k.id === st.installed!.keyId)!;
+  const pub = s.world.log.findIndex(
+    (a) => a.kind === 'publishRecords' && a.add.includes(`3 1 1 ${key.spki}`),
+  );
+  assert.ok(pub >= 0 && pub < installAt);
+  // the lease is released, events are logged
+  assert.equal(s.store.rollover.lease('example.org', new Date(s.clock.t)), undefined);
+  const kinds = s.store.events.list({ domain: 'example.org' }).map((e) => e.kind);
+  assert.ok(kinds.includes('action-install'));
+  assert.ok(kinds.includes('certificate-verified'));
+});
+
+test('a domain whose lease another pass holds is skipped and left unchanged', async () => {
+  const s = setup();
+  assert.ok(s.store.rollover.acquireLease('example.org', 'other', 60_000, new Date(s.clock.t)));
+  const [r] = await runPass(s.opts());
+  assert.equal(r!.result, 'busy');
+  assert.match(r!.detail, /other/);
+  assert.equal(s.world.log.length, 0);
+  assert.equal(s.store.rollover.read('example.org'), undefined);
+});
+
+test('a failed action is recorded with a backoff; the next pass before retryAt does not retry', async () => {
+  const s = setup();
+  s.world.failNext.generateKey = new DkError('tempfail', 'E_TEST_KEY', 'the HSM is\nasleep');
+  const [r] = await runPass(s.opts());
+  assert.equal(r!.result, 'failed');
+  assert.equal(r!.error?.code, 'E_TEST_KEY');
+  assert.equal(r!.detail, 'generateKey failed: the HSM is asleep');
+  const st = stateOf(s.store);
+  assert.equal(st.failure?.code, 'E_TEST_KEY');
+  assert.equal(st.failure?.attempts, 1);
+  assert.ok(r!.until && Date.parse(r!.until) > s.clock.t);
+  s.clock.t += 60_000;
+  const [again] = await runPass(s.opts());
+  assert.equal(again!.result, 'waiting');
+  assert.equal(again!.waitingFor, 'retry');
+  assert.equal(s.world.log.length, 1);
+  s.clock.t += 10 * 60_000;
+  await untilIdle(s);
+});
+
+test('the retry-after a CA gives is honoured', async () => {
+  const s = setup();
+  const e = Object.assign(new DkError('tempfail', 'E_ACME_RATE_LIMITED', 'slow down'), {
+    retryAfter: 7200,
+  });
+  await untilIdle(s);
+  s.world.failNext.orderCertificate = e;
+  const [r] = await runPass(s.opts({ request: 'renew' }));
+  assert.equal(r!.result, 'failed');
+  assert.ok(Date.parse(stateOf(s.store).failure!.retryAt) >= s.clock.t + 7200_000);
+});
+
+test('the state with the intent is saved before the side effect: a crash mid-install carries on', async () => {
+  const s = setup();
+  s.world.failNext.install = new Error('SIGKILL');
+  let crashed = false;
+  for (let i = 0; i < 20 && !crashed; i++) {
+    try {
+      await runPass(s.opts());
+    } catch (e) {
+      assert.equal((e as Error).message, 'SIGKILL');
+      crashed = true;
+    }
+    s.clock.t += 10_000;
+  }
+  assert.ok(crashed);
+  const st = stateOf(s.store);
+  assert.equal(st.intent?.kind, 'install');
+  assert.equal(s.world.deployed, null);
+  // the lease of the crashed pass is released by its finally here; a real kill -9 leaves it
+  // to expire: simulate that by taking it over after its expiry
+  await untilIdle(s);
+  assert.equal(stateOf(s.store).verified, true);
+});
+
+test('renew --force is handed to the planner once: a new certificate with the same key', async () => {
+  const s = setup();
+  await untilIdle(s);
+  const before = stateOf(s.store).installed!;
+  s.clock.t += 60_000;
+  const [r] = await runPass(s.opts({ domain: 'example.org', request: 'renew' }));
+  assert.ok(r!.actions.includes('orderCertificate'), JSON.stringify(r));
+  await untilIdle(s);
+  const after = stateOf(s.store).installed!;
+  assert.notEqual(after.id, before.id);
+  assert.equal(after.keyId, before.keyId);
+  // handed over once: another pass orders nothing
+  const n = s.world.log.length;
+  await runPass(s.opts());
+  assert.equal(s.world.log.length, n);
+});
+
+test('an unknown domain is a usage error', async () => {
+  const s = setup();
+  await assert.rejects(runPass(s.opts({ domain: 'nope.example' })), { code: 'E_DOMAIN_UNKNOWN' });
+});
