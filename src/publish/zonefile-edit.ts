@@ -1,5 +1,5 @@
 /**
- * Edits the TLSA RRset at one owner of a master file in place: the lines of the RRs being
+ * Edits one RRset (TLSA, or TXT for ACME DNS-01) at one owner of a master file in place: the lines of the RRs being
  * removed go, new RRs are written next to the owner's other TLSA RRs, the SOA serial goes up,
  * and every other byte stays as it was. The result is parsed again and compared with the
  * original, RR by RR, before anyone writes it: an edit that would change any other record
@@ -8,46 +8,93 @@
 import { DkError } from '../core/errors.js';
 import { formatZoneLine } from '../core/tlsa/format.js';
 import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
+import { txtStringsPresentation } from './txt-rdata.js';
 import {
   findSoa,
   nextSerial,
   parseZone,
   rrsetTtls,
   rrTlsa,
+  rrTxt,
   type ZoneFile,
   type ZoneRr,
 } from './zonefile-parse.js';
 
-export interface TlsaAt {
+/** What the editor needs to know about an RR type it edits. */
+export interface RrKind<R> {
+  /** the type as the parser gives it (upper case, TYPEnnn mapped) */
+  type: string;
+  /** the RDATA of an RR of this type; DkError naming the line when malformed */
+  read(rr: ZoneRr): R;
+  /** same RDATA (RFC 2181 §5: an RRset holds each RDATA once) */
+  same(a: R, b: R): boolean;
+  /** a whole master-file line for the RR, owner absolute, TTL explicit, no line end */
+  line(owner: string, r: R, ttl: number): string;
+}
+
+export const TLSA_KIND: RrKind<TlsaRecord> = {
+  type: 'TLSA',
+  read: rrTlsa,
+  same: sameRecord,
+  line: (owner, r, ttl) => formatZoneLine(owner, r, ttl),
+};
+
+/**
+ * TXT RDATA as its character-strings (RFC 1035 §3.3.14): two RRs are the same only when their
+ * strings are, split included, so a kept hand-made record is rewritten (its TTL, RFC 2181
+ * §5.2) byte for byte as it was, whatever bytes it holds.
+ */
+export const TXT_KIND: RrKind<Buffer[]> = {
+  type: 'TXT',
+  read: rrTxt,
+  same: (a, b) => a.length === b.length && a.every((x, i) => x.equals(b[i]!)),
+  line: (owner, r, ttl) => `${owner} ${ttl} IN TXT ${txtStringsPresentation(r)}`,
+};
+
+export interface RrsetAt<R> {
   /** the RRset's TTL as named serves it (rrsetTtls); null when there is none */
   ttl: number | null;
   /** de-duplicated, in file order */
-  records: TlsaRecord[];
-  rrs: { rr: ZoneRr; record: TlsaRecord }[];
+  records: R[];
+  rrs: { rr: ZoneRr; record: R }[];
 }
 
-/** The TLSA RRs at `owner` (canonical). */
-export function tlsaAt(zf: ZoneFile, owner: string): TlsaAt {
+export type TlsaAt = RrsetAt<TlsaRecord>;
+
+/** The RRs of `kind` at `owner` (canonical). */
+export function rrsetAt<R>(zf: ZoneFile, kind: RrKind<R>, owner: string): RrsetAt<R> {
   const rrs = zf.rrs
-    .filter((r) => r.type === 'TLSA' && r.owner === owner)
-    .map((rr) => ({ rr, record: rrTlsa(rr) }));
-  const records: TlsaRecord[] = [];
+    .filter((r) => r.type === kind.type && r.owner === owner)
+    .map((rr) => ({ rr, record: kind.read(rr) }));
+  const records: R[] = [];
   for (const { record } of rrs)
-    if (!records.some((x) => sameRecord(x, record))) records.push(record);
+    if (!records.some((x) => kind.same(x, record))) records.push(record);
   return {
-    ttl: rrs.length > 0 ? (rrsetTtls(zf).get(`${owner} TLSA`) ?? null) : null,
+    ttl: rrs.length > 0 ? (rrsetTtls(zf).get(`${owner} ${kind.type}`) ?? null) : null,
     records,
     rrs,
   };
 }
 
-export interface ZoneEdit {
+/** The TLSA RRs at `owner` (canonical). */
+export function tlsaAt(zf: ZoneFile, owner: string): TlsaAt {
+  return rrsetAt(zf, TLSA_KIND, owner);
+}
+
+/** The TXT RRs at `owner` (canonical), as character-strings. */
+export function txtAt(zf: ZoneFile, owner: string): RrsetAt<Buffer[]> {
+  return rrsetAt(zf, TXT_KIND, owner);
+}
+
+export interface ZoneEdit<R = TlsaRecord> {
   /** canonical absolute owner */
   owner: string;
-  add: TlsaRecord[];
-  remove: TlsaRecord[];
+  add: R[];
+  remove: R[];
   /** TTL of the whole resulting RRset (RFC 2181 §5.2) */
   ttl: number;
+  /** the RR type edited; TLSA when not given */
+  kind?: RrKind<R>;
 }
 
 export interface EditOptions {
@@ -68,7 +115,8 @@ function unsafe(message: string): DkError {
   return new DkError('data', 'E_ZONEFILE_UNSAFE', message);
 }
 
-const has = (set: TlsaRecord[], r: TlsaRecord) => set.some((x) => sameRecord(x, r));
+const kindOf = <R>(edit: ZoneEdit<R>): RrKind<R> =>
+  edit.kind ?? (TLSA_KIND as unknown as RrKind<R>);
 
 /** A record's identity for the before/after comparison: everything that reaches the wire. */
 function rrKey(rr: ZoneRr, soaSerial?: number): string {
@@ -78,9 +126,9 @@ function rrKey(rr: ZoneRr, soaSerial?: number): string {
   return `${rr.owner} ${rr.ttl} ${rr.cls} ${rr.type} @${rr.origin} ${rdata.join(' ')}`;
 }
 
-function build(
+function build<R>(
   zf: ZoneFile,
-  edit: ZoneEdit | null,
+  edit: ZoneEdit<R> | null,
   opts: EditOptions,
   placement: 'grouped' | 'end',
 ): EditResult {
@@ -90,19 +138,21 @@ function build(
   let insertAfter = -1; // entry index; -1: at the end
   let lines: string[] = [];
   if (edit) {
-    const at = tlsaAt(zf, edit.owner);
+    const kind = kindOf(edit);
+    const has = (set: R[], r: R) => set.some((x) => kind.same(x, r));
+    const at = rrsetAt(zf, kind, edit.owner);
     for (const { rr, record } of at.rrs) {
       if (has(edit.remove, record)) replace.set(rr.index, '');
       else if (rr.ttl !== edit.ttl || rr.ttlStated !== edit.ttl) {
         // RFC 2181 §5.2: one TTL per RRset, so a kept record takes the new TTL: its line is
         // rewritten (the one case where a record we do not add or remove is touched).
-        replace.set(rr.index, formatZoneLine(edit.owner, record, edit.ttl) + eol);
+        replace.set(rr.index, kind.line(edit.owner, record, edit.ttl) + eol);
       }
     }
     const kept = at.rrs.filter(({ record }) => !has(edit.remove, record)).map((x) => x.record);
-    const toAdd: TlsaRecord[] = [];
+    const toAdd: R[] = [];
     for (const r of edit.add) if (!has(kept, r) && !has(toAdd, r)) toAdd.push(r);
-    lines = toAdd.map((r) => formatZoneLine(edit.owner, r, edit.ttl));
+    lines = toAdd.map((r) => kind.line(edit.owner, r, edit.ttl));
     if (placement === 'grouped' && lines.length > 0) {
       const sameOwner = zf.rrs.filter((r) => r.owner === edit.owner);
       const anchor = at.rrs.length > 0 ? at.rrs[at.rrs.length - 1]!.rr : sameOwner.at(-1);
@@ -154,10 +204,10 @@ function build(
 }
 
 /** Parses `result` and checks it holds exactly what the edit meant and nothing else changed. */
-function verify(
+function verify<R>(
   before: ZoneFile,
   result: EditResult,
-  edit: ZoneEdit | null,
+  edit: ZoneEdit<R> | null,
   opts: EditOptions,
 ): string | undefined {
   let after: ZoneFile;
@@ -166,7 +216,8 @@ function verify(
   } catch (e) {
     return e instanceof Error ? e.message : String(e);
   }
-  const skip = (r: ZoneRr) => edit !== null && r.type === 'TLSA' && r.owner === edit.owner;
+  const type = edit ? kindOf(edit).type : '';
+  const skip = (r: ZoneRr) => edit !== null && r.type === type && r.owner === edit.owner;
   const bump = opts.bumpSerial ? 0 : undefined;
   const a = before.rrs.filter((r) => !skip(r)).map((r) => rrKey(r, bump));
   const b = after.rrs.filter((r) => !skip(r)).map((r) => rrKey(r, bump));
@@ -182,13 +233,20 @@ function verify(
     z.directives.map((d) => d.entry.tokens.map((t) => t.text).join(' '));
   if (dirs(before).join('\n') !== dirs(after).join('\n')) return 'a directive would change';
   if (edit) {
-    const want = tlsaAt(before, edit.owner).records.filter((r) => !has(edit.remove, r));
+    const kind = kindOf(edit);
+    const has = (set: R[], r: R) => set.some((x) => kind.same(x, r));
+    const want = rrsetAt(before, kind, edit.owner).records.filter((r) => !has(edit.remove, r));
     for (const r of edit.add) if (!has(want, r)) want.push(r);
-    const got = tlsaAt(after, edit.owner);
+    let got: RrsetAt<R>;
+    try {
+      got = rrsetAt(after, kind, edit.owner);
+    } catch (e) {
+      return e instanceof Error ? e.message : String(e);
+    }
     const same = got.records.length === want.length && want.every((r) => has(got.records, r));
-    if (!same) return `the TLSA RRset at ${edit.owner} would not come out as intended`;
+    if (!same) return `the ${type} RRset at ${edit.owner} would not come out as intended`;
     if (got.rrs.some(({ rr }) => rr.ttl !== edit.ttl)) {
-      return `the TLSA RRset at ${edit.owner} would not get TTL ${edit.ttl}`;
+      return `the ${type} RRset at ${edit.owner} would not get TTL ${edit.ttl}`;
     }
   }
   if (result.serial !== undefined && findSoa(after, opts.zone).serial !== result.serial) {
@@ -199,11 +257,15 @@ function verify(
 
 /**
  * Applies `edit` (or only the serial bump, for null) to the parsed file and returns the new
- * text, verified. New RRs go after the owner's last TLSA RR (or its last RR), else at the end;
+ * text, verified. New RRs go after the owner's last RR of the type (or its last RR), else at the end;
  * if that would change another record through inheritance, at the end; if even that would,
  * DkError E_ZONEFILE_UNSAFE and nothing is written.
  */
-export function editZone(zf: ZoneFile, edit: ZoneEdit | null, opts: EditOptions): EditResult {
+export function editZone<R = TlsaRecord>(
+  zf: ZoneFile,
+  edit: ZoneEdit<R> | null,
+  opts: EditOptions,
+): EditResult {
   let why: string | undefined;
   for (const placement of ['grouped', 'end'] as const) {
     const result = build(zf, edit, opts, placement);

@@ -352,3 +352,143 @@ test('parse -> edit -> parse keeps every unrelated RR, and the kept lines byte f
   // the property must mostly exercise edits, not refusals
   assert.ok(stats.edited > stats.refused * 4, JSON.stringify(stats));
 });
+
+// ---- TXT: our reader and editor against named-checkzone -D ------------------------------
+
+/** One character-string as a master file may write it (RFC 1035 §5.1): bytes, then a style. */
+const txtString = fc.record({
+  bytes: fc.array(
+    fc.oneof(
+      fc.integer({ min: 0x61, max: 0x7a }),
+      fc.constantFrom(0x20, 0x22, 0x3b, 0x28, 0x29, 0x5c, 0x09, 0x00, 0xc3, 0xa9, 0xff),
+    ),
+    { maxLength: 12 },
+  ),
+  style: fc.constantFrom('quoted', 'ddd', 'bare'),
+});
+
+function writeTxtString(s: { bytes: number[]; style: string }): string {
+  // a bare string cannot hold white space, quotes or `;()` unescaped, nor be empty
+  const bare = s.style === 'bare' && s.bytes.length > 0;
+  let out = bare ? '' : '"';
+  for (const b of s.bytes) {
+    const ch = String.fromCharCode(b);
+    if (s.style === 'ddd' && b !== 0x61) out += `\\${String(b).padStart(3, '0')}`;
+    else if (b === 0x22 || b === 0x5c) out += `\\${ch}`;
+    else if (bare && ' ;()\t'.includes(ch)) out += `\\${ch}`;
+    else if (b < 0x20 || b > 0x7e) out += `\\${String(b).padStart(3, '0')}`;
+    else out += ch;
+  }
+  return bare ? out : `${out}"`;
+}
+
+const TXT_TARGET = '_acme-challenge.mail.example.org.';
+const TXT_OWNERS = ['_acme-challenge.mail', 'mail', TXT_TARGET, '@'];
+const txtLine = fc.record({
+  owner: fc.option(fc.constantFrom(...TXT_OWNERS), { nil: undefined }),
+  ttl: fc.option(fc.constantFrom('60', '1h'), { nil: undefined }),
+  strings: fc.array(txtString, { minLength: 1, maxLength: 3 }),
+  parens: fc.boolean(),
+  other: fc.boolean(),
+});
+
+test('TXT: what we read and write is what named-checkzone -D loads, escapes and splits included', async (t) => {
+  const { txtAt, TXT_KIND } = await import('./zonefile-edit.js');
+  const { txtStringsPresentation, txtValueStrings } = await import('./txt-rdata.js');
+  const dir = mkdtempSync(join(tmpdir(), 'dk-zonetxt-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  let checked = 0;
+  const stats = { edited: 0, refused: 0 };
+  /** named's TXT RDATA per owner, sorted, and its TTL */
+  const named = (text: string) => {
+    const f = join(dir, `t${checked}`);
+    writeFileSync(f, text, 'latin1');
+    const r = spawnSync('named-checkzone', ['-i', 'none', '-D', '-o', '-', ORIGIN, f], {
+      encoding: 'latin1',
+    });
+    assert.equal(r.status, 0, `named-checkzone: ${r.stdout}${r.stderr}\n${text}`);
+    const m = new Map<string, string[]>();
+    for (const l of r.stdout.split('\n')) {
+      const f = l.split(/\s+/);
+      if (f[3] !== 'TXT') continue;
+      const key = `${f[0]!.toLowerCase()} ${f[1]}`;
+      m.set(key, [...(m.get(key) ?? []), l.split(/\s+TXT\s+/)[1]!].sort());
+    }
+    return m;
+  };
+  const mine = (zf: ZoneFile) => {
+    const m = new Map<string, string[]>();
+    for (const owner of new Set(zf.rrs.filter((r) => r.type === 'TXT').map((r) => r.owner))) {
+      const at = txtAt(zf, owner);
+      m.set(`${owner} ${at.ttl}`, at.records.map(txtStringsPresentation).sort());
+    }
+    return m;
+  };
+  const values = fc.array(fc.string({ unit: 'binary', maxLength: 300 }), { maxLength: 3 });
+  fc.assert(
+    fc.property(
+      fc.array(txtLine, { maxLength: 8 }),
+      values,
+      fc.subarray([0, 1, 2]),
+      fc.constantFrom(60, 3600),
+      (lines, add, rmIdx, ttl) => {
+        const out = [
+          '$TTL 3600',
+          '@ 3600 IN SOA ns1 hostmaster ( 2024010100 7200 3600 1209600 300 )',
+          ' IN NS ns1',
+          'ns1 IN A 192.0.2.53',
+        ];
+        for (const l of lines) {
+          const owner = l.owner ?? '';
+          const data = l.strings.map(writeTxtString).join(l.parens ? '\n  ' : ' ');
+          out.push(
+            `${owner}${owner ? '' : '\t'}${l.ttl ? ` ${l.ttl}` : ''} IN TXT ${l.parens ? `( ${data} )` : data}`,
+          );
+          if (l.other) out.push(`${owner || 'x'} IN A 192.0.2.1`);
+        }
+        const text = out.join('\n') + '\n';
+        const zf = parseZone(text, { origin: ORIGIN });
+        // the reader: every TXT RRset as named loads it (RDATA and TTL)
+        if (checked < 30) {
+          checked++;
+          assert.deepEqual([...mine(zf)].sort(), [...named(text)].sort(), text);
+        }
+        const cur = txtAt(zf, TXT_TARGET).records;
+        const edit = {
+          owner: TXT_TARGET,
+          add: add.map(txtValueStrings),
+          remove: rmIdx.filter((i) => i < cur.length).map((i) => cur[i]!),
+          ttl,
+          kind: TXT_KIND,
+        };
+        let res;
+        try {
+          res = editZone(zf, edit, { zone: ORIGIN, bumpSerial: true, now: new Date(0) });
+        } catch (e) {
+          if (e instanceof DkError && e.code === 'E_ZONEFILE_UNSAFE') {
+            stats.refused++;
+            return;
+          }
+          throw e;
+        }
+        stats.edited++;
+        const after = parseZone(res.text, { origin: ORIGIN });
+        const want = cur.filter((r) => !edit.remove.some((x) => TXT_KIND.same(x, r)));
+        for (const r of edit.add) if (!want.some((x) => TXT_KIND.same(x, r))) want.push(r);
+        const got = txtAt(after, TXT_TARGET);
+        assert.deepEqual(
+          got.records.map(txtStringsPresentation).sort(),
+          want.map(txtStringsPresentation).sort(),
+        );
+        // the editor's output: named loads exactly what our reader reads from it
+        if (checked < 60) {
+          checked++;
+          assert.deepEqual([...mine(after)].sort(), [...named(res.text)].sort(), res.text);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+  assert.equal(checked, 60);
+  assert.ok(stats.edited > stats.refused * 4, JSON.stringify(stats));
+});

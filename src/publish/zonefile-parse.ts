@@ -15,6 +15,7 @@
 import { DkError } from '../core/errors.js';
 import { parseTlsa } from '../core/tlsa/parse.js';
 import type { TlsaRecord } from '../core/tlsa/record.js';
+import { txtRdataStrings, txtTokenBytes } from './txt-rdata.js';
 
 export interface Token {
   /** the token as written (escapes and quotes included) */
@@ -321,6 +322,7 @@ export function parseZone(text: string, opts: ParseOptions): ZoneFile {
     }
     if (type === undefined) throw zoneSyntax('the record type is missing', entry.line);
     if (type === 'TYPE52') type = 'TLSA';
+    if (type === 'TYPE16') type = 'TXT';
     const rdata = toks.slice(k);
     if (rdata.length === 0) throw zoneSyntax(`the ${type} record has no data`, entry.line);
     const ttlExplicit = ttl !== undefined;
@@ -382,6 +384,32 @@ export function rrTlsa(rr: ZoneRr): TlsaRecord {
   } catch (e) {
     const why = e instanceof DkError ? e.message.replace(/^TLSA record: /, '') : String(e);
     throw zoneSyntax(`TLSA record at ${rr.owner}: ${why}`, rr.entry.line);
+  }
+}
+
+/**
+ * The character-strings a TXT RR holds (RFC 1035 §3.3.14): one per token, quoted or not, with
+ * its escapes decoded (§5.1), or RFC 3597 `\# n hex`; a DkError naming the line when one is
+ * malformed or longer than 255 octets.
+ */
+export function rrTxt(rr: ZoneRr): Buffer[] {
+  const toks = rr.rdata.map((t) => t.text);
+  try {
+    if (toks[0] === '\\#') {
+      const n = Number(toks[1]);
+      const hex = toks.slice(2).join('');
+      if (
+        !/^[0-9]+$/.test(toks[1] ?? '') ||
+        !/^([0-9a-f]{2})*$/i.test(hex) ||
+        hex.length !== n * 2
+      ) {
+        throw new Error('the \\# data does not match its length');
+      }
+      return txtRdataStrings(Buffer.from(hex, 'hex'));
+    }
+    return toks.map(txtTokenBytes);
+  } catch (e) {
+    throw zoneSyntax(`TXT record at ${rr.owner}: ${(e as Error).message}`, rr.entry.line);
   }
 }
 

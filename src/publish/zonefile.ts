@@ -21,6 +21,10 @@
  * the new text written to a temporary file in the same directory with the original's mode and
  * owner, fsynced, and renamed over the original; then the reload command runs.
  *
+ * TXT (readTxt/applyTxt, for ACME DNS-01 `_acme-challenge` records, RFC 8555 §8.4) goes through
+ * the same editor, guard, lock, serial bump and reload; a value is one RR's character-strings
+ * joined (types.ts), written split at 255 octets in quoted presentation form (RFC 1035 §5.1).
+ *
  * TTLs are always written out: the change's TTL is a number (tlsa-set turns a blank TTL into
  * defaultTtl()), and danekeeper's waits (2 x TTL) must rest on the TTL actually served, not one
  * that would follow a later edit of $TTL.
@@ -45,7 +49,15 @@ import { DkError } from '../core/errors.js';
 import { fileErrorReason } from '../io/file-errors.js';
 import { sameRecord, type TlsaRecord } from '../core/tlsa/record.js';
 import { lineDiff } from './line-diff.js';
-import { editZone, tlsaAt } from './zonefile-edit.js';
+import { txtStringsValue, txtValueStrings } from './txt-rdata.js';
+import {
+  editZone,
+  rrsetAt,
+  TLSA_KIND,
+  TXT_KIND,
+  type RrKind,
+  type RrsetAt,
+} from './zonefile-edit.js';
 import { listZoneFileTlsa } from './zonefile-list.js';
 import { acquireLock, ioError, type LockOptions } from './zonefile-lock.js';
 import {
@@ -55,7 +67,7 @@ import {
   parseZone,
   type ZoneFile,
 } from './zonefile-parse.js';
-import type { Publisher, TlsaChange, TlsaRrset } from './types.js';
+import type { Publisher, TlsaChange, TlsaRrset, TxtChange, TxtRrset } from './types.js';
 
 export interface ZonefileOptions {
   /** the zone's name */
@@ -198,17 +210,27 @@ function sameSet(a: TlsaRecord[], b: TlsaRecord[]): boolean {
 }
 
 /** The change would leave the RRset and its TTL as they are. */
-function isNoop(
-  current: { ttl: number | null; records: TlsaRecord[] },
-  change: TlsaChange,
+function isNoop<R>(
+  kind: RrKind<R>,
+  current: { ttl: number | null; records: R[] },
+  change: { add: R[]; remove: R[]; ttl: number },
 ): boolean {
-  const has = (r: TlsaRecord) => current.records.some((x) => sameRecord(x, r));
-  const kept = current.records.filter((r) => !change.remove.some((x) => sameRecord(x, r)));
+  const has = (r: R) => current.records.some((x) => kind.same(x, r));
+  const kept = current.records.filter((r) => !change.remove.some((x) => kind.same(x, r)));
   return (
     change.add.every(has) &&
     !change.remove.some(has) &&
     (kept.length === 0 || current.ttl === change.ttl)
   );
+}
+
+/** The values of a TXT RRset read from a file: each RR's strings joined, once each. */
+const txtValues = (at: RrsetAt<Buffer[]>): string[] => [
+  ...new Set(at.records.map(txtStringsValue)),
+];
+
+function sameValues(a: string[], b: string[]): boolean {
+  return a.every((v) => b.includes(v)) && b.every((v) => a.includes(v));
 }
 
 function includeHeader(zone: string, file: string, eol: string): string {
@@ -268,37 +290,68 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
   };
 
   /**
-   * What `change` does to the file at `target`: read it, check the guard (the RRset must still
-   * be `change.expected`), and compute the edit in memory. `res` is null when the file already
-   * holds the change. Shared by apply (under the lock) and describeChange (the dry run).
+   * What a change does to the file at `target`: read it, check the guard (the RRset must still
+   * be what the change expects), and compute the edit in memory. `res` is null when the file
+   * already holds the change. Shared by apply (under the lock) and the dry runs.
    */
-  const planEdit = (target: string, change: TlsaChange) => {
-    const owner = ownerName(change.owner);
+  const planKind = <R>(
+    target: string,
+    kind: RrKind<R>,
+    ownerIn: string,
+    guard: (current: RrsetAt<R>) => boolean,
+    edit: (current: RrsetAt<R>) => { add: R[]; remove: R[]; ttl: number },
+  ) => {
+    const owner = ownerName(ownerIn);
     const { zf: loaded, stat } = load(target, mode === 'include');
     const zf =
       mode === 'include' && loaded.text.trim() === ''
         ? parse(includeHeader(zone, file, '\n'), file)
         : loaded;
-    const current = withErrorsNamed(() => tlsaAt(zf, owner), file);
-    if (!sameSet(current.records, change.expected)) {
+    const current = withErrorsNamed(() => rrsetAt(zf, kind, owner), file);
+    if (!guard(current)) {
       throw new DkError(
         'tempfail',
         'E_PUBLISH_CONFLICT',
-        `The TLSA RRset at ${owner} in ${file} changed since it was read; nothing was written`,
+        `The ${kind.type} RRset at ${owner} in ${file} changed since it was read; nothing was written`,
       );
     }
-    if (isNoop(current, change)) return { loaded, stat, res: null };
+    const e = edit(current);
+    if (isNoop(kind, current, e)) return { loaded, stat, res: null };
     const res = withErrorsNamed(
       () =>
         editZone(
           zf,
-          { owner, add: change.add, remove: change.remove, ttl: change.ttl },
+          { owner, add: e.add, remove: e.remove, ttl: e.ttl, kind },
           { zone, bumpSerial: mode === 'zone', now: now() },
         ),
       file,
     );
     return { loaded, stat, res };
   };
+
+  const planEdit = (target: string, change: TlsaChange) =>
+    planKind(
+      target,
+      TLSA_KIND,
+      change.owner,
+      (cur) => sameSet(cur.records, change.expected),
+      () => ({ add: change.add, remove: change.remove, ttl: change.ttl }),
+    );
+
+  // A TXT value is an RR's strings joined (types.ts): removing a value removes every RR that
+  // holds it, however its strings are split; a value added is split at 255 octets.
+  const planTxtEdit = (target: string, change: TxtChange) =>
+    planKind(
+      target,
+      TXT_KIND,
+      change.owner,
+      (cur) => sameValues(txtValues(cur), change.expected),
+      (cur) => ({
+        add: change.add.map(txtValueStrings),
+        remove: cur.records.filter((r) => change.remove.includes(txtStringsValue(r))),
+        ttl: change.ttl,
+      }),
+    );
 
   /** include mode: increment the serial of the zone's master file, under its own lock. */
   const bumpZoneFile = async (link: string): Promise<void> => {
@@ -316,6 +369,55 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
     }
   };
 
+  type Planned = ReturnType<typeof planEdit>;
+
+  const describe = (planned: Planned): string[] => {
+    const { loaded, res } = planned;
+    if (res === null) return [`; nothing to write: ${file} already holds this`];
+    const out = lineDiff(loaded.text, res.text, file, file);
+    if (out.length === 0) return [`; nothing to write: ${file} already holds this`];
+    if (res.serial !== undefined) out.push(`; SOA serial of ${zone} becomes ${res.serial}`);
+    if (mode === 'include' && opts.zoneFile !== undefined) {
+      const path = realTarget(opts.zoneFile);
+      const { zf: z } = load(path, false);
+      const bumped = withErrorsNamed(
+        () => editZone(z, null, { zone, bumpSerial: true, now: now() }),
+        path,
+      );
+      out.push(`; SOA serial in ${opts.zoneFile} becomes ${bumped.serial}`);
+    }
+    if (opts.reloadCommand && opts.reloadCommand.length > 0) {
+      out.push(`; then runs: ${opts.reloadCommand.join(' ')}`);
+    }
+    return out;
+  };
+
+  const applyPlanned = async (
+    change: { owner: string; ttl: number },
+    plan: (target: string) => Planned,
+  ): Promise<void> => {
+    ownerName(change.owner); // an owner outside the zone is a usage error, before the lock
+    if (!Number.isInteger(change.ttl) || change.ttl < 0 || change.ttl > 2147483647) {
+      throw new DkError('usage', 'E_TTL', `TTL ${change.ttl} is not a number from 0 to 2147483647`);
+    }
+    // A symlinked zone file (common with configuration management) is edited where it
+    // points: renaming over the link would replace it with a plain file.
+    const target = realTarget(file);
+    const lock = await acquireLock(lockPath(target), opts.lock);
+    try {
+      const { loaded, stat, res } = plan(target);
+      // Nothing to do: no write, no serial bump, no reload.
+      if (res === null) return;
+      if (res.text !== loaded.text) writeAtomic(target, res.text, stat);
+    } finally {
+      lock.release();
+    }
+    if (mode === 'include' && opts.zoneFile !== undefined) await bumpZoneFile(opts.zoneFile);
+    if (opts.reloadCommand && opts.reloadCommand.length > 0) {
+      await runReload(opts.reloadCommand, reloadTimeoutMs, file);
+    }
+  };
+
   return {
     backend: 'zonefile',
     zone,
@@ -325,7 +427,7 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
       const owner = ownerName(ownerIn);
       const { zf } = load(file, mode === 'include');
       if (mode === 'zone') withErrorsNamed(() => findSoa(zf, zone), file);
-      const at = withErrorsNamed(() => tlsaAt(zf, owner), file);
+      const at = withErrorsNamed(() => rrsetAt(zf, TLSA_KIND, owner), file);
       return { owner, ttl: at.ttl, records: at.records };
     },
 
@@ -370,51 +472,27 @@ export function createZonefilePublisher(opts: ZonefileOptions): Publisher {
      * SOA serial among them), computed in memory: no lock, no write, no reload.
      */
     async describeChange(change: TlsaChange): Promise<string[]> {
-      const { loaded, res } = planEdit(realTarget(file), change);
-      if (res === null) return [`; nothing to write: ${file} already holds this`];
-      const out = lineDiff(loaded.text, res.text, file, file);
-      if (out.length === 0) return [`; nothing to write: ${file} already holds this`];
-      if (res.serial !== undefined) out.push(`; SOA serial of ${zone} becomes ${res.serial}`);
-      if (mode === 'include' && opts.zoneFile !== undefined) {
-        const path = realTarget(opts.zoneFile);
-        const { zf: z } = load(path, false);
-        const bumped = withErrorsNamed(
-          () => editZone(z, null, { zone, bumpSerial: true, now: now() }),
-          path,
-        );
-        out.push(`; SOA serial in ${opts.zoneFile} becomes ${bumped.serial}`);
-      }
-      if (opts.reloadCommand && opts.reloadCommand.length > 0) {
-        out.push(`; then runs: ${opts.reloadCommand.join(' ')}`);
-      }
-      return out;
+      return describe(planEdit(realTarget(file), change));
     },
 
     async apply(change: TlsaChange): Promise<void> {
-      ownerName(change.owner); // an owner outside the zone is a usage error, before the lock
-      if (!Number.isInteger(change.ttl) || change.ttl < 0 || change.ttl > 2147483647) {
-        throw new DkError(
-          'usage',
-          'E_TTL',
-          `TTL ${change.ttl} is not a number from 0 to 2147483647`,
-        );
-      }
-      // A symlinked zone file (common with configuration management) is edited where it
-      // points: renaming over the link would replace it with a plain file.
-      const target = realTarget(file);
-      const lock = await acquireLock(lockPath(target), opts.lock);
-      try {
-        const { loaded, stat, res } = planEdit(target, change);
-        // Nothing to do: no write, no serial bump, no reload.
-        if (res === null) return;
-        if (res.text !== loaded.text) writeAtomic(target, res.text, stat);
-      } finally {
-        lock.release();
-      }
-      if (mode === 'include' && opts.zoneFile !== undefined) await bumpZoneFile(opts.zoneFile);
-      if (opts.reloadCommand && opts.reloadCommand.length > 0) {
-        await runReload(opts.reloadCommand, reloadTimeoutMs, file);
-      }
+      await applyPlanned(change, (target) => planEdit(target, change));
+    },
+
+    async readTxt(ownerIn: string): Promise<TxtRrset> {
+      const owner = ownerName(ownerIn);
+      const { zf } = load(file, mode === 'include');
+      if (mode === 'zone') withErrorsNamed(() => findSoa(zf, zone), file);
+      const at = withErrorsNamed(() => rrsetAt(zf, TXT_KIND, owner), file);
+      return { owner, ttl: at.ttl, values: txtValues(at) };
+    },
+
+    async describeTxtChange(change: TxtChange): Promise<string[]> {
+      return describe(planTxtEdit(realTarget(file), change));
+    },
+
+    async applyTxt(change: TxtChange): Promise<void> {
+      await applyPlanned(change, (target) => planTxtEdit(target, change));
     },
   };
 }
