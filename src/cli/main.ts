@@ -19,6 +19,9 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   verify: async () => (await import('./verify.js')).registerVerify,
   check: async () => (await import('./check.js')).registerCheck,
   domain: async () => (await import('./domain.js')).registerDomain,
+  ...((f: () => Promise<Registrar>) => ({ run: f, status: f, renew: f }))(
+    async () => (await import('./run.js')).registerRun,
+  ),
   // `dns` and `dnssec` share their backend options and context (dns.ts).
   dns: async () => {
     const [{ registerDns }, { registerZoneStatus }] = await Promise.all([

@@ -1,0 +1,183 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { Command } from 'commander';
+import { DkError } from '../core/errors.js';
+import { FakeWorld } from '../daemon/fake-world.js';
+import { openState } from '../store/state.js';
+import type { Io } from './io.js';
+import { registerRun, type RunDeps } from './run.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dk-run-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+function capture(): Io & { lines: string[] } {
+  const lines: string[] = [];
+  const io: Io & { lines: string[] } = {
+    lines,
+    out: (l) => lines.push(l),
+    err: (l) => lines.push(`ERR ${l}`),
+    verbose: () => {},
+    withVerbose: () => io,
+  };
+  return io;
+}
+
+function setup() {
+  const base = join(dir, `t${++n}`);
+  const statePath = `${base}.db`;
+  const config = `${base}.ini`;
+  writeFileSync(config, '[ext-sslit]\ndane-confirmation-interval-in-hours = 0.001\n');
+  const st = openState(statePath);
+  const T0 = new Date('2026-03-01T00:00:00.000Z');
+  st.domains.add(
+    {
+      name: 'example.org',
+      includeDomainName: true,
+      subdomains: ['mail'],
+      mailHosts: ['mail.example.org'],
+      endpoints: [{ host: 'mail.example.org', port: 25, proto: 'tcp' }],
+      dane: true,
+      certDir: join(dir, 'live'),
+      reload: [],
+      keyType: 'ec-p256',
+      newKeyEachRenewal: false,
+      issuerRecords: false,
+      challenge: null,
+    },
+    T0,
+  );
+  // a private key in the store: no output may ever show it
+  st.close();
+  const clock = { t: T0.getTime() };
+  const world = new FakeWorld(clock);
+  const deps: RunDeps = {
+    env: {},
+    uid: 0,
+    now: () => new Date(clock.t),
+    world: () => Promise.resolve(world),
+  };
+  const cli = async (...args: string[]) => {
+    const io = capture();
+    let pending: Promise<number> | undefined;
+    const program = new Command('danekeeper').exitOverride();
+    registerRun(
+      program,
+      io,
+      (p) => {
+        // handled below, after parseAsync; this keeps the runner from calling it unhandled
+        p.catch(() => undefined);
+        pending = p;
+      },
+      deps,
+    );
+    await program.parseAsync([
+      'node',
+      'danekeeper',
+      ...args,
+      '--config',
+      config,
+      '--state',
+      statePath,
+    ]);
+    let code: number;
+    try {
+      code = await pending!;
+    } catch (e) {
+      assert.ok(e instanceof DkError);
+      code = -1;
+      io.lines.push(`THROWN ${e.code}`);
+    }
+    const text = io.lines.join('\n');
+    assert.doesNotMatch(text, /PRIVATE KEY/);
+    return { code, text, lines: io.lines };
+  };
+  return { cli, clock, world };
+}
+
+test('run: one pass per call; exit 0 while waiting, then idle; status --json follows the contract', async () => {
+  const s = setup();
+  const first = await s.cli('run');
+  assert.equal(first.code, 0, first.text);
+  assert.match(first.text, /^example\.org: (confirming|propagating)/m);
+  let last = first;
+  for (let i = 0; i < 10 && !/secured, idle/.test(last.text); i++) {
+    s.clock.t += 10_000;
+    last = await s.cli('run');
+    assert.equal(last.code, 0, last.text);
+  }
+  assert.match(last.text, /^example\.org: secured, idle/m);
+  const st = await s.cli('status', '--json');
+  assert.equal(st.code, 0);
+  const j = JSON.parse(st.text) as { domains: Record<string, unknown>[] };
+  const d = j.domains[0]!;
+  assert.equal(d.name, 'example.org');
+  assert.equal(d.phase, 'idle');
+  assert.equal(d.waitingFor, null);
+  assert.ok((d.certificate as { verified: boolean }).verified);
+  const tlsa = d.tlsa as { role: string; servedBy: string[]; rdata: string }[];
+  assert.ok(tlsa.some((t) => t.role === 'current-key' && t.servedBy.length === 2));
+  assert.ok(tlsa.some((t) => t.role === 'next-key'));
+  const text = await s.cli('status', 'example.org');
+  assert.match(text.text, /^example\.org: idle/m);
+  assert.match(
+    text.text,
+    /TLSA _25\._tcp\.mail\.example\.org\. 3 1 1 [0-9a-f]{64} \(current-key\): published; served by ns1, ns2/,
+  );
+  assert.match(text.text, /certificate .*verified live/);
+});
+
+test('run: a failed action is one line on stderr and a non-zero exit', async () => {
+  const s = setup();
+  s.world.failNext.generateKey = new DkError('tempfail', 'E_TEST', 'no entropy');
+  const r = await s.cli('run');
+  assert.equal(r.code, 75);
+  assert.deepEqual(
+    r.lines.filter((l) => l.startsWith('ERR')),
+    [r.lines.find((l) => l.startsWith('ERR'))],
+  );
+  assert.match(
+    r.text,
+    /^ERR danekeeper: example\.org: generateKey failed: no entropy \(next attempt after /m,
+  );
+});
+
+test('renew --force orders a new certificate with the same key; --rotate-key moves to the next key', async () => {
+  const s = setup();
+  for (let i = 0; i < 10; i++) {
+    await s.cli('run');
+    s.clock.t += 10_000;
+  }
+  const before = s.world.deployed;
+  const r = await s.cli('renew', 'example.org', '--force');
+  assert.equal(r.code, 0, r.text);
+  for (let i = 0; i < 10; i++) {
+    s.clock.t += 10_000;
+    await s.cli('run');
+  }
+  const renewed = s.world.certs.find((c) => c.id === s.world.deployed)!;
+  assert.notEqual(s.world.deployed, before);
+  const old = s.world.certs.find((c) => c.id === before)!;
+  assert.equal(renewed.keyId, old.keyId);
+  await s.cli('renew', 'example.org', '--rotate-key');
+  for (let i = 0; i < 10; i++) {
+    s.clock.t += 10_000;
+    await s.cli('run');
+  }
+  const rotated = s.world.certs.find((c) => c.id === s.world.deployed)!;
+  assert.notEqual(rotated.keyId, old.keyId);
+  const st = JSON.parse((await s.cli('status', '--json')).text) as {
+    domains: { phase: string; keys: { current: { id: string } } }[];
+  };
+  assert.equal(st.domains[0]!.phase, 'idle');
+  assert.equal(st.domains[0]!.keys.current.id, rotated.keyId);
+});
+
+test('status and renew of an unknown domain are usage errors', async () => {
+  const s = setup();
+  assert.equal((await s.cli('status', 'nope.example')).text, 'THROWN E_DOMAIN_UNKNOWN');
+  assert.equal((await s.cli('renew', 'nope.example')).text, 'THROWN E_DOMAIN_UNKNOWN');
+});

@@ -1,0 +1,322 @@
+/**
+ * `danekeeper run`, `status` and `renew` (DESIGN.md "Command-line contract, automatic path",
+ * issue 9): the keep-secured pass over the managed domains, what each one is doing, and a
+ * renewal asked for now. The pass itself is src/daemon/pass.ts; this file only reads the
+ * configuration, wires the real world and prints. No secret reaches any output.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { Command } from 'commander';
+import {
+  acmeDirectoryUrl,
+  daneEnabled,
+  loadConfig,
+  readSecret,
+  type ConfigFile,
+} from '../config/config.js';
+import { DkError } from '../core/errors.js';
+import type { DomainOutcome, DomainWorld, Request } from '../daemon/pass.js';
+import type { DomainStatus } from '../daemon/status.js';
+import type { Domain } from '../store/domains.js';
+import { hostName } from '../store/guard.js';
+import { defaultStorePath } from '../store/path.js';
+import { openState, type StateStore } from '../store/state.js';
+import { EXIT } from './exit.js';
+import type { Io } from './io.js';
+
+interface Flags {
+  config?: string;
+  state?: string;
+  resolver?: string[];
+  json?: boolean;
+}
+
+export interface RunDeps {
+  env: NodeJS.ProcessEnv;
+  uid: number;
+  now: () => Date;
+  /** the real world of the pass (DNS, probe, ACME, deploy); a fake in tests */
+  world: (o: {
+    config: ConfigFile;
+    flags: Flags;
+    store: StateStore;
+    statePath: string;
+    io: Io;
+    now: () => Date;
+  }) => Promise<DomainWorld>;
+}
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+
+/** The wiring of src/daemon/world.ts from the config file (loaded only when a pass runs). */
+async function realWorld(o: Parameters<RunDeps['world']>[0]): Promise<DomainWorld> {
+  const [{ RealWorld }, dnsIo, probeIo, acmeIo, dnsCli, dns01] = await Promise.all([
+    import('../daemon/world.js'),
+    import('../io/dns/index.js'),
+    import('../io/probe/index.js'),
+    import('../io/acme/index.js'),
+    import('./dns.js'),
+    import('../publish/acme-dns01.js'),
+  ]);
+  const { openPublisher } = await import('../publish/backend.js');
+  const { absName } = await import('../publish/tlsa-set.js');
+  const { config, flags, io, env } = { ...o, env: process.env };
+  const conf = await dnsIo.loadResolverConfig({
+    resolver: flags.resolver ?? (config.dns.resolver ? [config.dns.resolver] : []),
+  });
+  const resolver = new dnsIo.StubResolver({
+    servers: conf.servers,
+    timeoutMs: conf.timeoutMs ?? 3000,
+    tries: conf.attempts ?? 2,
+  });
+  const publisher = (d: Domain) => {
+    if (!config.dns.backend) return null;
+    const ctx = dnsCli.contextFor(
+      { ...(flags.config ? { config: flags.config } : {}) },
+      env,
+      false,
+    );
+    const zone = absName(config.dns.zone ?? d.name);
+    return openPublisher(dnsCli.backendSettings({}, { ...ctx, zone }, io), (w) =>
+      io.err(`danekeeper: ${w}`),
+    );
+  };
+  const a = config.acme;
+  const directory = acmeDirectoryUrl(a);
+  const eabKey = readSecret(a['eab-hmac-key-file'], 'DANEKEEPER_EAB_HMAC_KEY', env, 'EAB key');
+  const accountFile = join(
+    dirname(o.statePath),
+    `acme-account-${createHash('sha256').update(directory).digest('hex').slice(0, 12)}.json`,
+  );
+  return new RealWorld({
+    store: o.store,
+    now: o.now,
+    publisher,
+    resolver,
+    probe: probeIo.probe,
+    confirmationIntervalHours: config['ext-sslit']['dane-confirmation-interval-in-hours'] ?? 24,
+    daneEnabled: daneEnabled(config),
+    acme: {
+      directory,
+      accountFile,
+      ...(a.email ? { email: a.email } : {}),
+      ...(a['ca-file'] ? { ca: readFileSync(a['ca-file'], 'utf8') } : {}),
+      ...(a['eab-kid'] && eabKey
+        ? { eab: { kid: a['eab-kid'], hmacKey: eabKey.value.trim() } }
+        : {}),
+      ...(a.profile ? { profile: a.profile } : {}),
+    },
+    solver: (d) => {
+      const challenge = d.challenge ?? a.challenge ?? 'http-01';
+      if (challenge === 'dns-01') {
+        const pub = publisher(d);
+        if (!pub) {
+          throw new DkError(
+            'config',
+            'E_DAEMON_NO_BACKEND',
+            `${d.name} uses dns-01, which needs a [dns] backend`,
+          );
+        }
+        return new dns01.Dns01Solver({ publisher: pub, resolver });
+      }
+      return a.webroot
+        ? new acmeIo.WebrootSolver(a.webroot)
+        : new acmeIo.HttpListenerSolver(a['http-listen'] ?? '0.0.0.0:80');
+    },
+  });
+}
+
+export const processRunDeps = (): RunDeps => ({
+  env: process.env,
+  uid: process.getuid?.() ?? 0,
+  now: () => new Date(),
+  world: realWorld,
+});
+
+function open(f: Flags, deps: RunDeps, read = false) {
+  const config = loadConfig(f.config, deps.env);
+  const statePath = f.state ?? config.store.path ?? defaultStorePath(deps.env, deps.uid);
+  if (read && !existsSync(statePath)) {
+    throw new DkError(
+      'noinput',
+      'E_DOMAIN_NONE',
+      `No managed domains yet (${statePath} does not exist): danekeeper domain add DOMAIN`,
+    );
+  }
+  return { config, statePath, store: openState(statePath) };
+}
+
+const holder = () => `${hostname()}:${process.pid}`;
+
+function outcomeLine(r: DomainOutcome): string {
+  const acts = r.actions.length ? ` (${r.actions.join(', ')})` : '';
+  switch (r.result) {
+    case 'idle':
+      return `${r.domain}: secured, idle${acts}; ${r.detail}`;
+    case 'waiting':
+      return `${r.domain}: ${r.phase}${acts}: ${r.detail}${r.until ? ` (until ${r.until})` : ''}`;
+    case 'busy':
+      return `${r.domain}: skipped: ${r.detail}`;
+    case 'stopped':
+      return `${r.domain}: ${r.phase ?? 'working'}${acts}: ${r.detail}`;
+    case 'failed':
+      return `${r.domain}: ${r.detail}${r.until ? ` (next attempt after ${r.until})` : ''}`;
+  }
+}
+
+async function pass(
+  f: Flags,
+  io: Io,
+  deps: RunDeps,
+  one?: { domain: string; request?: Request },
+): Promise<number> {
+  const { config, statePath, store } = open(f, deps);
+  try {
+    const world = await deps.world({ config, flags: f, store, statePath, io, now: deps.now });
+    const { runPass } = await import('../daemon/pass.js');
+    const results = await runPass({
+      store,
+      world,
+      now: deps.now,
+      holder: holder(),
+      ...(one ? { domain: one.domain } : {}),
+      ...(one?.request ? { request: one.request } : {}),
+    });
+    if (f.json) io.out(JSON.stringify({ domains: results }, null, 2));
+    let failed = false;
+    for (const r of results) {
+      if (r.result === 'failed') {
+        failed = true;
+        io.err(`danekeeper: ${outcomeLine(r)}`);
+      } else if (!f.json) io.out(outcomeLine(r));
+    }
+    if (results.length === 0 && !f.json) io.out('No managed domains: danekeeper domain add DOMAIN');
+    // a domain another pass holds is not a failure of this one; the holder carries on
+    return failed ? EXIT.tempfail : EXIT.ok;
+  } finally {
+    store.close();
+  }
+}
+
+function statusText(s: DomainStatus, io: Io): void {
+  io.out(
+    `${s.name}: ${s.phase ?? 'unknown'}${s.lease ? ` (a pass is working on it: ${s.lease.holder})` : ''}`,
+  );
+  if (s.error) {
+    io.out(`  cannot look: ${s.error.message}`);
+    return;
+  }
+  if (s.waitingFor) io.out(`  waiting for ${s.waitingFor}${s.until ? ` until ${s.until}` : ''}`);
+  else if (s.until) io.out(`  next look ${s.until}`);
+  if (s.next) io.out(`  next: ${s.next}`);
+  if (s.failure) {
+    io.out(
+      `  last failure: ${s.failure.code}: ${s.failure.message} (attempt ${s.failure.attempts}, retry after ${s.failure.retryAt})`,
+    );
+  }
+  const c = s.certificate;
+  io.out(
+    c
+      ? `  certificate ${c.id}: serial ${c.serial}, valid ${c.notBefore} to ${c.notAfter}, key ${c.keyId}${c.verified ? ', verified live' : ', not yet verified live'}`
+      : '  certificate: none installed yet',
+  );
+  if (s.pending)
+    io.out(`  pending ${s.pending.id}: key ${s.pending.keyId}, valid to ${s.pending.notAfter}`);
+  for (const t of s.tlsa ?? []) {
+    io.out(
+      `  TLSA ${t.owner} ${t.rdata} (${t.role}): ${t.published ? 'published' : 'not published'}; served by ${t.servedBy.join(', ') || 'none'}${t.notServedBy.length ? `; not by ${t.notServedBy.join(', ')}` : ''}${t.confirmedAt ? `; confirmed ${t.confirmedAt}` : ''}`,
+    );
+  }
+  for (const l of s.live ?? []) {
+    if (l.presents === 'error') io.out(`  ${l.owner} ${l.address}: cannot probe: ${l.error}`);
+    else if (l.presents === 'other')
+      io.out(
+        `  WARNING: ${l.owner} ${l.address} presents another certificate than the installed one${l.matchesPublished ? ' (a published record still matches it)' : ' and NO published record matches it'}`,
+      );
+  }
+}
+
+async function status(name: string | undefined, f: Flags, io: Io, deps: RunDeps): Promise<number> {
+  const { config, statePath, store } = open(f, deps, true);
+  try {
+    const domains = name
+      ? [store.domains.get(hostName(name))].filter((d): d is Domain => d !== undefined)
+      : store.domains.list();
+    if (name && domains.length === 0) {
+      throw new DkError(
+        'usage',
+        'E_DOMAIN_UNKNOWN',
+        `${hostName(name)} is not a managed domain (danekeeper domain list shows them)`,
+      );
+    }
+    const world = await deps.world({ config, flags: f, store, statePath, io, now: deps.now });
+    const { domainStatus } = await import('../daemon/status.js');
+    const out: DomainStatus[] = [];
+    try {
+      for (const d of domains) out.push(await domainStatus(store, world, d, deps.now()));
+    } finally {
+      await world.close?.();
+    }
+    if (f.json) io.out(JSON.stringify({ domains: out }, null, 2));
+    else for (const s of out) statusText(s, io);
+    return out.some((s) => s.error) ? EXIT.unavailable : EXIT.ok;
+  } finally {
+    store.close();
+  }
+}
+
+function common(c: Command): Command {
+  return c
+    .option(
+      '--config <file>',
+      'config file (default $DANEKEEPER_CONFIG or /etc/danekeeper/danekeeper.ini)',
+    )
+    .option(
+      '--state <file>',
+      'state database (default [store] path, else /var/lib/danekeeper/state.db for root)',
+    )
+    .option(
+      '--resolver <ip[:port]>',
+      'validating resolver; repeatable (default: resolver = in [dns], else resolv.conf)',
+      collect,
+    )
+    .option('--json', 'machine-readable output (no secrets)');
+}
+
+export function registerRun(
+  program: Command,
+  io: Io,
+  setExit: (p: Promise<number>) => void,
+  deps: RunDeps = processRunDeps(),
+): void {
+  common(
+    program
+      .command('run')
+      .description(
+        'One keep-secured pass: per domain obtain, publish, wait for confirmation, install, verify, renew (as far as possible now)',
+      ),
+  ).action((f: Flags) => setExit(pass(f, io, deps)));
+
+  common(
+    program
+      .command('status [domain]')
+      .description(
+        'What each domain is doing: phase, what it waits for and until when, certificate, TLSA records and which servers serve them',
+      ),
+  ).action((name: string | undefined, f: Flags) => setExit(status(name, f, io, deps)));
+
+  common(
+    program
+      .command('renew <domain>')
+      .description(
+        'Run a pass for DOMAIN now; --force renews even if not due, --rotate-key moves to the next key',
+      )
+      .option('--force', 'renew now (same key: no TLSA change)')
+      .option('--rotate-key', 'renew with the next key (its record is confirmed first)'),
+  ).action((name: string, f: Flags & { force?: boolean; rotateKey?: boolean }) => {
+    const request: Request | undefined = f.rotateKey ? 'rotate-key' : f.force ? 'renew' : undefined;
+    setExit(pass(f, io, deps, { domain: hostName(name), ...(request ? { request } : {}) }));
+  });
+}
