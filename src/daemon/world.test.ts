@@ -1,0 +1,261 @@
+import assert from 'node:assert/strict';
+import { createHash, X509Certificate } from 'node:crypto';
+import { test } from 'node:test';
+import { emptyState, type RolloverState } from '../core/rollover/index.js';
+import { StaticResolver } from '../io/dns/static-resolver.js';
+import { memoryState } from '../store/state.js';
+import type { Domain } from '../store/domains.js';
+import { generateKey, ownersOf, RealWorld } from './world.js';
+
+const T0 = new Date('2026-03-01T00:00:00.000Z');
+
+function setup(dane = true) {
+  const store = memoryState();
+  const d = store.domains.add(
+    {
+      name: 'example.org',
+      includeDomainName: true,
+      subdomains: ['mail'],
+      mailHosts: ['mail.example.org'],
+      endpoints: [{ host: 'mail.example.org', port: 25, proto: 'tcp' }],
+      dane,
+      certDir: '/nonexistent/dk-live',
+      reload: [],
+      keyType: 'ec-p256',
+      newKeyEachRenewal: false,
+      issuerRecords: false,
+      challenge: null,
+    },
+    T0,
+  );
+  const world = new RealWorld({
+    store,
+    now: () => T0,
+    publisher: () => null,
+    resolver: new StaticResolver({}),
+    probe: () => Promise.reject(new Error('no probe in this test')),
+    confirmationIntervalHours: 0.5,
+    daneEnabled: true,
+    acme: { directory: 'https://127.0.0.1:1/dir', accountFile: '/nonexistent/acct.json' },
+    solver: () => {
+      throw new Error('no solver in this test');
+    },
+  });
+  return { store, d, world };
+}
+
+test('ownersOf: the TLSA owner of every endpoint (RFC 6698 §3)', () => {
+  const { d } = setup();
+  assert.deepEqual(
+    ownersOf({
+      ...d,
+      endpoints: [...d.endpoints, { host: 'www.example.org', port: 443, proto: 'tcp' }],
+    }),
+    ['_25._tcp.mail.example.org.', '_443._tcp.www.example.org.'],
+  );
+});
+
+test('policy: DANE off (per domain or server-wide) means no owners; the interval comes from the config', () => {
+  const { d, world } = setup();
+  assert.deepEqual(world.policy(d).owners, ['_25._tcp.mail.example.org.']);
+  assert.equal(world.policy(d).confirmationIntervalHours, 0.5);
+  assert.deepEqual(world.policy({ ...d, dane: false } as Domain).owners, []);
+});
+
+test('generateKey: node:crypto keys of each type, the SPKI digest of the public key', () => {
+  for (const t of ['ec-p256', 'ec-p384', 'rsa-2048']) {
+    const k = generateKey(t);
+    assert.match(k.pem, /BEGIN PRIVATE KEY/);
+    assert.match(k.spki, /^[0-9a-f]{64}$/);
+  }
+  assert.throws(() => generateKey('dsa-1024'), { code: 'E_DAEMON_KEY_TYPE' });
+});
+
+test('the generateKey action is idempotent (a crash after the store write) and keeps store roles in step with the planner', async () => {
+  const { store, d, world } = setup();
+  const policy = world.policy(d);
+  const s: RolloverState = emptyState();
+  await world.execute(
+    d,
+    { kind: 'generateKey', role: 'current', keyId: 'example.org#k1', keyType: 'ec-p256' },
+    s,
+    policy,
+  );
+  const k1 = store.keys.get('example.org#k1')!;
+  // handed out again after a crash: nothing changes, no E_STORE_KEY
+  await world.execute(
+    d,
+    { kind: 'generateKey', role: 'current', keyId: 'example.org#k1', keyType: 'ec-p256' },
+    s,
+    policy,
+  );
+  assert.deepEqual(store.keys.get('example.org#k1'), k1);
+  const facts = { id: k1.id, keyType: 'ec-p256', spki: k1.spkiSha256 };
+  await world.execute(
+    d,
+    { kind: 'generateKey', role: 'next', keyId: 'example.org#k2', keyType: 'ec-p256' },
+    { ...s, keys: { current: facts, next: null } },
+    policy,
+  );
+  const k2 = store.keys.get('example.org#k2')!;
+  assert.equal(k2.role, 'next');
+  // after a rotation the planner's current is k2 and it asks for a new next key k3: the store
+  // had k2 as `next`; it must give up that role first instead of refusing the new key
+  await world.execute(
+    d,
+    { kind: 'generateKey', role: 'next', keyId: 'example.org#k3', keyType: 'ec-p256' },
+    { ...s, keys: { current: { id: k2.id, keyType: 'ec-p256', spki: k2.spkiSha256 }, next: null } },
+    policy,
+  );
+  assert.equal(store.keys.get('example.org#k1')!.role, 'retired');
+  assert.equal(store.keys.get('example.org#k2')!.role, 'current');
+  assert.equal(store.keys.get('example.org#k3')!.role, 'next');
+  // observations carry public facts only
+  const obs = await world.observe(d, null, { ...policy, owners: [] }, { ari: false });
+  assert.equal(obs.keys.length, 3);
+  assert.doesNotMatch(JSON.stringify(obs), /PRIVATE/);
+  assert.equal(obs.deployed, null);
+});
+
+test('publishRecords without a [dns] backend fails with a reason, not silently', async () => {
+  const { d, world } = setup();
+  await assert.rejects(
+    world.execute(
+      d,
+      {
+        kind: 'publishRecords',
+        owner: '_25._tcp.mail.example.org.',
+        add: [`3 1 1 ${'a'.repeat(64)}`],
+        remove: [],
+      },
+      emptyState(),
+      world.policy(d),
+    ),
+    { code: 'E_DAEMON_NO_BACKEND' },
+  );
+});
+
+test('install: deployPair into --cert-dir, the deployed id found by leaf hash; rollback puts the previous pair back', async () => {
+  const { makePairs } = await import('../../test/support/deploy-pairs.js');
+  const { mkdtempSync, rmSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { readDeployed } = await import('../deploy/index.js');
+  const { issuerSpkis } = await import('./world.js');
+  const tmp = mkdtempSync(join(tmpdir(), 'dk-world-'));
+  try {
+    const pairs = makePairs(tmp, 2, 'mail.example.org');
+    const store = memoryState();
+    const certDir = join(tmp, 'live');
+    const d = store.domains.add(
+      {
+        name: 'example.org',
+        includeDomainName: false,
+        subdomains: ['mail'],
+        mailHosts: ['mail.example.org'],
+        endpoints: [{ host: 'mail.example.org', port: 25, proto: 'tcp' }],
+        dane: false,
+        certDir,
+        reload: [],
+        keyType: 'ec-p256',
+        newKeyEachRenewal: false,
+        issuerRecords: false,
+        challenge: null,
+      },
+      T0,
+    );
+    // the service presents what --cert-dir holds now (a reload is instant)
+    const { existsSync } = await import('node:fs');
+    const { DkError } = await import('../core/errors.js');
+    const probe = () => {
+      if (!existsSync(join(certDir, 'fullchain.pem'))) {
+        return Promise.reject(new DkError('unavailable', 'E_PROBE_CONNECT', 'connection refused'));
+      }
+      const pem = readFileSync(join(certDir, 'fullchain.pem'), 'utf8');
+      const chain = pem
+        .split(/(?=-----BEGIN CERTIFICATE-----)/)
+        .filter((c) => c.includes('BEGIN'))
+        .map((c) => new X509Certificate(c).raw);
+      return Promise.resolve({
+        chain,
+        protocol: 'TLSv1.3',
+        cipher: 'x',
+        address: '192.0.2.1',
+        port: 25,
+        servername: 'mail.example.org',
+        transcript: [],
+        chainSource: 'presented' as const,
+      });
+    };
+    const world = new RealWorld({
+      store,
+      now: () => new Date(),
+      publisher: () => null,
+      resolver: new StaticResolver({
+        'mail.example.org/A': { status: 'secure', records: ['192.0.2.1'] },
+        'mail.example.org/AAAA': { status: 'secure', records: [] },
+      }),
+      probe,
+      confirmationIntervalHours: 0.5,
+      daneEnabled: true,
+      acme: { directory: 'https://127.0.0.1:1/dir', accountFile: join(tmp, 'acct.json') },
+      solver: () => {
+        throw new Error('no solver');
+      },
+      settleMs: 0,
+    });
+    const ids = ['example.org#c1', 'example.org#c2'];
+    pairs.forEach((p, i) => {
+      const spki = createHash('sha256')
+        .update(new X509Certificate(p.leafPem).publicKey.export({ type: 'spki', format: 'der' }))
+        .digest('hex');
+      store.keys.add(
+        {
+          id: `example.org#k${i + 1}`,
+          domain: 'example.org',
+          role: i ? 'next' : 'current',
+          type: 'ec-p256',
+          privateKeyPem: p.keyPem,
+          spkiSha256: spki,
+        },
+        T0,
+      );
+      const x = new X509Certificate(p.leafPem);
+      store.certificates.add({
+        id: ids[i]!,
+        domain: 'example.org',
+        keyId: `example.org#k${i + 1}`,
+        chainPem: p.chainPem,
+        notBefore: new Date(x.validFrom).toISOString(),
+        notAfter: new Date(x.validTo).toISOString(),
+        serial: x.serialNumber,
+        ariCertId: null,
+        issuedAt: T0.toISOString(),
+      });
+    });
+    const policy = world.policy(d);
+    const s = emptyState();
+    const obs0 = await world.observe(d, s, policy, { ari: false });
+    assert.equal(obs0.deployed, null);
+    assert.deepEqual(obs0.certificates[0]!.issuerSpkis, issuerSpkis(pairs[0]!.chainPem));
+    assert.equal(obs0.certificates[0]!.issuerSpkis.length, 1);
+    assert.equal('ariCertId' in obs0.certificates[0]!, false);
+    await world.execute(d, { kind: 'install', certId: ids[0]! }, s, policy);
+    assert.equal((await world.observe(d, s, policy, { ari: false })).deployed, ids[0]);
+    // idempotent: installed already, nothing to do
+    await world.execute(d, { kind: 'install', certId: ids[0]! }, s, policy);
+    await world.execute(d, { kind: 'install', certId: ids[1]! }, s, policy);
+    const obs2 = await world.observe(d, s, policy, { ari: false });
+    assert.equal(obs2.deployed, ids[1]);
+    const live = obs2.live['_25._tcp.mail.example.org.']![0]!;
+    const norm = (x: string) => x.toLowerCase().replace(/^0+/, '');
+    assert.ok('leafSerial' in live);
+    assert.equal(norm(live.leafSerial), norm(obs2.certificates[1]!.serial));
+    await world.execute(d, { kind: 'rollback', certId: ids[0]!, reason: 'test' }, s, policy);
+    assert.equal((await world.observe(d, s, policy, { ari: false })).deployed, ids[0]);
+    assert.equal(readDeployed(certDir).previous?.certSha256 !== undefined, true);
+    store.close();
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+});
