@@ -4,6 +4,10 @@
  * txt-set's guard and ownership rules, the CA is told only once EVERY authoritative server of
  * the zone, asked directly (RD=0), serves it — a CA validates from several vantage points and
  * may reach any of them — and the values are removed afterwards.
+ *
+ * With `store` (the state database) ownership survives a crash: what prepare() publishes is
+ * recorded before it is sent, cleanup() forgets it, and a later solver's prepare() first
+ * removes what an earlier run at the same names published and never cleaned up.
  */
 import { createHash, randomInt } from 'node:crypto';
 import { DkError } from '../core/errors.js';
@@ -14,7 +18,14 @@ import type { ChallengeItem, ChallengeSolver } from '../io/acme/solver.js';
 import { tcpMessage } from './rfc2136/exchange.js';
 import { CLASS_IN, encodeMessage, OPCODE_QUERY, TYPE_TXT } from './rfc2136/message.js';
 import { decodeTxtRdata } from './txt-rdata.js';
-import { addTxt, removeTxt, type TxtSetOptions } from './txt-set.js';
+import {
+  addTxt,
+  removeLeftoverTxt,
+  removeTxt,
+  type TxtOwnership,
+  type TxtSetOptions,
+  type TxtSetResult,
+} from './txt-set.js';
 import type { Publisher } from './types.js';
 
 /** RFC 8555 §8.4: the TXT value for a key authorization. */
@@ -127,6 +138,13 @@ export async function txtPropagation(o: TxtPropagationOptions): Promise<ServerTx
 
 export interface Dns01Options extends TxtSetOptions, DiscoverOptions {
   publisher: Publisher;
+  /**
+   * The state database's TXT ownership. Give it (the automatic path must): without it a crash
+   * between prepare() and cleanup() leaves the values published for good. The caller holds
+   * the lease of the domain whose names are validated: prepare() removes every recorded
+   * value at those names' `_acme-challenge` owners, whatever its age.
+   */
+  store?: TxtOwnership;
   /** finds the zone's servers (NS, delegation, addresses) */
   resolver: Resolver;
   /** how long to wait until every server serves the values; default 120 s */
@@ -143,6 +161,8 @@ export class Dns01Solver implements ChallengeSolver {
   private readonly added = new Map<string, string[]>();
   /** the last look at the servers, for the caller's report */
   lastLook: ServerTxt[] = [];
+  /** what prepare() removed that an earlier run left behind, for the caller's events */
+  leftovers: TxtSetResult[] = [];
 
   constructor(private readonly o: Dns01Options) {}
 
@@ -154,9 +174,17 @@ export class Dns01Solver implements ChallengeSolver {
     }
     const set: TxtSetOptions = {
       ...(this.o.ttl !== undefined ? { ttl: this.o.ttl } : {}),
-      ...(this.o.tries !== undefined ? { tries: this.o.tries } : {}),
-      ...(this.o.sleep !== undefined ? { sleep: this.o.sleep } : {}),
+      ...this.common(),
     };
+    if (this.o.store) {
+      const swept = await removeLeftoverTxt(this.o.publisher, {
+        ...this.common(),
+        store: this.o.store,
+        owners: [...want.keys()],
+        minAgeMs: 0,
+      });
+      this.leftovers = swept.filter((r) => r.removed.length > 0);
+    }
     for (const [owner, values] of want) {
       const r = await addTxt(this.o.publisher, owner, values, set);
       if (r.added.length > 0) this.added.set(owner, [...(this.added.get(owner) ?? []), ...r.added]);
@@ -181,11 +209,18 @@ export class Dns01Solver implements ChallengeSolver {
 
   async cleanup(): Promise<void> {
     for (const [owner, values] of [...this.added]) {
-      await removeTxt(this.o.publisher, owner, values, {
-        ...(this.o.tries !== undefined ? { tries: this.o.tries } : {}),
-        ...(this.o.sleep !== undefined ? { sleep: this.o.sleep } : {}),
-      });
+      await removeTxt(this.o.publisher, owner, values, this.common());
       this.added.delete(owner);
     }
+  }
+
+  /** tries, sleep, store and now, as given */
+  private common(): TxtSetOptions {
+    return {
+      ...(this.o.tries !== undefined ? { tries: this.o.tries } : {}),
+      ...(this.o.sleep !== undefined ? { sleep: this.o.sleep } : {}),
+      ...(this.o.store !== undefined ? { store: this.o.store } : {}),
+      ...(this.o.now !== undefined ? { now: this.o.now } : {}),
+    };
   }
 }

@@ -14,7 +14,8 @@ import {
   parseTxtPresentation,
   txtPresentation,
 } from './txt-rdata.js';
-import { addTxt, removeTxt } from './txt-set.js';
+import { memoryTxtOwnership } from '../store/txt-ownership.js';
+import { addTxt, removeLeftoverTxt, removeTxt } from './txt-set.js';
 import type { Publisher, TxtChange } from './types.js';
 
 function memory(initial: string[] = [], opts: { interfere?: number } = {}) {
@@ -101,6 +102,107 @@ describe('txt-set', () => {
     const { p } = memory();
     delete p.readTxt;
     await assert.rejects(addTxt(p, O, ['v']), { code: 'E_PUBLISH_NO_TXT' });
+  });
+});
+
+/** The backend fails with `code` once, after (or before) applying the change. */
+function failing(p: Publisher, code: string, applied: boolean): void {
+  const apply = p.applyTxt!.bind(p);
+  let once = true;
+  p.applyTxt = async (c) => {
+    if (!once) return apply(c);
+    once = false;
+    if (applied) await apply(c);
+    throw new DkError('unavailable', code, `simulated ${code}`);
+  };
+}
+
+const valuesOf = (s: ReturnType<typeof memoryTxtOwnership>) =>
+  s.list('example.org.').map((r) => `${r.value}${r.intent ? ' pending' : ''}`);
+
+describe('txt-set with the state database: what danekeeper published outlives the process', () => {
+  const T = new Date('2026-03-01T12:00:00Z');
+
+  it('add records the values (pending, then settled); remove forgets them, gone ones too', async () => {
+    const { p } = memory(['hand']);
+    const store = memoryTxtOwnership();
+    const seen: string[][] = [];
+    const apply = p.applyTxt!.bind(p);
+    p.applyTxt = async (c) => {
+      seen.push(valuesOf(store)); // what a crash right now would leave for the next run
+      return apply(c);
+    };
+    await addTxt(p, O, ['hand', 'v1', 'v2'], { ...noSleep, store, now: T });
+    assert.deepEqual(seen, [['v1 pending', 'v2 pending']], 'recorded before the change is sent');
+    assert.deepEqual(valuesOf(store), ['v1', 'v2'], 'the hand-made value is never recorded');
+    await removeTxt(p, O, ['v1', 'v2', 'gone'], { ...noSleep, store });
+    assert.deepEqual(valuesOf(store), []);
+  });
+
+  it('a failure after the change applied (a timeout) keeps the values pending; the leftover sweep removes them, the hand-made value stays', async () => {
+    const { p, state } = memory(['hand']);
+    const store = memoryTxtOwnership();
+    failing(p, 'E_PUBLISH_UNREACHABLE', true);
+    await assert.rejects(addTxt(p, O, ['v'], { ...noSleep, store, now: T }), {
+      code: 'E_PUBLISH_UNREACHABLE',
+    });
+    assert.deepEqual(state.values, ['hand', 'v']);
+    assert.deepEqual(valuesOf(store), ['v pending']);
+    const young = await removeLeftoverTxt(p, { ...noSleep, store, now: T });
+    assert.deepEqual(young, [], 'a value recorded a moment ago may belong to a live run');
+    const r = await removeLeftoverTxt(p, {
+      ...noSleep,
+      store,
+      now: new Date(T.getTime() + 16 * 60_000),
+    });
+    assert.deepEqual(
+      r.map((x) => [x.owner, x.removed]),
+      [[O, ['v']]],
+    );
+    assert.deepEqual(state.values, ['hand']);
+    assert.deepEqual(valuesOf(store), []);
+  });
+
+  it('a refusal drops the intent; a conflict re-reads and retries; a failed reload still owns what the file holds', async () => {
+    const refused = memory();
+    const store = memoryTxtOwnership();
+    failing(refused.p, 'E_PUBLISH_REFUSED', false);
+    await assert.rejects(addTxt(refused.p, O, ['v'], { ...noSleep, store, now: T }));
+    assert.deepEqual(valuesOf(store), [], 'certainly not applied: nothing to clean up');
+    const busy = memory([], { interfere: 1 });
+    await addTxt(busy.p, O, ['w'], { ...noSleep, store, now: T });
+    assert.deepEqual(valuesOf(store), ['w'], 'the retry settled; the failed try left nothing');
+    const reload = memory();
+    failing(reload.p, 'E_PUBLISH_RELOAD', true);
+    await assert.rejects(addTxt(reload.p, O, ['x'], { ...noSleep, store, now: T }));
+    assert.deepEqual(valuesOf(store), ['w', 'x']);
+  });
+
+  it('an applied-then-failed try found published on the retry is settled as ours', async () => {
+    const { p, state } = memory();
+    const store = memoryTxtOwnership();
+    // applied, then reported as a conflict (a PowerDNS write overtaken right after)
+    failing(p, 'E_PUBLISH_CONFLICT', true);
+    const r = await addTxt(p, O, ['v'], { ...noSleep, store, now: T });
+    assert.equal(r.applied, false, 'the retry found it there: nothing more to add');
+    assert.deepEqual(state.values, ['v']);
+    assert.deepEqual(valuesOf(store), ['v']);
+  });
+
+  it('a dry run records nothing; the sweep only looks at the owners it is given', async () => {
+    const { p, state } = memory(['hand']);
+    const store = memoryTxtOwnership();
+    await addTxt(p, O, ['v'], { ...noSleep, store, dryRun: true });
+    assert.deepEqual(valuesOf(store), []);
+    await addTxt(p, O, ['v'], { ...noSleep, store, now: T });
+    const other = await removeLeftoverTxt(p, {
+      ...noSleep,
+      store,
+      owners: ['_acme-challenge.www.example.org'],
+      minAgeMs: 0,
+    });
+    assert.deepEqual(other, []);
+    assert.deepEqual(state.values, ['hand', 'v']);
   });
 });
 

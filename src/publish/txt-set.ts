@@ -9,11 +9,48 @@
  *   (another ACME client answering its own challenge at the same name) makes the backend refuse
  *   with E_PUBLISH_CONFLICT and the change is recomputed from a fresh read.
  * - Dry run: the change and what the backend would send, nothing applied.
+ * - Crash-proof ownership (with `store`): the values about to be added are written to the
+ *   state database as pending before the change is sent and settled after it applied; a
+ *   removal forgets them. A run that dies in between leaves rows behind, not orphans:
+ *   removeLeftoverTxt (the next run) removes exactly the recorded values that are still
+ *   published, never a value it did not add. An ACME value is base64url(SHA-256) of a key
+ *   authorization that holds the challenge's token (RFC 8555 §8.1, §8.4), so no one else
+ *   publishes the same value by chance: a recorded value found published is ours.
  */
 import { DkError } from '../core/errors.js';
 import type { Publisher, TxtChange } from './types.js';
 
+/** A TXT value danekeeper published (or was about to: `intent` set, not yet settled). */
+export interface OwnedTxt {
+  /** absolute, lower case, trailing dot */
+  owner: string;
+  value: string;
+  /** ISO 8601 */
+  createdAt: string;
+  /** pending rows only: the intend() call that wrote it */
+  intent?: string;
+}
+
+/** Where TXT ownership persists (src/store/txt-ownership.ts): the state database. */
+export interface TxtOwnership {
+  /** every owned and pending value in `zone`, sorted by owner */
+  list(zone: string): OwnedTxt[];
+  /** before a change is sent; returns the intent's id for abandon() */
+  intend(zone: string, owner: string, values: string[], now: Date): string;
+  /** after the change applied; idempotent; settles the values' pending rows */
+  remember(zone: string, owner: string, values: string[], now: Date): void;
+  /** after a removal (or when found gone); idempotent; drops pending rows too */
+  forget(zone: string, owner: string, values: string[]): void;
+  /** the change certainly did not apply: drop that intent's rows, no one else's */
+  abandon(intent: string): void;
+  close(): void;
+}
+
 export interface TxtSetOptions {
+  /** persists what this call publishes and removes; without it, ownership is the caller's */
+  store?: TxtOwnership;
+  /** for the store's timestamps; default the clock */
+  now?: Date;
   /** TTL for the RRset; default the RRset's own, or the zone's default when it is new */
   ttl?: number | null;
   /** tries in all when the guard fails; default 5 */
@@ -48,18 +85,48 @@ function txtBackend(p: Publisher): Required<Pick<Publisher, 'readTxt' | 'applyTx
   return { readTxt: p.readTxt.bind(p), applyTxt: p.applyTxt.bind(p) };
 }
 
+/** Errors after which the change was certainly not applied: the intent can be dropped. */
+const NOT_APPLIED = new Set([
+  'E_PUBLISH_AUTH',
+  'E_PUBLISH_REFUSED',
+  'E_PUBLISH_NOTAUTH',
+  'E_PUBLISH_REJECTED',
+  'E_PUBLISH_TTL',
+  'E_PUBLISH_OWNER',
+  'E_PUBLISH_NAME',
+  'E_PUBLISH_NO_TXT',
+  'E_TTL',
+  'E_NOT_IN_ZONE',
+  'E_ZONEFILE_UNSAFE',
+  'E_ZONEFILE_SYNTAX',
+]);
+
 async function guarded(
   p: Publisher,
   owner: string,
   o: TxtSetOptions,
-  plan: (current: string[]) => { add: string[]; remove: string[] },
+  plan: (current: string[]) => { add: string[]; remove: string[]; gone?: string[] },
 ): Promise<TxtSetResult> {
   const b = txtBackend(p);
   const tries = o.tries ?? 5;
   const sleep = o.sleep ?? defaultSleep;
+  const store = o.dryRun ? undefined : o.store;
+  /** this call's intents whose change was not seen to apply: owner -> values, by intent */
+  let open: { intent: string; values: string[] }[] = [];
   for (let attempt = 1; ; attempt++) {
     const rr = await b.readTxt(owner);
-    const { add, remove } = plan(rr.values);
+    const now = o.now ?? new Date();
+    if (store) {
+      // An earlier try that failed in a way that may still have applied (a timeout, a
+      // PowerDNS write overtaken): what the read shows of it is ours, the rest never landed.
+      for (const x of open) {
+        const landed = x.values.filter((v) => rr.values.includes(v));
+        if (landed.length > 0) store.remember(p.zone, rr.owner, landed, now);
+        store.abandon(x.intent);
+      }
+      open = [];
+    }
+    const { add, remove, gone = [] } = plan(rr.values);
     const after = [...rr.values.filter((v) => !remove.includes(v)), ...add];
     const result: TxtSetResult = {
       owner: rr.owner,
@@ -69,17 +136,32 @@ async function guarded(
       removed: remove,
       applied: false,
     };
+    // Asked to remove and already gone: nothing left to own.
+    if (store && gone.length > 0) store.forget(p.zone, rr.owner, gone);
     if (add.length === 0 && remove.length === 0) return result;
     const ttl = o.ttl ?? rr.ttl ?? (await p.defaultTtl());
     const change: TxtChange = { owner: rr.owner, expected: rr.values, add, remove, ttl };
     if (o.dryRun) {
       return { ...result, plan: p.describeTxtChange ? await p.describeTxtChange(change) : [] };
     }
+    // Before the change is sent, so a crash after it applied still leaves a record of it.
+    const intent = store && add.length > 0 ? store.intend(p.zone, rr.owner, add, now) : null;
+    const settle = () => {
+      if (!store) return;
+      if (add.length > 0) store.remember(p.zone, rr.owner, add, now);
+      if (remove.length > 0) store.forget(p.zone, rr.owner, remove);
+    };
     try {
       await b.applyTxt(change);
-      return { ...result, applied: true };
     } catch (e) {
-      if (!(e instanceof DkError) || e.code !== 'E_PUBLISH_CONFLICT') throw e;
+      const code = e instanceof DkError ? e.code : '';
+      // The zone file was written, only the reload failed: the values are published.
+      if (code === 'E_PUBLISH_RELOAD') settle();
+      else if (store && intent !== null) {
+        if (NOT_APPLIED.has(code)) store.abandon(intent);
+        else open.push({ intent, values: add });
+      }
+      if (code !== 'E_PUBLISH_CONFLICT') throw e;
       if (attempt >= tries) {
         throw new DkError(
           'tempfail',
@@ -88,7 +170,10 @@ async function guarded(
         );
       }
       await sleep(50 * attempt);
+      continue;
     }
+    settle();
+    return { ...result, applied: true };
   }
 }
 
@@ -111,5 +196,44 @@ export function removeTxt(
   o: TxtSetOptions = {},
 ): Promise<TxtSetResult> {
   const drop = [...new Set(values)];
-  return guarded(p, owner, o, (cur) => ({ add: [], remove: drop.filter((v) => cur.includes(v)) }));
+  return guarded(p, owner, o, (cur) => ({
+    add: [],
+    remove: drop.filter((v) => cur.includes(v)),
+    gone: drop.filter((v) => !cur.includes(v)),
+  }));
+}
+
+export interface LeftoverOptions extends TxtSetOptions {
+  store: TxtOwnership;
+  /** only these owners (absolute); default every owner the store knows in the zone */
+  owners?: string[];
+  /**
+   * Leave values recorded less than this long ago: they may belong to a run that is still
+   * answering its challenge. Default 15 minutes, far above a DNS-01 round (propagation wait
+   * plus the CA's validation); 0 when the caller holds the lease of every owner's domain.
+   */
+  minAgeMs?: number;
+}
+
+export const LEFTOVER_MIN_AGE_MS = 15 * 60_000;
+
+/**
+ * The next run's cleanup: removes the TXT values a run that died before its cleanup left
+ * published (RFC 8555 §8.4 asks for nothing of the kind, but a stale `_acme-challenge` value
+ * is clutter at best), and forgets those already gone. Only values the store recorded are
+ * touched; a hand-made value at the same owner stays. Returns one result per owner looked at.
+ */
+export async function removeLeftoverTxt(p: Publisher, o: LeftoverOptions): Promise<TxtSetResult[]> {
+  const now = o.now ?? new Date();
+  const cutoff = now.getTime() - (o.minAgeMs ?? LEFTOVER_MIN_AGE_MS);
+  const only = o.owners?.map((x) => x.toLowerCase().replace(/\.?$/, '.'));
+  const byOwner = new Map<string, string[]>();
+  for (const r of o.store.list(p.zone)) {
+    if (only && !only.includes(r.owner)) continue;
+    if (Date.parse(r.createdAt) > cutoff) continue;
+    byOwner.set(r.owner, [...new Set([...(byOwner.get(r.owner) ?? []), r.value])]);
+  }
+  const out: TxtSetResult[] = [];
+  for (const [owner, values] of byOwner) out.push(await removeTxt(p, owner, values, o));
+  return out;
 }

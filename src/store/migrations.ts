@@ -138,6 +138,34 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
     `,
   },
+  {
+    version: 4,
+    name: 'TXT values danekeeper published (ACME DNS-01)',
+    // RFC 8555 §8.4: DNS-01 publishes `_acme-challenge` TXT values and removes them after
+    // validation. A process that dies in between would leave them forever if ownership lived
+    // in memory; these rows let the next run remove exactly the values danekeeper published
+    // and never a hand-made one (src/store/txt-ownership.ts, src/publish/txt-set.ts). As for
+    // TLSA (migrations 1 and 2): `pending_txt` is written before a change is sent, settled
+    // into `owned_txt` after it applied. A value is one RR's character-strings joined.
+    sql: `
+      CREATE TABLE owned_txt (
+        zone       TEXT NOT NULL,
+        owner      TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (zone, owner, value)
+      ) WITHOUT ROWID;
+      CREATE TABLE pending_txt (
+        zone       TEXT NOT NULL,
+        owner      TEXT NOT NULL,
+        value      TEXT NOT NULL,
+        intent     TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (zone, owner, value, intent)
+      ) WITHOUT ROWID;
+      CREATE INDEX pending_txt_intent ON pending_txt (intent);
+    `,
+  },
 ];
 
 /** The schema version this build knows: the last migration's. */
