@@ -76,6 +76,15 @@ describe('txt-set', () => {
     assert.equal(state.applied.length, 2);
   });
 
+  it("the TTL asked for is a new RRset's; an existing RRset keeps its own (RFC 2181 §5.2)", async () => {
+    const { p, state } = memory(['hand']);
+    await addTxt(p, O, ['v'], { ...noSleep, ttl: 5 });
+    assert.equal(state.applied[0]!.ttl, 300, "the hand-made value's TTL is not ours to change");
+    const fresh = memory();
+    await addTxt(fresh.p, O, ['v'], { ...noSleep, ttl: 5 });
+    assert.equal(fresh.state.applied[0]!.ttl, 5);
+  });
+
   it('a concurrent writer: re-read and retry, keeping its value', async () => {
     const { p, state } = memory([], { interfere: 2 });
     const a = await addTxt(p, O, ['mine'], noSleep);

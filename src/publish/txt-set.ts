@@ -51,7 +51,7 @@ export interface TxtSetOptions {
   store?: TxtOwnership;
   /** for the store's timestamps; default the clock */
   now?: Date;
-  /** TTL for the RRset; default the RRset's own, or the zone's default when it is new */
+  /** TTL for an RRset this call creates (default the zone's); an existing RRset keeps its own */
   ttl?: number | null;
   /** tries in all when the guard fails; default 5 */
   tries?: number;
@@ -139,7 +139,10 @@ async function guarded(
     // Asked to remove and already gone: nothing left to own.
     if (store && gone.length > 0) store.forget(p.zone, rr.owner, gone);
     if (add.length === 0 && remove.length === 0) return result;
-    const ttl = o.ttl ?? rr.ttl ?? (await p.defaultTtl());
+    // RFC 2181 §5.2: one TTL per RRset, so a TTL of ours would change the values others put
+    // there (a hand-made record, another client's challenge) for good: an existing RRset keeps
+    // its TTL, ours applies only to an RRset we create.
+    const ttl = rr.ttl ?? o.ttl ?? (await p.defaultTtl());
     const change: TxtChange = { owner: rr.owner, expected: rr.values, add, remove, ttl };
     if (o.dryRun) {
       return { ...result, plan: p.describeTxtChange ? await p.describeTxtChange(change) : [] };
