@@ -1,0 +1,258 @@
+/**
+ * The automatic path end to end (issue 9): `domain add --dane`, then repeated `danekeeper run`
+ * against Pebble (HTTP-01 answered by run's own listener), BIND with a TSIG-updatable
+ * inline-signed zone and a secondary that lags (no NOTIFY) until the test refreshes it,
+ * Unbound, and a Postfix whose smtpd_tls_chain_files point into the domain's --cert-dir.
+ * Between runs the test looks at what Postfix presents and at what both authoritative servers
+ * serve: at no run boundary may Postfix present a chain that no record served by every server
+ * matches (DESIGN.md "The one invariant"). Ends with posttls-finger -l dane saying Verified,
+ * then `renew --force` (same key, no TLSA change) and `renew --rotate-key`.
+ */
+import assert from 'node:assert/strict';
+import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli, type CliResult } from '../support/cli.js';
+import { tempDir } from '../support/pki.js';
+import { labResolvConf, RESOLVER, startDnsLab, tlsaIn, type DnsLab } from './dns/dnslab.js';
+import { labTsigKey } from './dns/tsig.js';
+import { createNetns, labAvailable, type Netns } from './netns.js';
+import { startPebble, type Pebble } from './pebble.js';
+import { listenerLine, POSTFIX, startPostfix, type PostfixInstance } from './postfix.js';
+import { posttlsFinger } from './reference.js';
+
+const avail = labAvailable();
+const PEBBLE = '127.0.57.1';
+const MAIL = '127.0.10.25';
+const CA_NS = '127.0.54.80';
+const PRIMARY = '127.0.54.81';
+const SECONDARY = '127.0.54.82';
+const ZONE = 'roll.test';
+const OWNER = `_25._tcp.mail.${ZONE}.`;
+const TSIG = labTsigKey('dk-rollover');
+
+interface Status {
+  domains: {
+    name: string;
+    phase: string;
+    waitingFor: string | null;
+    certificate: { id: string; serial: string; keyId: string; verified: boolean } | null;
+    keys: {
+      current: { id: string; spki: string } | null;
+      next: { id: string; spki: string } | null;
+    };
+    tlsa: { rdata: string; role: string; servedBy: string[]; notServedBy: string[] }[];
+  }[];
+}
+
+describe(
+  'danekeeper run: the keep-secured pass end to end (lab)',
+  { skip: !avail.ok && avail.reason },
+  () => {
+    let ns: Netns;
+    let lab: DnsLab;
+    let pebble: Pebble;
+    let pf: PostfixInstance;
+    let dir: string;
+    let certDir: string;
+    let config: string;
+    const log: string[] = [];
+
+    const dk = (args: string[]): CliResult => {
+      const r = runCli([...args, '--config', config], {
+        netns: ns.name,
+        timeoutMs: 120_000,
+        env: { DANEKEEPER_STATE_DIR: dir },
+      });
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+      assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY/);
+      log.push(`$ danekeeper ${args.join(' ')}\n${r.stdout}${r.stderr}[exit ${r.code}]`);
+      if (process.env.DK_SHOW) process.stderr.write(`${log.at(-1)}\n`);
+      return r;
+    };
+
+    const status = (): Status => {
+      const r = dk(['status', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as Status;
+    };
+
+    /** the 3 1 1 record of the leaf Postfix presents now; null when it offers no TLS */
+    const presented = (): string | null => {
+      const r = runCli(['tlsa', '--fetch', `${MAIL}:25`], { netns: ns.name });
+      return r.code === 0 ? r.stdout.trim().toLowerCase() : null;
+    };
+
+    const served = async (server: string): Promise<string[]> => {
+      const r = await lab.dig([`@${server}`, '+norec', OWNER, 'TLSA']);
+      return tlsaIn(r.answer).map((x) => x.toLowerCase());
+    };
+
+    /** DESIGN.md "The one invariant", checked at a run boundary. */
+    const invariant = async (when: string) => {
+      const p = presented();
+      if (p === null) return;
+      const [a, b] = await Promise.all([served(PRIMARY), served(SECONDARY)]);
+      // before the first publish there is no RRset: no DANE, nothing to break
+      if (a.length === 0 && b.length === 0) return;
+      assert.ok(
+        a.includes(p) && b.includes(p),
+        `${when}: Postfix presents ${p}, served: primary ${a.join(', ')}; secondary ${b.join(', ')}`,
+      );
+    };
+
+    /** `run` until the domain is idle; the lagging secondary is refreshed when the pass waits on it. */
+    const runUntilIdle = async (what: string) => {
+      for (let i = 0; i < 40; i++) {
+        const r = dk(['run']);
+        assert.equal(r.code, 0, `${what}: ${r.stderr}`);
+        await invariant(`${what}, after run ${i + 1}`);
+        if (/secured, idle/.test(r.stdout)) return;
+        if (/propagating/.test(r.stdout)) await lab.refreshSecondary(ZONE);
+        else await new Promise((res) => setTimeout(res, 1500));
+      }
+      assert.fail(`${what}: never idle\n${log.slice(-6).join('\n')}`);
+    };
+
+    const verified = async () => {
+      const f = await posttlsFinger(ns, ZONE);
+      assert.equal(f.verdict, 'verified', f.output);
+      return f;
+    };
+
+    before(async () => {
+      dir = tempDir('dk-lab-rollover-');
+      chmodSync(dir, 0o755);
+      certDir = join(dir, 'live', ZONE);
+      ns = await createNetns({ addresses: [PEBBLE, MAIL], resolvConf: labResolvConf() });
+      lab = await startDnsLab(ns, {
+        zones: [
+          {
+            name: 'ca.test',
+            servers: [CA_NS],
+            records: [{ name: 'acme', type: 'A', data: PEBBLE }],
+          },
+          {
+            name: ZONE,
+            signing: 'inline',
+            servers: [PRIMARY],
+            secondaries: [SECONDARY],
+            updateKeys: [TSIG],
+            ttl: 2,
+            records: [
+              { name: '@', type: 'MX', data: `10 mail.${ZONE}.` },
+              { name: 'mail', type: 'A', data: MAIL },
+            ],
+          },
+        ],
+      });
+      mkdirSync(join(dir, 'pebble'));
+      pebble = await startPebble(ns, {
+        hostname: 'acme.ca.test',
+        address: PEBBLE,
+        dnsServer: `${RESOLVER}:53`,
+        dir: join(dir, 'pebble'),
+      });
+      const line = listenerLine({
+        address: MAIL,
+        port: 25,
+        keyFile: join(certDir, 'privkey.pem'),
+        chainFile: join(certDir, 'fullchain.pem'),
+      });
+      pf = await startPostfix(ns, [], { masterExtra: [line] });
+      config = join(dir, 'danekeeper.ini');
+      writeFileSync(
+        config,
+        [
+          '[dns]',
+          'backend = rfc2136',
+          `zone = ${ZONE}`,
+          `server = ${PRIMARY}`,
+          `tsig-key-file = ${lab.tsigKeyFile(TSIG)}`,
+          `resolver = ${RESOLVER}`,
+          '[store]',
+          `path = ${join(dir, 'state.db')}`,
+          '[acme]',
+          `directory = ${pebble.directory}`,
+          `ca-file = ${pebble.caFile}`,
+          `email = hostmaster@${ZONE}`,
+          'challenge = http-01',
+          `http-listen = ${MAIL}:80`,
+          '[ext-sslit]',
+          'dane-confirmation-interval-in-hours = 0.001',
+          '',
+        ].join('\n'),
+      );
+    });
+
+    after(async () => {
+      const keep = setInterval(() => {}, 1000);
+      try {
+        await pf?.stop();
+        await pebble?.stop();
+        await lab?.stop();
+        await ns?.destroy();
+      } finally {
+        clearInterval(keep);
+      }
+      if (process.env.DK_LAB_KEEP !== '1' && dir) rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('domain add --dane, run until idle: Postfix verified by posttls-finger, status idle with the records on every server', async () => {
+      const add = dk([
+        'domain',
+        'add',
+        ZONE,
+        '--no-domain-name',
+        '--subdomain',
+        'mail',
+        '--dane',
+        '--cert-dir',
+        certDir,
+        '--reload',
+        `${POSTFIX} -c ${pf.configDir} reload`,
+        '--resolver',
+        RESOLVER,
+      ]);
+      assert.equal(add.code, 0, add.stderr);
+      await runUntilIdle('first issuance');
+      await verified();
+      const s = status().domains[0]!;
+      assert.equal(s.phase, 'idle');
+      assert.ok(s.certificate?.verified);
+      const cur = s.tlsa.find((t) => t.role === 'current-key')!;
+      assert.equal(cur.servedBy.length, 2, JSON.stringify(cur));
+      assert.equal(cur.notServedBy.length, 0);
+      assert.ok(s.tlsa.some((t) => t.role === 'next-key'));
+      assert.equal(presented(), cur.rdata);
+    });
+
+    it('renew --force: a new certificate with the same key, no TLSA change, verified', async () => {
+      const before = status().domains[0]!;
+      const records = (await served(PRIMARY)).sort();
+      const r = dk(['renew', ZONE, '--force']);
+      assert.equal(r.code, 0, r.stderr);
+      await invariant('after renew --force');
+      await runUntilIdle('renew --force');
+      const after = status().domains[0]!;
+      assert.notEqual(after.certificate!.serial, before.certificate!.serial);
+      assert.equal(after.certificate!.keyId, before.certificate!.keyId);
+      assert.deepEqual((await served(PRIMARY)).sort(), records);
+      await verified();
+    });
+
+    it('renew --rotate-key: the next key (confirmed long before) is installed, a new next key is published', async () => {
+      const before = status().domains[0]!;
+      const r = dk(['renew', ZONE, '--rotate-key']);
+      assert.equal(r.code, 0, r.stderr);
+      await invariant('after renew --rotate-key');
+      await runUntilIdle('renew --rotate-key');
+      const after = status().domains[0]!;
+      assert.equal(after.certificate!.keyId, before.keys.next!.id);
+      assert.equal(after.keys.current!.id, before.keys.next!.id);
+      assert.notEqual(after.keys.next!.id, before.keys.next!.id);
+      assert.equal(presented(), `3 1 1 ${before.keys.next!.spki}`);
+      await verified();
+    });
+  },
+);
