@@ -95,7 +95,7 @@ function setup() {
     assert.doesNotMatch(text, /PRIVATE KEY/);
     return { code, text, lines: io.lines };
   };
-  return { cli, clock, world };
+  return { cli, clock, world, statePath };
 }
 
 test('run: one pass per call; exit 0 while waiting, then idle; status --json follows the contract', async () => {
@@ -180,4 +180,42 @@ test('status and renew of an unknown domain are usage errors', async () => {
   const s = setup();
   assert.equal((await s.cli('status', 'nope.example')).text, 'THROWN E_DOMAIN_UNKNOWN');
   assert.equal((await s.cli('renew', 'nope.example')).text, 'THROWN E_DOMAIN_UNKNOWN');
+});
+
+test('run takes over the lease of a pass of this host whose process is gone; not one of a live process', async () => {
+  const { hostname } = await import('node:os');
+  const s = setup();
+  const st = openState(s.statePath);
+  try {
+    assert.ok(
+      st.rollover.acquireLease(
+        'example.org',
+        `${hostname()}:${process.ppid}`,
+        600_000,
+        new Date(s.clock.t),
+      ),
+    );
+  } finally {
+    st.close();
+  }
+  const busy = await s.cli('run');
+  assert.match(busy.text, /skipped: another pass/);
+  const st2 = openState(s.statePath);
+  try {
+    st2.rollover.releaseLease('example.org', `${hostname()}:${process.ppid}`);
+    // pid_max is at most 2^22: this process cannot exist
+    assert.ok(
+      st2.rollover.acquireLease(
+        'example.org',
+        `${hostname()}:99999999`,
+        600_000,
+        new Date(s.clock.t),
+      ),
+    );
+  } finally {
+    st2.close();
+  }
+  const r = await s.cli('run');
+  assert.doesNotMatch(r.text, /skipped/);
+  assert.match(r.text, /generateKey/);
 });

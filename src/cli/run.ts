@@ -150,6 +150,18 @@ function open(f: Flags, deps: RunDeps, read = false) {
 
 const holder = () => `${hostname()}:${process.pid}`;
 
+/** A pass of this host whose process is gone (kill -9, a crash): its lease need not expire. */
+function holderGone(h: string): boolean {
+  const m = /^(.*):([0-9]+)$/.exec(h);
+  if (!m || m[1] !== hostname()) return false;
+  try {
+    process.kill(Number(m[2]), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 function outcomeLine(r: DomainOutcome): string {
   const acts = r.actions.length ? ` (${r.actions.join(', ')})` : '';
   switch (r.result) {
@@ -181,6 +193,7 @@ async function pass(
       world,
       now: deps.now,
       holder: holder(),
+      holderGone,
       ...(one ? { domain: one.domain } : {}),
       ...(one?.request ? { request: one.request } : {}),
     });

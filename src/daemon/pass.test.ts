@@ -166,3 +166,14 @@ test('an unknown domain is a usage error', async () => {
   const s = setup();
   await assert.rejects(runPass(s.opts({ domain: 'nope.example' })), { code: 'E_DOMAIN_UNKNOWN' });
 });
+
+test('the lease of a pass that died (kill -9) is taken over at once; a live holder is not', async () => {
+  const s = setup();
+  assert.ok(s.store.rollover.acquireLease('example.org', 'host:1', 600_000, new Date(s.clock.t)));
+  const [alive] = await runPass(s.opts({ holderGone: () => false }));
+  assert.equal(alive!.result, 'busy');
+  const [r] = await runPass(s.opts({ holderGone: (h: string) => h === 'host:1' }));
+  assert.notEqual(r!.result, 'busy');
+  assert.ok(r!.actions.includes('generateKey'));
+  assert.equal(s.store.rollover.lease('example.org', new Date(s.clock.t)), undefined);
+});

@@ -56,6 +56,12 @@ export interface PassOptions {
   domain?: string;
   /** `renew --force` / `--rotate-key` for `domain`: handed to the planner once */
   request?: Request;
+  /**
+   * Whether a lease holder is certainly gone (a pass on this host whose process no longer
+   * exists, e.g. after `kill -9`): its lease is then taken over at once instead of after it
+   * expires. Default: never.
+   */
+  holderGone?: (holder: string) => boolean;
 }
 
 export interface DomainOutcome {
@@ -137,7 +143,15 @@ async function passDomain(d: Domain, o: PassOptions): Promise<DomainOutcome> {
   const { store, world } = o;
   const leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
   const base = { domain: d.name, actions: [] as Action['kind'][] };
-  if (!store.rollover.acquireLease(d.name, o.holder, leaseMs, o.now())) {
+  let taken = store.rollover.acquireLease(d.name, o.holder, leaseMs, o.now());
+  const held = taken ? undefined : store.rollover.lease(d.name, o.now());
+  if (!taken && held && o.holderGone?.(held.holder)) {
+    // the holder died mid-pass: its intent is persisted, so carrying on is safe; two passes
+    // that both see this still cannot both acquire (one SQLite statement each)
+    store.rollover.releaseLease(d.name, held.holder);
+    taken = store.rollover.acquireLease(d.name, o.holder, leaseMs, o.now());
+  }
+  if (!taken) {
     const l = store.rollover.lease(d.name, o.now());
     return {
       ...base,
