@@ -84,8 +84,8 @@ test('a version 2 database keeps its owned and pending records when migrated to 
     assert.equal(s.domains.list().length, 1);
     s.close();
     const again = new Database(path, { readonly: true });
-    assert.equal(again.pragma('user_version', { simple: true }), 3);
-    assert.equal(SCHEMA_VERSION, 3);
+    assert.equal(again.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+    assert.ok(SCHEMA_VERSION >= 3);
     const tables = (
       again.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as {
         name: string;
