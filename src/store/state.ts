@@ -13,11 +13,15 @@ import { EventStore } from './events.js';
 import { KeyStore } from './keys.js';
 import { RolloverStore } from './rollover.js';
 import { openError, openHandle, ownershipOn, prepareFile } from './store.js';
+import type { TxtOwnership } from '../publish/txt-set.js';
+import { txtOwnershipOn } from './txt-ownership.js';
 
 export interface StateStore {
   /** the file, or `in memory` */
   readonly label: string;
   readonly ownership: OwnershipStore;
+  /** the ACME DNS-01 TXT values danekeeper published (removed after a crash by the next run) */
+  readonly txt: TxtOwnership;
   readonly domains: DomainStore;
   readonly keys: KeyStore;
   readonly certificates: CertificateStore;
@@ -55,6 +59,7 @@ function on(db: Database.Database, label: string, path?: string): StateStore {
   return {
     label,
     ownership: ownershipOn(db, label),
+    txt: txtOwnershipOn(db, label),
     domains: new DomainStore(db, label),
     keys: new KeyStore(db, label, path === undefined ? undefined : privateFileGuard(path)),
     certificates: new CertificateStore(db, label),
