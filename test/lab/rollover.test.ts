@@ -12,7 +12,8 @@ import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { runCli, type CliResult } from '../support/cli.js';
+import { spawn } from 'node:child_process';
+import { cliEntry, runCli, type CliResult } from '../support/cli.js';
 import { tempDir } from '../support/pki.js';
 import { labResolvConf, RESOLVER, startDnsLab, tlsaIn, type DnsLab } from './dns/dnslab.js';
 import { labTsigKey } from './dns/tsig.js';
@@ -252,6 +253,44 @@ describe(
       assert.equal(after.keys.current!.id, before.keys.next!.id);
       assert.notEqual(after.keys.next!.id, before.keys.next!.id);
       assert.equal(presented(), `3 1 1 ${before.keys.next!.spki}`);
+      await verified();
+    });
+
+    it('kill -9 anywhere in a pass: the next run carries on, and no run boundary breaks the invariant', async () => {
+      const killed = async (args: string[], ms: number): Promise<void> => {
+        const child = spawn(
+          'ip',
+          [
+            'netns',
+            'exec',
+            ns.name,
+            process.execPath,
+            '--import',
+            'tsx',
+            cliEntry,
+            ...args,
+            '--config',
+            config,
+          ],
+          { env: { ...process.env, DANEKEEPER_STATE_DIR: dir }, stdio: 'ignore' },
+        );
+        const done = new Promise<void>((res) => child.on('exit', () => res()));
+        await new Promise((res) => setTimeout(res, ms));
+        child.kill('SIGKILL');
+        await done;
+      };
+      const before = status().domains[0]!;
+      // each kill lands somewhere else: start-up, planning, ACME, install, reload, publishing
+      for (const ms of [300, 1200, 1800, 2400, 3000, 3600, 4500]) {
+        await killed(['renew', ZONE, '--rotate-key'], ms);
+        await invariant(`after kill -9 at ${ms} ms`);
+      }
+      await runUntilIdle('after the kills');
+      const after = status().domains[0]!;
+      assert.equal(after.phase, 'idle');
+      assert.ok(after.certificate!.verified);
+      assert.notEqual(after.keys.current!.id, before.keys.current!.id, 'some rotation got through');
+      assert.equal(presented(), `3 1 1 ${after.keys.current!.spki}`);
       await verified();
     });
   },
