@@ -79,8 +79,9 @@ describe('RFC 7672 §3.2.2: the next-hop domain as a reference identifier', () =
   });
 
   test('secure MX: a DANE-TA leaf that names only the domain verifies', async () => {
-    const { report } = await check(data('secure'), domainOnly);
+    const { report, calls } = await check(data('secure'), domainOnly);
     assert.equal(report.hosts[0]!.verdict, 'verified', JSON.stringify(report.hosts[0]!.reasons));
+    assert.ok(!calls.some((c) => c.endsWith('/CNAME')), calls.join(' '));
   });
 
   test('insecure MX: the same leaf fails (its only name is no longer a reference identifier)', async () => {
@@ -109,8 +110,10 @@ describe('RFC 7672 §2.2.3: CNAME chain security and the TLSA base domain', () =
   });
 
   test('secure end to end: the expanded name is the base domain, and the SNI', async () => {
-    const { report, seen } = await check(data('secure', 'secure'), hostPki);
+    const { report, seen, calls } = await check(data('secure', 'secure'), hostPki);
     assert.equal(report.hosts[0]!.tlsaBase, 'mx.other.test');
+    // the alias's own status is asked only when the chain came back insecure
+    assert.ok(!calls.some((c) => c.endsWith('/CNAME')), calls.join(' '));
     assert.equal(seen[0]!.servername, 'mx.other.test');
   });
 
