@@ -25,6 +25,9 @@ import { posttlsFinger } from './reference.js';
 const avail = labAvailable();
 const PEBBLE = '127.0.57.1';
 const MAIL = '127.0.10.25';
+/** the second domain's mail host: --new-key-each-renewal --issuer-records */
+const MAIL2 = '127.0.10.26';
+const TWO = `two.${'roll.test'}`;
 const CA_NS = '127.0.54.80';
 const PRIMARY = '127.0.54.81';
 const SECONDARY = '127.0.54.82';
@@ -56,6 +59,7 @@ describe(
     let pf: PostfixInstance;
     let dir: string;
     let certDir: string;
+    let certDir2: string;
     let config: string;
     const log: string[] = [];
 
@@ -79,44 +83,52 @@ describe(
     };
 
     /** the 3 1 1 record of the leaf Postfix presents now; null when it offers no TLS */
-    const presented = (): string | null => {
-      const r = runCli(['tlsa', '--fetch', `${MAIL}:25`], { netns: ns.name });
-      return r.code === 0 ? r.stdout.trim().toLowerCase() : null;
+    const presented = (address = MAIL): string | null => chainRecords(address)?.[0] ?? null;
+
+    /** 3 1 1 of the presented leaf, then 2 1 1 of its issuer (`tlsa --fetch --chain`) */
+    const chainRecords = (address: string): string[] | null => {
+      const r = runCli(['tlsa', '--fetch', `${address}:25`, '--chain'], { netns: ns.name });
+      return r.code === 0 ? r.stdout.trim().toLowerCase().split('\n') : null;
     };
 
-    const served = async (server: string): Promise<string[]> => {
-      const r = await lab.dig([`@${server}`, '+norec', OWNER, 'TLSA']);
+    const served = async (server: string, owner = OWNER): Promise<string[]> => {
+      const r = await lab.dig([`@${server}`, '+norec', owner, 'TLSA']);
       return tlsaIn(r.answer).map((x) => x.toLowerCase());
     };
 
     /** DESIGN.md "The one invariant", checked at a run boundary. */
     const invariant = async (when: string) => {
-      const p = presented();
-      if (p === null) return;
-      const [a, b] = await Promise.all([served(PRIMARY), served(SECONDARY)]);
+      await invariantAt(when, MAIL, OWNER);
+      await invariantAt(when, MAIL2, `_25._tcp.mail.${TWO}.`);
+    };
+    const invariantAt = async (when: string, address: string, owner: string) => {
+      const chain = chainRecords(address);
+      if (chain === null) return;
+      const [a, b] = await Promise.all([served(PRIMARY, owner), served(SECONDARY, owner)]);
       // before the first publish there is no RRset: no DANE, nothing to break
       if (a.length === 0 && b.length === 0) return;
+      // RFC 7672 §3.1: a 3 1 1 of the leaf or a 2 1 1 of the issuer the server sends matches
       assert.ok(
-        a.includes(p) && b.includes(p),
-        `${when}: Postfix presents ${p}, served: primary ${a.join(', ')}; secondary ${b.join(', ')}`,
+        chain.some((p) => a.includes(p) && b.includes(p)),
+        `${when}: ${address} presents ${chain.join(', ')}, served: primary ${a.join(', ')}; secondary ${b.join(', ')}`,
       );
     };
 
     /** `run` until the domain is idle; the lagging secondary is refreshed when the pass waits on it. */
-    const runUntilIdle = async (what: string) => {
+    const runUntilIdle = async (what: string, domain = ZONE) => {
       for (let i = 0; i < 40; i++) {
         const r = dk(['run']);
         assert.equal(r.code, 0, `${what}: ${r.stderr}`);
         await invariant(`${what}, after run ${i + 1}`);
-        if (/secured, idle/.test(r.stdout)) return;
+        if (r.stdout.split('\n').some((l) => l.startsWith(`${domain}: secured, idle`))) return;
         if (/propagating/.test(r.stdout)) await lab.refreshSecondary(ZONE);
         else await new Promise((res) => setTimeout(res, 1500));
       }
       assert.fail(`${what}: never idle\n${log.slice(-6).join('\n')}`);
     };
 
-    const verified = async () => {
-      const f = await posttlsFinger(ns, ZONE);
+    const verified = async (domain = ZONE) => {
+      const f = await posttlsFinger(ns, domain);
       assert.equal(f.verdict, 'verified', f.output);
       return f;
     };
@@ -125,7 +137,8 @@ describe(
       dir = tempDir('dk-lab-rollover-');
       chmodSync(dir, 0o755);
       certDir = join(dir, 'live', ZONE);
-      ns = await createNetns({ addresses: [PEBBLE, MAIL], resolvConf: labResolvConf() });
+      certDir2 = join(dir, 'live', TWO);
+      ns = await createNetns({ addresses: [PEBBLE, MAIL, MAIL2], resolvConf: labResolvConf() });
       lab = await startDnsLab(ns, {
         zones: [
           {
@@ -143,6 +156,8 @@ describe(
             records: [
               { name: '@', type: 'MX', data: `10 mail.${ZONE}.` },
               { name: 'mail', type: 'A', data: MAIL },
+              { name: 'two', type: 'MX', data: `10 mail.${TWO}.` },
+              { name: 'mail.two', type: 'A', data: MAIL2 },
             ],
           },
         ],
@@ -160,7 +175,13 @@ describe(
         keyFile: join(certDir, 'privkey.pem'),
         chainFile: join(certDir, 'fullchain.pem'),
       });
-      pf = await startPostfix(ns, [], { masterExtra: [line] });
+      const line2 = listenerLine({
+        address: MAIL2,
+        port: 25,
+        keyFile: join(certDir2, 'privkey.pem'),
+        chainFile: join(certDir2, 'fullchain.pem'),
+      });
+      pf = await startPostfix(ns, [], { masterExtra: [line, line2] });
       config = join(dir, 'danekeeper.ini');
       writeFileSync(
         config,
@@ -178,7 +199,7 @@ describe(
           `ca-file = ${pebble.caFile}`,
           `email = hostmaster@${ZONE}`,
           'challenge = http-01',
-          `http-listen = ${MAIL}:80`,
+          'http-listen = 0.0.0.0:80',
           '[ext-sslit]',
           'dane-confirmation-interval-in-hours = 0.001',
           '',
@@ -292,6 +313,45 @@ describe(
       assert.notEqual(after.keys.current!.id, before.keys.current!.id, 'some rotation got through');
       assert.equal(presented(), `3 1 1 ${after.keys.current!.spki}`);
       await verified();
+    });
+
+    it('--new-key-each-renewal --issuer-records: 2 1 1 of the issuer next to 3 1 1, no next key; renew --force is a rotation, installed at once under the confirmed 2 1 1', async () => {
+      const one = (st: Status) => st.domains.find((x) => x.name === TWO)!;
+      const add = dk([
+        'domain',
+        'add',
+        TWO,
+        '--no-domain-name',
+        '--subdomain',
+        'mail',
+        '--dane',
+        '--new-key-each-renewal',
+        '--issuer-records',
+        '--cert-dir',
+        certDir2,
+        '--reload',
+        `${POSTFIX} -c ${pf.configDir} reload`,
+        '--resolver',
+        RESOLVER,
+      ]);
+      assert.equal(add.code, 0, add.stderr);
+      await runUntilIdle('issuance of the second domain', TWO);
+      await verified(TWO);
+      const s1 = one(status());
+      assert.equal(s1.phase, 'idle');
+      assert.equal(s1.keys.next, null);
+      const issuer = s1.tlsa.filter((t) => t.role === 'issuer');
+      assert.ok(issuer.length >= 1 && issuer.every((t) => t.rdata.startsWith('2 1 1 ')));
+      assert.ok(issuer.every((t) => t.servedBy.length === 2));
+      const r = dk(['renew', TWO, '--force']);
+      assert.equal(r.code, 0, r.stderr);
+      await invariant('after renew --force of the second domain');
+      await runUntilIdle('renewal with a new key', TWO);
+      const s2 = one(status());
+      assert.notEqual(s2.keys.current!.id, s1.keys.current!.id);
+      assert.equal(s2.certificate!.keyId, s2.keys.current!.id);
+      assert.equal(presented(MAIL2), `3 1 1 ${s2.keys.current!.spki}`);
+      await verified(TWO);
     });
   },
 );
