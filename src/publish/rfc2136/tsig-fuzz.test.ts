@@ -352,3 +352,22 @@ describe('tsigVerify: each refusal says what is wrong', () => {
     assert.equal(tsigVerify(signed(key).wire, upper, { now: NOW }).kind, 'verified');
   });
 });
+
+describe('tsigVerify: unsigned messages at the edges are none, not bad', () => {
+  const key = keys[2]!;
+  it('a bare 12-octet header', () => {
+    assert.equal(verify(Buffer.alloc(12), key).kind, 'none');
+  });
+  it('a query ending in an OPT record with empty RDATA (RFC 6891 §6.1.2)', () => {
+    const q = encodeMessage({
+      id: 5,
+      opcode: OPCODE_QUERY,
+      question: { name: 'example.test.', type: TYPE_SOA, class: CLASS_IN },
+    });
+    // root owner, TYPE 41, UDP size 1232, TTL 0, RDLENGTH 0: the record ends the message exactly
+    const opt = Buffer.from('0000290' + '4d0' + '00000000' + '0000', 'hex');
+    const m = Buffer.concat([q, opt]);
+    m.writeUInt16BE(1, 10);
+    assert.equal(verify(m, key).kind, 'none');
+  });
+});
