@@ -110,6 +110,27 @@ test('the generateKey action is idempotent (a crash after the store write) and k
   assert.equal(store.keys.get('example.org#k1')!.role, 'retired');
   assert.equal(store.keys.get('example.org#k2')!.role, 'current');
   assert.equal(store.keys.get('example.org#k3')!.role, 'next');
+  // a rotation verified (k3 current, no next key): the next action brings the store along
+  const k3 = store.keys.get('example.org#k3')!;
+  await assert.rejects(
+    world.execute(
+      d,
+      {
+        kind: 'publishRecords',
+        owner: '_25._tcp.mail.example.org.',
+        add: [],
+        remove: [`3 1 1 ${k2.spkiSha256}`],
+      },
+      {
+        ...s,
+        keys: { current: { id: k3.id, keyType: 'ec-p256', spki: k3.spkiSha256 }, next: null },
+      },
+      policy,
+    ),
+    { code: 'E_DAEMON_NO_BACKEND' },
+  );
+  assert.equal(store.keys.get('example.org#k2')!.role, 'retired');
+  assert.equal(store.keys.get('example.org#k3')!.role, 'current');
   // observations carry public facts only
   const obs = await world.observe(d, null, { ...policy, owners: [] }, { ari: false });
   assert.equal(obs.keys.length, 3);

@@ -314,12 +314,14 @@ export class RealWorld implements DomainWorld {
 
   async execute(d: Domain, a: Action, state: RolloverState, policy: RolloverPolicy): Promise<void> {
     const store = this.#o.store;
+    // the store's roles follow the planner's keys (a rotation moves them once verified), so
+    // `domain show` and the other pieces read the same current and next key
+    this.#syncRoles(d, state, a.kind === 'generateKey' ? { id: a.keyId, role: a.role } : undefined);
     switch (a.kind) {
       case 'generateKey': {
         // idempotent after a crash: a key stored under this id is kept (keys.add would refuse)
         if (store.keys.get(a.keyId)) return;
         const k = generateKey(a.keyType);
-        this.#syncRoles(d, state);
         // a stale holder of the role (the planner moved on) gives it up first
         const holder = store.keys.byRole(d.name, a.role);
         if (holder && holder.id !== a.keyId) store.keys.setRole(holder.id, 'retired');
@@ -364,7 +366,6 @@ export class RealWorld implements DomainWorld {
       }
       case 'orderCertificate': {
         if (store.certificates.get(a.certId)) return;
-        this.#syncRoles(d, state);
         const client = await this.#acme();
         const got = await obtainCertificate(client, {
           names: certificateNames(d),

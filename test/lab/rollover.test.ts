@@ -352,6 +352,18 @@ describe(
       assert.equal(s2.certificate!.keyId, s2.keys.current!.id);
       assert.equal(presented(MAIL2), `3 1 1 ${s2.keys.current!.spki}`);
       await verified(TWO);
+      const text = dk(['status', TWO]);
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /^two\.roll\.test: idle$/m);
+      assert.match(
+        text.stdout,
+        /certificate two\.roll\.test#c\d+: serial [0-9a-f]+, valid .* verified live/,
+      );
+      assert.match(
+        text.stdout,
+        /TLSA _25\._tcp\.mail\.two\.roll\.test\. 2 1 1 [0-9a-f]{64} \(issuer\): published; served by ns[12]\.roll\.test \(127\.0\.54\.8[12]\), ns[12]\.roll\.test \(127\.0\.54\.8[12]\);/,
+      );
+      assert.doesNotMatch(text.stdout, /next-key/);
     });
   },
 );
