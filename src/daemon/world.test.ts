@@ -188,7 +188,19 @@ test('install: deployPair into --cert-dir, the deployed id found by leaf hash; r
     // the service presents what --cert-dir holds now (a reload is instant)
     const { existsSync } = await import('node:fs');
     const { DkError } = await import('../core/errors.js');
+    const base = {
+      protocol: 'TLSv1.3',
+      cipher: 'x',
+      address: '192.0.2.1',
+      port: 25,
+      servername: 'mail.example.org',
+      transcript: [],
+      chainSource: 'presented' as const,
+    };
+    let frozen = false;
+    let last: Buffer[] = [];
     const probe = () => {
+      if (frozen) return Promise.resolve({ ...base, chain: last });
       if (!existsSync(join(certDir, 'fullchain.pem'))) {
         return Promise.reject(new DkError('unavailable', 'E_PROBE_CONNECT', 'connection refused'));
       }
@@ -197,7 +209,9 @@ test('install: deployPair into --cert-dir, the deployed id found by leaf hash; r
         .split(/(?=-----BEGIN CERTIFICATE-----)/)
         .filter((c) => c.includes('BEGIN'))
         .map((c) => new X509Certificate(c).raw);
+      last = chain;
       return Promise.resolve({
+        ...base,
         chain,
         protocol: 'TLSv1.3',
         cipher: 'x',
@@ -272,6 +286,13 @@ test('install: deployPair into --cert-dir, the deployed id found by leaf hash; r
     const norm = (x: string) => x.toLowerCase().replace(/^0+/, '');
     assert.ok('leafSerial' in live);
     assert.equal(norm(live.leafSerial), norm(obs2.certificates[1]!.serial));
+    // a service that keeps presenting the old chain: deploy rolls back, the action fails
+    frozen = true;
+    await assert.rejects(world.execute(d, { kind: 'install', certId: ids[0]! }, s, policy), {
+      code: 'E_DEPLOY_ROLLED_BACK',
+    });
+    assert.equal((await world.observe(d, s, policy, { ari: false })).deployed, ids[1]);
+    frozen = false;
     await world.execute(d, { kind: 'rollback', certId: ids[0]!, reason: 'test' }, s, policy);
     assert.equal((await world.observe(d, s, policy, { ari: false })).deployed, ids[0]);
     assert.equal(readDeployed(certDir).previous?.certSha256 !== undefined, true);
