@@ -695,44 +695,26 @@ describe('tlsa-set: ownership rules against a model (property)', () => {
     property(false),
   );
 
-  it(
-    'the same with records also removed by hand',
-    {
-      todo: 'two tlsa-set.ts bugs the model finds (docs/mutation.md): gone records are forgotten only on a write, and a gone record danekeeper publishes again is forgotten right after',
-    },
-    property(true),
-  );
+  it('the same with records also removed by hand', property(true));
 
-  it(
-    'a record of ours removed by hand and published again by danekeeper stays ours',
-    {
-      todo: 'tlsa-set.ts settle(): remember(add) then forget(gone) drops a record that is in both',
-    },
-    async () => {
-      const pub = new MemPublisher();
-      const store = new MapStore();
-      await addTlsa(pub, store, OWNER, [rec(2)], noSleep);
-      pub.sets.delete(OWNER); // removed by hand
-      const r = await addTlsa(pub, store, OWNER, [rec(2)], noSleep);
-      assert.deepEqual(ids(r.added), [2]);
-      assert.deepEqual(ids(store.owned('example.test.', OWNER)), [2], 'published by us, not ours');
-    },
-  );
+  it('a record of ours removed by hand and published again by danekeeper stays ours', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    await addTlsa(pub, store, OWNER, [rec(2)], noSleep);
+    pub.sets.delete(OWNER); // removed by hand
+    const r = await addTlsa(pub, store, OWNER, [rec(2)], noSleep);
+    assert.deepEqual(ids(r.added), [2]);
+    assert.deepEqual(ids(store.owned('example.test.', OWNER)), [2], 'published by us, not ours');
+  });
 
-  it(
-    'a record removed by hand and seen gone by a run that wrote nothing, then put back by hand, is not ours',
-    {
-      todo: 'tlsa-set.ts forgets gone records only when it writes (see docs/mutation.md); a later hand-made copy is then taken for ours',
-    },
-    async () => {
-      const pub = new MemPublisher();
-      const store = new MapStore();
-      await addTlsa(pub, store, OWNER, [rec(4)], noSleep);
-      pub.sets.delete(OWNER); // removed by hand
-      await addTlsa(pub, store, OWNER, [], noSleep); // a run sees it gone, changes nothing
-      pub.put([rec(4)]); // the same record, added back by hand
-      const r = await removeTlsa(pub, store, OWNER, 'owned', noSleep);
-      assert.deepEqual(ids(r.removed), [], 'the hand-made record was removed as ours');
-    },
-  );
+  it('a record removed by hand and seen gone by a run that wrote nothing, then put back by hand, is not ours', async () => {
+    const pub = new MemPublisher();
+    const store = new MapStore();
+    await addTlsa(pub, store, OWNER, [rec(4)], noSleep);
+    pub.sets.delete(OWNER); // removed by hand
+    await addTlsa(pub, store, OWNER, [], noSleep); // a run sees it gone, changes nothing
+    pub.put([rec(4)]); // the same record, added back by hand
+    const r = await removeTlsa(pub, store, OWNER, 'owned', noSleep);
+    assert.deepEqual(ids(r.removed), [], 'the hand-made record was removed as ours');
+  });
 });

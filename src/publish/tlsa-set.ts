@@ -18,10 +18,11 @@
  *   published record with a pending row is danekeeper's even if its process died in between;
  *   the next run settles it. A pending row whose record never appeared is dropped by the run
  *   that wrote it, or by anyone once it is PENDING_STALE_MS old.
- * - Forgetting needs proof: the RRset read and the store read are not one snapshot (another
- *   run may apply and remember between them), so a remembered record missing from the read is
- *   forgotten only after this run's guarded change succeeded, which proves the RRset was
- *   exactly what was read.
+ * - The store is read before the RRset. A record is remembered only after the server took it,
+ *   so a record the store remembers was published before the RRset read began: if that read
+ *   lacks it, someone removed it, and it is forgotten at once (else a later hand-made copy of
+ *   the same data would be taken for danekeeper's). In the other order, a record applied and
+ *   remembered by another run between the two reads would look removed and be forgotten.
  */
 import { DkError } from '../core/errors.js';
 import { formatRdata } from '../core/tlsa/format.js';
@@ -172,19 +173,20 @@ async function run(
   /** this run's intents whose change was not seen to apply */
   let open: string[] = [];
   for (let attempt = 1; ; attempt++) {
-    const cur: TlsaRrset = await pub.read(owner);
-    const now = opts.now ?? new Date();
-    // The store is read after the server, so it may know records the read is too old to show.
+    // Store first, then the server (see the header): what the store remembers was published
+    // before this read started.
     const remembered = store.owned(zone, owner);
     const pending = store.pending(zone, owner);
+    const cur: TlsaRrset = await pub.read(owner);
+    const now = opts.now ?? new Date();
     // Published and pending: sent by a danekeeper run, finished or not. Ours.
     const sent = unique(pending.map((x) => x.record).filter((r) => has(cur.records, r)));
     const owned = unique([...both(remembered, cur.records), ...sent]);
-    // Remembered but not in the read: removed by someone, or added after the read. Only a
-    // successful guarded change below tells which.
+    // Remembered before the read began, and not in it: removed by someone since.
     const gone = minus(remembered, cur.records);
     if (!dry) {
       if (sent.length > 0) store.remember(zone, owner, sent, now);
+      if (gone.length > 0) store.forget(zone, owner, gone);
       // Our own earlier tries that did not land (what did land was just remembered), and
       // anyone's intent that never got published in PENDING_STALE_MS.
       const stale = pending.filter(
@@ -252,11 +254,11 @@ async function run(
       }
     }
     const intent = p.add.length > 0 ? store.intend(zone, owner, p.add, now) : null;
-    // The guard held, so the RRset was exactly `cur`: what we remember beyond it is gone.
+    // What this run removed is no longer ours; what it added is, even when an earlier copy of
+    // the same record was removed by hand (forgotten above, and published again now).
     const settle = () => {
+      if (p.remove.length > 0) store.forget(zone, owner, p.remove);
       if (p.add.length > 0) store.remember(zone, owner, p.add, now);
-      const drop = unique([...p.remove, ...gone]);
-      if (drop.length > 0) store.forget(zone, owner, drop);
     };
     try {
       await pub.apply(change);
