@@ -128,6 +128,9 @@ test('run: one pass per call; exit 0 while waiting, then idle; status --json fol
     /TLSA _25\._tcp\.mail\.example\.org\. 3 1 1 [0-9a-f]{64} \(current-key\): published; served by ns1, ns2/,
   );
   assert.match(text.text, /certificate .*verified live/);
+  // the moment is said once, in the sentence of what comes next
+  assert.match(text.text, /^  next: Nothing to do until \S+$/m);
+  assert.doesNotMatch(text.text, /next look/);
 });
 
 test('run: a failed action is one line on stderr and a non-zero exit', async () => {

@@ -222,7 +222,6 @@ function statusText(s: DomainStatus, io: Io): void {
     return;
   }
   if (s.waitingFor) io.out(`  waiting for ${s.waitingFor}${s.until ? ` until ${s.until}` : ''}`);
-  else if (s.until) io.out(`  next look ${s.until}`);
   if (s.next) io.out(`  next: ${s.next}`);
   if (s.failure) {
     io.out(

@@ -9,7 +9,7 @@
  * then `renew --force` (same key, no TLSA change) and `renew --rotate-key`.
  */
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { spawn } from 'node:child_process';
@@ -247,6 +247,10 @@ describe(
       assert.equal(cur.notServedBy.length, 0);
       assert.ok(s.tlsa.some((t) => t.role === 'next-key'));
       assert.equal(presented(), cur.rdata);
+      // the ACME account (its key) is kept next to the state database, 0600
+      const acct = readdirSync(dir).filter((f) => /^acme-account-[0-9a-f]+\.json$/.test(f));
+      assert.equal(acct.length, 1);
+      assert.equal(statSync(join(dir, acct[0]!)).mode & 0o777, 0o600);
     });
 
     it('renew --force: a new certificate with the same key, no TLSA change, verified', async () => {
