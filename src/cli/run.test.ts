@@ -103,6 +103,8 @@ test('run: one pass per call; exit 0 while waiting, then idle; status --json fol
   const first = await s.cli('run');
   assert.equal(first.code, 0, first.text);
   assert.match(first.text, /^example\.org: (confirming|propagating)/m);
+  // the planner's sentence names the moment already: not said twice
+  assert.doesNotMatch(first.text, /\(until /);
   let last = first;
   for (let i = 0; i < 10 && !/secured, idle/.test(last.text); i++) {
     s.clock.t += 10_000;
@@ -129,7 +131,7 @@ test('run: one pass per call; exit 0 while waiting, then idle; status --json fol
   );
   assert.match(text.text, /certificate .*verified live/);
   // the moment is said once, in the sentence of what comes next
-  assert.match(text.text, /^  next: Nothing to do until \S+$/m);
+  assert.match(text.text, /^ {2}next: Nothing to do until \S+$/m);
   assert.doesNotMatch(text.text, /next look/);
 });
 

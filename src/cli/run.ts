@@ -168,7 +168,7 @@ function outcomeLine(r: DomainOutcome): string {
     case 'idle':
       return `${r.domain}: secured, idle${acts}; ${r.detail}`;
     case 'waiting':
-      return `${r.domain}: ${r.phase}${acts}: ${r.detail}${r.until ? ` (until ${r.until})` : ''}`;
+      return `${r.domain}: ${r.phase}${acts}: ${r.detail}${r.until && !r.detail.includes(r.until) ? ` (until ${r.until})` : ''}`;
     case 'busy':
       return `${r.domain}: skipped: ${r.detail}`;
     case 'stopped':
