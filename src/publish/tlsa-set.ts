@@ -37,8 +37,11 @@ import type { OwnershipStore, Publisher, TlsaChange, TlsaRrset } from './types.j
  */
 export const PENDING_STALE_MS = 15 * 60_000;
 
-/** Errors after which the change was certainly not applied: the intent can be dropped. */
-const NOT_APPLIED = new Set([
+/**
+ * Errors after which a change (TLSA or TXT) was certainly not applied: the intent can be
+ * dropped. Anything else (a timeout, a dropped connection) may have applied.
+ */
+export const NOT_APPLIED: ReadonlySet<string> = new Set([
   'E_PUBLISH_AUTH',
   'E_PUBLISH_REFUSED',
   'E_PUBLISH_NOTAUTH',
@@ -46,9 +49,11 @@ const NOT_APPLIED = new Set([
   'E_PUBLISH_TTL',
   'E_PUBLISH_OWNER',
   'E_PUBLISH_NAME',
+  'E_PUBLISH_NO_TXT',
   'E_TTL',
   'E_NOT_IN_ZONE',
   'E_ZONEFILE_UNSAFE',
+  'E_ZONEFILE_SYNTAX',
 ]);
 
 export interface SetOptions {

@@ -18,6 +18,7 @@
  *   publishes the same value by chance: a recorded value found published is ours.
  */
 import { DkError } from '../core/errors.js';
+import { NOT_APPLIED } from './tlsa-set.js';
 import type { Publisher, TxtChange } from './types.js';
 
 /** A TXT value danekeeper published (or was about to: `intent` set, not yet settled). */
@@ -84,22 +85,6 @@ function txtBackend(p: Publisher): Required<Pick<Publisher, 'readTxt' | 'applyTx
   }
   return { readTxt: p.readTxt.bind(p), applyTxt: p.applyTxt.bind(p) };
 }
-
-/** Errors after which the change was certainly not applied: the intent can be dropped. */
-const NOT_APPLIED = new Set([
-  'E_PUBLISH_AUTH',
-  'E_PUBLISH_REFUSED',
-  'E_PUBLISH_NOTAUTH',
-  'E_PUBLISH_REJECTED',
-  'E_PUBLISH_TTL',
-  'E_PUBLISH_OWNER',
-  'E_PUBLISH_NAME',
-  'E_PUBLISH_NO_TXT',
-  'E_TTL',
-  'E_NOT_IN_ZONE',
-  'E_ZONEFILE_UNSAFE',
-  'E_ZONEFILE_SYNTAX',
-]);
 
 async function guarded(
   p: Publisher,
