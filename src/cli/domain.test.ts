@@ -8,7 +8,8 @@ import { DkError } from '../core/errors.js';
 import { StaticResolver } from '../io/dns/static-resolver.js';
 import type { Resolver } from '../io/dns/types.js';
 import { openState } from '../store/state.js';
-import { runCli } from '../../test/support/cli.js';
+import { FakeDnsServer, response } from '../io/dns/fake-server.js';
+import { runCli, runCliAsync } from '../../test/support/cli.js';
 import {
   defaultCertDir,
   mxAmongNames,
@@ -511,5 +512,42 @@ describe('danekeeper domain (CLI, no server)', () => {
     const s = openState(join(sd, 'state.db'));
     assert.deepEqual(s.domains.list(), []);
     s.close();
+  });
+  it('add --no-dane finds the mail host through a resolver that does not validate; --dane there is refused', async () => {
+    // A resolver that answers MX without AD (it does not validate): enough to name the mail
+    // host of a domain without DANE, never enough to judge a zone for DANE.
+    const dns = await FakeDnsServer.start((q) =>
+      response(q, {
+        answers:
+          q.type === 'MX' && q.name.replace(/\.$/, '') === 'plain.test'
+            ? [
+                {
+                  type: 'MX',
+                  name: q.name,
+                  ttl: 300,
+                  data: { preference: 10, exchange: 'mail.plain.test' },
+                },
+              ]
+            : [],
+      }),
+    );
+    try {
+      const sd = fresh();
+      const resolver = ['--resolver', `127.0.0.1:${dns.port}`];
+      const plain = await runCliAsync(
+        ['domain', 'add', 'plain.test', '--subdomain', 'mail', '--no-dane', ...resolver],
+        { env: env(sd) },
+      );
+      assert.equal(plain.code, 0, plain.stderr);
+      assert.match(plain.stdout, /mail host: +mail\.plain\.test/);
+      const dane = await runCliAsync(
+        ['domain', 'add', 'dane.test', '--subdomain', 'mail', '--dane', ...resolver],
+        { env: env(sd) },
+      );
+      assert.equal(dane.code, 78, dane.stderr);
+      assert.match(dane.stderr, /^danekeeper: Cannot check the domain's DNS: .*does not validate/);
+    } finally {
+      await dns.close();
+    }
   });
 });

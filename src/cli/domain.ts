@@ -219,12 +219,19 @@ export interface DomainDeps {
   env: NodeJS.ProcessEnv;
   uid: number;
   now: () => Date;
-  /** the validating resolver (made on first use: most commands need none) */
-  resolver: (flags: string[], config: ConfigFile) => Promise<Resolver>;
+  /**
+   * the resolver (made on first use: most commands need none); proven to validate unless
+   * `validating` is false (a domain without DANE needs only its MX, not its DNSSEC status)
+   */
+  resolver: (flags: string[], config: ConfigFile, validating?: boolean) => Promise<Resolver>;
   zoneCheck: (resolver: Resolver) => ZoneCheck;
 }
 
-async function defaultResolver(flags: string[], config: ConfigFile): Promise<Resolver> {
+async function defaultResolver(
+  flags: string[],
+  config: ConfigFile,
+  validating = true,
+): Promise<Resolver> {
   // Loaded here: list, show, disable-dane and remove never touch the DNS (bench/startup.ts).
   const { loadResolverConfig, proveValidating, StubResolver } = await import('../io/dns/index.js');
   const fromFile = config.dns.resolver;
@@ -236,6 +243,7 @@ async function defaultResolver(flags: string[], config: ConfigFile): Promise<Res
     timeoutMs: conf.timeoutMs ?? 3000,
     tries: conf.attempts ?? 2,
   });
+  if (!validating) return r;
   // RFC 7672 §2.1.3: the AD bit is only worth what the resolver is; one that does not
   // validate would make every zone look insecure, so say that instead.
   const proof = await proveValidating(r);
@@ -336,7 +344,9 @@ export async function runAdd(name: string, o: AddFlags, io: Io, deps: DomainDeps
   }
 
   let resolver: Resolver | undefined;
-  const getResolver = async () => (resolver ??= await deps.resolver(o.resolver ?? [], config));
+  // Without DANE the MX only names the mail host: no DNSSEC proof is needed for that.
+  const getResolver = async () =>
+    (resolver ??= await deps.resolver(o.resolver ?? [], config, dane));
 
   let mailHosts: string[];
   if (o.mailHost?.length) {

@@ -9,6 +9,7 @@ import { FakeWorld } from '../daemon/fake-world.js';
 import { openState } from '../store/state.js';
 import type { Io } from './io.js';
 import { registerRun, type RunDeps } from './run.js';
+import { runCli } from '../../test/support/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dk-run-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -223,4 +224,17 @@ test('run takes over the lease of a pass of this host whose process is gone; not
   const r = await s.cli('run');
   assert.doesNotMatch(r.text, /skipped/);
   assert.match(r.text, /generateKey/);
+});
+
+test('status with nothing managed yet is not an error: empty list, exit 0; a named domain is', () => {
+  const env = { DANEKEEPER_STATE_DIR: join(dir, `none-${++n}`), DANEKEEPER_CONFIG: '/dev/null' };
+  const text = runCli(['status'], { env });
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^No managed domains/);
+  const json = runCli(['status', '--json'], { env });
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), { domains: [] });
+  const one = runCli(['status', 'a.test'], { env });
+  assert.notEqual(one.code, 0);
+  assert.equal(one.stdout, '');
 });

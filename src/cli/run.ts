@@ -250,9 +250,26 @@ function statusText(s: DomainStatus, io: Io): void {
   }
 }
 
+/** `status` with nothing managed: not an error (a monitor may ask before the first domain). */
+function noDomains(f: Flags, io: Io): number {
+  if (f.json) io.out(JSON.stringify({ domains: [] }, null, 2));
+  else io.out('No managed domains. Add one: danekeeper domain add example.org --subdomain mail');
+  return EXIT.ok;
+}
+
 async function status(name: string | undefined, f: Flags, io: Io, deps: RunDeps): Promise<number> {
-  const { config, statePath, store } = open(f, deps, true);
+  let opened: ReturnType<typeof open>;
   try {
+    opened = open(f, deps, true);
+  } catch (e) {
+    if (name === undefined && e instanceof DkError && e.code === 'E_DOMAIN_NONE') {
+      return noDomains(f, io);
+    }
+    throw e;
+  }
+  const { config, statePath, store } = opened;
+  try {
+    if (name === undefined && store.domains.list().length === 0) return noDomains(f, io);
     const domains = name
       ? [store.domains.get(hostName(name))].filter((d): d is Domain => d !== undefined)
       : store.domains.list();

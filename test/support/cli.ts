@@ -36,12 +36,16 @@ export function runCli(
 /** As runCli, without blocking the event loop: for tests whose peers live in this process. */
 export function runCliAsync(
   args: string[],
-  opts: { netns?: string; timeoutMs?: number } = {},
+  opts: { netns?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliResult> {
   const node = [process.execPath, '--import', 'tsx', cliEntry, ...args];
   const [cmd, ...rest] = opts.netns ? ['ip', 'netns', 'exec', opts.netns, ...node] : node;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd!, rest, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd!, rest, {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
