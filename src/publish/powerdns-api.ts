@@ -13,6 +13,7 @@
  * error, and redirects are not followed (fetch would send the header to the new location).
  */
 import { DkError } from '../core/errors.js';
+import { netErrorReason } from '../io/net-errors.js';
 
 export interface PowerdnsApiOptions {
   /** the zone, e.g. `example.org.` (trailing dot optional, any case) */
@@ -231,23 +232,5 @@ function unreachableReason(e: unknown, timeoutMs: number): string {
   if (e instanceof Error && (e.name === 'TimeoutError' || e.name === 'AbortError')) {
     return `no answer within ${timeoutMs} ms`;
   }
-  const cause = e instanceof Error ? (e.cause as { code?: unknown } | undefined) : undefined;
-  const code = typeof cause?.code === 'string' ? cause.code : undefined;
-  switch (code) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'ECONNRESET':
-    case 'UND_ERR_SOCKET':
-      return 'the connection was closed';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'the host name does not resolve';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'no route to the host';
-    case undefined:
-      return 'the request failed';
-    default:
-      return code;
-  }
+  return netErrorReason(e);
 }

@@ -7,6 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { rootCertificates } from 'node:tls';
 import { DkError } from '../../core/errors.js';
+import { netErrorReason } from '../net-errors.js';
 
 export interface HttpResponse {
   status: number;
@@ -90,7 +91,7 @@ function unreachable(u: URL, e: Error): DkError {
   return new DkError(
     'unavailable',
     'E_ACME_UNREACHABLE',
-    `Cannot reach the ACME server ${u.origin}: ${code ?? e.message}`,
+    `Cannot reach the ACME server ${u.origin}: ${netErrorReason(e)}`,
     {
       cause: e,
     },

@@ -18,6 +18,7 @@ import {
   type StarttlsProto,
 } from './types.js';
 import { formatDuration, Wire } from './wire.js';
+import { netErrorCode, netErrorReason } from '../net-errors.js';
 
 /**
  * The only trust anchor of the probe's TLS context: a self-signed certificate whose key was
@@ -134,28 +135,6 @@ function normalize(opts: ProbeOptions): Normalized {
   };
 }
 
-const CONNECT_ERRORS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ETIMEDOUT: 'timed out',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  EADDRNOTAVAIL: 'address not available',
-  ENOTFOUND: 'host name not found',
-  EAI_AGAIN: 'host name lookup failed for now',
-  EAI_FAIL: 'host name lookup failed',
-  ENODATA: 'host name has no addresses',
-};
-
-function errCode(e: unknown): string | undefined {
-  if (typeof e !== 'object' || e === null) return undefined;
-  const code = (e as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  // Happy eyeballs (autoSelectFamily) fails with an AggregateError of the attempts.
-  const inner = (e as { errors?: unknown }).errors;
-  return Array.isArray(inner) ? errCode(inner[inner.length - 1]) : undefined;
-}
-
 function connect(o: Normalized, label: string, signal: AbortSignal): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: o.address ?? o.host, port: o.port, noDelay: true });
@@ -176,8 +155,7 @@ function connect(o: Normalized, label: string, signal: AbortSignal): Promise<net
     };
     const onConnect = (): void => finish();
     const onError = (e: Error): void => {
-      const code = errCode(e);
-      const why = (code && CONNECT_ERRORS[code]) ?? code ?? printable(e.message);
+      const why = printable(netErrorReason(e));
       finish(
         new DkError('unavailable', 'probe-connect', `Connecting to ${label} failed: ${why}`, {
           cause: e,
@@ -247,7 +225,7 @@ class Tap extends Duplex {
 function tlsReason(e: unknown): string {
   const reason = (e as { reason?: unknown }).reason;
   if (typeof reason === 'string' && reason !== '') return printable(reason);
-  const code = errCode(e);
+  const code = netErrorCode(e);
   if (code === 'ECONNRESET') return 'the connection closed before the handshake completed';
   if (e instanceof Error) return printable(e.message.split('\n', 1)[0] ?? '');
   return 'unknown error';

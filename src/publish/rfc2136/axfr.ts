@@ -44,6 +44,7 @@ import {
   tsigVerify,
   type TsigFields,
 } from './tsig.js';
+import { netErrorReason } from '../../io/net-errors.js';
 
 /** RFC 5936 §2.1: QTYPE AXFR. */
 export const TYPE_AXFR = 252;
@@ -538,14 +539,8 @@ export function axfr(o: AxfrOptions): Promise<AxfrResult> {
       sock.write(Buffer.concat([u16(wire.length), wire]));
     });
     sock.on('error', (err: NodeJS.ErrnoException) => {
-      if (bytes > 0)
-        broken(`the connection broke after ${bytes} bytes (${err.code ?? err.message})`);
-      else
-        fail(
-          'unavailable',
-          'E_XFR_UNREACHABLE',
-          err.code === 'ECONNREFUSED' ? 'connection refused' : (err.code ?? err.message),
-        );
+      if (bytes > 0) broken(`the connection broke after ${bytes} bytes (${netErrorReason(err)})`);
+      else fail('unavailable', 'E_XFR_UNREACHABLE', netErrorReason(err));
     });
     sock.on('close', () => {
       if (bytes === 0)

@@ -5,6 +5,7 @@
  * whether the update was applied. The deadline covers connect and answer.
  */
 import net from 'node:net';
+import { netErrorReason } from '../../io/net-errors.js';
 
 export class ExchangeError extends Error {
   constructor(
@@ -13,23 +14,6 @@ export class ExchangeError extends Error {
     readonly why: string,
   ) {
     super(why);
-  }
-}
-
-function describeSocketError(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'ECONNREFUSED':
-      return 'connection refused';
-    case 'EHOSTUNREACH':
-    case 'ENETUNREACH':
-      return 'no route to host';
-    case 'ECONNRESET':
-      return 'connection reset';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'the server name does not resolve';
-    default:
-      return err.code ?? err.message;
   }
 }
 
@@ -73,7 +57,7 @@ export function tcpMessage(
     sock.on('error', (err: NodeJS.ErrnoException) => {
       if (have > 0)
         finish(new ExchangeError('protocol', `the answer broke off after ${have} bytes`));
-      else finish(new ExchangeError('unreachable', describeSocketError(err)));
+      else finish(new ExchangeError('unreachable', netErrorReason(err)));
     });
     sock.on('close', () => {
       if (have === 0)
