@@ -330,14 +330,24 @@ class LabProcessImpl implements LabProcess {
 
   async stop(graceMs = 2_000): Promise<void> {
     if (this.code !== null) return;
-    killGroup(this.pid, 'SIGTERM');
-    const done = await Promise.race([
-      this.exited.then(() => true),
-      new Promise<false>((r) => setTimeout(() => r(false), graceMs).unref()),
-    ]);
-    if (!done) {
-      killGroup(this.pid, 'SIGKILL');
-      await this.exited;
+    // The child and its pipes are unref'd (the lab never keeps the test process alive), so
+    // while stop() waits for it something must hold the event loop, or node:test sees an
+    // `after` hook with nothing pending and cancels it ("Promise resolution is still pending").
+    const hold = setInterval(() => {}, 1_000);
+    let grace: NodeJS.Timeout | undefined;
+    try {
+      killGroup(this.pid, 'SIGTERM');
+      const done = await Promise.race([
+        this.exited.then(() => true),
+        new Promise<false>((r) => (grace = setTimeout(() => r(false), graceMs))),
+      ]);
+      if (!done) {
+        killGroup(this.pid, 'SIGKILL');
+        await this.exited;
+      }
+    } finally {
+      clearTimeout(grace);
+      clearInterval(hold);
     }
   }
 }
