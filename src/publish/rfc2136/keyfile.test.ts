@@ -220,6 +220,17 @@ describe('parseTsigKeyFile: junk', () => {
     }
   };
 
+  it('Unicode white space (a pasted NO-BREAK SPACE, LINE SEPARATOR) is space, not an endless loop', () => {
+    // Found by the fuzz below on CI: the tokenizer pushed empty words forever on U+00A0.
+    for (const sp of ['\u00a0', '\u2028', '\u3000', '\ufeff']) {
+      const key = parseTsigKeyFile(
+        `key${sp}"dk-key"${sp}{\n\talgorithm hmac-sha256;${sp}\n\tsecret "${SECRET256}";\n};\n`,
+        'pasted.key',
+      );
+      assert.equal(key.name, 'dk-key', `U+${sp.codePointAt(0)!.toString(16)}`);
+    }
+  });
+
   it('any string throws only E_TSIG_KEYFILE', () => {
     fc.assert(fc.property(fc.string({ maxLength: 300 }), ok), { numRuns: 2000 });
     fc.assert(fc.property(fc.string({ unit: 'binary', maxLength: 300 }), ok), { numRuns: 500 });

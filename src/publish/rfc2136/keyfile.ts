@@ -159,8 +159,12 @@ function tokenize(text: string): Token[] {
     if (c === '\n') {
       line++;
       i++;
-    } else if (c === ' ' || c === '\t' || c === '\r' || c === '\f' || c === '\v') i++;
-    else if (c === '#' || (c === '/' && text[i + 1] === '/')) {
+    } else if (/\s/.test(c)) {
+      // Any other white space, Unicode's included (a NO-BREAK SPACE pasted from a web page):
+      // the word branch below stops at \s too, so treating fewer characters as space here
+      // would leave it stuck on one, pushing empty words until memory runs out.
+      i++;
+    } else if (c === '#' || (c === '/' && text[i + 1] === '/')) {
       while (i < n && text[i] !== '\n') i++;
     } else if (c === '/' && text[i + 1] === '*') {
       const start = line;
@@ -204,6 +208,12 @@ function tokenize(text: string): Token[] {
         v += text[i];
         i++;
       }
+      // Defensive: a character no branch consumes must still move the scan on.
+      if (v === '')
+        fail(
+          `unexpected character U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`,
+          line,
+        );
       out.push({ t: 'word', v, line });
     }
   }
