@@ -492,3 +492,28 @@ test('TXT: what we read and write is what named-checkzone -D loads, escapes and 
   assert.equal(checked, 60);
   assert.ok(stats.edited > stats.refused * 4, JSON.stringify(stats));
 });
+
+test('a Unicode space inside a line (U+00A0 pasted from a web page) is part of the token, as named reads it', () => {
+  // Found by a fuzz test of the key-file reader, which had the same loop: the tokenizer stopped
+  // at \s but skipped only ASCII space, and never moved past U+00A0.
+  const text =
+    '$TTL 300\n@ IN SOA ns1 h 1 2 3 4 5\n@ IN NS ns1\nns1 IN A 192.0.2.1\nmx\u00a0IN TLSA 3 1 1 ab\n';
+  const dir = mkdtempSync(join(tmpdir(), 'dk-nbsp-'));
+  try {
+    const f = join(dir, 'zone');
+    writeFileSync(f, text);
+    const r = spawnSync('named-checkzone', ['-i', 'none', '-D', '-o', '-', 'x.test', f], {
+      encoding: 'utf8',
+    });
+    assert.equal(r.status, 0, r.stderr);
+    const named = r.stdout
+      .split('\n')
+      .find((l) => /\sTLSA\s/.test(l))!
+      .split(/\s+/)[0]!;
+    const ours = parseZone(text, { origin: 'x.test.' }).rrs.find((x) => x.type === 'TLSA')!;
+    assert.equal(ours.owner, named.toLowerCase());
+    assert.equal(ours.owner, 'mx\\194\\160in.x.test.');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

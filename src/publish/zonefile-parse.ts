@@ -133,7 +133,10 @@ export function splitEntries(text: string): Entry[] {
             } else i++;
           }
         } else {
-          while (i < text.length && !/[\s;()"]/.test(text[i]!)) {
+          // RFC 1035 §5.1 tokens end at ASCII white space only, as named reads bytes: a
+          // Unicode space (U+00A0 pasted from a web page) is part of the token. Stopping at \s
+          // here while the branch above skips only ASCII space would never move past it.
+          while (i < text.length && !/[ \t\r\n\f\v;()"]/.test(text[i]!)) {
             if (text[i] === '\\') {
               if (i + 1 >= text.length || text[i + 1] === '\n') {
                 throw zoneSyntax('a backslash at the end of a line', line, i);
@@ -148,6 +151,17 @@ export function splitEntries(text: string): Entry[] {
     entries.push({ line: startLine, start, end: i, tokens, blankOwner });
   }
   return entries;
+}
+
+/**
+ * The octets of the character at `i` as named reads the file: its UTF-8 bytes (named reads
+ * bytes, so U+00A0 is the two octets \194\160), and how many UTF-16 units it took.
+ */
+function charOctets(raw: string, i: number): { octets: number[]; units: number } {
+  const cp = raw.codePointAt(i)!;
+  if (cp < 0x80) return { octets: [cp], units: 1 };
+  const ch = String.fromCodePoint(cp);
+  return { octets: [...Buffer.from(ch, 'utf8')], units: ch.length };
 }
 
 /** `\DDD` and `\X` decoded, for names. Returns the labels and whether the name is absolute. */
@@ -165,8 +179,9 @@ function nameLabels(raw: string, line: number): { labels: number[][]; absolute: 
         cur.push(v);
         i += 3;
       } else if (i + 1 < raw.length) {
-        cur.push(raw.charCodeAt(i + 1) & 0xff);
-        i++;
+        const o = charOctets(raw, i + 1);
+        cur.push(...o.octets);
+        i += o.units;
       } else throw zoneSyntax(`"${raw}" ends in a backslash`, line);
     } else if (c === '.') {
       if (cur.length === 0 && !(raw === '.' && i === 0)) {
@@ -176,7 +191,9 @@ function nameLabels(raw: string, line: number): { labels: number[][]; absolute: 
       cur = [];
       if (i === raw.length - 1) absolute = true;
     } else {
-      cur.push(raw.charCodeAt(i) & 0xff);
+      const o = charOctets(raw, i);
+      cur.push(...o.octets);
+      i += o.units - 1;
     }
   }
   if (cur.length > 0) labels.push(cur);
