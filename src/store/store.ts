@@ -68,6 +68,30 @@ export function openError(path: string, e: unknown): DkError {
 }
 
 /**
+ * One wrapper for every statement of the stores: SQLite failures become one-line DkErrors
+ * naming the action and the database, never the values involved (a key's PEM must never reach
+ * an error message; SQLite's own messages name only columns and constraints).
+ */
+export function storeCall<T>(label: string, what: string, f: () => T): T {
+  try {
+    return f();
+  } catch (e) {
+    if (e instanceof DkError) throw e;
+    const code = sqliteCode(e);
+    if (code === 'SQLITE_BUSY') throw openError(label, e);
+    const detail = code || (e instanceof Error ? e.message.split('\n')[0] : String(e));
+    throw new DkError(
+      'noinput',
+      'E_STORE_IO',
+      `Cannot ${what} in state database ${label}: ${detail}`,
+      {
+        cause: e,
+      },
+    );
+  }
+}
+
+/**
  * Creates the database file 0600 (it will later hold ACME account state) and its directory
  * 0700 when they do not exist yet. An existing file or directory keeps its mode.
  */
@@ -179,19 +203,7 @@ class SqliteOwnershipStore implements OwnershipStore {
   }
 
   #run<T>(what: string, f: () => T): T {
-    try {
-      return f();
-    } catch (e) {
-      if (e instanceof DkError) throw e;
-      const code = sqliteCode(e);
-      if (code === 'SQLITE_BUSY') throw openError(this.#path, e);
-      throw new DkError(
-        'noinput',
-        'E_STORE_IO',
-        `Cannot ${what} in state database ${this.#path}: ${code || (e instanceof Error ? e.message.split('\n')[0] : String(e))}`,
-        { cause: e },
-      );
-    }
+    return storeCall(this.#path, what, f);
   }
 
   owned(zone: string, owner: string): TlsaRecord[] {

@@ -7,9 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { DkError } from '../core/errors.js';
 import type { OwnedTxt, TxtOwnership } from '../publish/txt-set.js';
-import { openError, openHandle, prepareFile, sqliteCode, storeName } from './store.js';
+import { openHandle, prepareFile, storeCall, storeName } from './store.js';
 
 interface Row {
   zone: string;
@@ -57,19 +56,7 @@ class SqliteTxtOwnership implements TxtOwnership {
   }
 
   #run<T>(what: string, f: () => T): T {
-    try {
-      return f();
-    } catch (e) {
-      if (e instanceof DkError) throw e;
-      const code = sqliteCode(e);
-      if (code === 'SQLITE_BUSY') throw openError(this.#label, e);
-      throw new DkError(
-        'noinput',
-        'E_STORE_IO',
-        `Cannot ${what} in state database ${this.#label}: ${code || (e instanceof Error ? e.message.split('\n')[0] : String(e))}`,
-        { cause: e },
-      );
-    }
+    return storeCall(this.#label, what, f);
   }
 
   list(zone: string): OwnedTxt[] {
