@@ -5,7 +5,7 @@ import { DkError } from '../core/errors.js';
 import { certLabel, parseCertificates, type Cert } from '../core/x509/index.js';
 import { checkDomain, checkService, exitStatus } from '../check/check.js';
 import type { AddressReport, CheckReport, HostReport } from '../check/report.js';
-import { loadResolverConfig, proveValidating, StubResolver } from '../io/dns/index.js';
+import { openResolver, proveValidating } from '../io/dns/index.js';
 import { defaultStarttls, parseStarttlsProto, probe } from '../io/probe/index.js';
 import { readInput } from './files.js';
 import type { Io } from './io.js';
@@ -54,12 +54,7 @@ export async function runCheck(
     o.starttls === undefined ? defaultStarttls(port) : parseStarttlsProto(o.starttls);
   const days = parseIntOption('--days', o.days, 0, 3650)!;
   const timeout = parseIntOption('--timeout', o.timeout, 1, 600)!;
-  const conf = await loadResolverConfig({ resolver: o.resolver });
-  const resolver = new StubResolver({
-    servers: conf.servers,
-    timeoutMs: conf.timeoutMs ?? 3000,
-    tries: conf.attempts ?? 2,
-  });
+  const resolver = await openResolver(o.resolver);
   const proof = await proveValidating(resolver);
   if (!proof.validating && !o.json) io.err(`danekeeper: ${proof.summary}`);
   const deps = {

@@ -15,7 +15,7 @@ import {
   type TransportProto,
 } from '../core/tlsa/index.js';
 import { parseCertificates, type Cert } from '../core/x509/index.js';
-import { loadResolverConfig, StubResolver } from '../io/dns/index.js';
+import { openResolver } from '../io/dns/index.js';
 import {
   defaultPort,
   defaultStarttls,
@@ -451,15 +451,7 @@ function trustStoreFor(owner: string): Cert[] | undefined {
 
 /** --resolver, else `resolver =` in [dns], else resolv.conf (as dns propagation). */
 async function observeDeps(o: GuardFlags, ctx: Context): Promise<ObserveDeps> {
-  const fromFile = ctx.config.dns.resolver;
-  const conf = await loadResolverConfig({
-    resolver: o.resolver ?? (fromFile ? [fromFile] : []),
-  });
-  const resolver = new StubResolver({
-    servers: conf.servers,
-    timeoutMs: conf.timeoutMs ?? 3000,
-    tries: conf.attempts ?? 2,
-  });
+  const resolver = await openResolver(o.resolver, ctx.config.dns.resolver);
   const timeout = parseIntOption('--timeout', o.timeout, 1, 3600) ?? 10;
   return { resolver, probe, timeoutMs: timeout * 1000 };
 }

@@ -233,16 +233,8 @@ async function defaultResolver(
   validating = true,
 ): Promise<Resolver> {
   // Loaded here: list, show, disable-dane and remove never touch the DNS (bench/startup.ts).
-  const { loadResolverConfig, proveValidating, StubResolver } = await import('../io/dns/index.js');
-  const fromFile = config.dns.resolver;
-  const conf = await loadResolverConfig({
-    resolver: flags.length > 0 ? flags : fromFile ? [fromFile] : [],
-  });
-  const r = new StubResolver({
-    servers: conf.servers,
-    timeoutMs: conf.timeoutMs ?? 3000,
-    tries: conf.attempts ?? 2,
-  });
+  const { openResolver, proveValidating } = await import('../io/dns/index.js');
+  const r = await openResolver(flags, config.dns.resolver);
   if (!validating) return r;
   // RFC 7672 §2.1.3: the AD bit is only worth what the resolver is; one that does not
   // validate would make every zone look insecure, so say that instead.

@@ -63,14 +63,7 @@ async function realWorld(o: Parameters<RunDeps['world']>[0]): Promise<DomainWorl
   const { openPublisher } = await import('../publish/backend.js');
   const { absName } = await import('../publish/tlsa-set.js');
   const { config, flags, io, env } = { ...o, env: process.env };
-  const conf = await dnsIo.loadResolverConfig({
-    resolver: flags.resolver ?? (config.dns.resolver ? [config.dns.resolver] : []),
-  });
-  const resolver = new dnsIo.StubResolver({
-    servers: conf.servers,
-    timeoutMs: conf.timeoutMs ?? 3000,
-    tries: conf.attempts ?? 2,
-  });
+  const resolver = await dnsIo.openResolver(flags.resolver, config.dns.resolver);
   const publisher = (d: Domain) => {
     if (!config.dns.backend) return null;
     const ctx = dnsCli.contextFor(

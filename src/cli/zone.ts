@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { DkError } from '../core/errors.js';
 import { parseTlsa, type TlsaRecord } from '../core/tlsa/index.js';
-import { loadResolverConfig, proveValidating, StubResolver } from '../io/dns/index.js';
+import { openResolver, proveValidating } from '../io/dns/index.js';
 import { openPublisher, powerdnsConnection } from '../publish/backend.js';
 import { dnssecStatus, type DnssecReport } from '../publish/dnssec-status.js';
 import { powerdnsSecureZone, powerdnsZoneSettings } from '../publish/powerdns-dnssec.js';
@@ -38,14 +38,7 @@ const RECHECK_MS = 5000;
 
 /** --resolver, else `resolver =` in [dns], else resolv.conf. */
 async function makeResolver(flags: string[], ctx: Context, io: Io, json: boolean) {
-  const fromFile = ctx.config.dns.resolver;
-  const resolver = flags.length > 0 ? flags : fromFile ? [fromFile] : [];
-  const conf = await loadResolverConfig({ resolver });
-  const r = new StubResolver({
-    servers: conf.servers,
-    timeoutMs: conf.timeoutMs ?? 3000,
-    tries: conf.attempts ?? 2,
-  });
+  const r = await openResolver(flags, ctx.config.dns.resolver);
   const proof = await proveValidating(r);
   if (!proof.validating && !json) io.err(`danekeeper: ${proof.summary}`);
   return r;

@@ -4,8 +4,7 @@
  *
  * Typical use (the `check` command):
  *
- *   const conf = await loadResolverConfig({ resolver: opts.resolver });   // --resolver, else resolv.conf
- *   const dns = new StubResolver({ servers: conf.servers, timeoutMs: conf.timeoutMs, tries: conf.attempts });
+ *   const dns = await openResolver(opts.resolver, config.dns.resolver);   // --resolver, [dns], resolv.conf
  *   const proof = await proveValidating(dns, { bogusName });               // print proof.summary if !proof.validating
  *   const mx = await dns.lookup('example.test', 'MX');                     // LookupResult<MxRecord>
  *   const a = await dns.lookup(host, 'A'), aaaa = await dns.lookup(host, 'AAAA');
@@ -123,6 +122,7 @@ export {
   type ValidationProof,
 } from './prove.js';
 export { StubResolver } from './resolver.js';
+export { openResolver } from './open.js';
 export { StaticResolver, type StaticEntry, type StaticResolverOptions } from './static-resolver.js';
 export type {
   DnskeyRecord,
