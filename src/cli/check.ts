@@ -1,13 +1,12 @@
-import { existsSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { DkError } from '../core/errors.js';
-import { certLabel, parseCertificates, type Cert } from '../core/x509/index.js';
+import { certLabel } from '../core/x509/index.js';
 import { checkDomain, checkService, exitStatus } from '../check/check.js';
 import type { AddressReport, CheckReport, HostReport } from '../check/report.js';
 import { openResolver, proveValidating } from '../io/dns/index.js';
 import { defaultStarttls, parseStarttlsProto, probe } from '../io/probe/index.js';
-import { readInput } from './files.js';
+import { loadTrustStore } from './files.js';
 import type { Io } from './io.js';
 import { parseIntOption } from './options.js';
 
@@ -20,13 +19,6 @@ interface CheckOpts {
   json?: boolean;
   timeout: string;
   trustStore?: string;
-}
-
-const SYSTEM_STORE = '/etc/ssl/certs/ca-certificates.crt';
-
-function loadTrustStore(path: string | undefined): Cert[] | undefined {
-  const file = path ?? (existsSync(SYSTEM_STORE) ? SYSTEM_STORE : undefined);
-  return file ? parseCertificates(readInput(file), file) : undefined;
 }
 
 export async function runCheck(

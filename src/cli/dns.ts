@@ -14,7 +14,7 @@ import {
   type TlsaRecord,
   type TransportProto,
 } from '../core/tlsa/index.js';
-import { parseCertificates, type Cert } from '../core/x509/index.js';
+import type { Cert } from '../core/x509/index.js';
 import { openResolver } from '../io/dns/index.js';
 import {
   defaultPort,
@@ -44,7 +44,7 @@ import {
 } from '../publish/tlsa-set.js';
 import type { BackendKind, OwnershipStore, Publisher } from '../publish/types.js';
 import { defaultStorePath, memoryStore, openStore } from '../store/index.js';
-import { readInput } from './files.js';
+import { loadTrustStore } from './files.js';
 import { registerDnsList } from './dns-list.js';
 import type { Io } from './io.js';
 import { parseField, parseHostPort, parseIntOption } from './options.js';
@@ -440,13 +440,10 @@ interface GuardFlags {
   timeout?: string;
 }
 
-const SYSTEM_STORE = '/etc/ssl/certs/ca-certificates.crt';
-
 /** RFC 7671 §5.3/5.4: PKIX usages outside SMTP are judged against the ordinary trust store. */
 function trustStoreFor(owner: string): Cert[] | undefined {
   const port = endpointOf(owner)?.port ?? 25;
-  if (port === 25 || !existsSync(SYSTEM_STORE)) return undefined;
-  return parseCertificates(readInput(SYSTEM_STORE), SYSTEM_STORE);
+  return port === 25 ? undefined : loadTrustStore(undefined);
 }
 
 /** --resolver, else `resolver =` in [dns], else resolv.conf (as dns propagation). */

@@ -1,6 +1,7 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { DkError } from '../core/errors.js';
+import { parseCertificates, type Cert } from '../core/x509/index.js';
 import { fileErrorReason } from '../io/file-errors.js';
 
 /** Reads a whole input file; failures are "unreadable input" (exit 66), never a stack trace. */
@@ -38,4 +39,12 @@ export function expandPath(path: string): { files: string[]; fromDir: boolean } 
     );
   }
   return { files, fromDir: true };
+}
+
+const SYSTEM_STORE = '/etc/ssl/certs/ca-certificates.crt';
+
+/** `--trust-store FILE`, else the system's CA bundle when there is one (for PKIX usages). */
+export function loadTrustStore(path: string | undefined): Cert[] | undefined {
+  const file = path ?? (existsSync(SYSTEM_STORE) ? SYSTEM_STORE : undefined);
+  return file ? parseCertificates(readInput(file), file) : undefined;
 }
