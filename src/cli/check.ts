@@ -8,7 +8,7 @@ import { openResolver, proveValidating } from '../io/dns/index.js';
 import { defaultStarttls, parseStarttlsProto, probe } from '../io/probe/index.js';
 import { loadTrustStore } from './files.js';
 import type { Io } from './io.js';
-import { parseIntOption } from './options.js';
+import { collect, parseIntOption } from './options.js';
 
 interface CheckOpts {
   host?: string;
@@ -141,8 +141,6 @@ export function printReport(r: CheckReport, io: Io) {
       io.out(`    - ${w.severity === 'note' ? 'note: ' : ''}${w.subject}: ${w.message}`);
   }
 }
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerCheck(
   program: Command,

@@ -9,15 +9,13 @@ import type { Command } from 'commander';
 import { isDkError } from '../core/errors.js';
 import { formatRdata } from '../core/tlsa/format.js';
 import type { TlsaRecord } from '../core/tlsa/record.js';
-import { openPublisher } from '../publish/backend.js';
 import { byOwner } from '../publish/owner-order.js';
 import type { OwnedRecord, OwnershipStore, Publisher, TlsaRrset } from '../publish/types.js';
 import {
   addBackendOptions,
-  backendSettings,
   contextFor,
   ownerFrom,
-  storeFor,
+  withPublisher,
   type BackendFlags,
 } from './dns.js';
 import type { Io } from './io.js';
@@ -162,22 +160,21 @@ function print(l: Listing & { incomplete?: Incomplete }, io: Io): void {
 
 async function runList(o: ListFlags, io: Io): Promise<number> {
   const ctx = contextFor(o, process.env);
-  const pub = openPublisher(backendSettings(o, ctx, io), (w) =>
-    io.err(`danekeeper: warning: ${w}`),
+  return withPublisher(
+    o,
+    io,
+    async (pub, store) => {
+      // everything is read before anything is printed: an error leaves no half listing
+      const l = await listing(o, pub, store, ctx.zone);
+      if (o.json) {
+        const { zone, backend, complete, notice, owners } = l;
+        io.out(JSON.stringify({ zone, backend, complete, notice, owners }, null, 2));
+      } else print(l, io);
+      return 0;
+    },
+    ctx,
+    true,
   );
-  const store = storeFor(o, ctx, { readOnly: true });
-  try {
-    // everything is read before anything is printed: an error leaves no half listing
-    const l = await listing(o, pub, store, ctx.zone);
-    if (o.json) {
-      const { zone, backend, complete, notice, owners } = l;
-      io.out(JSON.stringify({ zone, backend, complete, notice, owners }, null, 2));
-    } else print(l, io);
-    return 0;
-  } finally {
-    store.close();
-    await pub.close?.();
-  }
 }
 
 export function registerDnsList(

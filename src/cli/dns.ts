@@ -47,7 +47,7 @@ import { defaultStorePath, memoryStore, openStore } from '../store/index.js';
 import { loadTrustStore } from './files.js';
 import { registerDnsList } from './dns-list.js';
 import type { Io } from './io.js';
-import { parseField, parseHostPort, parseIntOption } from './options.js';
+import { collect, parseField, parseHostPort, parseIntOption } from './options.js';
 import { makeRecords, recordsFromFiles } from './tlsa.js';
 
 /** Flags every `dns` subcommand takes: where to publish and where the state lives. */
@@ -73,8 +73,6 @@ interface OwnerFlags {
   port?: string;
   proto?: string;
 }
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function addBackendOptions(c: Command): Command {
   return c
@@ -200,7 +198,7 @@ export function backendSettings(f: BackendFlags, ctx: Context, io: Io): BackendS
  * The state database. `readOnly` (dns list, --dry-run): a database that does not exist yet is
  * not created for a command that changes nothing; an empty one in memory stands in for it.
  */
-export function storeFor(
+function storeFor(
   f: BackendFlags,
   ctx: Context,
   opts: { readOnly?: boolean } = {},
@@ -338,7 +336,8 @@ function printResult(
   }
 }
 
-async function withPublisher<T>(
+/** Opens the backend and the state for one command, and closes both however it ends. */
+export async function withPublisher<T>(
   f: BackendFlags,
   io: Io,
   fn: (pub: Publisher, store: OwnershipStore, ctx: Context) => Promise<T>,

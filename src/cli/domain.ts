@@ -32,10 +32,7 @@ import { memoryState, openState, type StateStore } from '../store/state.js';
 import { existsSync } from 'node:fs';
 import { EXIT } from './exit.js';
 import type { Io } from './io.js';
-import { parseIntOption } from './options.js';
-
-/** Repeatable options start undefined: commander would print a default of `[]` in --help. */
-const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+import { collect, parseIntOption } from './options.js';
 
 const usage = (message: string) => new DkError('usage', 'E_OPTION', message);
 

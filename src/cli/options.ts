@@ -44,3 +44,6 @@ export function parseHostPort(text: string, defaultPort: number): { host: string
   const p = port === undefined ? defaultPort : parseIntOption('port', port, 1, 65535);
   return { host, port: p ?? defaultPort };
 }
+
+/** commander's collector for a repeatable option; undefined until first given (no default shown). */
+export const collect = (v: string, prev: string[] | undefined): string[] => [...(prev ?? []), v];

@@ -25,6 +25,7 @@ import { defaultStorePath } from '../store/path.js';
 import { openState, type StateStore } from '../store/state.js';
 import { EXIT } from './exit.js';
 import type { Io } from './io.js';
+import { collect } from './options.js';
 
 interface Flags {
   config?: string;
@@ -47,8 +48,6 @@ export interface RunDeps {
     now: () => Date;
   }) => Promise<DomainWorld>;
 }
-
-const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 /** The wiring of src/daemon/world.ts from the config file (loaded only when a pass runs). */
 async function realWorld(o: Parameters<RunDeps['world']>[0]): Promise<DomainWorld> {

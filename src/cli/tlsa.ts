@@ -35,7 +35,7 @@ import {
 } from '../io/probe/index.js';
 import { EXIT } from './exit.js';
 import { expandPath, readInput } from './files.js';
-import { parseField, parseHostPort, parseIntOption } from './options.js';
+import { collect, parseField, parseHostPort, parseIntOption } from './options.js';
 import type { Io } from './io.js';
 
 interface TlsaOpts {
@@ -415,8 +415,6 @@ export async function runExplain(
   }
   return status;
 }
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerTlsa(
   program: Command,

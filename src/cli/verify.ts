@@ -32,6 +32,7 @@ import { parseCertificates, type Cert } from '../core/x509/index.js';
 import { EXIT } from './exit.js';
 import { readInput } from './files.js';
 import type { Io } from './io.js';
+import { collect } from './options.js';
 
 interface VerifyOpts {
   chain?: string;
@@ -202,8 +203,6 @@ export async function runVerify(o: VerifyOpts, io: Io, now: () => Date): Promise
   }
   return VERDICT_EXIT[result.verdict];
 }
-
-const collect = (v: string, prev: string[]) => [...prev, v];
 
 export function registerVerify(
   program: Command,

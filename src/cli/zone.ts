@@ -26,10 +26,7 @@ import {
 } from './dns.js';
 import { EXIT } from './exit.js';
 import type { Io } from './io.js';
-import { parseIntOption } from './options.js';
-
-/** Repeatable options start undefined: commander would print a default of `[]` in --help. */
-const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
+import { collect, parseIntOption } from './options.js';
 
 /** DESIGN.md: `dane-confirmation-interval-in-hours` defaults to 24. */
 const DEFAULT_CONFIRMATION_HOURS = 24;
