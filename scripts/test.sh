@@ -15,14 +15,14 @@ if [[ "$mode" == all ]]; then
       echo "The integration lab needs root and CI must run it: refusing to pass without it." >&2
       exit 1
     fi
-    echo "NOTE: not root — the integration test files (test/lab) will NOT run. Run 'sudo npm test' for them." >&2
+    echo "NOTE: not root — the integration test files (test/lab, test/soak) will NOT run. Run 'sudo npm test' for them." >&2
   elif ! ip netns list >/dev/null 2>&1; then
     # As root, a broken `ip netns` would make every lab file skip itself: never quietly.
     if [[ "${CI:-}" == true ]]; then
       echo "The integration lab cannot run: 'ip netns' fails (iproute2 missing, or no permission to make namespaces), and CI must run it." >&2
       exit 1
     fi
-    echo "NOTE: 'ip netns' fails — the integration test files (test/lab) will NOT run." >&2
+    echo "NOTE: 'ip netns' fails — the integration test files (test/lab, test/soak) will NOT run." >&2
   else
     lab_ok=true
   fi
@@ -32,8 +32,9 @@ node_modules/.bin/tsc -p tsconfig.json --noEmit
 node_modules/.bin/eslint .
 node_modules/.bin/prettier --check . >/dev/null || { node_modules/.bin/prettier --check .; exit 1; }
 
-mapfile -t unit < <(find src test -name '*.test.ts' -not -path 'test/lab/*' | sort)
-mapfile -t lab < <(find test/lab -name '*.test.ts' | sort)
+# test/soak needs the lab too (namespaces, Postfix, Pebble): it runs last, with the lab files.
+mapfile -t unit < <(find src test -name '*.test.ts' -not -path 'test/lab/*' -not -path 'test/soak/*' | sort)
+mapfile -t lab < <(find test/lab test/soak -name '*.test.ts' 2>/dev/null | sort)
 
 files=("${unit[@]}")
 if [[ "$lab_ok" == true ]]; then
