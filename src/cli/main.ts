@@ -19,6 +19,9 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   verify: async () => (await import('./verify.js')).registerVerify,
   check: async () => (await import('./check.js')).registerCheck,
   domain: async () => (await import('./domain.js')).registerDomain,
+  serve: async () => (await import('./serve.js')).registerServe,
+  watch: async () => (await import('./watch.js')).registerWatch,
+  prereq: async () => (await import('./prereq.js')).registerPrereq,
   ...((f: () => Promise<Registrar>) => ({ run: f, status: f, renew: f }))(
     async () => (await import('./run.js')).registerRun,
   ),
