@@ -1,7 +1,178 @@
-/** `danekeeper serve`: being built (issue 10); registered so its module has one owner. */
+/**
+ * `danekeeper serve` (DESIGN.md "The panel and the API (contract)", issue 10 item 1): the
+ * daemon. Reads flags and the config file, takes the one-serve-per-state lock, wires the real
+ * world exactly as `run` does (src/cli/run.ts's RunDeps), and turns signals into the daemon's
+ * stop and reload. Everything it says goes to the JSON log on stdout; only a failure to start
+ * is the usual one `danekeeper:` line on stderr.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import { loadConfig, type ConfigFile } from '../config/config.js';
 import { DkError } from '../core/errors.js';
+import { defaultStorePath } from '../store/path.js';
+import { EXIT } from './exit.js';
 import type { Io } from './io.js';
+import { collect, parseHostPort, parseIntOption } from './options.js';
+
+interface Flags {
+  listen: string;
+  config?: string;
+  state?: string;
+  resolver?: string[];
+  tlsCert?: string;
+  tlsKey?: string;
+  passInterval?: string;
+  logLevel?: string;
+}
+
+const DEFAULT_LISTEN = '127.0.0.1:8440';
+
+function listenAddress(text: string): { host: string; port: number } {
+  // port 0: the kernel picks one (tests); parseHostPort keeps ports 1-65535 for everyone else
+  const zero = /^(.*):0$/.exec(text);
+  if (zero) return { ...parseHostPort(`${zero[1]!}:1`, 1), port: 0 };
+  return parseHostPort(text, 8440);
+}
+
+function readPem(path: string, what: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new DkError(
+      'noinput',
+      'E_SERVE_TLS',
+      `Cannot read the ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+}
+
+/** A pass of this host whose process is gone (kill -9, a crash): its lease need not expire. */
+function holderGone(h: string): boolean {
+  const m = /^(.*):([0-9]+)$/.exec(h);
+  if (!m || m[1] !== hostname()) return false;
+  try {
+    process.kill(Number(m[2]), 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+async function serve(f: Flags): Promise<number> {
+  const env = process.env;
+  const { host, port } = listenAddress(f.listen);
+  if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) {
+    throw new DkError('usage', 'E_OPTION', '--tls-cert and --tls-key go together');
+  }
+  const intervalMin = parseIntOption('--pass-interval', f.passInterval, 1, 7 * 24 * 60) ?? 60;
+  const tls =
+    f.tlsCert && f.tlsKey
+      ? { cert: readPem(f.tlsCert, 'TLS certificate'), key: readPem(f.tlsKey, 'TLS key') }
+      : undefined;
+  let config: ConfigFile = loadConfig(f.config, env);
+  const statePath = f.state ?? config.store.path ?? defaultStorePath(env, process.getuid?.() ?? 0);
+  const [{ createLogger }, { acquireServeLock }, { startDaemon }, { openState }, run] =
+    await Promise.all([
+      import('../daemon/log.js'),
+      import('../daemon/lock.js'),
+      import('../daemon/daemon.js'),
+      import('../store/state.js'),
+      import('./run.js'),
+    ]);
+  const holder = `${hostname()}:${process.pid}`;
+  const lock = acquireServeLock(statePath, holder);
+  const log = createLogger({ level: f.logLevel ?? 'info' });
+  let store;
+  try {
+    store = openState(statePath);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  // what the world's pieces would print (a publisher's warning) goes to the log instead
+  const logIo: Io = {
+    out: (l) => log.info({ event: 'note' }, l),
+    err: (l) => log.warn({ event: 'note' }, l.replace(/^danekeeper: /, '')),
+    verbose: (l) => log.debug({ event: 'note' }, l),
+    withVerbose: () => logIo,
+  };
+  const deps = run.processRunDeps();
+  const theStore = store;
+  let daemon;
+  try {
+    daemon = await startDaemon({
+      statePath,
+      store: theStore,
+      world: () =>
+        deps.world({
+          config,
+          flags: {
+            ...(f.config ? { config: f.config } : {}),
+            ...(f.state ? { state: f.state } : {}),
+            ...(f.resolver ? { resolver: f.resolver } : {}),
+          },
+          store: theStore,
+          statePath,
+          io: logIo,
+          now: deps.now,
+        }),
+      log,
+      holder,
+      holderGone,
+      listen: { host, port, ...(tls ? { tls } : {}) },
+      passIntervalMs: intervalMin * 60_000,
+    });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  return await new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals) => {
+      if (stopping) {
+        // a second signal: leave now; every step is crash-safe, the next start carries on
+        log.warn({ event: 'stopping', signal }, 'second signal: exiting at once');
+        lock.release();
+        process.exit(EXIT.interrupted);
+      }
+      stopping = true;
+      log.info({ event: 'stopping', signal }, 'finishing the current step');
+      void daemon.stop().then(
+        () => {
+          process.off('SIGHUP', reload);
+          lock.release();
+          resolve(EXIT.ok);
+        },
+        (e: unknown) => {
+          log.error({ event: 'stopping', error: { message: String(e) } }, 'stop failed');
+          lock.release();
+          resolve(EXIT.software);
+        },
+      );
+    };
+    const reload = () => {
+      try {
+        config = loadConfig(f.config, env);
+        log.info({ event: 'reloaded', config: config.path }, 'configuration re-read');
+        // the next pass builds its world from it; the listener stays where it is
+        daemon.scheduler.wake('pass');
+      } catch (e) {
+        const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
+        log.error(
+          {
+            event: 'reload-failed',
+            error: { code: (e as DkError).code ?? 'E_CONFIG', message: msg },
+          },
+          'configuration not re-read; keeping the previous one',
+        );
+      }
+    };
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGHUP', reload);
+  });
+}
 
 export function registerServe(
   program: Command,
@@ -10,10 +181,22 @@ export function registerServe(
 ): Command {
   return program
     .command('serve')
-    .description('(not built yet)')
-    .allowUnknownOption()
-    .allowExcessArguments()
-    .action(() => {
-      setExit(Promise.reject(new DkError('usage', 'E_NOT_BUILT', 'serve is not built yet')));
-    });
+    .description(
+      'The daemon: keep-secured passes on a schedule (at each deadline the planner reports, and regularly), /healthz and /metrics; JSON log on stdout',
+    )
+    .option('--listen <addr:port>', `HTTP listener (default ${DEFAULT_LISTEN})`, DEFAULT_LISTEN)
+    .option(
+      '--config <file>',
+      'config file (default $DANEKEEPER_CONFIG or /etc/danekeeper/danekeeper.ini); SIGHUP re-reads it',
+    )
+    .option(
+      '--state <file>',
+      'state database (default [store] path, else /var/lib/danekeeper/state.db for root)',
+    )
+    .option('--resolver <ip[:port]>', 'validating resolver; repeatable', collect)
+    .option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM)')
+    .option('--tls-key <file>', 'the key of --tls-cert (PEM)')
+    .option('--pass-interval <minutes>', 'regular pass, plus up to 10 % jitter (default 60)')
+    .option('--log-level <level>', 'debug, info, warn or error (default info)')
+    .action((f: Flags) => setExit(serve(f)));
 }

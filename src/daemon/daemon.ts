@@ -1,0 +1,237 @@
+/**
+ * `danekeeper serve` without the command line (issue 10 items 1 and 4): the scheduler running
+ * keep-secured passes (src/daemon/pass.ts) over one open state database, the metrics they
+ * leave, and the HTTP listener with /healthz and /metrics. The CLI (src/cli/serve.ts) reads
+ * flags and config, builds the world, takes the lock and handles signals; this module never
+ * reads the environment itself.
+ *
+ * Stopping: `stop()` asks the running pass to stop after its current step. The pass checks
+ * before each observation, so an action that has started (an ACME order, an install with its
+ * reload and probe) runs to its end and is recorded; the next observation is refused, the
+ * domain's lease released, and nothing is left half-done (the pass persists each intent before
+ * its side effect, so even a kill -9 here would be carried on by the next start).
+ */
+import { statSync } from 'node:fs';
+import { DkError, isDkError } from '../core/errors.js';
+import type { Observations, RolloverPolicy, RolloverState } from '../core/rollover/index.js';
+import type { Domain } from '../store/domains.js';
+import type { StateStore } from '../store/state.js';
+import { daemonApp } from '../web/app.js';
+import { listen, type Listening } from '../web/listen.js';
+import type { Logger } from './log.js';
+import { DaemonMetrics, domainFacts, type DomainFacts } from './metrics.js';
+import { runPass, type DomainOutcome, type DomainWorld } from './pass.js';
+import { Scheduler } from './scheduler.js';
+
+export interface DaemonOptions {
+  statePath: string;
+  store: StateStore;
+  /** the world of one pass, from the configuration as it is now (SIGHUP may have changed it) */
+  world: () => Promise<DomainWorld>;
+  log: Logger;
+  now?: () => Date;
+  holder: string;
+  holderGone?: (holder: string) => boolean;
+  listen: { host: string; port: number; tls?: { cert: string; key: string } };
+  /** the regular pass, whatever the planner's deadlines say. Default 1 h */
+  passIntervalMs?: number;
+  /** default a tenth of the interval */
+  jitterMs?: number;
+  /** a deadline reported by the planner runs no sooner than this after a pass. Default 1 s */
+  minDelayMs?: number;
+}
+
+export interface Daemon {
+  /** host:port the listener bound */
+  readonly address: string;
+  readonly scheduler: Scheduler;
+  readonly metrics: DaemonMetrics;
+  /** finishes the current step, closes the listener and the store */
+  stop(): Promise<void>;
+}
+
+const STOPPING = 'E_SERVE_STOPPING';
+
+function outcomeLog(log: Logger, r: DomainOutcome): void {
+  const fields = {
+    event: 'domain',
+    domain: r.domain,
+    result: r.result,
+    phase: r.phase,
+    waitingFor: r.waitingFor,
+    until: r.until,
+    actions: r.actions,
+    ...(r.error ? { error: r.error } : {}),
+  };
+  if (r.result === 'failed') log.error(fields, r.detail);
+  else if (r.result === 'busy' || r.result === 'stopped') log.warn(fields, r.detail);
+  else log.info(fields, r.detail);
+}
+
+export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
+  const now = o.now ?? (() => new Date());
+  const { store, log } = o;
+  const metrics = new DaemonMetrics();
+  let lastPass: string | null = null;
+
+  const passJob = async ({ signal }: { signal: AbortSignal }): Promise<Date | null> => {
+    const t0 = now();
+    const world = await o.world();
+    const seen = new Map<
+      string,
+      {
+        state: RolloverState | null;
+        obs: Omit<Observations, 'request'>;
+        policy: RolloverPolicy;
+        start: number;
+        end: number;
+      }
+    >();
+    const touch = (d: Domain) => {
+      const s = seen.get(d.name);
+      if (s) s.end = now().getTime();
+    };
+    // The pass asks for an observation before every step: the place to stop between steps.
+    const watched: DomainWorld = {
+      policy: (d) => world.policy(d),
+      async observe(d, state, policy, opts) {
+        if (signal.aborted) {
+          throw new DkError(
+            'tempfail',
+            STOPPING,
+            'serve is stopping; the next start carries on from here',
+          );
+        }
+        const start = seen.get(d.name)?.start ?? now().getTime();
+        const obs = await world.observe(d, state, policy, opts);
+        seen.set(d.name, { state, obs, policy, start, end: now().getTime() });
+        return obs;
+      },
+      async execute(d, action, state, policy) {
+        try {
+          await world.execute(d, action, state, policy);
+        } finally {
+          touch(d);
+        }
+      },
+      close: () => world.close?.() ?? Promise.resolve(),
+    };
+    const outcomes = await runPass({
+      store,
+      world: watched,
+      now,
+      holder: o.holder,
+      ...(o.holderGone ? { holderGone: o.holderGone } : {}),
+    });
+    const end = now();
+    const facts: DomainFacts[] = [];
+    for (const r of outcomes) {
+      if (r.error?.code === STOPPING) {
+        log.info({ event: 'domain', domain: r.domain, result: 'interrupted' }, r.detail);
+        continue;
+      }
+      outcomeLog(log, r);
+      const s = seen.get(r.domain);
+      if (!s) continue;
+      try {
+        // the state the pass left (persisted), with the last observation it made
+        const stored = store.rollover.read(r.domain)?.state as RolloverState | null | undefined;
+        facts.push({
+          domain: r.domain,
+          ...domainFacts(stored ?? s.state, s.obs, s.policy, end),
+          lastPassAt: Math.floor(s.end / 1000),
+          lastPassSeconds: (s.end - s.start) / 1000,
+        });
+      } catch (e) {
+        if (!isDkError(e)) throw e;
+        log.warn({ event: 'metrics', domain: r.domain, error: { code: e.code } }, e.message);
+      }
+    }
+    const seconds = (end.getTime() - t0.getTime()) / 1000;
+    metrics.recordPass({
+      endedAt: end,
+      seconds,
+      facts,
+      outcomes: outcomes.filter((r) => r.error?.code !== STOPPING),
+      managed: store.domains.list().map((d) => d.name),
+    });
+    lastPass = end.toISOString();
+    const untils = outcomes
+      .filter((r) => r.error?.code !== STOPPING)
+      .map((r) => (r.until ? Date.parse(r.until) : NaN))
+      .filter((t) => Number.isFinite(t));
+    const next = untils.length ? new Date(Math.min(...untils)) : null;
+    log.info(
+      {
+        event: 'pass',
+        domains: outcomes.length,
+        seconds,
+        ...(next ? { nextDeadline: next.toISOString() } : {}),
+      },
+      `pass over ${outcomes.length} domain(s) took ${seconds.toFixed(1)} s`,
+    );
+    return next;
+  };
+
+  const interval = o.passIntervalMs ?? 3_600_000;
+  const scheduler = new Scheduler({
+    minDelayMs: o.minDelayMs ?? 1000,
+    onError: (name, e) => {
+      const code = isDkError(e) ? e.code : 'E_INTERNAL';
+      const message = e instanceof Error ? e.message.split('\n')[0]! : String(e);
+      metrics.countFailure('', code);
+      log.error({ event: 'job-failed', job: name, error: { code, message } }, `${name} failed`);
+    },
+    onRun: (name, i) =>
+      log.debug({ event: 'job', job: name, next: new Date(i.next).toISOString() }, `${name} done`),
+  });
+  scheduler.add('pass', passJob, interval, { jitterMs: o.jitterMs ?? Math.round(interval / 10) });
+
+  const app = daemonApp({
+    health: () => {
+      try {
+        // the file itself, not just the open handle: a deleted or unmounted file is a fault
+        statSync(o.statePath);
+        const n = store.domains.list().length;
+        return {
+          ok: true,
+          detail: { store: o.statePath, domains: n, lastPass, running: scheduler.running() },
+        };
+      } catch (e) {
+        const err = isDkError(e)
+          ? { code: e.code, message: e.message }
+          : {
+              code: 'E_STORE_UNREADABLE',
+              message: `State database ${o.statePath} is not readable`,
+            };
+        return { ok: false, detail: { store: o.statePath, error: err } };
+      }
+    },
+    metrics: () => metrics.render(),
+  });
+  let server: Listening;
+  try {
+    server = await listen(app, o.listen.host, o.listen.port, o.listen.tls);
+  } catch (e) {
+    store.close();
+    throw e;
+  }
+  scheduler.start();
+  log.info(
+    { event: 'started', listen: server.address, state: o.statePath, passIntervalMs: interval },
+    `serving on ${server.address}`,
+  );
+  let stopped: Promise<void> | null = null;
+  return {
+    address: server.address,
+    scheduler,
+    metrics,
+    stop: () =>
+      (stopped ??= (async () => {
+        await scheduler.stop();
+        await server.close();
+        store.close();
+        log.info({ event: 'stopped' }, 'stopped');
+      })()),
+  };
+}
