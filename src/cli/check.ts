@@ -1,8 +1,15 @@
+import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { DkError } from '../core/errors.js';
 import { certLabel } from '../core/x509/index.js';
+import { parseDomainList, runBulk, type BulkResult, type BulkSummary } from '../check/bulk.js';
 import { checkDomain, checkService, exitStatus } from '../check/check.js';
+import { probePool } from '../check/probe-pool.js';
+import { CachingResolver } from '../io/dns/cache.js';
+import { fileErrorReason } from '../io/file-errors.js';
+import { EXIT } from './exit.js';
+import { writeErr } from './io.js';
 import type { AddressReport, CheckReport, HostReport } from '../check/report.js';
 import { openResolver, proveValidating } from '../io/dns/index.js';
 import { defaultStarttls, parseStarttlsProto, probe } from '../io/probe/index.js';
@@ -11,13 +18,15 @@ import type { Io } from './io.js';
 import { collect, parseIntOption } from './options.js';
 
 interface CheckOpts {
+  file?: string;
+  concurrency?: string;
   host?: string;
   port?: string;
   starttls?: string;
   resolver: string[];
   days: string;
   json?: boolean;
-  timeout: string;
+  timeout?: string;
   trustStore?: string;
 }
 
@@ -26,7 +35,12 @@ export async function runCheck(
   o: CheckOpts,
   io: Io,
   now: () => Date,
+  bulkIo: BulkIo = processBulkIo(),
 ): Promise<number> {
+  if (o.file !== undefined) return runCheckFile(domain, o, io, now, bulkIo);
+  if (o.concurrency !== undefined) {
+    throw new DkError('usage', 'E_OPTION', '--concurrency goes with --file');
+  }
   if ((domain === undefined) === (o.host === undefined)) {
     throw new DkError('usage', 'E_OPTION', 'Give either DOMAIN or --host HOST --port N, not both');
   }
@@ -45,7 +59,7 @@ export async function runCheck(
   const starttls =
     o.starttls === undefined ? defaultStarttls(port) : parseStarttlsProto(o.starttls);
   const days = parseIntOption('--days', o.days, 0, 3650)!;
-  const timeout = parseIntOption('--timeout', o.timeout, 1, 600)!;
+  const timeout = parseIntOption('--timeout', o.timeout ?? '10', 1, 600)!;
   const resolver = await openResolver(o.resolver);
   const proof = await proveValidating(resolver);
   if (!proof.validating && !o.json) io.err(`danekeeper: ${proof.summary}`);
@@ -167,7 +181,15 @@ export function registerCheck(
       [],
     )
     .option('--days <n>', 'warn when a matched certificate expires within N days', '14')
-    .option('--timeout <s>', 'seconds to wait for each network step', '10')
+    .option(
+      '--timeout <s>',
+      'seconds to wait for each network step (default 10); with --file, the time limit of each domain (default 60)',
+    )
+    .option(
+      '--file <path>',
+      'check every domain listed in the file (one per line, # comments; - for stdin): one JSON line per domain',
+    )
+    .option('--concurrency <n>', 'with --file: domains checked at once (default 32)')
     .option(
       '--trust-store <file>',
       'PKIX roots for usages 0/1 outside SMTP (default: the system store)',
@@ -176,4 +198,159 @@ export function registerCheck(
     .action((domain: string | undefined, opts: CheckOpts) =>
       setExit(runCheck(domain, opts, io, () => new Date())),
     );
+}
+
+// --- check --file --------------------------------------------------------------------------
+
+/** What the bulk mode needs of the process, so tests can stand in for it. */
+export interface BulkIo {
+  readStdin(): Promise<string>;
+  /** stderr is a terminal: show a progress line */
+  stderrIsTTY: boolean;
+  /** raw write to stderr (the progress line rewrites itself with \r) */
+  writeErrRaw(s: string): void;
+  /** calls `f` on the first SIGINT; returns the function that stops listening */
+  onInterrupt(f: () => void): () => void;
+}
+
+export function processBulkIo(): BulkIo {
+  return {
+    readStdin: async () => {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      return Buffer.concat(chunks).toString('utf8');
+    },
+    stderrIsTTY: process.stderr.isTTY,
+    writeErrRaw: writeErr,
+    onInterrupt: (f) => {
+      // only the first Ctrl-C: a second one ends the process at once
+      process.once('SIGINT', f);
+      return () => process.removeListener('SIGINT', f);
+    },
+  };
+}
+
+const DEFAULT_CONCURRENCY = 32;
+const DEFAULT_DOMAIN_TIMEOUT_S = 60;
+/** the single check's default wait per network step (runCheck) */
+const STEP_TIMEOUT_S = 10;
+/** connections at once to one address */
+const PER_ADDRESS = 2;
+
+function countsText(s: BulkSummary): string {
+  const order = [
+    'verified',
+    'unusable',
+    'no-dane',
+    'failed',
+    'dnssec-failure',
+    'unreachable',
+    'indeterminate',
+    'error',
+  ] as const;
+  const parts = order
+    .filter((v) => (s.counts[v] ?? 0) > 0)
+    .map((v) => `${s.counts[v]} ${v === 'error' ? (s.counts[v] === 1 ? 'error' : 'errors') : v}`);
+  return parts.length > 0 ? parts.join(', ') : 'nothing checked';
+}
+
+async function readList(path: string, bulkIo: BulkIo): Promise<string> {
+  if (path === '-') return bulkIo.readStdin();
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    throw new DkError('noinput', 'E_FILE', `Cannot read ${path}: ${fileErrorReason(e)}`, {
+      cause: e,
+    });
+  }
+}
+
+/**
+ * `check --file LIST`: one JSON line per domain on stdout as each finishes (the object `check
+ * DOMAIN --json` prints, or `{domain, line, error}` for a line that could not be checked), a
+ * progress line on a terminal's stderr, a summary on stderr; exit status the worst domain's.
+ */
+export async function runCheckFile(
+  domain: string | undefined,
+  o: CheckOpts,
+  io: Io,
+  now: () => Date,
+  bulkIo: BulkIo,
+): Promise<number> {
+  if (domain !== undefined || o.host !== undefined) {
+    throw new DkError('usage', 'E_OPTION', 'Give either --file LIST or DOMAIN or --host, not both');
+  }
+  if (o.port !== undefined || o.starttls !== undefined || o.trustStore !== undefined) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      '--file checks mail domains (SMTP on port 25): --port, --starttls and --trust-store do not apply',
+    );
+  }
+  const concurrency =
+    parseIntOption('--concurrency', o.concurrency, 1, 1024) ?? DEFAULT_CONCURRENCY;
+  const limit = parseIntOption('--timeout', o.timeout, 1, 3600) ?? DEFAULT_DOMAIN_TIMEOUT_S;
+  const days = parseIntOption('--days', o.days, 0, 3650)!;
+  const { entries, duplicates } = parseDomainList(await readList(o.file!, bulkIo));
+
+  const stop = new AbortController();
+  const resolver = new CachingResolver(await openResolver(o.resolver), { signal: stop.signal });
+  const proof = await proveValidating(resolver);
+  if (!proof.validating) io.err(`danekeeper: ${proof.summary}`);
+  const pool = probePool(probe, { perAddress: PER_ADDRESS, signal: stop.signal });
+  const deps = { resolver, probe: pool.probe, now, validating: proof };
+  const check = {
+    port: 25,
+    starttls: 'smtp' as const,
+    days,
+    // each step waits as long as in `check DOMAIN`, unless the domain's limit is shorter
+    timeoutMs: Math.min(STEP_TIMEOUT_S, limit) * 1000,
+  };
+
+  const started = Date.now();
+  let lastProgress = 0;
+  let progressShown = false;
+  const progress = (s: { done: number; force?: boolean }) => {
+    if (!bulkIo.stderrIsTTY) return;
+    const t = Date.now();
+    if (!s.force && t - lastProgress < 200) return;
+    lastProgress = t;
+    const rate = s.done / Math.max(0.001, (t - started) / 1000);
+    bulkIo.writeErrRaw(
+      `\r\x1b[K${s.done}/${entries.length} domains checked, ${rate.toFixed(0)}/s, ${pool.stats.connections} TLS connections`,
+    );
+    progressShown = true;
+  };
+  let done = 0;
+  const onResult = (r: BulkResult) => {
+    done++;
+    io.out(JSON.stringify(r.kind === 'report' ? r.report : r.error));
+    progress({ done });
+  };
+  const unlisten = bulkIo.onInterrupt(() => stop.abort());
+  let summary: BulkSummary;
+  try {
+    progress({ done: 0, force: true });
+    summary = await runBulk(
+      entries,
+      deps,
+      { concurrency, domainTimeoutMs: limit * 1000, check, signal: stop.signal },
+      onResult,
+    );
+  } finally {
+    unlisten();
+  }
+  if (progressShown) bulkIo.writeErrRaw('\r\x1b[K');
+  const secs = summary.elapsedMs / 1000;
+  const rate = summary.done / Math.max(0.001, secs);
+  const dup =
+    duplicates > 0 ? `, ${duplicates} repeated ${duplicates === 1 ? 'line' : 'lines'} skipped` : '';
+  const c = resolver.stats;
+  io.err(
+    `danekeeper: ${summary.interrupted ? 'interrupted: ' : ''}${summary.done} of ${summary.total} domains checked in ${secs.toFixed(1)} s (${rate.toFixed(1)}/s)${dup}: ${countsText(summary)}`,
+  );
+  io.err(
+    `danekeeper: ${c.sent} DNS lookups sent, ${c.hits + c.joined} answered from the shared cache; ${pool.stats.connections} TLS connections for ${pool.stats.asked} address checks`,
+  );
+  return summary.interrupted ? EXIT.interrupted : summary.status;
 }
