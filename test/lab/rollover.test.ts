@@ -6,7 +6,9 @@
  * Between runs the test looks at what Postfix presents and at what both authoritative servers
  * serve: at no run boundary may Postfix present a chain that no record served by every server
  * matches (DESIGN.md "The one invariant"). Ends with posttls-finger -l dane saying Verified,
- * then `renew --force` (same key, no TLSA change) and `renew --rotate-key`.
+ * then `renew --force` (same key, no TLSA change) and `renew --rotate-key`. After the first
+ * installation, the renewal and the rotation a sending Postfix (`smtp_tls_security_level =
+ * dane`, reference.ts) delivers a message: its log says Verified and the receiver holds it.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -20,7 +22,7 @@ import { labTsigKey } from './dns/tsig.js';
 import { createNetns, labAvailable, type Netns } from './netns.js';
 import { startPebble, type Pebble } from './pebble.js';
 import { listenerLine, POSTFIX, startPostfix, type PostfixInstance } from './postfix.js';
-import { posttlsFinger } from './reference.js';
+import { posttlsFinger, startSender, type Sender } from './reference.js';
 
 const avail = labAvailable();
 const PEBBLE = '127.0.57.1';
@@ -57,6 +59,7 @@ describe(
     let lab: DnsLab;
     let pebble: Pebble;
     let pf: PostfixInstance;
+    let sender: Sender;
     let dir: string;
     let certDir: string;
     let certDir2: string;
@@ -133,12 +136,37 @@ describe(
       return f;
     };
 
+    /**
+     * RFC 7672 §2.2: a DANE-enabled sender hands a message over only after the TLSA match; the
+     * receiver puts it on hold (check_recipient_access static:HOLD), so it stays in its queue
+     * for the test to find.
+     */
+    const delivers = async (tag: string) => {
+      const rcpt = `${tag}@${ZONE}`;
+      await sender.send(rcpt);
+      const d = (await sender.waitForOutcomes([rcpt])).get(rcpt)!;
+      assert.equal(d.status, 'sent', `${tag}: ${d.reason}\n${d.warnings.join('\n')}`);
+      assert.equal(d.tls, 'Verified', `${tag}: ${d.relay} ${d.reason}`);
+      assert.match(d.relay, /^mail\.roll\.test\[127\.0\.10\.25\]:25$/);
+      const q = await pf.exec('postqueue', ['-j'], { timeoutMs: 10_000 });
+      const held = q.stdout
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as { queue_name: string; recipients: { address: string }[] });
+      assert.ok(
+        held.some((m) => m.queue_name === 'hold' && m.recipients.some((r) => r.address === rcpt)),
+        `${tag}: the receiver holds no message to ${rcpt}: ${q.stdout}`,
+      );
+    };
+
     before(async () => {
       dir = tempDir('dk-lab-rollover-');
       chmodSync(dir, 0o755);
       certDir = join(dir, 'live', ZONE);
       certDir2 = join(dir, 'live', TWO);
-      ns = await createNetns({ addresses: [PEBBLE, MAIL, MAIL2], resolvConf: labResolvConf() });
+      // 127/8 is local on lo as it is: MAIL and MAIL2 are not added, or the sender's
+      // inet_interfaces = loopback-only would take them for its own ("loops back to myself")
+      ns = await createNetns({ addresses: [PEBBLE], resolvConf: labResolvConf() });
       lab = await startDnsLab(ns, {
         zones: [
           {
@@ -181,7 +209,11 @@ describe(
         keyFile: join(certDir2, 'privkey.pem'),
         chainFile: join(certDir2, 'fullchain.pem'),
       });
-      pf = await startPostfix(ns, [], { masterExtra: [line, line2] });
+      pf = await startPostfix(ns, [], {
+        masterExtra: [line, line2],
+        main: { smtpd_recipient_restrictions: 'check_recipient_access static:HOLD' },
+      });
+      sender = await startSender(ns);
       config = join(dir, 'danekeeper.ini');
       writeFileSync(
         config,
@@ -210,6 +242,7 @@ describe(
     after(async () => {
       const keep = setInterval(() => {}, 1000);
       try {
+        await sender?.stop();
         await pf?.stop();
         await pebble?.stop();
         await lab?.stop();
@@ -220,7 +253,7 @@ describe(
       if (process.env.DK_LAB_KEEP !== '1' && dir) rmSync(dir, { recursive: true, force: true });
     });
 
-    it('domain add --dane, run until idle: Postfix verified by posttls-finger, status idle with the records on every server', async () => {
+    it('domain add --dane, run until idle: Postfix verified by posttls-finger, a DANE sender delivers, status idle with the records on every server', async () => {
       const add = dk([
         'domain',
         'add',
@@ -239,6 +272,7 @@ describe(
       assert.equal(add.code, 0, add.stderr);
       await runUntilIdle('first issuance');
       await verified();
+      await delivers('first');
       const s = status().domains[0]!;
       assert.equal(s.phase, 'idle');
       assert.ok(s.certificate?.verified);
@@ -253,7 +287,7 @@ describe(
       assert.equal(statSync(join(dir, acct[0]!)).mode & 0o777, 0o600);
     });
 
-    it('renew --force: a new certificate with the same key, no TLSA change, verified', async () => {
+    it('renew --force: a new certificate with the same key, no TLSA change, verified, delivered to', async () => {
       const before = status().domains[0]!;
       const records = (await served(PRIMARY)).sort();
       const r = dk(['renew', ZONE, '--force']);
@@ -265,9 +299,10 @@ describe(
       assert.equal(after.certificate!.keyId, before.certificate!.keyId);
       assert.deepEqual((await served(PRIMARY)).sort(), records);
       await verified();
+      await delivers('renewed');
     });
 
-    it('renew --rotate-key: the next key (confirmed long before) is installed, a new next key is published', async () => {
+    it('renew --rotate-key: the next key (confirmed long before) is installed, a new next key is published, delivered to', async () => {
       const before = status().domains[0]!;
       const r = dk(['renew', ZONE, '--rotate-key']);
       assert.equal(r.code, 0, r.stderr);
@@ -279,6 +314,7 @@ describe(
       assert.notEqual(after.keys.next!.id, before.keys.next!.id);
       assert.equal(presented(), `3 1 1 ${before.keys.next!.spki}`);
       await verified();
+      await delivers('rotated');
     });
 
     it('kill -9 anywhere in a pass: the next run carries on, and no run boundary breaks the invariant', async () => {
