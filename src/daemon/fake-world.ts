@@ -16,6 +16,8 @@ export class FakeWorld implements DomainWorld {
   published: string[] = [];
   deployed: string | null = null;
   log: Action[] = [];
+  /** observe() calls: a pass over a domain at rest makes none */
+  observed = 0;
   failNext: Partial<Record<Action['kind'], Error>> = {};
   clock: { t: number };
   n = 0;
@@ -35,6 +37,7 @@ export class FakeWorld implements DomainWorld {
     };
   }
   observe() {
+    this.observed++;
     const cert = this.certs.find((c) => c.id === this.deployed);
     const key = this.keys.find((k) => k.id === cert?.keyId);
     return Promise.resolve({

@@ -177,3 +177,76 @@ test('the lease of a pass that died (kill -9) is taken over at once; a live hold
   assert.ok(r!.actions.includes('generateKey'));
   assert.equal(s.store.rollover.lease('example.org', new Date(s.clock.t)), undefined);
 });
+
+test('a domain at rest is not observed: no DNS, no probe, no store write until the re-check', async () => {
+  const s = setup();
+  await untilIdle(s);
+  const seen = s.world.observed;
+  const saved = s.store.rollover.read('example.org')!;
+  s.clock.t += 1000;
+  const [r] = await runPass(s.opts({ recheckMs: 3_600_000 }));
+  assert.equal(r!.result, 'idle');
+  assert.equal(r!.phase, 'idle');
+  assert.equal(r!.until, stateOf(s.store).rest!.until);
+  assert.match(r!.detail, /^nothing to do until /);
+  assert.equal(s.world.observed, seen);
+  assert.deepEqual(s.store.rollover.read('example.org'), saved);
+  // still at rest just before the re-check (decided at the last full pass)
+  s.clock.t = Date.parse(stateOf(s.store).rest!.recheckAt) - 1;
+  await runPass(s.opts({ recheckMs: 3_600_000 }));
+  assert.equal(s.world.observed, seen);
+});
+
+test('the re-check observes a domain at rest, and a drift (a lost record) is acted on', async () => {
+  const s = setup();
+  await untilIdle(s);
+  const seen = s.world.observed;
+  const lost = s.world.published[0]!;
+  s.world.published = s.world.published.slice(1);
+  // the default re-check is at most the confirmation interval (0.001 h in the fake world)
+  s.clock.t += 3_600;
+  const [r] = await runPass(s.opts());
+  assert.ok(s.world.observed > seen);
+  assert.ok(r!.actions.includes('publishRecords'));
+  assert.ok(s.world.published.includes(lost));
+});
+
+test('a domain whose renewal moment has come is observed (and renewed)', async () => {
+  const s = setup();
+  await untilIdle(s);
+  const st = stateOf(s.store);
+  const seen = s.world.observed;
+  s.clock.t = Date.parse(st.rest!.until);
+  const [r] = await runPass(s.opts({ recheckMs: 365 * 86400_000 }));
+  assert.ok(s.world.observed > seen);
+  assert.ok(r!.actions.includes('orderCertificate'), JSON.stringify(r));
+});
+
+test('renew (a request) and a changed domain are observed even at rest', async () => {
+  const s = setup();
+  await untilIdle(s);
+  let seen = s.world.observed;
+  const long = { recheckMs: 365 * 86400_000 };
+  s.clock.t += 1000;
+  const [r] = await runPass(s.opts({ ...long, domain: 'example.org', request: 'renew' }));
+  assert.ok(s.world.observed > seen);
+  assert.ok(r!.actions.includes('orderCertificate'));
+  await untilIdle(s);
+  seen = s.world.observed;
+  await runPass(s.opts(long));
+  assert.equal(s.world.observed, seen);
+  // domain disable-dane / enable-dane and the like change the settings the rest was decided under
+  s.store.domains.update('example.org', { issuerRecords: true }, new Date(s.clock.t));
+  await runPass(s.opts(long));
+  assert.ok(s.world.observed > seen);
+});
+
+test('a domain in progress (waiting for confirmation) is observed at every pass', async () => {
+  const s = setup();
+  const [r] = await runPass(s.opts());
+  assert.equal(r!.result, 'waiting');
+  const seen = s.world.observed;
+  s.clock.t += 100;
+  await runPass(s.opts({ recheckMs: 365 * 86400_000 }));
+  assert.equal(s.world.observed, seen + 1);
+});

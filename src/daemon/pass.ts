@@ -8,7 +8,9 @@
  * Every step is idempotent: `kill -9` anywhere leaves a persisted intent, and the next pass
  * plans from what it then observes (the planner checks whether the intent happened).
  */
+import { createHash } from 'node:crypto';
 import { DkError, isDkError } from '../core/errors.js';
+import { restMark, resting } from '../core/rollover/rest.js';
 import {
   ariDue,
   plan,
@@ -62,6 +64,12 @@ export interface PassOptions {
    * expires. Default: never.
    */
   holderGone?: (holder: string) => boolean;
+  /**
+   * How often a domain at rest is observed anyway, so that a drift (a record the backend lost,
+   * --cert-dir overwritten) is noticed by `run`. Default: 1 hour, and never longer than the
+   * domain's confirmation interval.
+   */
+  recheckMs?: number;
 }
 
 export interface DomainOutcome {
@@ -83,6 +91,19 @@ export interface DomainOutcome {
 
 const DEFAULT_LEASE_MS = 10 * 60_000;
 const DEFAULT_MAX_STEPS = 25;
+const DEFAULT_RECHECK_MS = 3_600_000;
+
+/** What a rest was decided under: the domain's row and its policy (another one ends the rest). */
+export function settingsKey(d: Domain, policy: RolloverPolicy): string {
+  return createHash('sha256')
+    .update(JSON.stringify([d, policy]))
+    .digest('base64url')
+    .slice(0, 22);
+}
+
+function recheckMsOf(o: PassOptions, policy: RolloverPolicy): number {
+  return o.recheckMs ?? Math.min(DEFAULT_RECHECK_MS, policy.confirmationIntervalHours * 3_600_000);
+}
 
 /** The stored JSON is the planner's own type (docs/rollover.md); a foreign version is refused. */
 function loadState(raw: unknown, domain: string): RolloverState | null {
@@ -138,8 +159,34 @@ const EVENT_KIND: Record<Action['kind'], string> = {
   rollback: 'action-rollback',
 };
 
+/**
+ * A domain at rest (the planner said idle, nothing is due yet, the re-check not yet come and its
+ * settings unchanged) is not observed: no DNS query, no probe, no store write. A request
+ * (`renew`), a lease held by another pass or anything in progress means a full pass.
+ */
+function atRest(d: Domain, o: PassOptions): DomainOutcome | null {
+  if (o.request) return null;
+  const raw = o.store.rollover.read(d.name)?.state;
+  if (!raw) return null;
+  const state = loadState(raw, d.name);
+  const now = o.now();
+  const r = resting(state, now.toISOString(), settingsKey(d, o.world.policy(d)));
+  if (!r || o.store.rollover.lease(d.name, now)) return null;
+  return {
+    domain: d.name,
+    actions: [],
+    result: 'idle',
+    phase: 'idle',
+    waitingFor: null,
+    until: r.until,
+    detail: `nothing to do until ${r.until}`,
+  };
+}
+
 /** Runs the pass over one domain, holding its lease. */
 async function passDomain(d: Domain, o: PassOptions): Promise<DomainOutcome> {
+  const rest = atRest(d, o);
+  if (rest) return rest;
   const { store, world } = o;
   const leaseMs = o.leaseMs ?? DEFAULT_LEASE_MS;
   const base = { domain: d.name, actions: [] as Action['kind'][] };
@@ -192,8 +239,17 @@ async function passDomain(d: Domain, o: PassOptions): Promise<DomainOutcome> {
       request = null;
       const dec = plan(state, obs, iso, policy);
       last = dec;
-      // docs/rollover.md: persist d.state (with the intent) BEFORE the action runs
-      save(dec.state, now);
+      // docs/rollover.md: persist d.state (with the intent) BEFORE the action runs; an idle
+      // decision is persisted with its rest, so the next pass need not observe (rest.ts)
+      save(
+        dec.kind === 'idle'
+          ? {
+              ...dec.state,
+              rest: restMark(dec, iso, recheckMsOf(o, policy), settingsKey(d, policy)),
+            }
+          : dec.state,
+        now,
+      );
       for (const ev of dec.events) store.events.append(d.name, ev.kind, ev.message, {}, now);
       if (dec.kind !== 'act') {
         return {

@@ -602,6 +602,8 @@ export function plan(
     );
   }
   const s = structuredClone(state ?? emptyState());
+  // A rest is the pass's mark on an idle decision (rest.ts); a fresh plan decides anew.
+  delete s.rest;
   s.tracks = updateTracks(s.tracks, obs, policy, iso(nowMs));
   const p = new Planner(s, obs, iso(nowMs), policy);
   p.absorb();

@@ -126,6 +126,22 @@ export interface RolloverState {
   /** the last action handed out (persisted before it ran): the next plan checks whether it happened */
   intent: (Action & { at: IsoTime }) | null;
   failure: Failure | null;
+  /**
+   * Set by the keep-secured pass when the planner said idle (rest.ts): until `recheckAt` (and
+   * never past `until`, the renewal moment or the next renewalInfo check), the next pass may skip
+   * observing. `plan` drops it: any decision that is not idle ends the rest.
+   */
+  rest?: RestMark | null;
+}
+
+/** See `RolloverState.rest` and rest.ts. */
+export interface RestMark {
+  /** the idle decision's `until`: the renewal moment or the next renewalInfo check */
+  until: IsoTime;
+  /** the periodic re-check (a drift in DNS or --cert-dir is noticed by then) */
+  recheckAt: IsoTime;
+  /** the domain's settings and policy this rest was decided under; another one ends it */
+  key: string;
 }
 
 export interface RolloverPolicy {
