@@ -72,21 +72,39 @@ async function serve(f: Flags): Promise<number> {
       : undefined;
   let config: ConfigFile = loadConfig(f.config, env);
   const statePath = f.state ?? config.store.path ?? defaultStorePath(env, process.getuid?.() ?? 0);
-  const [{ createLogger }, { acquireServeLock }, { startDaemon }, { openState }, run] =
+  const [{ createLogger }, { acquireServeLock }, { startDaemon }, { openState }, run, web, net] =
     await Promise.all([
       import('../daemon/log.js'),
       import('../daemon/lock.js'),
       import('../daemon/daemon.js'),
       import('../store/state.js'),
       import('./run.js'),
+      import('../web/app.js'),
+      import('../web/listen.js'),
     ]);
   const holder = `${hostname()}:${process.pid}`;
   const lock = acquireServeLock(statePath, holder);
   const log = createLogger({ level: f.logLevel ?? 'info' });
+  // Signals from the start: a SIGTERM while starting up is kept and acted on once the daemon
+  // runs, rather than killing the process by Node's default.
+  const signals: { pending: NodeJS.Signals[]; handle: (s: NodeJS.Signals) => void } = {
+    pending: [],
+    handle: (s) => void signals.pending.push(s),
+  };
+  const onSignal = (s: NodeJS.Signals) => signals.handle(s);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGHUP', onSignal);
+  const unhook = () => {
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    process.off('SIGHUP', onSignal);
+  };
   let store;
   try {
     store = openState(statePath);
   } catch (e) {
+    unhook();
     lock.release();
     throw e;
   }
@@ -99,34 +117,48 @@ async function serve(f: Flags): Promise<number> {
   };
   const deps = run.processRunDeps();
   const theStore = store;
-  let daemon;
+  // listening first: a port in use is refused before any pass has started
+  const started: { daemon?: Awaited<ReturnType<typeof startDaemon>> } = {};
+  let server: Awaited<ReturnType<typeof net.listen>>;
   try {
-    daemon = await startDaemon({
-      statePath,
-      store: theStore,
-      world: () =>
-        deps.world({
-          config,
-          flags: {
-            ...(f.config ? { config: f.config } : {}),
-            ...(f.state ? { state: f.state } : {}),
-            ...(f.resolver ? { resolver: f.resolver } : {}),
-          },
-          store: theStore,
-          statePath,
-          io: logIo,
-          now: deps.now,
-        }),
-      log,
-      holder,
-      holderGone,
-      listen: { host, port, ...(tls ? { tls } : {}) },
-      passIntervalMs: intervalMin * 60_000,
-    });
+    server = await net.listen(
+      web.daemonApp({
+        health: () => started.daemon?.health() ?? { ok: false, detail: { status: 'starting' } },
+        metrics: () => started.daemon?.metrics.render() ?? '',
+      }),
+      host,
+      port,
+      tls,
+    );
   } catch (e) {
+    unhook();
+    store.close();
     lock.release();
     throw e;
   }
+  log.info({ event: 'listening', listen: server.address }, `listening on ${server.address}`);
+  const d = await startDaemon({
+    statePath,
+    store: theStore,
+    world: () =>
+      deps.world({
+        config,
+        flags: {
+          ...(f.config ? { config: f.config } : {}),
+          ...(f.state ? { state: f.state } : {}),
+          ...(f.resolver ? { resolver: f.resolver } : {}),
+        },
+        store: theStore,
+        statePath,
+        io: logIo,
+        now: deps.now,
+      }),
+    log,
+    holder,
+    holderGone,
+    passIntervalMs: intervalMin * 60_000,
+  });
+  started.daemon = d;
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
@@ -138,9 +170,9 @@ async function serve(f: Flags): Promise<number> {
       }
       stopping = true;
       log.info({ event: 'stopping', signal }, 'finishing the current step');
-      void daemon.stop().then(
+      void Promise.all([d.stop(), server.close()]).then(
         () => {
-          process.off('SIGHUP', reload);
+          unhook();
           lock.release();
           resolve(EXIT.ok);
         },
@@ -156,7 +188,7 @@ async function serve(f: Flags): Promise<number> {
         config = loadConfig(f.config, env);
         log.info({ event: 'reloaded', config: config.path }, 'configuration re-read');
         // the next pass builds its world from it; the listener stays where it is
-        daemon.scheduler.wake('pass');
+        d.scheduler.wake('pass');
       } catch (e) {
         const msg = e instanceof Error ? e.message.split('\n')[0] : String(e);
         log.error(
@@ -168,9 +200,8 @@ async function serve(f: Flags): Promise<number> {
         );
       }
     };
-    process.on('SIGTERM', () => stop('SIGTERM'));
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGHUP', reload);
+    signals.handle = (s) => (s === 'SIGHUP' ? reload() : stop(s));
+    for (const s of signals.pending.splice(0)) signals.handle(s);
   });
 }
 

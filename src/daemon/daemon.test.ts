@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { parsePrometheus, sample } from '../../test/support/prometheus.js';
 import { tempDir } from '../../test/support/pki.js';
 import { DkError } from '../core/errors.js';
+import { daemonApp } from '../web/app.js';
 import type { Action, RolloverState } from '../core/rollover/index.js';
 import type { DomainSettings } from '../store/domains.js';
 import { openState } from '../store/state.js';
@@ -60,11 +61,12 @@ async function setup(world = new FakeWorld({ t: Date.now() })) {
     world: () => Promise.resolve(world),
     log,
     holder: 'test:1',
-    listen: { host: '127.0.0.1', port: 0 },
     passIntervalMs: 3_600_000,
     minDelayMs: 50,
   });
-  const get = (path: string) => fetch(`http://${daemon.address}${path}`);
+  // hono: the app is called without a socket
+  const app = daemonApp({ health: () => daemon.health(), metrics: () => daemon.metrics.render() });
+  const get = async (path: string) => app.request(path);
   return { daemon, world, statePath, store, lines, get };
 }
 

@@ -1,9 +1,9 @@
 /**
  * `danekeeper serve` without the command line (issue 10 items 1 and 4): the scheduler running
  * keep-secured passes (src/daemon/pass.ts) over one open state database, the metrics they
- * leave, and the HTTP listener with /healthz and /metrics. The CLI (src/cli/serve.ts) reads
- * flags and config, builds the world, takes the lock and handles signals; this module never
- * reads the environment itself.
+ * leave and the store's health. The HTTP face (src/web/) reads `health()` and `metrics`; the
+ * CLI (src/cli/serve.ts) reads flags and config, builds the world, takes the lock, listens and
+ * handles signals. This module never reads the environment itself.
  *
  * Stopping: `stop()` asks the running pass to stop after its current step. The pass checks
  * before each observation, so an action that has started (an ACME order, an install with its
@@ -16,8 +16,6 @@ import { DkError, isDkError } from '../core/errors.js';
 import type { Observations, RolloverPolicy, RolloverState } from '../core/rollover/index.js';
 import type { Domain } from '../store/domains.js';
 import type { StateStore } from '../store/state.js';
-import { daemonApp } from '../web/app.js';
-import { listen, type Listening } from '../web/listen.js';
 import type { Logger } from './log.js';
 import { DaemonMetrics, domainFacts, type DomainFacts } from './metrics.js';
 import { runPass, type DomainOutcome, type DomainWorld } from './pass.js';
@@ -32,7 +30,6 @@ export interface DaemonOptions {
   now?: () => Date;
   holder: string;
   holderGone?: (holder: string) => boolean;
-  listen: { host: string; port: number; tls?: { cert: string; key: string } };
   /** the regular pass, whatever the planner's deadlines say. Default 1 h */
   passIntervalMs?: number;
   /** default a tenth of the interval */
@@ -41,12 +38,18 @@ export interface DaemonOptions {
   minDelayMs?: number;
 }
 
+export interface Health {
+  ok: boolean;
+  /** for the /healthz body; never a secret */
+  detail: Record<string, unknown>;
+}
+
 export interface Daemon {
-  /** host:port the listener bound */
-  readonly address: string;
   readonly scheduler: Scheduler;
   readonly metrics: DaemonMetrics;
-  /** finishes the current step, closes the listener and the store */
+  /** whether the store is readable now */
+  health(): Health;
+  /** finishes the current step and closes the store */
   stop(): Promise<void>;
 }
 
@@ -187,49 +190,35 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   });
   scheduler.add('pass', passJob, interval, { jitterMs: o.jitterMs ?? Math.round(interval / 10) });
 
-  const app = daemonApp({
-    health: () => {
-      try {
-        // the file itself, not just the open handle: a deleted or unmounted file is a fault
-        statSync(o.statePath);
-        const n = store.domains.list().length;
-        return {
-          ok: true,
-          detail: { store: o.statePath, domains: n, lastPass, running: scheduler.running() },
-        };
-      } catch (e) {
-        const err = isDkError(e)
-          ? { code: e.code, message: e.message }
-          : {
-              code: 'E_STORE_UNREADABLE',
-              message: `State database ${o.statePath} is not readable`,
-            };
-        return { ok: false, detail: { store: o.statePath, error: err } };
-      }
-    },
-    metrics: () => metrics.render(),
-  });
-  let server: Listening;
-  try {
-    server = await listen(app, o.listen.host, o.listen.port, o.listen.tls);
-  } catch (e) {
-    store.close();
-    throw e;
-  }
+  const health = (): Health => {
+    try {
+      // the file itself, not just the open handle: a deleted or unmounted file is a fault
+      statSync(o.statePath);
+      const n = store.domains.list().length;
+      return {
+        ok: true,
+        detail: { store: o.statePath, domains: n, lastPass, running: scheduler.running() },
+      };
+    } catch (e) {
+      const err = isDkError(e)
+        ? { code: e.code, message: e.message }
+        : { code: 'E_STORE_UNREADABLE', message: `State database ${o.statePath} is not readable` };
+      return { ok: false, detail: { store: o.statePath, error: err } };
+    }
+  };
   scheduler.start();
   log.info(
-    { event: 'started', listen: server.address, state: o.statePath, passIntervalMs: interval },
-    `serving on ${server.address}`,
+    { event: 'started', state: o.statePath, passIntervalMs: interval },
+    `keep-secured passes on ${o.statePath}`,
   );
   let stopped: Promise<void> | null = null;
   return {
-    address: server.address,
     scheduler,
     metrics,
+    health,
     stop: () =>
       (stopped ??= (async () => {
         await scheduler.stop();
-        await server.close();
         store.close();
         log.info({ event: 'stopped' }, 'stopped');
       })()),

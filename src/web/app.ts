@@ -4,12 +4,7 @@
  * only read what the daemon hands in; tests call `app.request()` without a socket.
  */
 import { Hono } from 'hono';
-
-export interface Health {
-  ok: boolean;
-  /** shown in the body; never a secret */
-  detail: Record<string, unknown>;
-}
+import type { Health } from '../daemon/daemon.js';
 
 export interface DaemonView {
   /** whether the store is readable now */
