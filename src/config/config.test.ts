@@ -44,7 +44,7 @@ describe('config file', () => {
       ['[dns]\ntsig-secret = abc\n', /^f\.ini: dns: unknown setting "tsig-secret"$/],
       [
         '[dnss]\nzone = x\n',
-        /^f\.ini: unknown section \[dnss\]; danekeeper reads \[dns\], \[store\], \[acme\], \[ext-sslit\], \[notify\]$/,
+        /^f\.ini: unknown section \[dnss\]; danekeeper reads \[dns\], \[store\], \[acme\], \[ext-sslit\], \[notify\], \[monitor\]$/,
       ],
       // no [dns] header: the settings sit outside any section, which zod calls unknown
       [
@@ -102,7 +102,23 @@ describe('config file', () => {
     assert.equal(daneEnabled(parseConfig('[ext-sslit]\ndaneEnabled = "true"\n', 'f.ini')), true);
     assert.equal(daneEnabled(parseConfig('[ext-sslit]\ndaneEnabled = true\n', 'f.ini')), true);
     const none = loadConfig(undefined, {});
-    assert.deepEqual([none.acme, none.notify], [{}, {}]);
+    assert.deepEqual([none.acme, none.notify, none.monitor], [{}, {}, {}]);
+  });
+
+  it('reads the webhook secret file, reminder interval and [monitor] (issue 10)', () => {
+    const c = parseConfig(
+      '[notify]\nemail = admin@example.org\nsmtp = [::1]:2525\nfrom = dk@example.org\n' +
+        'webhook = https://hooks.example.org/dane\nwebhook-secret-file = /etc/danekeeper/hook.secret\n' +
+        'reminder-hours = 12\n[monitor]\ninterval-minutes = 15\nrrsig-warn-days = 5\ncert-warn-days = 20\n',
+      'f.ini',
+    );
+    assert.equal(c.notify['webhook-secret-file'], '/etc/danekeeper/hook.secret');
+    assert.equal(c.notify['reminder-hours'], 12);
+    assert.deepEqual(c.monitor, {
+      'interval-minutes': 15,
+      'rrsig-warn-days': 5,
+      'cert-warn-days': 20,
+    });
   });
 
   it('names the [acme], [notify] or [ext-sslit] setting that is wrong', () => {
@@ -144,6 +160,24 @@ describe('config file', () => {
       ['[notify]\nfrom = nobody\n', /^f\.ini: notify\.from: must be an e-mail address$/],
       ['[notify]\nsmtp = a b\n', /^f\.ini: notify\.smtp: must be HOST or HOST:PORT$/],
       ['[notify]\nsms = 123\n', /^f\.ini: notify: unknown setting "sms"$/],
+      [
+        '[notify]\nemail = a@example.org\nfrom = b@example.org\n',
+        /^f\.ini: notify\.smtp: e-mail notifications need email, smtp and from$/,
+      ],
+      [
+        '[notify]\nwebhook-secret-file = /s\n',
+        /^f\.ini: notify\.webhook: webhook-secret-file is given without a webhook URL$/,
+      ],
+      ['[notify]\nreminder-hours = 0\n', /^f\.ini: notify\.reminder-hours: must be more than 0$/],
+      [
+        '[monitor]\nrrsig-warn-days = soon\n',
+        /^f\.ini: monitor\.rrsig-warn-days: must be a number of days$/,
+      ],
+      [
+        '[monitor]\ninterval-minutes = 0\n',
+        /^f\.ini: monitor\.interval-minutes: must be at least 1$/,
+      ],
+      ['[monitor]\nevery = 5\n', /^f\.ini: monitor: unknown setting "every"$/],
       [
         'email = a@example.org\n',
         /^f\.ini: setting "email" is outside any section: put it under \[acme\] or \[notify\]$/,

@@ -35,11 +35,18 @@
  *   dane-confirmation-interval-in-hours = 24 ; decimals allowed
  *   daneEnabled = true                ; false: DANE refused everywhere
  *
- *   [notify]                          ; read and checked now, used by the notifier later
- *   email = admin@example.org
- *   smtp = 127.0.0.1:25
+ *   [notify]                          ; src/notify: e-mail and webhook notifications
+ *   email = admin@example.org         ; to-address; needs smtp and from
+ *   smtp = 127.0.0.1:25               ; the relay (STARTTLS when offered; 465: implicit TLS)
  *   from = danekeeper@example.org
  *   webhook = https://hooks.example.org/dane
+ *   webhook-secret-file = /etc/danekeeper/webhook.secret ; 0600; HMAC-SHA256 key
+ *   reminder-hours = 24               ; a reminder about an open problem at most this often
+ *
+ *   [monitor]                         ; src/monitor: `watch check` and the daemon's monitor pass
+ *   interval-minutes = 15             ; how often `serve` runs a monitor pass
+ *   rrsig-warn-days = 7               ; warn when an RRSIG (TLSA, MX, DNSKEY) expires sooner
+ *   cert-warn-days = 14               ; warn when a matched certificate expires sooner
  */
 import { readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -156,9 +163,49 @@ function buildSchemas(z: typeof Zod.z) {
         .optional(),
       from: z.email({ error: 'must be an e-mail address' }).optional(),
       webhook: z.url({ protocol: /^https?$/, error: 'must be an http(s):// URL' }).optional(),
+      'webhook-secret-file': z.string().min(1).optional(),
+      'reminder-hours': z
+        .string()
+        .regex(/^[0-9]+(\.[0-9]+)?$/, 'must be a number of hours, e.g. 24')
+        .transform(Number)
+        .refine((v) => v > 0, 'must be more than 0')
+        .optional(),
+    })
+    .strict()
+    .superRefine((n, ctx) => {
+      // an e-mail needs a relay and a sender; naming only some of them is a mistake, not a choice
+      if (n.email !== undefined && (n.smtp === undefined || n.from === undefined)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [n.smtp === undefined ? 'smtp' : 'from'],
+          message: 'e-mail notifications need email, smtp and from',
+        });
+      }
+      if (n['webhook-secret-file'] !== undefined && n.webhook === undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['webhook'],
+          message: 'webhook-secret-file is given without a webhook URL',
+        });
+      }
+    });
+  const days = (what: string) =>
+    z
+      .string()
+      .regex(/^[0-9]+(\.[0-9]+)?$/, `must be a number of ${what}`)
+      .transform(Number)
+      .optional();
+  const monitor = z
+    .object({
+      'interval-minutes': days('minutes').refine(
+        (v) => v === undefined || v >= 1,
+        'must be at least 1',
+      ),
+      'rrsig-warn-days': days('days'),
+      'cert-warn-days': days('days'),
     })
     .strict();
-  const sections = { dns, store, acme, 'ext-sslit': extSslit, notify };
+  const sections = { dns, store, acme, 'ext-sslit': extSslit, notify, monitor };
   const file = z
     .object({
       dns: dns.optional(),
@@ -166,9 +213,10 @@ function buildSchemas(z: typeof Zod.z) {
       acme: acme.optional(),
       'ext-sslit': extSslit.optional(),
       notify: notify.optional(),
+      monitor: monitor.optional(),
     })
     .strict();
-  return { dns, acme, extSslit, notify, file, sections };
+  return { dns, acme, extSslit, notify, monitor, file, sections };
 }
 
 type Schemas = ReturnType<typeof buildSchemas>;
@@ -185,6 +233,7 @@ export type DnsSection = Zod.z.infer<Schemas['dns']>;
 export type ExtSslitSection = Zod.z.infer<Schemas['extSslit']>;
 export type AcmeSection = Zod.z.infer<Schemas['acme']>;
 export type NotifySection = Zod.z.infer<Schemas['notify']>;
+export type MonitorSection = Zod.z.infer<Schemas['monitor']>;
 export interface ConfigFile {
   /** where it was read from; null when no file was given and the default does not exist */
   path: string | null;
@@ -193,6 +242,7 @@ export interface ConfigFile {
   acme: AcmeSection;
   'ext-sslit': ExtSslitSection;
   notify: NotifySection;
+  monitor: MonitorSection;
 }
 
 /** RFC 8555 directories of Let's Encrypt, by the names `directory =` accepts. */
@@ -224,7 +274,15 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv)
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (named === undefined && code === 'ENOENT') {
-      return { path: null, dns: {}, store: {}, acme: {}, 'ext-sslit': {}, notify: {} };
+      return {
+        path: null,
+        dns: {},
+        store: {},
+        acme: {},
+        'ext-sslit': {},
+        notify: {},
+        monitor: {},
+      };
     }
     throw new DkError(
       'noinput',
@@ -298,6 +356,7 @@ export function parseConfig(text: string, path: string): ConfigFile {
     acme: r.data.acme ?? {},
     'ext-sslit': r.data['ext-sslit'] ?? {},
     notify: r.data.notify ?? {},
+    monitor: r.data.monitor ?? {},
   };
 }
 

@@ -166,6 +166,49 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX pending_txt_intent ON pending_txt (intent);
     `,
   },
+  {
+    version: 5,
+    name: 'monitoring: watched domains, findings, notifications sent',
+    // Issue 10. `watched_domains`: domains checked by the monitor only (`danekeeper watch
+    // DOMAIN`), never managed. `monitor_findings`: one row per problem the monitor saw (key =
+    // domain, rule code and subject), with first- and last-seen times; `recovered_at` is set
+    // when a pass no longer sees it, and cleared when it comes back (a new first_seen then).
+    // `notify_sent`: per problem, when its message and reminders went out, so a problem gets
+    // one message, a reminder at most every reminder interval, and one recovery notice, across
+    // restarts. `notify_cursor`: the last event-log id notifications have been made for.
+    sql: `
+      CREATE TABLE watched_domains (
+        name     TEXT PRIMARY KEY,
+        added_at TEXT NOT NULL
+      );
+      CREATE TABLE monitor_findings (
+        key          TEXT PRIMARY KEY,
+        domain       TEXT NOT NULL,
+        code         TEXT NOT NULL,
+        subject      TEXT NOT NULL,
+        severity     TEXT NOT NULL CHECK (severity IN ('critical', 'warning')),
+        message      TEXT NOT NULL,
+        fix          TEXT,
+        first_seen   TEXT NOT NULL,
+        last_seen    TEXT NOT NULL,
+        recovered_at TEXT
+      );
+      CREATE INDEX monitor_findings_domain ON monitor_findings (domain);
+      CREATE TABLE notify_sent (
+        key        TEXT PRIMARY KEY,
+        domain     TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        title      TEXT NOT NULL,
+        opened_at  TEXT NOT NULL,
+        last_sent  TEXT NOT NULL,
+        reminders  INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE notify_cursor (
+        name          TEXT PRIMARY KEY,
+        last_event_id INTEGER NOT NULL
+      );
+    `,
+  },
 ];
 
 /** The schema version this build knows: the last migration's. */
