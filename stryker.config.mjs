@@ -8,27 +8,61 @@
  * incremental file (scripts/mutate.mjs runs them all and prints the summary).
  */
 export const targets = {
-  dane: {
-    mutate: ['src/core/dane/verify.ts', 'src/core/dane/names.ts', 'src/core/dane/identity.ts'],
-    // the OpenSSL cross-checks (openssl.test.ts, names-openssl.test.ts) start a TLS server and
-    // s_client per case: reference tests, too slow to repeat for every mutant
+  // core/dane, one target per file, and verify.ts in line ranges: on the shared two-core machine
+  // one mutant of verify.ts costs several seconds (verify.test.ts makes its PKI with openssl),
+  // and each target keeps its own results, so a run cut short loses only its own part.
+  // The OpenSSL cross-checks (openssl.test.ts, names-openssl.test.ts) start a TLS server and
+  // s_client per case: reference tests, too slow to repeat for every mutant.
+  'dane-names': {
+    mutate: ['src/core/dane/names.ts'],
     tests: [
-      'src/core/dane/verify.test.ts',
       'src/core/dane/names.test.ts',
+      'src/core/dane/dane-mutants.test.ts',
+      'src/core/dane/verify.test.ts',
       'src/core/dane/rules.test.ts',
     ],
   },
+  'dane-identity': {
+    mutate: ['src/core/dane/identity.ts'],
+    tests: [
+      'src/core/dane/names.test.ts',
+      'src/core/dane/dane-mutants.test.ts',
+      'src/core/dane/verify.test.ts',
+    ],
+  },
+  ...Object.fromEntries(
+    [
+      ['a', '1-264'], // the path context: issuer links, dates, CA flags, names, whyNoPath
+      ['b', '265-440'], // DANE-EE(3) and DANE-TA(2)
+      ['c', '441-574'], // PKIX-TA(0)/PKIX-EE(1), usability, the verdict
+    ].map(([part, lines]) => [
+      `dane-verify-${part}`,
+      {
+        mutate: [`src/core/dane/verify.ts:${lines}`],
+        tests: [
+          'src/core/dane/dane-mutants.test.ts',
+          'src/core/dane/verify.test.ts',
+          'src/core/dane/rules.test.ts',
+        ],
+      },
+    ]),
+  ),
   check: {
     mutate: ['src/check/check.ts', 'src/check/report.ts'],
-    tests: ['src/check/check.test.ts', 'src/check/rules.test.ts'],
+    tests: [
+      'src/check/check.test.ts',
+      'src/check/rules.test.ts',
+      'src/check/check-mutants.test.ts',
+    ],
   },
   'tlsa-set': {
     mutate: ['src/publish/tlsa-set.ts'],
-    tests: ['src/publish/tlsa-set.test.ts'],
+    tests: ['src/publish/tlsa-set.test.ts', 'src/publish/tlsa-set-mutants.test.ts'],
   },
   tsig: {
     mutate: ['src/publish/rfc2136/tsig.ts'],
     tests: [
+      'src/publish/rfc2136/tsig-mutants.test.ts',
       'src/publish/rfc2136/tsig.test.ts',
       'src/publish/rfc2136/tsig-fuzz.test.ts',
       'src/publish/rfc2136/publisher.test.ts',
