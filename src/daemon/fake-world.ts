@@ -18,6 +18,10 @@ export class FakeWorld implements DomainWorld {
   log: Action[] = [];
   /** observe() calls: a pass over a domain at rest makes none */
   observed = 0;
+  /** DNS-01 values a killed run left behind; sweep() removes them (or throws `sweepError`) */
+  leftovers: string[] = [];
+  sweepError: Error | null = null;
+  swept = 0;
   failNext: Partial<Record<Action['kind'], Error>> = {};
   clock: { t: number };
   n = 0;
@@ -68,6 +72,13 @@ export class FakeWorld implements DomainWorld {
       deployed: this.deployed,
       random: 0.5,
     });
+  }
+  sweep(): Promise<string[]> {
+    this.swept++;
+    if (this.sweepError) return Promise.reject(this.sweepError);
+    const gone = this.leftovers.map((v) => `Removed ${v}`);
+    this.leftovers = [];
+    return Promise.resolve(gone);
   }
   execute(_d: Domain, a: Action): Promise<void> {
     this.log.push(a);

@@ -250,3 +250,34 @@ test('a domain in progress (waiting for confirmation) is observed at every pass'
   await runPass(s.opts({ recheckMs: 365 * 86400_000 }));
   assert.equal(s.world.observed, seen + 1);
 });
+
+test('every full pass sweeps what a killed run left behind (DNS-01 values) before it observes, and logs it', async () => {
+  const s = setup();
+  s.world.leftovers = ['v-left'];
+  const [r] = await runPass(s.opts());
+  assert.equal(s.world.swept, 1);
+  assert.deepEqual(s.world.leftovers, []);
+  assert.notEqual(r!.result, 'failed');
+  const ev = s.store.events
+    .list({ domain: 'example.org' })
+    .find((e) => e.kind === 'leftover-removed');
+  assert.equal(ev?.message, 'Removed v-left');
+  // a sweep that cannot reach the backend is logged; the rollover goes on
+  s.world.sweepError = new DkError('unavailable', 'E_TEST_DNS', 'the server is\ndown');
+  s.clock.t += 10_000;
+  const [r2] = await runPass(s.opts());
+  assert.notEqual(r2!.result, 'failed');
+  const failed = s.store.events
+    .list({ domain: 'example.org' })
+    .find((e) => e.kind === 'leftover-failed');
+  assert.equal(
+    failed?.message,
+    'Could not remove what an earlier run left behind: the server is down',
+  );
+  // another domain's lease: no sweep
+  s.world.sweepError = null;
+  const n = s.world.swept;
+  assert.ok(s.store.rollover.acquireLease('example.org', 'other', 60_000, new Date(s.clock.t)));
+  await runPass(s.opts());
+  assert.equal(s.world.swept, n);
+});

@@ -40,6 +40,12 @@ export interface DomainWorld {
   ): Promise<Omit<Observations, 'request'>>;
   /** runs one action exactly as asked; throws a DkError when it did not happen */
   execute(d: Domain, action: Action, state: RolloverState, policy: RolloverPolicy): Promise<void>;
+  /**
+   * Housekeeping that needs the domain's lease, before it is observed: removes what a killed
+   * run left behind (DNS-01 challenge values). Returns one line per thing done, for the event
+   * log; throws a DkError when it could not (the pass goes on: nothing relies on it).
+   */
+  sweep?(d: Domain): Promise<string[]>;
   /** releases sockets and the like at the end of the pass */
   close?(): Promise<void>;
 }
@@ -183,6 +189,28 @@ function atRest(d: Domain, o: PassOptions): DomainOutcome | null {
   };
 }
 
+/**
+ * The world's housekeeping (DNS-01 leftovers of a killed run), logged; a failure is logged and
+ * the pass goes on: the rollover does not depend on it, and the next pass tries again.
+ */
+async function sweep(d: Domain, o: PassOptions): Promise<void> {
+  if (!o.world.sweep) return;
+  try {
+    for (const line of await o.world.sweep(d)) {
+      o.store.events.append(d.name, 'leftover-removed', oneLine(line), {}, o.now());
+    }
+  } catch (e) {
+    if (!isDkError(e)) throw e;
+    o.store.events.append(
+      d.name,
+      'leftover-failed',
+      `Could not remove what an earlier run left behind: ${oneLine(e.message)}`,
+      { code: e.code },
+      o.now(),
+    );
+  }
+}
+
 /** Runs the pass over one domain, holding its lease. */
 async function passDomain(d: Domain, o: PassOptions): Promise<DomainOutcome> {
   const rest = atRest(d, o);
@@ -219,6 +247,7 @@ async function passDomain(d: Domain, o: PassOptions): Promise<DomainOutcome> {
       version = store.rollover.save(d.name, s, { expectedVersion: version, holder: o.holder, now });
       state = s;
     };
+    await sweep(d, o);
     const maxSteps = o.maxSteps ?? DEFAULT_MAX_STEPS;
     let last: Decision | null = null;
     for (let step = 0; step < maxSteps; step++) {

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { createHash, X509Certificate } from 'node:crypto';
 import { test } from 'node:test';
 import { emptyState, type RolloverState } from '../core/rollover/index.js';
+import { DkError } from '../core/errors.js';
 import { StaticResolver } from '../io/dns/static-resolver.js';
+import type { Publisher } from '../publish/types.js';
 import { memoryState } from '../store/state.js';
 import type { Domain } from '../store/domains.js';
 import { generateKey, ownersOf, RealWorld } from './world.js';
@@ -300,4 +302,113 @@ test('install: deployPair into --cert-dir, the deployed id found by leaf hash; r
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
+});
+
+/** A TXT-capable publisher holding one zone in memory (owner -> values). */
+function txtMemory(zone: string, initial: Record<string, string[]> = {}) {
+  const values = new Map<string, string[]>(Object.entries(initial));
+  const p: Publisher = {
+    backend: 'zonefile',
+    zone,
+    describe: 'memory',
+    read: (owner) => Promise.resolve({ owner, ttl: null, records: [] }),
+    apply: () => Promise.resolve(),
+    defaultTtl: () => Promise.resolve(300),
+    readTxt: (owner) =>
+      Promise.resolve({ owner, ttl: 300, values: [...(values.get(owner) ?? [])] }),
+    applyTxt: (c) => {
+      const cur = values.get(c.owner) ?? [];
+      if (c.expected.length !== cur.length || !c.expected.every((v) => cur.includes(v))) {
+        return Promise.reject(new DkError('tempfail', 'E_PUBLISH_CONFLICT', 'changed'));
+      }
+      values.set(c.owner, [...cur.filter((v) => !c.remove.includes(v)), ...c.add]);
+      return Promise.resolve();
+    },
+  };
+  return { p, values };
+}
+
+test('sweep: DNS-01 values a killed run recorded are removed at the domain’s challenge owners; hand-made and foreign ones stay', async () => {
+  const store = memoryState();
+  const base = {
+    includeDomainName: true,
+    mailHosts: [],
+    endpoints: [],
+    dane: false,
+    certDir: '/nonexistent/dk-live',
+    reload: [],
+    keyType: 'ec-p256' as const,
+    newKeyEachRenewal: false,
+    issuerRecords: false,
+    challenge: null,
+  };
+  const d = store.domains.add({ ...base, name: 'example.org', subdomains: ['mail', 'www'] }, T0);
+  // another managed domain whose names include www.example.org
+  store.domains.add({ ...base, name: 'www.example.org', subdomains: [] }, T0);
+  const MAIL = '_acme-challenge.mail.example.org.';
+  const APEX = '_acme-challenge.example.org.';
+  const WWW = '_acme-challenge.www.example.org.';
+  const OTHER = '_acme-challenge.shop.example.org.';
+  const { p, values } = txtMemory('example.org.', {
+    [MAIL]: ['hand-made', 'left-mail'],
+    [APEX]: ['left-apex'],
+    [WWW]: ['young-www', 'old-www'],
+    [OTHER]: ['left-other'],
+  });
+  const t = store.txt;
+  const old = new Date(T0.getTime() - 3_600_000);
+  t.remember('example.org.', MAIL, ['left-mail'], T0);
+  // pending (a run killed between its intent and the UPDATE) counts as recorded
+  t.intend('example.org.', APEX, ['left-apex'], T0);
+  t.remember('example.org.', WWW, ['young-www'], T0);
+  t.remember('example.org.', WWW, ['old-www'], old);
+  t.remember('example.org.', OTHER, ['left-other'], T0);
+  let now = new Date(T0.getTime() + 60_000);
+  const world = new RealWorld({
+    store,
+    now: () => now,
+    publisher: () => p,
+    resolver: new StaticResolver({}),
+    probe: () => Promise.reject(new Error('no probe in this test')),
+    confirmationIntervalHours: 0.5,
+    daneEnabled: true,
+    acme: { directory: 'https://127.0.0.1:1/dir', accountFile: '/nonexistent/acct.json' },
+    solver: () => {
+      throw new Error('no solver in this test');
+    },
+  });
+  const lines = await world.sweep(d);
+  assert.equal(lines.length, 3, lines.join('\n'));
+  assert.deepEqual(values.get(MAIL), ['hand-made']);
+  assert.deepEqual(values.get(APEX), []);
+  // www.example.org is also another domain's name: a young value may be its challenge in progress
+  assert.deepEqual(values.get(WWW), ['young-www']);
+  assert.deepEqual(values.get(OTHER), ['left-other']);
+  assert.deepEqual(
+    t.list('example.org.').map((r) => `${r.owner} ${r.value}`),
+    [`${OTHER} left-other`, `${WWW} young-www`],
+  );
+  // nothing recorded at the domain's owners: nothing read, nothing written
+  values.clear();
+  now = new Date(T0.getTime() + 120_000);
+  t.forget('example.org.', WWW, ['young-www']);
+  const calls: string[] = [];
+  const spy = { ...p, readTxt: (o: string) => (calls.push(o), p.readTxt!(o)) };
+  assert.deepEqual(
+    await new RealWorld({
+      store,
+      now: () => now,
+      publisher: () => spy,
+      resolver: new StaticResolver({}),
+      probe: () => Promise.reject(new Error('no probe')),
+      confirmationIntervalHours: 0.5,
+      daneEnabled: true,
+      acme: { directory: 'https://127.0.0.1:1/dir', accountFile: '/nonexistent/acct.json' },
+      solver: () => {
+        throw new Error('no solver');
+      },
+    }).sweep(d),
+    [],
+  );
+  assert.deepEqual(calls, []);
 });

@@ -31,9 +31,11 @@ import {
 } from '../io/acme/index.js';
 import { ensureAccount, type AccountSettings } from '../io/acme/account.js';
 import { defaultStarttls, type ProbeOptions, type ProbeResult } from '../io/probe/index.js';
+import { dns01Owner } from '../publish/acme-dns01.js';
 import { observeEndpoint } from '../publish/endpoint-guard.js';
 import { checkPropagation } from '../publish/propagation.js';
 import { addTlsa, removeTlsa } from '../publish/tlsa-set.js';
+import { LEFTOVER_MIN_AGE_MS, removeLeftoverTxt } from '../publish/txt-set.js';
 import type { Publisher } from '../publish/types.js';
 import { certificateNames, type Domain, type KeyType } from '../store/domains.js';
 import type { StateStore } from '../store/state.js';
@@ -283,6 +285,43 @@ export class RealWorld implements DomainWorld {
       writePrivate(accountFile, JSON.stringify({ keyPem: acct.keyPem, url: acct.url }));
     this.#client = acct.client;
     return acct.client;
+  }
+
+  /**
+   * DNS-01 values a killed run left published (RFC 8555 §8.4 values at `_acme-challenge.NAME`
+   * of the domain's names): removed when the store recorded them, never another value (txt-set
+   * removes only recorded values still published). The pass holds this domain's lease, so its
+   * values are not in use; a name another managed domain also covers may be that domain's
+   * challenge in progress: only values older than LEFTOVER_MIN_AGE_MS go there.
+   */
+  async sweep(d: Domain): Promise<string[]> {
+    const txt = this.#o.store.txt;
+    const owners = new Set(certificateNames(d).map(dns01Owner));
+    const pub = this.#publisher(d);
+    if (!pub?.applyTxt) return [];
+    const rows = txt.list(pub.zone).filter((r) => owners.has(r.owner));
+    if (rows.length === 0) return [];
+    const shared = new Set(
+      this.#o.store.domains
+        .list()
+        .filter((x) => x.name !== d.name)
+        .flatMap((x) => certificateNames(x).map(dns01Owner)),
+    );
+    const now = this.#o.now();
+    const out: string[] = [];
+    for (const minAgeMs of [0, LEFTOVER_MIN_AGE_MS]) {
+      const mine = [...owners].filter((o) => shared.has(o) === minAgeMs > 0);
+      if (mine.length === 0) continue;
+      const res = await removeLeftoverTxt(pub, { store: txt, owners: mine, minAgeMs, now });
+      for (const r of res) {
+        if (r.removed.length > 0) {
+          out.push(
+            `Removed the DNS-01 value(s) ${r.removed.join(', ')} at ${r.owner} that an earlier run left behind`,
+          );
+        }
+      }
+    }
+    return out;
   }
 
   /** Store roles follow the planner's keys (current/next unique per domain; others retired). */
