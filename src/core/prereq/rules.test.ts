@@ -304,7 +304,7 @@ describe('dkim rule (RFC 6376 §3.6.1)', () => {
       change: (o) => at(o, ['v=DKIM1; k=rsa; p=']),
       status: 'fail',
       message: /revoked/,
-      fix: /was revoked: generate a new key pair/,
+      fix: /is revoked \(RFC 6376 §3\.6\.1: empty p=\): generate a new key pair/,
     },
     {
       name: 'garbage key: fail',
@@ -348,10 +348,17 @@ describe('dkim rule (RFC 6376 §3.6.1)', () => {
       status: 'ok',
     },
     {
+      name: 'a bogus lookup beside a valid key: warn',
+      change: (o) => Object.assign(o.dkim.lookups[1]!, { status: 'bogus' }),
+      status: 'warn',
+      message: /mail\._domainkey\.example\.org fails DNSSEC validation/,
+    },
+    {
       name: 'a bogus TXT RRset: fail',
       change: (o) => Object.assign(o.dkim.lookups[0]!, { status: 'bogus' }),
       status: 'fail',
-      message: /bogus/,
+      message: /default\._domainkey\.example\.org fails DNSSEC validation/,
+      fix: /Repair the chain of trust/,
     },
   ]);
 });

@@ -21,6 +21,9 @@ export function worstStatus(all: PrereqStatus[]): PrereqStatus {
   return all.reduce<PrereqStatus>((w, s) => (SEVERITY[s] > SEVERITY[w] ? s : w), 'ok');
 }
 
+/** One sentence end: `x.` stays, `x?` stays, `x` gets its full stop. */
+const sentence = (s: string) => (/[.?!]$/.test(s) ? s : `${s}.`);
+
 const list = (xs: string[]) =>
   xs.length <= 1 ? (xs[0] ?? '') : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`;
 
@@ -134,22 +137,20 @@ export const dkimRule: PrereqRule = (o) => {
   const valid: string[] = [];
   const broken: { name: string; problem: string; revoked: boolean }[] = [];
   const warnings: string[] = [];
+  const bogus: string[] = [];
   for (const l of o.dkim.lookups) {
     if (l.outcome === 'failed') {
       details.push(`${l.name}: lookup failed${l.why ? `: ${l.why}` : ''}`);
       continue;
     }
-    if (l.outcome === 'none') {
-      if (o.dkim.selectorsFrom === 'flag') details.push(`${l.name}: no TXT record`);
+    // bogus: the chain is broken, whatever the record says (the DNSSEC line says why)
+    if (l.status === 'bogus') {
+      bogus.push(l.name);
+      details.push(`${l.name}: bogus`);
       continue;
     }
-    if (l.status === 'bogus') {
-      broken.push({
-        name: l.name,
-        problem: 'its TXT RRset fails DNSSEC validation (bogus)',
-        revoked: false,
-      });
-      details.push(`${l.name}: bogus`);
+    if (l.outcome === 'none') {
+      if (o.dkim.selectorsFrom === 'flag') details.push(`${l.name}: no TXT record`);
       continue;
     }
     // RFC 6376 §3.6.2.2: several key records at one name give undefined results.
@@ -175,12 +176,14 @@ export const dkimRule: PrereqRule = (o) => {
   }
   const tried = o.dkim.lookups.map((l) => l.selector);
   const example = `${tried[0] ?? 'default'}._domainkey.${o.domain}`;
+  const record = (name: string) => `${name}. IN TXT "v=DKIM1; k=rsa; p=MIIBIjANBg..."`;
   const publishFix =
-    `Publish the public key of the key your mail server signs with (OpenDKIM, rspamd, ...) as a TXT record, e.g. ` +
-    `${example}. IN TXT "v=DKIM1; k=rsa; p=MIIBIjANBg..." (opendkim-genkey -s ${tried[0] ?? 'default'} -d ${o.domain} writes it), ` +
+    `Publish the public key your mail server signs with (OpenDKIM, rspamd, ...) as a TXT record, e.g. ` +
+    `${record(example)} (opendkim-genkey -s ${tried[0] ?? 'default'} -d ${o.domain} writes it), ` +
     'or give the selector your signer uses with --dkim-selector.';
   if (valid.length > 0) {
     for (const b of broken) warnings.push(`${b.name}: ${b.problem}`);
+    for (const b of bogus) warnings.push(`${b} fails DNSSEC validation (bogus)`);
     return {
       ...base,
       status: warnings.length > 0 ? 'warn' : 'ok',
@@ -191,11 +194,20 @@ export const dkimRule: PrereqRule = (o) => {
       ...(warnings.length > 0
         ? {
             fix:
-              broken.length > 0
+              broken.length + bogus.length > 0
                 ? 'Remove the key records no signer uses, or publish a valid key there.'
                 : 'Publish one key record per selector, of 2048 bits (RSA) or ed25519, without t=y once signing works.',
           }
         : {}),
+      details,
+    };
+  }
+  if (bogus.length > 0) {
+    return {
+      ...base,
+      status: 'fail',
+      message: `The DKIM key lookup${bogus.length > 1 ? `s of ${bogus.length} selectors fail` : ` of ${bogus[0]} fails`} DNSSEC validation (bogus): receivers cannot read the key.`,
+      fix: 'Repair the chain of trust first (see the DNSSEC line).',
       details,
     };
   }
@@ -206,8 +218,8 @@ export const dkimRule: PrereqRule = (o) => {
       status: 'fail',
       message: `No usable DKIM key: ${b.name}: ${b.problem}${broken.length > 1 ? ` (and ${broken.length - 1} more)` : ''}.`,
       fix: b.revoked
-        ? `The key at ${b.name} was revoked: generate a new key pair for the signer and publish its public key in p= (RFC 6376 §3.6.1). ${publishFix}`
-        : `Publish the key record again, copied whole from the signer's .txt file: v=DKIM1; k=rsa or ed25519; p= the base64 public key (RFC 6376 §3.6.1). ${publishFix}`,
+        ? `The key at ${b.name} is revoked (RFC 6376 §3.6.1: empty p=): generate a new key pair for the signer and publish its public key, e.g. ${record(b.name)}, or give the selector your signer uses now with --dkim-selector.`
+        : `Publish the key record again, copied whole from the signer's .txt file: v=DKIM1; k=rsa or ed25519; p= the base64 public key (RFC 6376 §3.6.1), e.g. ${record(b.name)}.`,
       details,
     };
   }
@@ -284,7 +296,7 @@ export const dnsBackendRule: PrereqRule = (o) => {
     return {
       ...base,
       status: 'fail',
-      message: `Reading ${zone} through ${describe} failed: ${(b.why ?? 'no reason given').replace(/\.$/, '')}.`,
+      message: `Reading ${zone} through ${describe} failed: ${sentence(b.why ?? 'no reason given')}`,
       fix: backendFix(b.code, zone, describe),
       details: [describe],
     };
@@ -400,9 +412,10 @@ export const mxRule: PrereqRule = (o) => {
   const base = { requirement: 'mx' as const, title: MX_TITLE, ref: MX_REF };
   const ours = new Set(o.server.addresses.map((a) => a.toLowerCase()));
   const addressHint = o.server.addresses[0] ?? 'ADDRESS';
-  const mxFix =
-    `Publish ${o.domain}. IN MX 10 mail.${o.domain}. and mail.${o.domain}. IN A ${addressHint} ` +
-    `(the address this server receives mail on${o.server.from === 'interfaces' ? '; give --address when it is another' : ''}).`;
+  const mxRecords =
+    `${o.domain}. IN MX 10 mail.${o.domain}. and mail.${o.domain}. IN A ${addressHint} ` +
+    `(the address this server receives mail on${o.server.from === 'interfaces' ? '; give --address when it is another' : ''})`;
+  const mxFix = `Publish ${mxRecords}.`;
   const mx = o.mx;
   if (mx.status === 'indeterminate') {
     return {
@@ -427,7 +440,7 @@ export const mxRule: PrereqRule = (o) => {
       ...base,
       status: 'fail',
       message: `${o.domain} does not exist in the DNS (NXDOMAIN).`,
-      fix: `Check the name; ${mxFix}`,
+      fix: `Check the name; publish ${mxRecords}.`,
       details: [],
     };
   }
@@ -446,7 +459,7 @@ export const mxRule: PrereqRule = (o) => {
       ...base,
       status: 'fail',
       message: `${o.domain} publishes a null MX (RFC 7505): it says it accepts no mail.`,
-      fix: `Replace the null MX: ${mxFix}`,
+      fix: `Replace the null MX: publish ${mxRecords}.`,
       details: [],
     };
   }
@@ -504,7 +517,7 @@ export const mxRule: PrereqRule = (o) => {
       ...base,
       status: 'fail',
       message: `No MX host of ${o.domain} resolves to ${mine}: ${list(elsewhere)}.`,
-      fix: `Point the MX at this server: ${mxFix}`,
+      fix: `Point the MX at this server: publish ${mxRecords}.`,
       details,
     };
   }
