@@ -97,6 +97,30 @@ describe('monitor rules', () => {
     assert.match(f!.message, /matches no TLSA record at _25\._tcp\.mx\.z\.test/);
   });
 
+  it("keeps check's certificate-expiry and resolver warnings, not its record-set advice", () => {
+    const r = report('verified');
+    r.warnings = [
+      {
+        severity: 'warning',
+        code: 'no-rollover',
+        subject: '_25._tcp.mx.z.test',
+        message: 'one record',
+      },
+      { severity: 'warning', code: 'expires-soon', subject: 'mx', message: 'expires in 3 day(s)' },
+      {
+        severity: 'warning',
+        code: 'resolver-not-validating',
+        subject: '127.0.0.1',
+        message: 'no AD',
+      },
+      { severity: 'note', code: 'expires-soon', subject: 'x', message: 'a note' },
+    ];
+    assert.deepEqual(
+      liveRules(r, target).map((f) => f.code),
+      ['certificate-expiry', 'resolver-not-validating'],
+    );
+  });
+
   it('a secondary behind on the serial, or serving another TLSA RRset, is out of step', () => {
     const p = prop('_25._tcp.mx.z.test.', [
       server({}),

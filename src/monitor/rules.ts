@@ -115,18 +115,28 @@ export function liveRules(r: CheckReport, t: MonitorTarget): Emit[] {
       }
     }
   }
+  // Of check's warnings, the monitor keeps those that change over time and need action: a
+  // certificate running out, and a resolver that does not validate (the monitor is blind then).
+  // Record-set advice (one 3 x x record only, long TTLs) is for the `check` report, not alerts.
   for (const w of r.warnings) {
     if (w.severity !== 'warning') continue;
-    const expiry = w.code === 'expires-soon';
-    out.push({
-      code: expiry ? 'certificate-expiry' : `check-${w.code}`,
-      subject: w.subject,
-      severity: 'warning',
-      message: w.message,
-      ...(expiry
-        ? { fix: 'renew the certificate (managed domains: "danekeeper renew DOMAIN")' }
-        : {}),
-    });
+    if (w.code === 'expires-soon') {
+      out.push({
+        code: 'certificate-expiry',
+        subject: w.subject,
+        severity: 'warning',
+        message: w.message,
+        fix: 'renew the certificate (managed domains: "danekeeper renew DOMAIN")',
+      });
+    } else if (w.code === 'resolver-not-validating') {
+      out.push({
+        code: 'resolver-not-validating',
+        subject: w.subject,
+        severity: 'warning',
+        message: w.message,
+        fix: 'point [dns] resolver (or --resolver) at a validating resolver',
+      });
+    }
   }
   return out;
 }
