@@ -12,7 +12,7 @@ import { StaticResolver, type StaticEntry } from '../io/dns/index.js';
 import type { ProbeOptions, ProbeResult } from '../io/probe/index.js';
 import { parseTlsa } from '../core/tlsa/index.js';
 import { makePki, tempDir } from '../../test/support/pki.js';
-import { parseDomainList, runBulk, type BulkResult } from './bulk.js';
+import { parseDomainList, runBulk, sharedCertReader, type BulkResult } from './bulk.js';
 import { checkDomain, exitStatus, type CheckDeps } from './check.js';
 import { probePool } from './probe-pool.js';
 
@@ -152,6 +152,7 @@ test('every domain gets the report checkDomain gives it alone; each MX address i
   const { results, summary } = await bulk(names().join('\n'), {
     resolver: shared,
     probe: pool.probe,
+    parseCert: sharedCertReader(),
   });
   assert.equal(results.length, names().length);
   for (const r of results) {
@@ -311,4 +312,16 @@ test('concurrency bounds the domains in progress', async () => {
   // a domain asks A and AAAA at once: two lookups per domain at most
   assert.ok(peak <= 6, `peak ${peak}`);
   assert.ok(peak >= 3);
+});
+
+test('a presented certificate is read once for every domain it reaches; a bad one fails each time with its own label', () => {
+  const read = sharedCertReader();
+  const der = chain[0]!.der;
+  assert.equal(read(der, 'a'), read(der, 'b'));
+  const bad = Buffer.from('3003020100', 'hex');
+  assert.throws(
+    () => read(bad, '192.0.2.1 certificate 1'),
+    /^DkError: 192\.0\.2\.1 certificate 1: /,
+  );
+  assert.throws(() => read(bad, '192.0.2.2 certificate 1'), /192\.0\.2\.2 certificate 1: /);
 });

@@ -7,11 +7,29 @@
  */
 import { isIP } from 'node:net';
 import { DkError, isDkError } from '../core/errors.js';
+import { certFromDer, type Cert } from '../core/x509/index.js';
 import type { CheckVerdict } from '../core/checks/index.js';
 import type { LookupOptions, RecordType, Resolver } from '../io/dns/index.js';
 import type { ProbeOptions, ProbeResult } from '../io/probe/index.js';
 import { checkDomain, exitStatus, type CheckDeps, type CheckOptions } from './check.js';
 import type { CheckReport } from './report.js';
+
+/**
+ * certFromDer once per presented certificate: the probe pool hands the same result (the same
+ * DER buffers) to every domain on that MX host, and reading X.509 is most of a check's CPU.
+ * A certificate that cannot be read is not kept, so each domain gets its own error.
+ */
+export function sharedCertReader(): (der: Buffer, label: string) => Cert {
+  const seen = new WeakMap<Buffer, Cert>();
+  return (der, label) => {
+    let c = seen.get(der);
+    if (!c) {
+      c = certFromDer(der, label);
+      seen.set(der, c);
+    }
+    return c;
+  };
+}
 
 /** One line of the domain list. */
 export interface BulkEntry {

@@ -31,6 +31,11 @@ export interface CheckDeps {
   validating: { validating: boolean; summary: string };
   /** PKIX trust anchors, for usages 0/1 outside SMTP */
   trustStore?: Cert[];
+  /**
+   * Reads a presented certificate; default certFromDer. `check --file` hands one probe result
+   * to many domains and reads each certificate once (bulk.ts, sharedCertReader).
+   */
+  parseCert?: (der: Buffer, label: string) => Cert;
 }
 
 export interface CheckOptions {
@@ -297,7 +302,8 @@ class Checker {
     out.tls = { protocol: res.protocol, cipher: res.cipher, servername: res.servername ?? null };
     let chain: Cert[];
     try {
-      chain = res.chain.map((der, i) => certFromDer(der, `${address} certificate ${i + 1}`));
+      const parse = this.deps.parseCert ?? certFromDer;
+      chain = res.chain.map((der, i) => parse(der, `${address} certificate ${i + 1}`));
     } catch (e) {
       out.verdict = records ? 'failed' : 'no-dane';
       out.reasons.push(isDkError(e) ? e.message : String(e));

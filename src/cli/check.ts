@@ -1,9 +1,16 @@
+import { setMaxListeners } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { DkError } from '../core/errors.js';
 import { certLabel } from '../core/x509/index.js';
-import { parseDomainList, runBulk, type BulkResult, type BulkSummary } from '../check/bulk.js';
+import {
+  parseDomainList,
+  runBulk,
+  sharedCertReader,
+  type BulkResult,
+  type BulkSummary,
+} from '../check/bulk.js';
 import { checkDomain, checkService, exitStatus } from '../check/check.js';
 import { probePool } from '../check/probe-pool.js';
 import { CachingResolver } from '../io/dns/cache.js';
@@ -189,7 +196,7 @@ export function registerCheck(
       '--file <path>',
       'check every domain listed in the file (one per line, # comments; - for stdin): one JSON line per domain',
     )
-    .option('--concurrency <n>', 'with --file: domains checked at once (default 32)')
+    .option('--concurrency <n>', 'with --file: domains checked at once (default 64)')
     .option(
       '--trust-store <file>',
       'PKIX roots for usages 0/1 outside SMTP (default: the system store)',
@@ -230,7 +237,7 @@ export function processBulkIo(): BulkIo {
   };
 }
 
-const DEFAULT_CONCURRENCY = 32;
+const DEFAULT_CONCURRENCY = 64;
 const DEFAULT_DOMAIN_TIMEOUT_S = 60;
 /** the single check's default wait per network step (runCheck) */
 const STEP_TIMEOUT_S = 10;
@@ -294,11 +301,19 @@ export async function runCheckFile(
   const { entries, duplicates } = parseDomainList(await readList(o.file!, bulkIo));
 
   const stop = new AbortController();
+  // every lookup and probe in flight listens on it: hundreds at once is the design, not a leak
+  setMaxListeners(0, stop.signal);
   const resolver = new CachingResolver(await openResolver(o.resolver), { signal: stop.signal });
   const proof = await proveValidating(resolver);
   if (!proof.validating) io.err(`danekeeper: ${proof.summary}`);
   const pool = probePool(probe, { perAddress: PER_ADDRESS, signal: stop.signal });
-  const deps = { resolver, probe: pool.probe, now, validating: proof };
+  const deps = {
+    resolver,
+    probe: pool.probe,
+    now,
+    validating: proof,
+    parseCert: sharedCertReader(),
+  };
   const check = {
     port: 25,
     starttls: 'smtp' as const,
@@ -322,9 +337,17 @@ export async function runCheckFile(
     progressShown = true;
   };
   let done = 0;
+  // Lines finished in the same turn of the event loop go out in one write: one system call
+  // per line costs more than the JSON itself when thousands of domains share a few answers.
+  let batch: string[] = [];
+  const flush = () => {
+    if (batch.length > 0) io.out(batch.join('\n'));
+    batch = [];
+  };
   const onResult = (r: BulkResult) => {
     done++;
-    io.out(JSON.stringify(r.kind === 'report' ? r.report : r.error));
+    if (batch.length === 0) setImmediate(flush);
+    batch.push(JSON.stringify(r.kind === 'report' ? r.report : r.error));
     progress({ done });
   };
   const unlisten = bulkIo.onInterrupt(() => stop.abort());
@@ -339,6 +362,7 @@ export async function runCheckFile(
     );
   } finally {
     unlisten();
+    flush();
   }
   if (progressShown) bulkIo.writeErrRaw('\r\x1b[K');
   const secs = summary.elapsedMs / 1000;
