@@ -5,6 +5,7 @@ import { emptyState, type RolloverState } from '../core/rollover/index.js';
 import { DkError } from '../core/errors.js';
 import { StaticResolver } from '../io/dns/static-resolver.js';
 import type { Publisher } from '../publish/types.js';
+import { formatRdata, parseTlsa } from '../core/tlsa/index.js';
 import { memoryState } from '../store/state.js';
 import type { Domain } from '../store/domains.js';
 import { generateKey, ownersOf, RealWorld } from './world.js';
@@ -411,4 +412,108 @@ test('sweep: DNS-01 values a killed run recorded are removed at the domain’s c
     [],
   );
   assert.deepEqual(calls, []);
+});
+
+/** A TLSA publisher of one zone in memory that logs what it applied. */
+function tlsaMemory(zone: string) {
+  const sets = new Map<string, string[]>();
+  const applied: string[] = [];
+  const p: Publisher = {
+    backend: 'rfc2136',
+    zone,
+    describe: `memory ${zone}`,
+    read: (owner) =>
+      Promise.resolve({
+        owner,
+        ttl: sets.has(owner) ? 300 : null,
+        records: (sets.get(owner) ?? []).map((r) => parseTlsa(r)),
+      }),
+    defaultTtl: () => Promise.resolve(300),
+    apply: (c) => {
+      if (!`.${c.owner}`.endsWith(`.${zone}`)) {
+        return Promise.reject(new DkError('config', 'E_PUBLISH_NOTAUTH', `NOTZONE ${c.owner}`));
+      }
+      const cur = sets.get(c.owner) ?? [];
+      const rm = c.remove.map(formatRdata);
+      sets.set(c.owner, [...cur.filter((r) => !rm.includes(r)), ...c.add.map(formatRdata)]);
+      applied.push(`${c.owner} +${c.add.length}`);
+      return Promise.resolve();
+    },
+  };
+  return { p, sets, applied };
+}
+
+const SOA = {
+  mname: 'ns1.example.org',
+  rname: 'hostmaster.example.org',
+  serial: 1,
+  refresh: 3600,
+  retry: 600,
+  expire: 86400,
+  minimum: 300,
+};
+
+test('TLSA records go to the zone that holds the owner (a delegated mail.example.org); a backend of another zone is refused, naming both', async () => {
+  const { store, d } = setup();
+  const resolver = new StaticResolver({
+    'example.org/SOA': { records: [SOA] },
+    'mail.example.org/SOA': { records: [SOA] },
+  });
+  const zones = new Map<string, ReturnType<typeof tlsaMemory>>();
+  const asked: (string | undefined)[] = [];
+  const world = (publisher: (d: Domain, zone?: string) => Publisher | null) =>
+    new RealWorld({
+      store,
+      now: () => T0,
+      publisher,
+      resolver,
+      probe: () => Promise.reject(new Error('no probe in this test')),
+      confirmationIntervalHours: 0.5,
+      daneEnabled: true,
+      acme: { directory: 'https://127.0.0.1:1/dir', accountFile: '/nonexistent/acct.json' },
+      solver: () => {
+        throw new Error('no solver in this test');
+      },
+    });
+  const w = world((_d, zone) => {
+    asked.push(zone);
+    const z = zone ?? 'example.org.';
+    if (!zones.has(z)) zones.set(z, tlsaMemory(z));
+    return zones.get(z)!.p;
+  });
+  const rec = `3 1 1 ${'ab'.repeat(32)}`;
+  const OWNER = '_25._tcp.mail.example.org.';
+  await w.execute(
+    d,
+    { kind: 'publishRecords', owner: OWNER, add: [rec], remove: [] },
+    emptyState(),
+    w.policy(d),
+  );
+  assert.deepEqual(zones.get('mail.example.org.')?.sets.get(OWNER), [rec]);
+  assert.equal(zones.get('example.org.')?.applied.length ?? 0, 0);
+  assert.ok(asked.includes('mail.example.org.'));
+  // a backend that serves example.org only ([dns] zone = example.org)
+  const fixed = tlsaMemory('example.org.');
+  const w2 = world(() => fixed.p);
+  await assert.rejects(
+    w2.execute(
+      d,
+      { kind: 'publishRecords', owner: OWNER, add: [rec], remove: [] },
+      emptyState(),
+      w2.policy(d),
+    ),
+    (e: Error) => {
+      assert.equal((e as { code?: string }).code, 'E_DAEMON_ZONE');
+      assert.equal(
+        e.message,
+        '_25._tcp.mail.example.org. is in the zone mail.example.org. (the closest enclosing SOA), but the [dns] backend serves example.org.: configure a backend for mail.example.org.',
+      );
+      return true;
+    },
+  );
+  assert.equal(fixed.applied.length, 0);
+  // observing refuses as well (status and run say why, instead of reading the wrong zone)
+  await assert.rejects(w2.observe(d, null, w2.policy(d), { ari: false }), {
+    code: 'E_DAEMON_ZONE',
+  });
 });

@@ -33,8 +33,9 @@ import { ensureAccount, type AccountSettings } from '../io/acme/account.js';
 import { defaultStarttls, type ProbeOptions, type ProbeResult } from '../io/probe/index.js';
 import { dns01Owner } from '../publish/acme-dns01.js';
 import { observeEndpoint } from '../publish/endpoint-guard.js';
+import { findZone } from '../publish/zone-cut.js';
 import { checkPropagation } from '../publish/propagation.js';
-import { addTlsa, removeTlsa } from '../publish/tlsa-set.js';
+import { absName, addTlsa, removeTlsa } from '../publish/tlsa-set.js';
 import { LEFTOVER_MIN_AGE_MS, removeLeftoverTxt } from '../publish/txt-set.js';
 import type { Publisher } from '../publish/types.js';
 import { certificateNames, type Domain, type KeyType } from '../store/domains.js';
@@ -44,8 +45,12 @@ import type { DomainWorld } from './pass.js';
 export interface WorldOptions {
   store: StateStore;
   now: () => Date;
-  /** the `[dns]` backend for the domain's zone; null when none is configured (DANE off only) */
-  publisher: (d: Domain) => Publisher | null;
+  /**
+   * The `[dns]` backend; null when none is configured (DANE off only). `zone`: the zone that
+   * holds a TLSA owner (zone-cut.ts), absolute; the backend is opened for it unless `[dns] zone`
+   * names the one zone it serves. Without `zone`: the domain's zone as configured (DNS-01).
+   */
+  publisher: (d: Domain, zone?: string) => Publisher | null;
   /** the validating resolver: NS/addresses for propagation, endpoint addresses for the probe */
   resolver: Resolver;
   probe: (o: ProbeOptions) => Promise<ProbeResult>;
@@ -106,6 +111,8 @@ export class RealWorld implements DomainWorld {
   readonly #o: WorldOptions;
   #client: AcmeClient | undefined;
   readonly #publishers = new Map<string, Publisher | null>();
+  /** owner -> the zone holding it, found once per pass (zone-cut.ts) */
+  readonly #zones = new Map<string, Promise<string>>();
 
   constructor(o: WorldOptions) {
     this.#o = o;
@@ -125,13 +132,41 @@ export class RealWorld implements DomainWorld {
     };
   }
 
-  #publisher(d: Domain): Publisher | null {
-    if (!this.#publishers.has(d.name)) this.#publishers.set(d.name, this.#o.publisher(d));
-    return this.#publishers.get(d.name)!;
+  #publisher(d: Domain, zone?: string): Publisher | null {
+    const k = `${d.name} ${zone ?? ''}`;
+    if (!this.#publishers.has(k)) {
+      this.#publishers.set(k, zone ? this.#o.publisher(d, zone) : this.#o.publisher(d));
+    }
+    return this.#publishers.get(k)!;
+  }
+
+  /**
+   * The backend for the zone that holds `owner` (RFC 1034 §4.3.2: the closest enclosing SOA,
+   * authenticated). A backend that serves another zone is refused, naming both: an update sent
+   * there would land in a zone no DANE client looks at, or be refused as NOTZONE.
+   */
+  async #publisherFor(d: Domain, owner: string): Promise<Publisher | null> {
+    if (!this.#publisher(d)) return null;
+    let z = this.#zones.get(owner);
+    if (!z) {
+      z = findZone(owner, this.#o.resolver);
+      this.#zones.set(owner, z);
+      z.catch(() => this.#zones.delete(owner));
+    }
+    const zone = await z;
+    const pub = this.#publisher(d, zone);
+    if (pub && absName(pub.zone) !== zone) {
+      throw new DkError(
+        'config',
+        'E_DAEMON_ZONE',
+        `${owner} is in the zone ${zone} (the closest enclosing SOA), but the [dns] backend serves ${absName(pub.zone)}: configure a backend for ${zone}`,
+      );
+    }
+    return pub;
   }
 
   async #dns(d: Domain, owner: string): Promise<OwnerDns> {
-    const pub = this.#publisher(d);
+    const pub = await this.#publisherFor(d, owner);
     let published: string[] | null = null;
     let records: TlsaRecord[] | undefined;
     try {
@@ -378,7 +413,7 @@ export class RealWorld implements DomainWorld {
         return;
       }
       case 'publishRecords': {
-        const pub = this.#publisher(d);
+        const pub = await this.#publisherFor(d, a.owner);
         if (!pub) {
           throw new DkError(
             'config',
