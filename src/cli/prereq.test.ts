@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import type { PrereqReport } from '../core/prereq/index.js';
+import { runCli } from '../../test/support/cli.js';
+import type { Io } from './io.js';
+import { printPrereq } from './prereq.js';
+
+function capture(): Io & { lines: string[] } {
+  const lines: string[] = [];
+  const io: Io & { lines: string[] } = {
+    lines,
+    out: (l) => lines.push(l),
+    err: (l) => lines.push(`ERR ${l}`),
+    verbose: () => {},
+    withVerbose: () => io,
+  };
+  return io;
+}
+
+describe('prereq text report', () => {
+  test('one line per requirement, the fix (every line of it) under what is not ok', () => {
+    const r: PrereqReport = {
+      domain: 'example.org',
+      zone: 'example.org',
+      status: 'fail',
+      checkedAt: '2026-01-01T00:00:00.000Z',
+      findings: [
+        {
+          requirement: 'starttls',
+          title: 'STARTTLS',
+          status: 'ok',
+          message: 'fine.',
+          details: [],
+          ref: '',
+        },
+        {
+          requirement: 'dnssec',
+          title: 'DNSSEC',
+          status: 'fail',
+          message: 'no DS.',
+          fix: 'Give the registrar:\nexample.org. IN DS 1 13 2 AB',
+          details: [],
+          ref: '',
+        },
+        {
+          requirement: 'mx',
+          title: 'MX',
+          status: 'unknown',
+          message: 'lookup failed.',
+          details: [],
+          ref: '',
+        },
+      ],
+    };
+    const io = capture();
+    printPrereq(r, io);
+    assert.deepEqual(io.lines, [
+      'example.org: prerequisites for DANE',
+      'ok      STARTTLS: fine.',
+      'FAIL    DNSSEC: no DS.',
+      '        fix: Give the registrar:',
+      '             example.org. IN DS 1 13 2 AB',
+      'UNKNOWN MX: lookup failed.',
+      '2 of 3 prerequisites not met.',
+    ]);
+  });
+});
+
+describe('prereq usage errors: one line, exit 64, nothing looked up', () => {
+  const cases: [string[], RegExp][] = [
+    [['prereq', 'not a domain!'], /"not a domain!" is not a domain name/],
+    [['prereq', '192.0.2.1'], /is not a domain name/],
+    [
+      ['prereq', 'example.org', '--address', 'mail.example.org'],
+      /--address "mail\.example\.org" is not an IP address/,
+    ],
+    [
+      ['prereq', 'example.org', '--dkim-selector', 'a b'],
+      /--dkim-selector "a b" is not a selector/,
+    ],
+    [['prereq', 'example.org', '--timeout', '0'], /--timeout "0" must be a number from 1 to 600/],
+    [['prereq'], /missing required argument 'domain'/],
+  ];
+  for (const [args, msg] of cases) {
+    test(args.join(' '), () => {
+      const r = runCli(args, { env: { DANEKEEPER_CONFIG: '/dev/null' } });
+      assert.equal(r.code, 64, r.stderr);
+      assert.match(r.stderr, msg);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.equal(r.stdout, '');
+    });
+  }
+});
