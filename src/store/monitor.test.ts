@@ -76,11 +76,26 @@ describe('monitor findings', () => {
     assert.equal(m.sent().length, 1);
     m.saveSent([], ['k']);
     assert.equal(m.sent().length, 0);
+    m.saveSent(
+      [
+        {
+          key: 'k2',
+          domain: 'partner.example',
+          kind: 'live-mismatch',
+          title: 'x',
+          openedAt: t(0).toISOString(),
+          lastSent: t(0).toISOString(),
+          reminders: 0,
+        },
+      ],
+      [],
+    );
     assert.equal(m.cursor('events'), null);
     m.setCursor('events', 7);
     assert.equal(m.cursor('events'), 7);
     assert.equal(m.unwatch('partner.example'), true);
     assert.equal(m.findings().length, 0, 'findings go with the watched domain');
+    assert.equal(m.sent().length, 0, 'and what was sent: no recovery notice for it');
     assert.equal(m.unwatch('partner.example'), false);
     m.close();
   });

@@ -153,7 +153,11 @@ export class MonitorStore {
     return this.#run('remove a watched domain', () =>
       this.#db.transaction(() => {
         const r = this.#db.prepare('DELETE FROM watched_domains WHERE name = ?').run(n);
-        if (r.changes > 0) this.#db.prepare('DELETE FROM monitor_findings WHERE domain = ?').run(n);
+        if (r.changes > 0) {
+          // forgotten, not recovered: no recovery notice for a domain nobody watches any more
+          this.#db.prepare('DELETE FROM monitor_findings WHERE domain = ?').run(n);
+          this.#db.prepare('DELETE FROM notify_sent WHERE domain = ?').run(n);
+        }
         return r.changes > 0;
       })(),
     );
