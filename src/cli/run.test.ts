@@ -27,7 +27,7 @@ function capture(): Io & { lines: string[] } {
   return io;
 }
 
-function setup() {
+function setup(env: NodeJS.ProcessEnv = {}) {
   const base = join(dir, `t${++n}`);
   const statePath = `${base}.db`;
   const config = `${base}.ini`;
@@ -56,7 +56,7 @@ function setup() {
   const clock = { t: T0.getTime() };
   const world = new FakeWorld(clock);
   const deps: RunDeps = {
-    env: {},
+    env,
     uid: 0,
     now: () => new Date(clock.t),
     world: () => Promise.resolve(world),
@@ -237,4 +237,81 @@ test('status with nothing managed yet is not an error: empty list, exit 0; a nam
   const one = runCli(['status', 'a.test'], { env });
   assert.notEqual(one.code, 0);
   assert.equal(one.stdout, '');
+});
+
+test('run: while a failure is backed off every run exits 75 and says when; status says what failed, when and what to do; $DANEKEEPER_RETRY_SECONDS sets the backoff', async () => {
+  const s = setup({ DANEKEEPER_RETRY_SECONDS: '2' });
+  s.world.failNext.publishRecords = new DkError(
+    'protocol',
+    'E_PUBLISH_REFUSED',
+    'Update of _25._tcp.mail.example.org. refused (REFUSED)',
+  );
+  const t0 = s.clock.t;
+  const r = await s.cli('run');
+  assert.equal(r.code, 75, r.text);
+  assert.match(r.text, /^ERR danekeeper: example\.org: publishRecords failed: .*refused/m);
+  // the next run inside the backoff does nothing, and still exits 75 naming the next attempt
+  s.clock.t += 1000;
+  const again = await s.cli('run');
+  assert.equal(again.code, 75, again.text);
+  assert.match(again.text, /^ERR danekeeper: example\.org: .*next attempt at /m);
+  const j = JSON.parse((await s.cli('status', '--json')).text) as {
+    domains: { failure: { code: string; retryAt: string }; hint: string }[];
+  };
+  const d = j.domains[0]!;
+  assert.equal(d.failure.code, 'E_PUBLISH_REFUSED');
+  // 2 s backoff from the failure, not the default 5 minutes
+  assert.equal(Date.parse(d.failure.retryAt), t0 + 2000);
+  assert.match(d.hint, /refuses the update: check that tsig-key-file/);
+  const text = (await s.cli('status', 'example.org')).text;
+  assert.match(
+    text,
+    /^ {2}last failure: E_PUBLISH_REFUSED: .* \(attempt 1; next attempt at \S+\)$/m,
+  );
+  assert.match(text, /^ {2}what to do: The DNS server refuses the update/m);
+  // once the backoff is over the pass carries on, exit 0
+  s.clock.t = t0 + 2500;
+  const ok = await s.cli('run');
+  assert.equal(ok.code, 0, ok.text);
+  assert.doesNotMatch(ok.text, /ERR/);
+});
+
+test('run: a DNS backend that cannot be read is exit 75 and named, not a quiet wait; status says so and what to do', async () => {
+  const s = setup();
+  await s.cli('run');
+  const orig = s.world.observe.bind(s.world);
+  s.world.observe = async () => {
+    const o = await orig();
+    const dns = Object.fromEntries(
+      Object.entries(o.dns).map(([k, x]) => [k, { ...x, published: null as string[] | null }]),
+    );
+    return { ...o, dns } as unknown as Awaited<ReturnType<typeof orig>>;
+  };
+  s.clock.t += 10_000;
+  const r = await s.cli('run');
+  assert.equal(r.code, 75, r.text);
+  assert.match(
+    r.text,
+    /^ERR danekeeper: example\.org: cannot read the records at _25\._tcp\.mail\.example\.org\. from the DNS backend/m,
+  );
+  const j = JSON.parse((await s.cli('status', '--json')).text) as {
+    domains: { waitingFor: string; hint: string; next: string }[];
+  };
+  assert.equal(j.domains[0]!.waitingFor, 'backend');
+  assert.match(j.domains[0]!.hint, /\[dns\] server = is running and reachable/);
+  assert.match(j.domains[0]!.next, /^Cannot read the records at /);
+  s.world.observe = orig;
+  s.clock.t += 10_000;
+  assert.equal((await s.cli('run')).code, 0);
+});
+
+test('$DANEKEEPER_RETRY_SECONDS / $DANEKEEPER_VERIFY_GRACE_SECONDS that are not positive numbers are config errors naming the variable', async () => {
+  for (const env of [
+    { DANEKEEPER_RETRY_SECONDS: 'soon' },
+    { DANEKEEPER_VERIFY_GRACE_SECONDS: '0' },
+  ]) {
+    const s = setup(env);
+    const r = await s.cli('run');
+    assert.equal(r.text, 'THROWN E_RUN_TIMING');
+  }
 });

@@ -19,6 +19,7 @@ import {
 import { DkError } from '../core/errors.js';
 import type { DomainOutcome, DomainWorld, Request } from '../daemon/pass.js';
 import type { DomainStatus } from '../daemon/status.js';
+import type { RolloverPolicy } from '../core/rollover/index.js';
 import type { Domain } from '../store/domains.js';
 import { hostName } from '../store/guard.js';
 import { defaultStorePath } from '../store/path.js';
@@ -140,6 +141,69 @@ function open(f: Flags, deps: RunDeps, read = false) {
   return { config, statePath, store: openState(statePath) };
 }
 
+/**
+ * Retry and live-check timing from the environment, for labs and test runs that cannot wait
+ * the defaults (5 minutes before the first retry, doubled per failure; 60 s for a reload to
+ * show): $DANEKEEPER_RETRY_SECONDS is the first backoff, $DANEKEEPER_VERIFY_GRACE_SECONDS the
+ * grace after an install. Unset: the planner's defaults.
+ */
+function timing(
+  env: NodeJS.ProcessEnv,
+): Pick<RolloverPolicy, 'backoffBaseSeconds' | 'verifyGraceSeconds'> {
+  const read = (name: string): number | undefined => {
+    const v = env[name];
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) {
+      throw new DkError(
+        'config',
+        'E_RUN_TIMING',
+        `$${name} must be a positive number of seconds, not "${v}"`,
+      );
+    }
+    return n;
+  };
+  const retry = read('DANEKEEPER_RETRY_SECONDS');
+  const grace = read('DANEKEEPER_VERIFY_GRACE_SECONDS');
+  return {
+    ...(retry === undefined ? {} : { backoffBaseSeconds: retry }),
+    ...(grace === undefined ? {} : { verifyGraceSeconds: grace }),
+  };
+}
+
+/**
+ * The world as `run` and `status` use it: the environment's timing laid over each domain's
+ * policy, and a note of the domains whose TLSA records the DNS backend could not be read for
+ * while the zone's servers answered (the pass then waits on something it cannot bring about;
+ * `run` must not call that fine).
+ */
+function wrapWorld(
+  world: DomainWorld,
+  env: NodeJS.ProcessEnv,
+): { world: DomainWorld; unreadable: Map<string, string[]> } {
+  const t = timing(env);
+  const unreadable = new Map<string, string[]>();
+  const wrapped = new Proxy(world, {
+    get(target, prop, receiver) {
+      if (prop === 'policy') return (d: Domain) => ({ ...target.policy(d), ...t });
+      if (prop === 'observe') {
+        return async (...a: Parameters<DomainWorld['observe']>) => {
+          const obs = await target.observe(...a);
+          const owners = Object.entries(obs.dns)
+            .filter(([, x]) => x.published === null && x.servers.length > 0)
+            .map(([o]) => o);
+          if (owners.length > 0) unreadable.set(a[0].name, owners);
+          else unreadable.delete(a[0].name);
+          return obs;
+        };
+      }
+      const v: unknown = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { world: wrapped, unreadable };
+}
+
 const holder = () => `${hostname()}:${process.pid}`;
 
 /** A pass of this host whose process is gone (kill -9, a crash): its lease need not expire. */
@@ -152,6 +216,19 @@ function holderGone(h: string): boolean {
   } catch (e) {
     return (e as NodeJS.ErrnoException).code === 'ESRCH';
   }
+}
+
+/**
+ * A domain in trouble makes `run` exit EX_TEMPFAIL (75), so cron and systemd show it until it is
+ * over: a step failed now, a failure is still being backed off (the next attempt is later), or
+ * the DNS backend cannot be read (nothing can be published or removed). The state is safe in
+ * each case (DESIGN.md "The one invariant"); the next run tries again by itself.
+ */
+function troubled(r: DomainOutcome): boolean {
+  return (
+    r.result === 'failed' ||
+    (r.result === 'waiting' && (r.waitingFor === 'retry' || r.waitingFor === 'backend'))
+  );
 }
 
 function outcomeLine(r: DomainOutcome): string {
@@ -178,7 +255,10 @@ async function pass(
 ): Promise<number> {
   const { config, statePath, store } = open(f, deps);
   try {
-    const world = await deps.world({ config, flags: f, store, statePath, io, now: deps.now });
+    const { world, unreadable } = wrapWorld(
+      await deps.world({ config, flags: f, store, statePath, io, now: deps.now }),
+      deps.env,
+    );
     const { runPass } = await import('../daemon/pass.js');
     const results = await runPass({
       store,
@@ -192,7 +272,13 @@ async function pass(
     if (f.json) io.out(JSON.stringify({ domains: results }, null, 2));
     let failed = false;
     for (const r of results) {
-      if (r.result === 'failed') {
+      const blocked = r.result === 'waiting' ? unreadable.get(r.domain) : undefined;
+      if (blocked) {
+        failed = true;
+        io.err(
+          `danekeeper: ${r.domain}: cannot read the records at ${blocked.join(', ')} from the DNS backend (is [dns] server = reachable, is the TSIG key right?); the next run tries again (meanwhile ${r.phase ?? 'waiting'}: ${r.detail})`,
+        );
+      } else if (troubled(r)) {
         failed = true;
         io.err(`danekeeper: ${outcomeLine(r)}`);
       } else if (!f.json) io.out(outcomeLine(r));
@@ -205,7 +291,7 @@ async function pass(
   }
 }
 
-function statusText(s: DomainStatus, io: Io): void {
+function statusText(s: DomainStatus, io: Io, now: Date): void {
   io.out(
     `${s.name}: ${s.phase ?? 'unknown'}${s.lease ? ` (a pass is working on it: ${s.lease.holder})` : ''}`,
   );
@@ -216,8 +302,22 @@ function statusText(s: DomainStatus, io: Io): void {
   if (s.waitingFor) io.out(`  waiting for ${s.waitingFor}${s.until ? ` until ${s.until}` : ''}`);
   if (s.next) io.out(`  next: ${s.next}`);
   if (s.failure) {
+    const when =
+      Date.parse(s.failure.retryAt) > now.getTime()
+        ? `next attempt at ${s.failure.retryAt}`
+        : 'the next run tries again';
     io.out(
-      `  last failure: ${s.failure.code}: ${s.failure.message} (attempt ${s.failure.attempts}, retry after ${s.failure.retryAt})`,
+      `  last failure: ${s.failure.code}: ${s.failure.message} (attempt ${s.failure.attempts}; ${when})`,
+    );
+  }
+  if (s.hint) io.out(`  what to do: ${s.hint}`);
+  // DESIGN.md "The one invariant": say plainly whether mail is safe while something is wrong
+  const live = s.live ?? [];
+  if ((s.failure || s.hint) && live.length > 0) {
+    io.out(
+      live.every((l) => l.presents !== 'error' && l.matchesPublished)
+        ? '  meanwhile: every endpoint presents a certificate that a published TLSA record matches'
+        : '  meanwhile: WARNING: not every endpoint presents a certificate that a published TLSA record matches (see below)',
     );
   }
   const c = s.certificate;
@@ -272,7 +372,10 @@ async function status(name: string | undefined, f: Flags, io: Io, deps: RunDeps)
         `${hostName(name)} is not a managed domain (danekeeper domain list shows them)`,
       );
     }
-    const world = await deps.world({ config, flags: f, store, statePath, io, now: deps.now });
+    const { world } = wrapWorld(
+      await deps.world({ config, flags: f, store, statePath, io, now: deps.now }),
+      deps.env,
+    );
     const { domainStatus } = await import('../daemon/status.js');
     const out: DomainStatus[] = [];
     try {
@@ -281,7 +384,7 @@ async function status(name: string | undefined, f: Flags, io: Io, deps: RunDeps)
       await world.close?.();
     }
     if (f.json) io.out(JSON.stringify({ domains: out }, null, 2));
-    else for (const s of out) statusText(s, io);
+    else for (const s of out) statusText(s, io, deps.now());
     return out.some((s) => s.error) ? EXIT.unavailable : EXIT.ok;
   } finally {
     store.close();

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { plan } from './plan.js';
+import { plan, recordFailure } from './plan.js';
 import { eeRecord } from './records.js';
 import { summarize } from './summary.js';
 import { pass, untilIdle } from './testing/drive.js';
@@ -93,4 +93,71 @@ test('status at rest and after a rotation: the old record is stale until removed
     [eeRecord(World.spkiOf('example.org#k1'))],
   );
   assert.match(sum2.next, /^Remove the stale 3 1 1 /);
+});
+
+test('a failure: status names it, says when the next attempt is and what a person can do', () => {
+  const { policy, w } = setup();
+  const r = untilIdle(w, null, policy);
+  w.advance(DAY);
+  const cases: [string, RegExp, string?][] = [
+    ['E_ACME_RATE_LIMITED', /rate limit .* after 2026-01-0\dT.*when the CA said it may/],
+    [
+      'E_DEPLOY_ROLLED_BACK',
+      /reload command failed: run it by hand/,
+      'Installing example.org#c3: Reload command "/usr/sbin/postfix reload" exited 1: fatal',
+    ],
+    [
+      'E_DEPLOY_ROLLED_BACK',
+      /still presents another certificate after the reload/,
+      'Installing example.org#c3: The new certificate is not served as installed: mail.example.org:25 presents CN=old',
+    ],
+    ['E_DEPLOY_FAILED', /^URGENT: .* could not be put back/],
+    ['E_ACME_CHALLENGE_FAILED', /http-01 .* port 80 .* dns-01/],
+    ['E_ACME_EAB_REQUIRED', /\[acme\]/],
+    ['E_PUBLISH_REFUSED', /refuses the update: check that tsig-key-file .* update-policy/],
+    ['E_PUBLISH_UNREACHABLE', /\[dns\] server = is running and reachable/],
+    [
+      'E_DEPLOY_RELOAD_FAILED',
+      /reload command failed: run it by hand \(danekeeper domain show example\.org/,
+    ],
+    ['E_ROLLOVER_VERIFY', /still presents another certificate after the reload/],
+    ['E_SOMETHING_NEW', /Remove the cause named above; the next run after \S+ tries again/],
+  ];
+  for (const [code, hint, message = 'it failed'] of cases) {
+    const d0 = plan(r.state, w.observe(), w.iso(), policy);
+    // any action will do as the one that failed: a renewal is asked for
+    const act = plan(r.state, w.observe(0.5, 'renew'), w.iso(), policy);
+    assert.equal(act.kind, 'act', `${code}: ${d0.kind}`);
+    const failed = recordFailure(act.state, { code, message }, w.iso(), policy);
+    const obs = w.observe();
+    const sum = summarize(plan(failed, obs, w.iso(), policy), obs, policy);
+    assert.equal(sum.failure?.code, code);
+    assert.equal(sum.waitingFor, 'retry');
+    assert.match(sum.next, /next attempt at /);
+    assert.match(sum.hint ?? '', hint, code);
+  }
+  const obs = w.observe();
+  assert.equal(summarize(plan(r.state, obs, w.iso(), policy), obs, policy).hint, null);
+});
+
+test('a DNS backend that cannot be read: status waits for the backend (not for servers) and says what to check', () => {
+  const { policy, w } = setup();
+  let s = pass(w, null, policy).state;
+  w.advance(60_000);
+  w.backendDown = true;
+  const obs = w.observe();
+  const d = plan(s, obs, w.iso(), policy);
+  const sum = summarize(d, obs, policy);
+  assert.equal(sum.waitingFor, 'backend');
+  assert.match(
+    sum.next,
+    /^Cannot read the records at _25\._tcp\.mail\.example\.org\. from the DNS backend/,
+  );
+  assert.match(sum.hint ?? '', /\[dns\] server = is running and reachable/);
+  w.backendDown = false;
+  s = d.state;
+  const obs2 = w.observe();
+  const sum2 = summarize(plan(s, obs2, w.iso(), policy), obs2, policy);
+  assert.notEqual(sum2.waitingFor, 'backend');
+  assert.equal(sum2.hint, null);
 });

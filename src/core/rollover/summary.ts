@@ -35,6 +35,11 @@ export interface RolloverSummary {
     keyId: string;
     verified: boolean;
   } | null;
+  /**
+   * What a person can do about the failure (or the blocked backend), in a sentence or two; null
+   * when nothing is wrong. The next attempt itself is in `next` and `failure.retryAt`.
+   */
+  hint: string | null;
   pending: { id: string; keyId: string; notAfter: string } | null;
   keys: { current: { id: string; spki: string } | null; next: { id: string; spki: string } | null };
   tlsa: TlsaSummary[];
@@ -70,6 +75,100 @@ function nextStep(d: Decision): string {
     case 'rollback':
       return `Put back ${a.certId ?? 'the files from before danekeeper'}: ${a.reason}`;
   }
+}
+
+const reloadHint = (domain: string) =>
+  `A reload command failed: run it by hand (danekeeper domain show ${domain} lists it) and fix it. The previous certificate files are back in place and the service keeps the certificate it had.`;
+
+/**
+ * What to do, per failure code: a list of small rules, the first that matches speaks. Every
+ * failure leaves the invariant true (DESIGN.md), so the hints say how to remove the cause, not
+ * how to rescue mail.
+ */
+const HINTS: {
+  codes: RegExp;
+  /** when the code alone does not tell (a rolled-back install: the reload, or the live check) */
+  message?: RegExp;
+  hint: (domain: string, retryAt: string) => string;
+}[] = [
+  {
+    // RFC 8555 §6.6: a rateLimited problem comes with the moment to try again
+    codes: /^E_ACME_(RATE_LIMITED|RETRY_LATER)$/,
+    hint: (_, at) =>
+      `The CA's rate limit was hit: nothing to fix here; danekeeper orders again after ${at}, when the CA said it may. Another renew --force before then meets the limit again.`,
+  },
+  {
+    // RFC 8555 §8.3 / §8.4: the CA fetches the HTTP-01 token on port 80, or looks up the TXT
+    codes: /^E_ACME_(CHALLENGE_FAILED|HTTP_LISTEN)$/,
+    hint: () =>
+      "The CA could not validate the challenge. For http-01 it must reach http://NAME/.well-known/acme-challenge/ on port 80 of every name (http-listen or webroot in [acme], and the names' A/AAAA records); for dns-01 the [dns] backend must publish _acme-challenge.NAME in the zone the CA finds.",
+  },
+  {
+    codes: /^E_ACME_/,
+    hint: () =>
+      "Check the CA's message above and [acme] (directory, email, ca-file, EAB) in the config file.",
+  },
+  {
+    // RFC 2136 §3.3: REFUSED/NOTAUTH is the server's policy; BADKEY/BADSIG is the key (RFC 8945)
+    codes: /^E_(PUBLISH_(REFUSED|NOTAUTH|AUTH)|TSIG_KEYFILE)$/,
+    hint: () =>
+      "The DNS server refuses the update: check that tsig-key-file in [dns] holds the key the server accepts, that the zone's allow-update / update-policy lets it change TLSA (and TXT for dns-01), and that server = is the zone's primary.",
+  },
+  {
+    codes: /^E_PUBLISH_(UNREACHABLE|TIMEOUT)$/,
+    hint: () => 'Check that the DNS server in [dns] server = is running and reachable from here.',
+  },
+  {
+    codes: /^E_PUBLISH_/,
+    hint: () => "Check the DNS backend's message above and the [dns] section of the config file.",
+  },
+  {
+    codes: /^E_DEPLOY_FAILED$/,
+    hint: () =>
+      'URGENT: the new certificate was not served as installed AND the previous files could not be put back: check --cert-dir and the service now (status below shows what each endpoint presents).',
+  },
+  { codes: /^E_DEPLOY_RELOAD_/, hint: (domain) => reloadHint(domain) },
+  {
+    codes: /^E_DEPLOY_ROLLED_BACK$/,
+    message: /[Rr]eload command/,
+    hint: (domain) => reloadHint(domain),
+  },
+  {
+    // DESIGN.md: installed, reloaded, probed; the service did not show the new chain
+    codes: /^E_(ROLLOVER_VERIFY|DEPLOY_ROLLED_BACK)$/,
+    hint: () =>
+      'The service still presents another certificate after the reload: make its reload command (--reload) re-read privkey.pem and fullchain.pem in --cert-dir, or point the service at those files. The previous certificate files are back in place.',
+  },
+  {
+    codes: /^E_DEPLOY_/,
+    hint: () => 'Check --cert-dir (it must be a directory danekeeper owns, with room to write).',
+  },
+];
+
+/** Owners whose records the DNS backend could not be read for, while the zone's servers answer. */
+function unreadableOwners(obs: Observations, policy: RolloverPolicy): string[] {
+  return policy.owners.filter((o) => {
+    const dns = obs.dns[o];
+    return dns !== undefined && dns.published === null && dns.servers.length > 0;
+  });
+}
+
+const BACKEND_HINT =
+  'danekeeper cannot read the TLSA records from the DNS backend: check that [dns] server = is running and reachable, and that the TSIG key (tsig-key-file) is right. Nothing is published or removed until it can; what is served now stays.';
+
+function hintOf(d: Decision, domain: string, unreadable: string[]): string | null {
+  const f = d.state.failure;
+  if (f) {
+    const rule = HINTS.find(
+      (h) => h.codes.test(f.code) && (h.message === undefined || h.message.test(f.message)),
+    );
+    return rule
+      ? rule.hint(domain, f.retryAt)
+      : `Remove the cause named above; the next run after ${f.retryAt} tries again.`;
+  }
+  if ((d.kind === 'wait' && d.waitingFor === 'backend') || unreadable.length > 0)
+    return BACKEND_HINT;
+  return null;
 }
 
 export function summarize(d: Decision, obs: Observations, policy: RolloverPolicy): RolloverSummary {
@@ -136,11 +235,17 @@ export function summarize(d: Decision, obs: Observations, policy: RolloverPolicy
     }
   }
   const key = (k: { id: string; spki: string } | null) => (k ? { id: k.id, spki: k.spki } : null);
+  const unreadable = unreadableOwners(obs, policy);
+  // A wait on servers for a record the backend cannot even be read for would wait forever:
+  // say what really stands in the way.
+  const blocked = d.kind === 'wait' && d.waitingFor !== 'retry' && unreadable.length > 0;
   return {
     phase: d.phase,
-    waitingFor: d.kind === 'wait' ? d.waitingFor : null,
+    waitingFor: blocked ? 'backend' : d.kind === 'wait' ? d.waitingFor : null,
     until: d.kind === 'act' ? null : d.until,
-    next: nextStep(d),
+    next: blocked
+      ? `Cannot read the records at ${unreadable.join(', ')} from the DNS backend, so nothing can be published or removed there; the next run tries again (meanwhile: ${nextStep(d)})`
+      : nextStep(d),
     failure: s.failure
       ? {
           code: s.failure.code,
@@ -159,6 +264,7 @@ export function summarize(d: Decision, obs: Observations, policy: RolloverPolicy
           verified: s.verified,
         }
       : null,
+    hint: hintOf(d, policy.domain, unreadable),
     pending: s.pending
       ? { id: s.pending.id, keyId: s.pending.keyId, notAfter: s.pending.notAfter }
       : null,
