@@ -304,5 +304,27 @@ describe(
       );
       assert.match(by['dns-backend']!.fix!, /the primary for good\.test/);
     });
+
+    it('no [dns] settings, no --address: dns-backend fails with the settings to write; MX cannot be judged', async () => {
+      // the namespace has only loopback, which is no address other hosts reach this server on
+      const r = await runCliAsync(
+        ['prereq', 'good.test', '--resolver', lab.resolver, '--timeout', '5', '--json'],
+        { netns: ns.name, env: { DANEKEEPER_CONFIG: '/dev/null' } },
+      );
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      const by = Object.fromEntries(
+        (JSON.parse(r.stdout) as Report).findings.map((f) => [f.requirement, f]),
+      );
+      assert.equal(by['dns-backend']!.status, 'fail');
+      assert.match(by['dns-backend']!.message, /^No DNS backend is configured/);
+      assert.match(
+        by['dns-backend']!.fix!,
+        /zone = good\.test, backend = rfc2136 with server = PRIMARY/,
+      );
+      assert.equal(by.mx!.status, 'unknown');
+      assert.match(by.mx!.fix!, /--address/);
+      for (const req of ['starttls', 'dkim', 'delegation', 'dnssec'])
+        assert.equal(by[req]!.status, 'ok', req);
+    });
   },
 );

@@ -554,6 +554,14 @@ describe("mx rule (the seed: MX to this server's address)", () => {
       message: /backup\.example\.net \(198\.51\.100\.9\) does not/,
     },
     {
+      name: 'the MX host has an address of ours and one elsewhere: warn, names only the other',
+      change: (o) => {
+        o.mailHosts[0]!.aaaa = a(['2001:db8::99']);
+      },
+      status: 'warn',
+      message: /but mail\.example\.org \(2001:db8::99\) does not/,
+    },
+    {
       name: "the MX host's address lookups failed: unknown",
       change: (o) => {
         o.mailHosts[0]!.a = failedLookup;

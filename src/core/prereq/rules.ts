@@ -490,7 +490,7 @@ export const mxRule: PrereqRule = (o) => {
     details.push(
       `MX ${r.preference} ${r.exchange}: ${addrs.length ? addrs.join(', ') : 'no address'}${mine.length ? ' (this server)' : ''}`,
     );
-    if (mine.length > 0 && mine.length === addrs.length) {
+    if (mine.length > 0) {
       ourHosts.push(r.exchange);
       // RFC 7672 §2.2.2: senders look for TLSA only when the MX host's addresses are secure.
       if (
@@ -499,8 +499,12 @@ export const mxRule: PrereqRule = (o) => {
       ) {
         insecure.push(r.exchange);
       }
-    } else
-      elsewhere.push(`${r.exchange}${addrs.length ? ` (${addrs.join(', ')})` : ' (no address)'}`);
+    }
+    // a host with an address of someone else's: senders may connect there too (RFC 5321 §5.1)
+    const others = addrs.filter((a) => !ours.has(a.toLowerCase()));
+    if (others.length > 0 || addrs.length === 0) {
+      elsewhere.push(`${r.exchange} (${others.length ? others.join(', ') : 'no address'})`);
+    }
   }
   const mine = `this server (${list(o.server.addresses)})`;
   if (ourHosts.length === 0) {
