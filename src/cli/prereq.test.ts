@@ -61,7 +61,7 @@ describe('prereq text report', () => {
       '        fix: Give the registrar:',
       '             example.org. IN DS 1 13 2 AB',
       'UNKNOWN MX: lookup failed.',
-      '2 of 3 prerequisites not met.',
+      '1 of 3 prerequisites not met, 1 not decided.',
     ]);
   });
 });

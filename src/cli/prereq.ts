@@ -143,12 +143,17 @@ export function printPrereq(r: PrereqReport, io: Io): void {
       for (const l of rest) io.out(`             ${l}`);
     }
   }
-  const bad = r.findings.filter((f) => f.status !== 'ok').length;
-  io.out(
-    bad === 0
-      ? 'All prerequisites are met: DANE can be turned on.'
-      : `${bad} of ${r.findings.length} prerequisites not met${r.status === 'unknown' ? ' or not decided' : ''}.`,
-  );
+  const count = (st: PrereqStatus) => r.findings.filter((f) => f.status === st).length;
+  const [fail, unknown, warn] = [count('fail'), count('unknown'), count('warn')];
+  if (fail + unknown === 0) {
+    io.out(
+      `All prerequisites are met${warn ? ` (${warn} with a warning)` : ''}: DANE can be turned on.`,
+    );
+  } else {
+    io.out(
+      `${fail} of ${r.findings.length} prerequisites not met${unknown ? `, ${unknown} not decided` : ''}.`,
+    );
+  }
 }
 
 export async function runPrereq(domain: string, o: PrereqFlags, io: Io): Promise<number> {

@@ -24,6 +24,8 @@ const PLAIN_MX = '127.0.10.26';
 const OTHER_MX = '127.0.10.99';
 const GOOD_PRIMARY = '127.0.54.160';
 const KEY = labTsigKey('dk-prereq-update');
+const LAG_PRIMARY = '127.0.54.161';
+const LAG_SECONDARY = '127.0.54.162';
 
 const KEY_B64 = generateKeyPairSync('rsa', { modulusLength: 2048 })
   .publicKey.export({ type: 'spki', format: 'der' })
@@ -163,6 +165,14 @@ describe(
           { name: 'unsigned.test', security: 'insecure', records: mail(TLS_MX) },
           { name: 'badds.test', security: 'bogus-ds', records: mail(TLS_MX) },
           { name: 'plain.test', records: mail(PLAIN_MX) },
+          {
+            name: 'lag.test',
+            signing: 'inline',
+            servers: [LAG_PRIMARY],
+            secondaries: [LAG_SECONDARY],
+            updateKeys: [KEY],
+            records: mail(TLS_MX),
+          },
         ],
         tsigKeys: [KEY],
       });
@@ -325,6 +335,58 @@ describe(
       assert.match(by.mx!.fix!, /--address/);
       for (const req of ['starttls', 'dkim', 'delegation', 'dnssec'])
         assert.equal(by[req]!.status, 'ok', req);
+    });
+
+    it('a secondary behind the primary: delegation warns with what to check, exit 1', async () => {
+      // an update on the primary; the secondary gets no NOTIFY and keeps the old serial
+      const u = await lab.nsupdate({
+        zone: 'lag.test',
+        key: KEY,
+        commands: ['update add www.lag.test. 300 A 127.0.0.80'],
+      });
+      assert.equal(u.rcode, 'NOERROR', u.stderr);
+      const { r, by } = await prereq('lag.test');
+      assert.equal(r.code, 1, r.stdout + r.stderr);
+      assert.equal(by.delegation!.status, 'warn');
+      assert.match(by.delegation!.message, /lag\.test serve different SOA serials/);
+      assert.match(by.delegation!.fix!, /NOTIFY and zone transfers/);
+      const t = await runCliAsync(['prereq', 'lag.test', '--address', TLS_MX, '--timeout', '5'], {
+        netns: ns.name,
+        env: { DANEKEEPER_CONFIG: config('lag.test', LAG_PRIMARY) },
+      });
+      assert.equal(t.code, 1);
+      assert.match(t.stdout, /^WARN {4}The parent's delegation .*\n {8}fix: Check NOTIFY/m);
+      assert.match(
+        t.stdout,
+        /All prerequisites are met \(1 with a warning\): DANE can be turned on\.\n$/,
+      );
+      for (const req of ['starttls', 'dkim', 'dns-backend', 'mx', 'dnssec']) {
+        assert.equal(by[req]!.status, 'ok', `${req}: ${by[req]!.message}`);
+      }
+    });
+
+    it('a resolver that does not answer: nothing can be decided, exit 3', async () => {
+      const r = await runCliAsync(
+        [
+          'prereq',
+          'good.test',
+          '--resolver',
+          '127.0.53.99',
+          '--address',
+          TLS_MX,
+          '--timeout',
+          '2',
+          '--json',
+        ],
+        { netns: ns.name, env: { DANEKEEPER_CONFIG: config('good.test', GOOD_PRIMARY) } },
+      );
+      assert.equal(r.code, 3, r.stdout + r.stderr);
+      const by = Object.fromEntries(
+        (JSON.parse(r.stdout) as Report).findings.map((f) => [f.requirement, f]),
+      );
+      for (const req of ['starttls', 'dkim', 'delegation', 'mx', 'dnssec']) {
+        assert.equal(by[req]!.status, 'unknown', `${req}: ${by[req]!.message}`);
+      }
     });
   },
 );
