@@ -163,45 +163,41 @@ export async function runWatchCheck(
   const only = domain === undefined ? undefined : parseDomainName(domain);
   const config = loadConfig(f.config, deps.env);
   const timeout = parseIntOption('--timeout', f.timeout, 1, 600) ?? 10;
-  const [{ runMonitorPass }, { notifySettings, monitorSettings }, dns, { probe }] =
-    await Promise.all([
-      import('../monitor/pass.js'),
-      import('../notify/settings.js'),
-      import('../io/dns/index.js'),
-      import('../io/probe/index.js'),
-    ]);
-  // read (and refuse a readable secret file) before any network work
-  const notify = f.notify === false ? undefined : notifySettings(config);
-  const resolver = await dns.openResolver(f.resolver ?? [], config.dns.resolver);
-  const validating = await dns.proveValidating(resolver);
-  if (!validating.validating && !f.json) io.err(`danekeeper: ${validating.summary}`);
+  const [{ runMonitorPass }, { openMonitorDeps }] = await Promise.all([
+    import('../monitor/pass.js'),
+    import('../monitor/open.js'),
+  ]);
   const state = openStateFor(f, config, deps);
-  const monitor = openMonitor(f, config, deps);
   try {
-    const r = await runMonitorPass({
+    const m = await openMonitorDeps({
+      config,
       state,
-      monitor,
-      resolver,
-      validating,
-      probe,
+      statePath: statePath(f, config, deps),
       now: deps.now,
-      settings: { ...monitorSettings(config), timeoutMs: timeout * 1000 },
-      ...(notify ? { notify } : {}),
-      ...(only !== undefined ? { only } : {}),
+      ...(f.resolver ? { resolver: f.resolver } : {}),
+      notify: f.notify !== false,
+      timeoutMs: timeout * 1000,
     });
-    if (only !== undefined && r.targets.length === 0) {
-      throw new DkError(
-        'usage',
-        'E_WATCH_UNKNOWN',
-        `${only} is neither managed nor watched (add it with "danekeeper watch ${only}")`,
-      );
+    try {
+      if (!m.deps.validating.validating && !f.json) {
+        io.err(`danekeeper: ${m.deps.validating.summary}`);
+      }
+      const r = await runMonitorPass({ ...m.deps, ...(only !== undefined ? { only } : {}) });
+      if (only !== undefined && r.targets.length === 0) {
+        throw new DkError(
+          'usage',
+          'E_WATCH_UNKNOWN',
+          `${only} is neither managed nor watched (add it with "danekeeper watch ${only}")`,
+        );
+      }
+      if (f.json) io.out(JSON.stringify(r, null, 2));
+      else printPass(r, io);
+      for (const e of r.notify?.errors ?? []) io.err(`danekeeper: ${e}`);
+      return passStatus(r);
+    } finally {
+      m.close();
     }
-    if (f.json) io.out(JSON.stringify(r, null, 2));
-    else printPass(r, io);
-    for (const e of r.notify?.errors ?? []) io.err(`danekeeper: ${e}`);
-    return passStatus(r);
   } finally {
-    monitor.close();
     state.close();
   }
 }

@@ -30,3 +30,14 @@ describe('notify settings', () => {
     );
   });
 });
+
+describe('monitor settings', () => {
+  it('[monitor] interval and warning windows, with defaults', async () => {
+    const { monitorIntervalMs } = await import('../monitor/open.js');
+    const { monitorSettings } = await import('./settings.js');
+    assert.equal(monitorIntervalMs(parseConfig('[dns]\nzone = a\n', 'f.ini')), 15 * 60_000);
+    const c = parseConfig('[monitor]\ninterval-minutes = 5\nrrsig-warn-days = 3\n', 'f.ini');
+    assert.equal(monitorIntervalMs(c), 5 * 60_000);
+    assert.deepEqual(monitorSettings(c), { rrsigDays: 3 });
+  });
+});
