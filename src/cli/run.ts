@@ -330,7 +330,7 @@ function statusText(s: DomainStatus, io: Io, now: Date): void {
     io.out(`  pending ${s.pending.id}: key ${s.pending.keyId}, valid to ${s.pending.notAfter}`);
   for (const t of s.tlsa ?? []) {
     io.out(
-      `  TLSA ${t.owner} ${t.rdata} (${t.role}): ${t.published ? 'published' : 'not published'}; served by ${t.servedBy.join(', ') || 'none'}${t.notServedBy.length ? `; not by ${t.notServedBy.join(', ')}` : ''}${t.confirmedAt ? `; confirmed ${t.confirmedAt}` : ''}`,
+      `  TLSA ${t.owner} ${t.rdata} (${t.role}): ${t.published ? 'published' : s.waitingFor === 'backend' ? 'the DNS backend cannot be read' : 'not published'}; served by ${t.servedBy.join(', ') || 'none'}${t.notServedBy.length ? `; not by ${t.notServedBy.join(', ')}` : ''}${t.confirmedAt ? `; confirmed ${t.confirmedAt}` : ''}`,
     );
   }
   for (const l of s.live ?? []) {

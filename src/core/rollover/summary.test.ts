@@ -154,10 +154,25 @@ test('a DNS backend that cannot be read: status waits for the backend (not for s
     /^Cannot read the records at _25\._tcp\.mail\.example\.org\. from the DNS backend/,
   );
   assert.match(sum.hint ?? '', /\[dns\] server = is running and reachable/);
+  // said once, and the endpoints are judged by what the servers serve
+  assert.equal(sum.next.match(/Cannot read/g)?.length, 1);
   w.backendDown = false;
   s = d.state;
   const obs2 = w.observe();
   const sum2 = summarize(plan(s, obs2, w.iso(), policy), obs2, policy);
   assert.notEqual(sum2.waitingFor, 'backend');
   assert.equal(sum2.hint, null);
+});
+
+test('the backend unreadable at rest: an endpoint is still judged matched by what every server serves', () => {
+  const { policy, w } = setup();
+  const r = untilIdle(w, null, policy);
+  w.backendDown = true;
+  const obs = w.observe();
+  const sum = summarize(plan(r.state, obs, w.iso(), policy), obs, policy);
+  assert.equal(sum.waitingFor, 'backend');
+  assert.deepEqual(
+    sum.live.map((l) => [l.presents, l.matchesPublished]),
+    [['installed', true]],
+  );
 });

@@ -210,7 +210,15 @@ export function summarize(d: Decision, obs: Observations, policy: RolloverPolicy
       .replace(/^0+(?=.)/, '');
   const live: RolloverSummary['live'] = [];
   for (const owner of policy.owners) {
-    const published = obs.dns[owner]?.published ?? [];
+    // The backend unreadable: what every authoritative server serves is what is published,
+    // as far as anyone sending mail can tell (RFC 7671 §8.4).
+    const dns = obs.dns[owner];
+    const servers = dns?.servers ?? [];
+    const published =
+      dns?.published ??
+      (servers.length > 0
+        ? (servers[0]!.served ?? []).filter((r) => servers.every((x) => x.served?.includes(r)))
+        : []);
     for (const a of obs.live[owner] ?? []) {
       if ('error' in a) {
         live.push({
@@ -244,7 +252,7 @@ export function summarize(d: Decision, obs: Observations, policy: RolloverPolicy
     waitingFor: blocked ? 'backend' : d.kind === 'wait' ? d.waitingFor : null,
     until: d.kind === 'act' ? null : d.until,
     next: blocked
-      ? `Cannot read the records at ${unreadable.join(', ')} from the DNS backend, so nothing can be published or removed there; the next run tries again (meanwhile: ${nextStep(d)})`
+      ? `Cannot read the records at ${unreadable.join(', ')} from the DNS backend, so nothing can be published or removed there; the next run tries again${d.waitingFor === 'backend' ? '' : ` (meanwhile: ${nextStep(d)})`}`
       : nextStep(d),
     failure: s.failure
       ? {
