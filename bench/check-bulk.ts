@@ -1,0 +1,155 @@
+/**
+ * Benchmark: `danekeeper check --file` over a generated lab of mail domains (default 1,200;
+ * test/lab/dns/bulk-tree.ts: a signed zone tree, most domains on 12 shared MX hosts over 6
+ * Postfix listeners, the rest insecure, bogus, without MX), domains per second and peak
+ * memory (max RSS from /usr/bin/time), next to a `posttls-finger` loop over the same domains
+ * in the same run, and every verdict compared with the single-domain check's (`check DOMAIN`'s
+ * code path, runCheck, one domain at a time with nothing shared). Medians of several rounds.
+ *
+ * posttls-finger takes one domain per process and talks to one MX host: the loop is timed on
+ * a sample (every Nth domain, the same mix) and extrapolated, as the output says. Needs root
+ * (the lab) and a build (`npm run build`; DK_BENCH_CLI points at another build).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startBulkLab } from '../test/lab/dns/bulk-tree.js';
+import type { SingleCheck } from '../test/lab/check-bulk-driver.js';
+import { labAvailable } from '../test/lab/netns.js';
+import { postfixClientEnv } from '../test/lab/postfix.js';
+import { callInNetns } from '../test/support/netns-call.js';
+
+const root = join(fileURLToPath(import.meta.url), '..', '..');
+const DOMAINS = Number(process.env.BENCH_DOMAINS ?? 1200);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/**
+ * posttls-finger is timed on every SAMPLE-th domain; 7 is prime to the generator's period of 20
+ * (bulk-tree.ts), so the sample holds every kind of domain in the list's proportions
+ */
+const SAMPLE = Number(process.env.BENCH_SAMPLE ?? 7);
+const cli = process.env.DK_BENCH_CLI ?? join(root, 'dist', 'cli', 'main.js');
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+const lab0 = labAvailable();
+if (!lab0.ok) {
+  console.log(`bench/check-bulk.ts: not run: ${lab0.reason}`);
+  process.exit(0);
+}
+if (!existsSync(cli)) throw new Error(`${cli}: run \`npm run build\` first (npm run bench does)`);
+
+const lab = await startBulkLab({ domains: DOMAINS });
+try {
+  const inNs = (...args: string[]) => ['ip', 'netns', 'exec', lab.ns.name, ...args];
+  const names = lab.domains.map((d) => d.domain);
+
+  /** one `check --file` run: wall ms, max RSS in MB, the verdict of each domain */
+  const bulk = () => {
+    const t = process.hrtime.bigint();
+    const cmd = inNs(
+      '/usr/bin/time',
+      '-f',
+      'dk-bench-maxrss %M',
+      process.execPath,
+      cli,
+      'check',
+      '--file',
+      lab.listFile,
+      '--resolver',
+      lab.resolver,
+    );
+    const r = spawnSync(cmd[0]!, cmd.slice(1), {
+      encoding: 'utf8',
+      timeout: 600_000,
+      maxBuffer: 1 << 30,
+    });
+    const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    if (r.status === null) throw new Error('check --file did not finish');
+    const rss = /dk-bench-maxrss (\d+)/.exec(r.stderr);
+    const verdicts = new Map<string, string>();
+    for (const l of r.stdout.trim().split('\n')) {
+      const j = JSON.parse(l) as { domain: string; verdict?: string };
+      verdicts.set(j.domain, j.verdict ?? 'error');
+    }
+    const summary = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('danekeeper:'))
+      .join('\n    ');
+    return { ms, rssMb: rss ? Number(rss[1]) / 1024 : NaN, verdicts, summary, code: r.status };
+  };
+
+  /** the posttls-finger loop over the sample, one process per domain, one after the other */
+  const sample = names.filter((_, i) => i % SAMPLE === 0);
+  const fingerLoop = () => {
+    const env = { ...process.env, ...postfixClientEnv() };
+    const t = process.hrtime.bigint();
+    for (const d of sample) {
+      const cmd = inNs('posttls-finger', '-c', '-l', 'dane', '-t', '10', '-T', '10', d);
+      const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', timeout: 60_000, env });
+      if (r.status === null) throw new Error(`posttls-finger ${d} did not finish`);
+    }
+    return Number(process.hrtime.bigint() - t) / 1e6;
+  };
+
+  // warm the resolver's cache once, so that both sides meet the same warm Unbound
+  const warm = bulk();
+  const runs: ReturnType<typeof bulk>[] = [];
+  const loops: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    runs.push(bulk());
+    loops.push(fingerLoop());
+  }
+
+  // every verdict against the single-domain check (the CLI's runCheck, nothing shared)
+  const t = Date.now();
+  const singles = await callInNetns<SingleCheck[]>(
+    lab.ns,
+    'test/lab/check-bulk-driver.ts',
+    'singleChecks',
+    [names, lab.resolver, 8],
+    { timeoutMs: 900_000 },
+  );
+  const singleMs = Date.now() - t;
+  const single = new Map(singles.map((s) => [s.domain, (s.report as { verdict: string }).verdict]));
+  const differ = [warm, ...runs].flatMap((r) =>
+    names.filter((d) => r.verdicts.get(d) !== single.get(d)),
+  );
+
+  const dkMs = median(runs.map((r) => r.ms));
+  const dkRate = DOMAINS / (dkMs / 1000);
+  const pfPer = median(loops) / sample.length;
+  const pfRate = 1000 / pfPer;
+  const mix = new Map<string, number>();
+  for (const v of single.values()) mix.set(v, (mix.get(v) ?? 0) + 1);
+  const f1 = (x: number) => x.toFixed(1);
+  console.log(
+    `check --file over ${DOMAINS} lab domains (${lab.hosts.length} shared MX hosts on 6 Postfix listeners; ` +
+      `verdicts: ${[...mix].map(([v, n]) => `${n} ${v}`).join(', ')}); ${ROUNDS} rounds, medians, wall time:`,
+  );
+  console.log(
+    `  danekeeper check --file (default concurrency 64, one process): ${(dkMs / 1000).toFixed(2)} s, ` +
+      `${dkRate.toFixed(0)} domains/s, peak RSS ${f1(median(runs.map((r) => r.rssMb)))} MB`,
+  );
+  console.log(
+    `  posttls-finger loop, one process per domain (timed on a sample of ${sample.length}, every ${SAMPLE}th domain, extrapolated): ` +
+      `${pfPer.toFixed(0)} ms/domain, ${f1(pfRate)} domains/s, ${DOMAINS} domains ≈ ${((pfPer * DOMAINS) / 1000).toFixed(0)} s`,
+  );
+  console.log(
+    `  rate ratio danekeeper / posttls-finger loop: ${(dkRate / pfRate).toFixed(0)}x (goal: at least 50x)`,
+  );
+  console.log(
+    `  verdicts equal to the single-domain check's (runCheck per domain, nothing shared; ${f1(singleMs / 1000)} s for all ${DOMAINS}): ` +
+      `${differ.length === 0 ? `all, in all ${ROUNDS + 1} runs` : `${differ.length} differ: ${[...new Set(differ)].slice(0, 5).join(', ')}`}`,
+  );
+  console.log(`  exit status of check --file: ${runs.map((r) => r.code).join(' ')}`);
+  console.log(
+    `  rounds (s): check --file ${runs.map((r) => (r.ms / 1000).toFixed(2)).join(' ')}; posttls-finger sample ${loops.map((x) => (x / 1000).toFixed(1)).join(' ')}`,
+  );
+  console.log(`  last run's summary:\n    ${runs[runs.length - 1]!.summary}`);
+} finally {
+  await lab.stop();
+}
