@@ -40,6 +40,14 @@ import { LEFTOVER_MIN_AGE_MS, removeLeftoverTxt } from '../publish/txt-set.js';
 import type { Publisher } from '../publish/types.js';
 import { certificateNames, type Domain, type KeyType } from '../store/domains.js';
 import type { StateStore } from '../store/state.js';
+import {
+  currentIssuers,
+  issuersOfChains,
+  mergeIssuers,
+  readIssuerBook,
+  writeIssuerBook,
+  type IssuerBook,
+} from './issuers.js';
 import type { DomainWorld } from './pass.js';
 
 export interface WorldOptions {
@@ -111,6 +119,8 @@ export class RealWorld implements DomainWorld {
   readonly #o: WorldOptions;
   #client: AcmeClient | undefined;
   readonly #publishers = new Map<string, Publisher | null>();
+  /** the CA's issuers per key type (issuers.ts), read once per pass */
+  #issuers: IssuerBook | undefined;
   /** owner -> the zone holding it, found once per pass (zone-cut.ts) */
   readonly #zones = new Map<string, Promise<string>>();
 
@@ -126,10 +136,21 @@ export class RealWorld implements DomainWorld {
       confirmationIntervalHours: this.#o.confirmationIntervalHours,
       newKeyEachRenewal: d.newKeyEachRenewal,
       issuerRecords: d.issuerRecords,
-      // The CA's full issuer list is not known here; the planner adds the issuers of the
-      // certificates in use (DESIGN.md: never one intermediate alone is still the planner's).
-      issuerSpkis: [],
+      // DESIGN.md key policy: all current issuers of the CA for the key type, as the default
+      // and alternate chains of its certificates showed them (issuers.ts); the planner adds the
+      // issuers of the certificates in use, so the first order is covered too
+      issuerSpkis: d.issuerRecords ? currentIssuers(this.#book(), d.keyType, this.#o.now()) : [],
     };
+  }
+
+  /** Where the CA's issuers are kept: next to the account of the same directory. */
+  #issuersFile(): string {
+    return `${this.#o.acme.accountFile.replace(/\.json$/, '')}-issuers.json`;
+  }
+
+  #book(): IssuerBook {
+    this.#issuers ??= readIssuerBook(this.#issuersFile());
+    return this.#issuers;
   }
 
   #publisher(d: Domain, zone?: string): Publisher | null {
@@ -468,6 +489,15 @@ export class RealWorld implements DomainWorld {
           ariCertId: got.certId,
           issuedAt: this.#o.now().toISOString(),
         });
+        // RFC 8555 §7.4.2: every chain the CA offers names its current issuers for this key
+        // type (after the certificate is stored: a failed write costs no new order)
+        this.#issuers = mergeIssuers(
+          this.#book(),
+          key.type,
+          issuersOfChains([got.chainPem, ...got.alternateChains]),
+          this.#o.now(),
+        );
+        writeIssuerBook(this.#issuersFile(), this.#issuers);
         return;
       }
       case 'install': {

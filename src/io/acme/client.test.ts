@@ -15,6 +15,7 @@ import {
   AcmeError,
   directoryUrl,
   generateAccountKey,
+  parseLinks,
   parseRetryAfter,
 } from './client.js';
 
@@ -337,5 +338,49 @@ describe('errors and waiting', () => {
       'E_ACME_EAB_REQUIRED',
     );
     assert.equal(seen.length, 0);
+  });
+});
+
+describe('alternate chains (RFC 8555 §7.4.2)', () => {
+  it('parseLinks: several fields joined, quoted and bare rel, relative URLs, malformed skipped', () => {
+    assert.deepEqual(
+      parseLinks(
+        [
+          '<https://ca.example/dir>;rel="index", </cert/1/1>; rel="alternate"',
+          '<https://ca.example/cert/1/2>;rel=alternate, <https://ca.example/x>; title="a, b"; rel="up alternate"',
+          '<http://[bad>;rel="alternate"',
+        ],
+        'https://ca.example/cert/1',
+      ),
+      [
+        { url: 'https://ca.example/dir', rels: ['index'] },
+        { url: 'https://ca.example/cert/1/1', rels: ['alternate'] },
+        { url: 'https://ca.example/cert/1/2', rels: ['alternate'] },
+        { url: 'https://ca.example/x', rels: ['up', 'alternate'] },
+      ],
+    );
+    assert.deepEqual(parseLinks(undefined, 'https://ca.example/'), []);
+  });
+
+  it('certificateChains: the default chain and the alternates the CA links, each once', async () => {
+    const pem = '-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n';
+    routes['/cert/'] = (q, _b, res) => {
+      res.setHeader('link', [
+        `<${base}/dir>;rel="index"`,
+        `<${base}/cert/1/alt1>;rel="alternate"`,
+        `<${base}/cert/1/alt2>;rel="alternate"`,
+        `<${base}/cert/1/alt1>;rel="alternate"`,
+        `<${base}${q.url}>;rel="alternate"`,
+      ]);
+      res.writeHead(200, {
+        'content-type': 'application/pem-certificate-chain',
+        'replay-nonce': `n${++nonceCounter}`,
+      });
+      res.end(pem);
+    };
+    const r = await client().certificateChains(`${base}/cert/1`);
+    assert.equal(r.chainPem, pem);
+    assert.deepEqual(r.alternates, [`${base}/cert/1/alt1`, `${base}/cert/1/alt2`]);
+    assert.equal(await client().certificate(`${base}/cert/1`), pem);
   });
 });

@@ -490,6 +490,14 @@ export class AcmeClient {
 
   /** RFC 8555 §7.4.2: the chain as the CA returns it (leaf first), never rebuilt here. */
   async certificate(url: string): Promise<string> {
+    return (await this.certificateChains(url)).chainPem;
+  }
+
+  /**
+   * RFC 8555 §7.4.2: the default chain, and the URLs of the alternate chains the CA offers for
+   * the same certificate (`Link: <url>;rel="alternate"`, each fetched the same way).
+   */
+  async certificateChains(url: string): Promise<{ chainPem: string; alternates: string[] }> {
     const res = await this.post(url, undefined);
     const pem = res.body.toString();
     if (!pem.includes('-----BEGIN CERTIFICATE-----')) {
@@ -499,7 +507,11 @@ export class AcmeClient {
         `Cannot download the certificate from ${url}: not a PEM chain`,
       );
     }
-    return pem;
+    const alternates = parseLinks(res.headers.link, url)
+      .filter((l) => l.rels.includes('alternate'))
+      .map((l) => l.url)
+      .filter((u, i, a) => u !== url && a.indexOf(u) === i);
+    return { chainPem: pem, alternates };
   }
 
   /**
@@ -567,6 +579,32 @@ export class AcmeClient {
       await this.sleep(ms);
     }
   }
+}
+
+/**
+ * RFC 8288 §3 Link header fields (several fields arrive joined by ", "): each target URL,
+ * resolved against `base`, with its `rel` values (lower case). Enough for ACME's `up`, `index`
+ * and `alternate` links; a malformed link is skipped.
+ */
+export function parseLinks(
+  header: string | string[] | undefined,
+  base: string,
+): { url: string; rels: string[] }[] {
+  const text = Array.isArray(header) ? header.join(', ') : (header ?? '');
+  const out: { url: string; rels: string[] }[] = [];
+  const link = /<([^>]*)>((?:\s*;\s*[^;,=\s]+\s*(?:=\s*(?:"[^"]*"|[^;,\s]*))?)*)/g;
+  for (const m of text.matchAll(link)) {
+    const rel = /;\s*rel\s*=\s*(?:"([^"]*)"|([^;,\s]*))/i.exec(m[2] ?? '');
+    let url: string;
+    try {
+      url = new URL(m[1]!, base).toString();
+    } catch {
+      continue;
+    }
+    const rels = (rel?.[1] ?? rel?.[2] ?? '').toLowerCase().split(/\s+/).filter(Boolean);
+    out.push({ url, rels });
+  }
+  return out;
 }
 
 function parseJson(body: Buffer): unknown {

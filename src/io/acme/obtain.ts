@@ -8,6 +8,8 @@ import { issuedFacts, splitChain, type IssuedFacts } from './certid.js';
 import { makeCsr } from './csr.js';
 import type { ChallengeItem, ChallengeSolver } from './solver.js';
 
+const MAX_ALTERNATES = 8;
+
 export interface ObtainRequest {
   names: string[];
   /** the domain's key (PEM): reused across renewals, so the `3 1 1` record stays valid */
@@ -23,6 +25,13 @@ export interface Obtained extends IssuedFacts {
   chainPem: string;
   /** number of certificates in the chain */
   chainLength: number;
+  /**
+   * RFC 8555 §7.4.2: every alternate chain the CA offered for this certificate, as returned
+   * (leaf first); the issuers of all chains are the CA's current issuers for `--issuer-records`
+   */
+  alternateChains: string[];
+  /** alternates that could not be downloaded (the certificate itself is fine): one line each */
+  alternateErrors: string[];
   orderUrl: string;
   replacesSent: boolean;
   profileSent: boolean;
@@ -85,12 +94,32 @@ export async function obtainCertificate(client: AcmeClient, r: ObtainRequest): P
   }
 
   const done = await client.finalize(order, makeCsr(r.keyPem, r.names));
-  const chainPem = await client.certificate(done.certificate!);
+  const { chainPem, alternates } = await client.certificateChains(done.certificate!);
   const certs = splitChain(chainPem);
+  // RFC 8555 §7.4.2: the same certificate under other issuers. A CA that lists a great many is
+  // not followed past MAX_ALTERNATES; one that fails to download is reported, not fatal: the
+  // certificate was issued, and ordering again would only spend the CA's rate limits.
+  const alternateChains: string[] = [];
+  const alternateErrors: string[] = [];
+  for (const url of alternates.slice(0, MAX_ALTERNATES)) {
+    try {
+      const alt = await client.certificate(url);
+      const leaf = splitChain(alt)[0];
+      if (leaf && leaf.replace(/\s+/g, '') === certs[0]?.replace(/\s+/g, '')) {
+        alternateChains.push(alt);
+      } else {
+        alternateErrors.push(`${url}: not the same certificate`);
+      }
+    } catch (e) {
+      alternateErrors.push(`${url}: ${(e as Error).message}`);
+    }
+  }
   return {
     ...issuedFacts(certs[0]!),
     chainPem,
     chainLength: certs.length,
+    alternateChains,
+    alternateErrors,
     orderUrl: order.url,
     replacesSent: order.replacesSent,
     profileSent: order.profileSent,
