@@ -190,6 +190,7 @@ export async function runPrereq(domain: string, o: PrereqFlags, io: Io): Promise
     {
       resolver,
       probe,
+      validating: proof,
       dnssec: async (zone) =>
         dnssecObservation(
           await dnssecStatus({

@@ -659,6 +659,41 @@ describe('dnssec rule (RFC 6698 §4.1, RFC 4035 §5)', () => {
       fix: /Give the registrar of example\.org this DS record:\nexample\.org\. IN DS 12345/,
     },
     {
+      name: 'a resolver not proven to validate: unknown, not a failure of the zone',
+      change: (o) => {
+        o.resolver = {
+          validating: false,
+          summary: 'WARNING: could not prove that resolver 192.0.2.9:53 validates',
+        };
+        Object.assign(o.dnssec!, { chain: 'insecure', ready: false, findings: [] });
+      },
+      status: 'unknown',
+      message:
+        /not proven to validate DNSSEC.*: could not prove that resolver 192\.0\.2\.9:53 validates/,
+      fix: /validating resolver/,
+    },
+    {
+      name: 'a resolver proven to validate: its insecure verdict stands',
+      change: (o) => {
+        o.resolver = { validating: true, summary: 'validates' };
+        Object.assign(o.dnssec!, {
+          chain: 'insecure',
+          signing: 'unsigned',
+          ready: false,
+          findings: [
+            {
+              severity: 'critical',
+              code: 'zone-unsigned',
+              subject: 'example.org',
+              message: 'not signed.',
+              fix: 'sign it',
+            },
+          ],
+        });
+      },
+      status: 'fail',
+    },
+    {
       name: 'indeterminate chain without a critical finding: unknown',
       change: (o) => {
         Object.assign(o.dnssec!, { chain: 'indeterminate', ready: false, findings: [] });

@@ -601,6 +601,17 @@ export const dnssecRule: PrereqRule = (o) => {
       details,
     };
   }
+  // RFC 4035 §4.9.3: a stub learns "secure" only from a resolver that validates; from one that
+  // does not, every zone looks insecure, which says nothing about the zone.
+  if (o.resolver && !o.resolver.validating && d.chain !== 'bogus') {
+    return {
+      ...base,
+      status: 'unknown',
+      message: `The resolver was not proven to validate DNSSEC, so the chain of ${zone} cannot be judged: ${o.resolver.summary.replace(/^WARNING: /, '')}`,
+      fix: 'Give --resolver (or resolver = in [dns]) a validating resolver, e.g. a local Unbound.',
+      details,
+    };
+  }
   const critical = d.findings.filter((f) => f.severity === 'critical');
   const first =
     critical.find((f) => f.fix) ?? critical[0] ?? d.findings.find((f) => f.severity === 'warning');

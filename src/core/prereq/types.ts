@@ -151,6 +151,11 @@ export interface PrereqObservations {
   starttls: StarttlsObservation[];
   dkim: DkimObservation;
   backend: BackendObservation;
+  /**
+   * Whether the resolver was proven to validate (io/dns prove.ts); absent when not asked. A
+   * resolver that does not validate makes every answer look insecure.
+   */
+  resolver?: { validating: boolean; summary: string };
   /** null when the zone's DNSSEC state could not be gathered at all */
   dnssec: DnssecObservation | null;
   dnssecWhy?: string;

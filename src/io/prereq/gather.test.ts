@@ -69,6 +69,12 @@ function world(extra: Record<string, StaticEntry> = {}) {
     dnssec: async () => DNSSEC,
     backend: async () => BACKEND,
     interfaces: () => ['198.51.100.1'],
+    validating: {
+      validating: false,
+      summary: 'WARNING: not proven',
+      servers: [],
+      warnings: [],
+    } as never,
     txt: async (name): Promise<TxtLookup> => {
       txtAsked.push(name);
       if (name.startsWith('default.'))
@@ -115,6 +121,7 @@ describe('gatherPrereq', () => {
     assert.deepEqual(o.server, { addresses: ['198.51.100.1'], from: 'interfaces' });
     assert.deepEqual(o.dnssec, DNSSEC);
     assert.deepEqual(o.backend, BACKEND);
+    assert.deepEqual(o.resolver, { validating: false, summary: 'WARNING: not proven' });
   });
 
   test('--mail-host: only that host is probed; the MX hosts are still looked up for the MX rule', async () => {

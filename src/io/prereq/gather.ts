@@ -53,6 +53,8 @@ export interface GatherDeps {
   backend: (zone: string | null) => Promise<BackendObservation>;
   /** this machine's addresses; default node:os networkInterfaces */
   interfaces?: () => string[];
+  /** the resolver's proof of validation (io/dns proveValidating), to pass on to the rules */
+  validating?: { validating: boolean; summary: string };
   /** TXT lookups; default lookupTxt through the resolver's servers */
   txt?: (name: string, timeoutMs: number) => Promise<TxtLookup>;
 }
@@ -227,6 +229,9 @@ export async function gatherPrereq(o: GatherOptions, d: GatherDeps): Promise<Pre
     starttls,
     dkim: { selectorsFrom: o.dkimSelectors?.length ? 'flag' : 'defaults', lookups: dkimLookups },
     backend,
+    ...(d.validating
+      ? { resolver: { validating: d.validating.validating, summary: d.validating.summary } }
+      : {}),
     dnssec: dn.dnssec,
     ...(dn.why ? { dnssecWhy: dn.why } : {}),
   };
