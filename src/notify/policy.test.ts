@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { SentRow } from '../store/monitor.js';
-import { batchNotices, decideNotifications, type Notice, type Problem } from './policy.js';
+import {
+  batchNotices,
+  decideNotifications,
+  MAX_CHANGES_PER_WINDOW,
+  type Notice,
+  type Problem,
+} from './policy.js';
 
 const H = 3_600_000;
 const t0 = new Date('2026-01-10T00:00:00Z');
@@ -93,6 +99,34 @@ describe('notification policy', () => {
       sent.map((n) => n.map((x) => `${x.type} ${x.domain}`)),
       [['problem a.test', 'problem b.test'], ['recovery a.test']],
     );
+  });
+
+  it('a problem that comes and goes every pass is held back after a few changes, then told once settled', () => {
+    // every 10 minutes: there, gone, there, gone, ... for 3 hours, then gone for good
+    const passes = Array.from({ length: 18 }, (_, k) => ({
+      h: k / 6,
+      problems: k % 2 === 0 ? [problem()] : [],
+    }));
+    passes.push({ h: 24.5, problems: [] }, { h: 25, problems: [] }, { h: 49, problems: [] });
+    const sent = drive(passes).map((n) => n.map((x) => x.type).join());
+    const told = sent.filter((x) => x !== '');
+    assert.equal(told.length, MAX_CHANGES_PER_WINDOW, sent.join('|'));
+    assert.deepEqual(told.slice(0, 4), ['problem', 'recovery', 'problem', 'recovery']);
+    // the 4th message says further changes are held back; then nothing until the window ends
+    const flat = drive(passes).flat();
+    assert.match(flat[3]!.text, /held back until 2026-01-11T00:00:00\.000Z/);
+    // held back while it flapped, told once it settled (it was last told recovered, and is gone:
+    // nothing to tell), and forgotten after a quiet day
+    assert.deepEqual(sent.slice(18), ['', '', '']);
+  });
+
+  it('a held-back reappearance is told when the window ends', () => {
+    const passes = [0, 1, 2, 3].map((h) => ({ h, problems: h % 2 === 0 ? [problem()] : [] }));
+    // told: problem, recovery, problem, recovery (4 = the limit); back at 5 h: held back
+    passes.push({ h: 5, problems: [problem()] }, { h: 23, problems: [problem()] });
+    passes.push({ h: 24.1, problems: [problem()] });
+    const sent = drive(passes).map((n) => n.map((x) => x.type).join());
+    assert.deepEqual(sent, ['problem', 'recovery', 'problem', 'recovery', '', '', 'problem']);
   });
 
   it('never a storm: many notices in one pass go out as one digest', () => {

@@ -77,17 +77,30 @@ export interface Decision {
   deletes: string[];
 }
 
+/**
+ * Messages about one problem (first message and recovery, not reminders) per reminder interval:
+ * one that comes and goes every pass is told this often, then held back until the interval ends,
+ * when whatever it then is (still there, or gone) is told once.
+ */
+export const MAX_CHANGES_PER_WINDOW = 4;
+
 export function decideNotifications(i: DecideInput): Decision {
   const at = i.now.toISOString();
   const nowMs = i.now.getTime();
+  const since = (iso: string) => nowMs - Date.parse(iso);
+  const inSight = i.inSight ?? (() => true);
   const sent = new Map(i.sent.map((s) => [s.key, s]));
+  const open = new Map<string, Problem>();
+  for (const p of i.problems) if (!open.has(p.key)) open.set(p.key, p);
   const notices: Notice[] = [];
   const upserts: SentRow[] = [];
   const deletes: string[] = [];
-  const open = new Set<string>();
-  for (const p of i.problems) {
-    if (open.has(p.key)) continue;
-    open.add(p.key);
+  const held = (s: SentRow) =>
+    `; it keeps coming and going, so further changes are held back until ${new Date(
+      Date.parse(s.windowStart) + i.reminderMs,
+    ).toISOString()}`;
+
+  for (const p of open.values()) {
     const s = sent.get(p.key);
     const base = {
       kind: p.kind,
@@ -109,36 +122,77 @@ export function decideNotifications(i: DecideInput): Decision {
         openedAt: at,
         lastSent: at,
         reminders: 0,
+        told: 'open',
+        windowStart: at,
+        windowCount: 1,
       });
       continue;
     }
-    if (i.inSight && !i.inSight(p.domain)) continue;
-    // At most one reminder per interval, counted from the last message about this problem: a
-    // daemon restarted every minute still sends nothing new.
-    if (nowMs - Date.parse(s.lastSent) >= i.reminderMs) {
-      notices.push({ type: 'reminder', ...base });
-      upserts.push({
-        ...s,
-        kind: p.kind,
-        title: p.title,
-        lastSent: at,
-        reminders: s.reminders + 1,
-      });
+    if (!inSight(p.domain)) continue;
+    if (s.told === 'open') {
+      // At most one reminder per interval, counted from the last message about this problem: a
+      // daemon restarted every minute still sends nothing new.
+      if (since(s.lastSent) >= i.reminderMs) {
+        notices.push({ type: 'reminder', ...base });
+        upserts.push({
+          ...s,
+          kind: p.kind,
+          title: p.title,
+          lastSent: at,
+          reminders: s.reminders + 1,
+        });
+      }
+      continue;
     }
+    // back after a recovery notice
+    const fresh = since(s.windowStart) >= i.reminderMs;
+    const count = fresh ? 0 : s.windowCount;
+    if (count >= MAX_CHANGES_PER_WINDOW) continue;
+    const row: SentRow = {
+      ...s,
+      kind: p.kind,
+      title: p.title,
+      openedAt: at,
+      lastSent: at,
+      reminders: 0,
+      told: 'open',
+      windowStart: fresh ? at : s.windowStart,
+      windowCount: count + 1,
+    };
+    const last = row.windowCount === MAX_CHANGES_PER_WINDOW;
+    notices.push({ type: 'problem', ...base, ...(last ? { text: `${p.text}${held(row)}` } : {}) });
+    upserts.push(row);
   }
+
   for (const s of i.sent) {
-    if (open.has(s.key) || (i.inSight && !i.inSight(s.domain))) continue;
+    if (open.has(s.key) || !inSight(s.domain)) continue;
+    if (s.told === 'recovered') {
+      // quiet for a whole interval: forget it (a later occurrence is news again anyway)
+      if (since(s.lastSent) >= i.reminderMs) deletes.push(s.key);
+      continue;
+    }
+    const fresh = since(s.windowStart) >= i.reminderMs;
+    const count = fresh ? 0 : s.windowCount;
+    if (count >= MAX_CHANGES_PER_WINDOW) continue;
+    const row: SentRow = {
+      ...s,
+      lastSent: at,
+      told: 'recovered',
+      windowStart: fresh ? at : s.windowStart,
+      windowCount: count + 1,
+    };
+    const last = row.windowCount === MAX_CHANGES_PER_WINDOW;
     notices.push({
       type: 'recovery',
       kind: s.kind as NotifyKind,
       key: s.key,
       domain: s.domain,
       title: `Recovered: ${s.title}`,
-      text: `No longer seen (first reported ${s.openedAt}).`,
+      text: `No longer seen (first reported ${s.openedAt})${last ? held(row) : ''}.`,
       since: s.openedAt,
       at,
     });
-    deletes.push(s.key);
+    upserts.push(row);
   }
   return { notices, upserts, deletes };
 }

@@ -209,6 +209,20 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'notifications: what the recipients were last told, per problem, and a flap window',
+    // A problem that comes and goes every pass must not send a message every pass (issue 10:
+    // never a storm). `told` is what the recipients last heard (open or recovered), so a
+    // recovered problem keeps its row; `window_start`/`window_count` count the messages about
+    // it in the current reminder interval, so a flapping one is held back until it settles.
+    sql: `
+      ALTER TABLE notify_sent ADD COLUMN told TEXT NOT NULL DEFAULT 'open'
+        CHECK (told IN ('open', 'recovered'));
+      ALTER TABLE notify_sent ADD COLUMN window_start TEXT;
+      ALTER TABLE notify_sent ADD COLUMN window_count INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 /** The schema version this build knows: the last migration's. */

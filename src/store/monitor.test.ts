@@ -69,11 +69,17 @@ describe('monitor findings', () => {
           openedAt: t(0).toISOString(),
           lastSent: t(0).toISOString(),
           reminders: 0,
+          told: 'recovered',
+          windowStart: t(0).toISOString(),
+          windowCount: 2,
         },
       ],
       [],
     );
-    assert.equal(m.sent().length, 1);
+    assert.deepEqual(
+      m.sent().map((x) => [x.key, x.told, x.windowCount]),
+      [['k', 'recovered', 2]],
+    );
     m.saveSent([], ['k']);
     assert.equal(m.sent().length, 0);
     m.saveSent(
@@ -86,6 +92,9 @@ describe('monitor findings', () => {
           openedAt: t(0).toISOString(),
           lastSent: t(0).toISOString(),
           reminders: 0,
+          told: 'recovered',
+          windowStart: t(0).toISOString(),
+          windowCount: 2,
         },
       ],
       [],

@@ -91,6 +91,11 @@ export interface SentRow {
   openedAt: string;
   lastSent: string;
   reminders: number;
+  /** what the recipients last heard about it */
+  told: 'open' | 'recovered';
+  /** start of the current flap window and the messages sent in it (problem and recovery) */
+  windowStart: string;
+  windowCount: number;
 }
 
 export interface WatchedDomain {
@@ -245,8 +250,14 @@ export class MonitorStore {
           opened_at: string;
           last_sent: string;
           reminders: number;
+          told: 'open' | 'recovered';
+          window_start: string | null;
+          window_count: number;
         }[]
       ).map((r) => ({
+        told: r.told,
+        windowStart: r.window_start ?? r.opened_at,
+        windowCount: r.window_count,
         key: r.key,
         domain: r.domain,
         kind: r.kind,
@@ -263,13 +274,27 @@ export class MonitorStore {
     this.#run('record the notifications sent', () =>
       this.#db.transaction(() => {
         const up = this.#db.prepare(
-          `INSERT INTO notify_sent (key, domain, kind, title, opened_at, last_sent, reminders)
-           VALUES (?, ?, ?, ?, ?, ?, ?)
+          `INSERT INTO notify_sent (key, domain, kind, title, opened_at, last_sent, reminders,
+             told, window_start, window_count)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (key) DO UPDATE SET kind = excluded.kind, title = excluded.title,
-             last_sent = excluded.last_sent, reminders = excluded.reminders`,
+             opened_at = excluded.opened_at, last_sent = excluded.last_sent,
+             reminders = excluded.reminders, told = excluded.told,
+             window_start = excluded.window_start, window_count = excluded.window_count`,
         );
         for (const s of upserts) {
-          up.run(s.key, s.domain, s.kind, s.title, s.openedAt, s.lastSent, s.reminders);
+          up.run(
+            s.key,
+            s.domain,
+            s.kind,
+            s.title,
+            s.openedAt,
+            s.lastSent,
+            s.reminders,
+            s.told,
+            s.windowStart,
+            s.windowCount,
+          );
         }
         const del = this.#db.prepare('DELETE FROM notify_sent WHERE key = ?');
         for (const k of deletes) del.run(k);
