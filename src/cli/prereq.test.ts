@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
 import type { PrereqReport } from '../core/prereq/index.js';
 import { runCli } from '../../test/support/cli.js';
 import type { Io } from './io.js';
@@ -90,4 +93,39 @@ describe('prereq usage errors: one line, exit 64, nothing looked up', () => {
       assert.equal(r.stdout, '');
     });
   }
+});
+
+describe('prereq: the DNS backend read through a zone file (no network but a dead loopback resolver)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dk-prereq-cli-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (zoneFile: string) => {
+    const cfg = join(dir, 'dk.ini');
+    writeFileSync(cfg, `[dns]\nzone = example.test\nbackend = zonefile\nzone-file = ${zoneFile}\n`);
+    const r = runCli(
+      ['prereq', 'example.test', '--resolver', '127.0.0.1:1', '--timeout', '1', '--json'],
+      { env: { DANEKEEPER_CONFIG: cfg } },
+    );
+    const rep = JSON.parse(r.stdout) as PrereqReport;
+    return { r, backend: rep.findings.find((f) => f.requirement === 'dns-backend')! };
+  };
+
+  test('a readable zone file: the backend is ok; the rest undecided, exit 3', () => {
+    const zf = join(dir, 'example.test.zone');
+    writeFileSync(
+      zf,
+      '$TTL 300\n@ IN SOA ns1.example.test. hostmaster.example.test. 1 3600 600 86400 60\n@ IN NS ns1.example.test.\n',
+    );
+    const { r, backend } = run(zf);
+    assert.equal(backend.status, 'ok', backend.message);
+    assert.match(backend.message, /example\.test\.? is reachable through zonefile/);
+    assert.equal(r.code, 3, r.stderr);
+  });
+
+  test('a zone file that is not there: the backend fails with why, exit 2', () => {
+    const { r, backend } = run(join(dir, 'missing.zone'));
+    assert.equal(backend.status, 'fail');
+    assert.match(backend.message, /missing\.zone/);
+    assert.ok(backend.fix);
+    assert.equal(r.code, 2);
+  });
 });
