@@ -260,7 +260,7 @@ function backendFix(code: string | undefined, zone: string, describe: string): s
     case 'E_PUBLISH_UNREACHABLE':
       return `Start the DNS server (${describe}) or correct server = / api-url = in [dns].`;
     case 'E_PUBLISH_IO':
-      return 'Make the zone file (zone-file = in [dns]) readable and writable by danekeeper.';
+      return 'Check that zone-file = in [dns] names the master file the primary loads for the zone, and that danekeeper may read and write it.';
     default:
       return `Check the [dns] settings (backend, server, zone) for ${zone}.`;
   }
