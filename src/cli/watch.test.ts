@@ -102,5 +102,18 @@ describe('watch (CLI)', () => {
       '      first seen 2026-01-01T00:00:00.000Z, last seen 2026-01-01T00:10:00.000Z',
       '      fix: install the right certificate',
     ]);
+    // no [notify] channel: no line about notifications at all
+    const quiet = capture();
+    printPass(
+      { ...result([]), notify: { notices: [], delivered: [], errors: [], configured: false } },
+      quiet,
+    );
+    assert.deepEqual(quiet.lines, ['a.test (watched): FAILED']);
+    const told = capture();
+    printPass(
+      { ...result([]), notify: { notices: [], delivered: [], errors: [], configured: true } },
+      told,
+    );
+    assert.equal(told.lines.at(-1), 'Notifications: nothing new to send');
   });
 });

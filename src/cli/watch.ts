@@ -146,7 +146,7 @@ export function printPass(r: MonitorResult, io: Io): void {
       io.out(`  RECOVERED ${f.code} ${f.subject} (seen ${f.firstSeen} to ${f.lastSeen})`);
     }
   }
-  if (r.notify) {
+  if (r.notify?.configured) {
     const n = r.notify;
     if (n.notices.length === 0) io.out('Notifications: nothing new to send');
     else if (n.delivered.length > 0)
