@@ -78,6 +78,13 @@ describe('watch (CLI)', () => {
       r.stderr,
       'danekeeper: other.example is not watched ("danekeeper watch list" shows what is)\n',
     );
+    // an unknown domain is refused before any network work (no resolver named, none asked)
+    r = runCli(['watch', 'check', 'other.example'], { env });
+    assert.equal(r.code, 64);
+    assert.equal(
+      r.stderr,
+      'danekeeper: other.example is neither managed nor watched (add it with "danekeeper watch other.example")\n',
+    );
     r = runCli(['watch', 'remove', 'partner.example'], { env });
     assert.equal(r.code, 0);
     r = runCli(['watch', 'list'], { env });

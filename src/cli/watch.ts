@@ -168,8 +168,21 @@ export async function runWatchCheck(
     import('../monitor/open.js'),
   ]);
   const state = openStateFor(f, config, deps);
+  const store = openMonitor(f, config, deps);
   try {
+    if (
+      only !== undefined &&
+      !state.domains.get(only) &&
+      !store.watched().some((w) => w.name === only)
+    ) {
+      throw new DkError(
+        'usage',
+        'E_WATCH_UNKNOWN',
+        `${only} is neither managed nor watched (add it with "danekeeper watch ${only}")`,
+      );
+    }
     const m = await openMonitorDeps({
+      monitor: store,
       config,
       state,
       statePath: statePath(f, config, deps),
@@ -183,13 +196,6 @@ export async function runWatchCheck(
         io.err(`danekeeper: ${m.deps.validating.summary}`);
       }
       const r = await runMonitorPass({ ...m.deps, ...(only !== undefined ? { only } : {}) });
-      if (only !== undefined && r.targets.length === 0) {
-        throw new DkError(
-          'usage',
-          'E_WATCH_UNKNOWN',
-          `${only} is neither managed nor watched (add it with "danekeeper watch ${only}")`,
-        );
-      }
       if (f.json) io.out(JSON.stringify(r, null, 2));
       else printPass(r, io);
       for (const e of r.notify?.errors ?? []) io.err(`danekeeper: ${e}`);
@@ -198,6 +204,7 @@ export async function runWatchCheck(
       m.close();
     }
   } finally {
+    store.close();
     state.close();
   }
 }
