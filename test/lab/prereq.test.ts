@@ -207,6 +207,11 @@ describe(
       assert.equal(rep.status, 'ok');
       onlyFails(by, []);
       assert.match(by.dkim!.message, /selector default/);
+      assert.match(
+        by.starttls!.message,
+        /^mail\.good\.test 127\.0\.10\.25 offers STARTTLS and completes the TLS handshake \(TLSv1\.3 /,
+      );
+      assert.equal(by.mx!.message, 'The MX host is this server: mail.good.test (127.0.10.25).');
       assert.match(by['dns-backend']!.message, /reachable through rfc2136 at 127\.0\.54\.160/);
       assert.match(
         by.delegation!.message,

@@ -551,7 +551,8 @@ describe("mx rule (the seed: MX to this server's address)", () => {
         });
       },
       status: 'warn',
-      message: /backup\.example\.net \(198\.51\.100\.9\) does not/,
+      message:
+        /mail\.example\.org \(192\.0\.2\.25\) is this server, but backup\.example\.net \(198\.51\.100\.9\) is not/,
     },
     {
       name: 'the MX host has an address of ours and one elsewhere: warn, names only the other',
@@ -559,7 +560,7 @@ describe("mx rule (the seed: MX to this server's address)", () => {
         o.mailHosts[0]!.aaaa = a(['2001:db8::99']);
       },
       status: 'warn',
-      message: /but mail\.example\.org \(2001:db8::99\) does not/,
+      message: /but mail\.example\.org \(2001:db8::99\) is not/,
     },
     {
       name: "the MX host's address lookups failed: unknown",

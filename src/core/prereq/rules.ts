@@ -101,7 +101,7 @@ export const starttlsRule: PrereqRule = (o) => {
     return {
       ...base,
       status,
-      message: `Every address probed (${o.starttls.length}) offers STARTTLS and completes the TLS handshake.`,
+      message: `${list(o.starttls.map((s) => `${s.host} ${s.address}`))} ${o.starttls.length === 1 ? 'offers' : 'offer'} STARTTLS and ${o.starttls.length === 1 ? 'completes' : 'complete'} the TLS handshake (${o.starttls[0]?.detail ?? ''}).`,
       details,
     };
   }
@@ -491,7 +491,7 @@ export const mxRule: PrereqRule = (o) => {
       `MX ${r.preference} ${r.exchange}: ${addrs.length ? addrs.join(', ') : 'no address'}${mine.length ? ' (this server)' : ''}`,
     );
     if (mine.length > 0) {
-      ourHosts.push(r.exchange);
+      ourHosts.push(`${r.exchange} (${mine.join(', ')})`);
       // RFC 7672 §2.2.2: senders look for TLSA only when the MX host's addresses are secure.
       if (
         o.dnssec?.chain === 'secure' &&
@@ -531,8 +531,8 @@ export const mxRule: PrereqRule = (o) => {
       status: elsewhere.length > 0 ? 'warn' : 'unknown',
       message:
         elsewhere.length > 0
-          ? `${list(ourHosts)} resolves to ${mine}, but ${list(elsewhere)} does not: senders use any MX host, and each needs STARTTLS and TLSA records of its own.`
-          : `${list(ourHosts)} resolves to ${mine}; the addresses of ${list(undecidedHosts)} could not be looked up.`,
+          ? `${list(ourHosts)} ${ourHosts.length === 1 ? 'is' : 'are'} this server, but ${list(elsewhere)} ${elsewhere.length === 1 ? 'is' : 'are'} not: senders use any MX host, and each needs STARTTLS and TLSA records of its own.`
+          : `${list(ourHosts)} ${ourHosts.length === 1 ? 'is' : 'are'} this server; the addresses of ${list(undecidedHosts)} could not be looked up.`,
       fix:
         elsewhere.length > 0
           ? 'Remove the MX records of hosts this server does not run, or set up DANE on them as well.'
@@ -565,7 +565,7 @@ export const mxRule: PrereqRule = (o) => {
   return {
     ...base,
     status: 'ok',
-    message: `${list(ourHosts)} resolve${ourHosts.length === 1 ? 's' : ''} to ${mine}.`,
+    message: `${o.mailHostFrom === 'mx' && real.length > 1 ? 'Every MX host is this server: ' : 'The MX host is this server: '}${list(ourHosts)}.`,
     details,
   };
 };
