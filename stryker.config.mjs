@@ -16,17 +16,16 @@ export const targets = {
   'dane-names': {
     mutate: ['src/core/dane/names.ts'],
     tests: [
+      'src/core/dane/names-mutants.test.ts',
       'src/core/dane/names.test.ts',
-      'src/core/dane/dane-mutants.test.ts',
       'src/core/dane/verify.test.ts',
-      'src/core/dane/rules.test.ts',
     ],
   },
   'dane-identity': {
     mutate: ['src/core/dane/identity.ts'],
     tests: [
+      'src/core/dane/names-mutants.test.ts',
       'src/core/dane/names.test.ts',
-      'src/core/dane/dane-mutants.test.ts',
       'src/core/dane/verify.test.ts',
     ],
   },
@@ -40,7 +39,8 @@ export const targets = {
       {
         mutate: [`src/core/dane/verify.ts:${lines}`],
         tests: [
-          'src/core/dane/dane-mutants.test.ts',
+          'src/core/dane/verify-mutants.test.ts',
+          'src/core/dane/names-mutants.test.ts',
           'src/core/dane/verify.test.ts',
           'src/core/dane/rules.test.ts',
         ],
