@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { DkError } from '../core/errors.js';
-import { hostName, storeCall } from './guard.js';
+import { hostName, statementCache, storeCall } from './guard.js';
 
 export interface CertificateInfo {
   id: string;
@@ -70,9 +70,12 @@ const iso = (s: string, what: string) => {
 export class CertificateStore {
   readonly #db: Database.Database;
   readonly #label: string;
+  // prepared once per open store (guard.ts statementCache)
+  readonly #sql: (sql: string) => Database.Statement;
 
   constructor(db: Database.Database, label: string) {
     this.#db = db;
+    this.#sql = statementCache(db);
     this.#label = label;
   }
 
@@ -88,23 +91,21 @@ export class CertificateStore {
     }
     storeCall(this.#label, 'store a certificate', () => {
       try {
-        this.#db
-          .prepare(
-            `INSERT INTO certificates (id, domain, key_id, chain_pem, not_before, not_after,
+        this.#sql(
+          `INSERT INTO certificates (id, domain, key_id, chain_pem, not_before, not_after,
                serial, ari_cert_id, issued_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(
-            id,
-            hostName(c.domain),
-            c.keyId,
-            c.chainPem,
-            iso(c.notBefore, 'notBefore'),
-            iso(c.notAfter, 'notAfter'),
-            c.serial.toLowerCase(),
-            c.ariCertId,
-            iso(c.issuedAt, 'issuedAt'),
-          );
+        ).run(
+          id,
+          hostName(c.domain),
+          c.keyId,
+          c.chainPem,
+          iso(c.notBefore, 'notBefore'),
+          iso(c.notAfter, 'notAfter'),
+          c.serial.toLowerCase(),
+          c.ariCertId,
+          iso(c.issuedAt, 'issuedAt'),
+        );
       } catch (e) {
         if (((e as { code?: string }).code ?? '').startsWith('SQLITE_CONSTRAINT')) {
           throw new DkError(
@@ -121,7 +122,7 @@ export class CertificateStore {
 
   get(id: string): CertificateInfo | undefined {
     const r = storeCall(this.#label, 'read a certificate', () =>
-      this.#db.prepare('SELECT * FROM certificates WHERE id = ?').get(id),
+      this.#sql('SELECT * FROM certificates WHERE id = ?').get(id),
     ) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
@@ -129,9 +130,9 @@ export class CertificateStore {
   /** The domain's certificates, newest issued first. */
   list(domain: string): CertificateInfo[] {
     const rows = storeCall(this.#label, 'list certificates', () =>
-      this.#db
-        .prepare('SELECT * FROM certificates WHERE domain = ? ORDER BY issued_at DESC, id')
-        .all(hostName(domain)),
+      this.#sql('SELECT * FROM certificates WHERE domain = ? ORDER BY issued_at DESC, id').all(
+        hostName(domain),
+      ),
     ) as Row[];
     return rows.map(fromRow);
   }
@@ -139,12 +140,10 @@ export class CertificateStore {
   /** The certificate in the cert dir now: installed and not replaced. */
   installed(domain: string): CertificateInfo | undefined {
     const r = storeCall(this.#label, 'read the installed certificate', () =>
-      this.#db
-        .prepare(
-          `SELECT * FROM certificates WHERE domain = ? AND installed_at IS NOT NULL
+      this.#sql(
+        `SELECT * FROM certificates WHERE domain = ? AND installed_at IS NOT NULL
              AND replaced_at IS NULL ORDER BY installed_at DESC LIMIT 1`,
-        )
-        .get(hostName(domain)),
+      ).get(hostName(domain)),
     ) as Row | undefined;
     return r ? fromRow(r) : undefined;
   }
@@ -166,15 +165,13 @@ export class CertificateStore {
               'E_STORE_CERT',
               `No certificate ${id} in the state database`,
             );
-          this.#db
-            .prepare(
-              `UPDATE certificates SET replaced_at = ? WHERE domain = ? AND id <> ?
+          this.#sql(
+            `UPDATE certificates SET replaced_at = ? WHERE domain = ? AND id <> ?
                AND installed_at IS NOT NULL AND replaced_at IS NULL`,
-            )
-            .run(when, c.domain, id);
-          this.#db
-            .prepare('UPDATE certificates SET installed_at = ?, replaced_at = NULL WHERE id = ?')
-            .run(when, id);
+          ).run(when, c.domain, id);
+          this.#sql(
+            'UPDATE certificates SET installed_at = ?, replaced_at = NULL WHERE id = ?',
+          ).run(when, id);
           return this.get(id)!;
         })
         .immediate(),

@@ -4,7 +4,7 @@
  */
 import type Database from 'better-sqlite3';
 import { DkError } from '../core/errors.js';
-import { hostName, storeCall } from './guard.js';
+import { hostName, statementCache, storeCall } from './guard.js';
 
 export const KEY_TYPES = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
@@ -120,9 +120,12 @@ export const unknownDomain = (name: string) =>
 export class DomainStore {
   readonly #db: Database.Database;
   readonly #label: string;
+  // prepared once per open store (guard.ts statementCache)
+  readonly #sql: (sql: string) => Database.Statement;
 
   constructor(db: Database.Database, label: string) {
     this.#db = db;
+    this.#sql = statementCache(db);
     this.#label = label;
   }
 
@@ -134,16 +137,14 @@ export class DomainStore {
       this.#label,
       'add a domain',
       () =>
-        this.#db
-          .prepare(
-            `INSERT OR IGNORE INTO domains (name, include_domain_name, subdomains, mail_hosts,
+        this.#sql(
+          `INSERT OR IGNORE INTO domains (name, include_domain_name, subdomains, mail_hosts,
              endpoints, dane, cert_dir, reload, key_type, new_key_each_renewal, issuer_records,
              challenge, created_at, updated_at)
            VALUES (@name, @include_domain_name, @subdomains, @mail_hosts, @endpoints, @dane,
              @cert_dir, @reload, @key_type, @new_key_each_renewal, @issuer_records, @challenge,
              @at, @at)`,
-          )
-          .run({ ...p, at }).changes,
+        ).run({ ...p, at }).changes,
     );
     if (changes === 0) {
       throw new DkError(
@@ -157,7 +158,7 @@ export class DomainStore {
 
   get(name: string): Domain | undefined {
     const row = storeCall(this.#label, 'read a domain', () =>
-      this.#db.prepare('SELECT * FROM domains WHERE name = ?').get(hostName(name)),
+      this.#sql('SELECT * FROM domains WHERE name = ?').get(hostName(name)),
     ) as Row | undefined;
     return row ? fromRow(row) : undefined;
   }
@@ -165,7 +166,7 @@ export class DomainStore {
   /** Every managed domain, by name. */
   list(): Domain[] {
     const rows = storeCall(this.#label, 'list domains', () =>
-      this.#db.prepare('SELECT * FROM domains ORDER BY name').all(),
+      this.#sql('SELECT * FROM domains ORDER BY name').all(),
     ) as Row[];
     return rows.map(fromRow);
   }
@@ -178,16 +179,14 @@ export class DomainStore {
           const cur = this.get(name);
           if (!cur) throw unknownDomain(name);
           const next = { ...cur, ...patch, name: cur.name };
-          this.#db
-            .prepare(
-              `UPDATE domains SET include_domain_name = @include_domain_name,
+          this.#sql(
+            `UPDATE domains SET include_domain_name = @include_domain_name,
                subdomains = @subdomains, mail_hosts = @mail_hosts, endpoints = @endpoints,
                dane = @dane, cert_dir = @cert_dir, reload = @reload, key_type = @key_type,
                new_key_each_renewal = @new_key_each_renewal, issuer_records = @issuer_records,
                challenge = @challenge, updated_at = @at
              WHERE name = @name`,
-            )
-            .run({ ...toParams(next), at: now.toISOString() });
+          ).run({ ...toParams(next), at: now.toISOString() });
           return this.get(cur.name)!;
         })
         .immediate(),
@@ -203,7 +202,7 @@ export class DomainStore {
     return storeCall(
       this.#label,
       'remove a domain',
-      () => this.#db.prepare('DELETE FROM domains WHERE name = ?').run(hostName(name)).changes > 0,
+      () => this.#sql('DELETE FROM domains WHERE name = ?').run(hostName(name)).changes > 0,
     );
   }
 }

@@ -5,7 +5,7 @@
  */
 import type Database from 'better-sqlite3';
 import { DkError } from '../core/errors.js';
-import { hostName, storeCall } from './guard.js';
+import { hostName, statementCache, storeCall } from './guard.js';
 
 export interface DkEvent {
   id: number;
@@ -48,9 +48,12 @@ const fromRow = (r: Row): DkEvent => ({
 export class EventStore {
   readonly #db: Database.Database;
   readonly #label: string;
+  // prepared once per open store (guard.ts statementCache)
+  readonly #sql: (sql: string) => Database.Statement;
 
   constructor(db: Database.Database, label: string) {
     this.#db = db;
+    this.#sql = statementCache(db);
     this.#label = label;
   }
 
@@ -79,9 +82,9 @@ export class EventStore {
     const one = message.replace(/\s*\n\s*/g, ' ');
     const id = storeCall(this.#label, 'log an event', () =>
       Number(
-        this.#db
-          .prepare('INSERT INTO events (domain, at, kind, message, details) VALUES (?, ?, ?, ?, ?)')
-          .run(hostName(domain), at.toISOString(), kind, one, json).lastInsertRowid,
+        this.#sql(
+          'INSERT INTO events (domain, at, kind, message, details) VALUES (?, ?, ?, ?, ?)',
+        ).run(hostName(domain), at.toISOString(), kind, one, json).lastInsertRowid,
       ),
     );
     return { id, domain: hostName(domain), at: at.toISOString(), kind, message: one, details };

@@ -12,7 +12,7 @@ import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { DkError } from '../core/errors.js';
 import type { KeyType } from './domains.js';
-import { hostName, storeCall } from './guard.js';
+import { hostName, statementCache, storeCall } from './guard.js';
 
 export type KeyRole = 'current' | 'next' | 'retired';
 
@@ -61,12 +61,15 @@ const info = (r: Row): KeyInfo => ({
 export class KeyStore {
   readonly #db: Database.Database;
   readonly #label: string;
+  // prepared once per open store (guard.ts statementCache)
+  readonly #sql: (sql: string) => Database.Statement;
 
   readonly #beforeSecret: () => void;
 
   /** `beforeSecret` runs before a private key is written: it refuses a file others can read. */
   constructor(db: Database.Database, label: string, beforeSecret: () => void = () => {}) {
     this.#db = db;
+    this.#sql = statementCache(db);
     this.#label = label;
     this.#beforeSecret = beforeSecret;
   }
@@ -92,12 +95,10 @@ export class KeyStore {
     this.#beforeSecret();
     storeCall(this.#label, 'store a key', () => {
       try {
-        this.#db
-          .prepare(
-            `INSERT INTO keys (id, domain, role, type, private_pem, spki_sha256, created_at)
+        this.#sql(
+          `INSERT INTO keys (id, domain, role, type, private_pem, spki_sha256, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?)`,
-          )
-          .run(id, domain, k.role, k.type, k.privateKeyPem, spki, now.toISOString());
+        ).run(id, domain, k.role, k.type, k.privateKeyPem, spki, now.toISOString());
       } catch (e) {
         const code = (e as { code?: string }).code ?? '';
         if (code.startsWith('SQLITE_CONSTRAINT')) {
@@ -117,7 +118,7 @@ export class KeyStore {
 
   get(id: string): KeyInfo | undefined {
     const r = storeCall(this.#label, 'read a key', () =>
-      this.#db.prepare(`SELECT ${PUBLIC} FROM keys WHERE id = ?`).get(id),
+      this.#sql(`SELECT ${PUBLIC} FROM keys WHERE id = ?`).get(id),
     ) as Row | undefined;
     return r ? info(r) : undefined;
   }
@@ -125,13 +126,11 @@ export class KeyStore {
   /** The domain's keys: current, next, then retired (newest first). */
   list(domain: string): KeyInfo[] {
     const rows = storeCall(this.#label, 'list keys', () =>
-      this.#db
-        .prepare(
-          `SELECT ${PUBLIC} FROM keys WHERE domain = ?
+      this.#sql(
+        `SELECT ${PUBLIC} FROM keys WHERE domain = ?
            ORDER BY CASE role WHEN 'current' THEN 0 WHEN 'next' THEN 1 ELSE 2 END,
                     created_at DESC, id`,
-        )
-        .all(hostName(domain)),
+      ).all(hostName(domain)),
     ) as Row[];
     return rows.map(info);
   }
@@ -144,7 +143,7 @@ export class KeyStore {
   /** The private key, for the CSR and for privkey.pem: the only way to read it. */
   privateKeyPem(id: string): string {
     const r = storeCall(this.#label, 'read a private key', () =>
-      this.#db.prepare('SELECT private_pem FROM keys WHERE id = ?').get(id),
+      this.#sql('SELECT private_pem FROM keys WHERE id = ?').get(id),
     ) as { private_pem: string } | undefined;
     if (!r) throw new DkError('internal', 'E_STORE_KEY', `No key ${id} in the state database`);
     return r.private_pem;
@@ -163,10 +162,10 @@ export class KeyStore {
           if (!next) {
             throw new DkError('internal', 'E_STORE_KEY', `${d} has no next key to switch to`);
           }
-          this.#db
-            .prepare(`UPDATE keys SET role = 'retired' WHERE domain = ? AND role = 'current'`)
-            .run(d);
-          this.#db.prepare(`UPDATE keys SET role = 'current' WHERE id = ?`).run(next.id);
+          this.#sql(`UPDATE keys SET role = 'retired' WHERE domain = ? AND role = 'current'`).run(
+            d,
+          );
+          this.#sql(`UPDATE keys SET role = 'current' WHERE id = ?`).run(next.id);
           return this.get(next.id)!;
         })
         .immediate(),
@@ -177,7 +176,7 @@ export class KeyStore {
   setRole(id: string, role: KeyRole): KeyInfo {
     storeCall(this.#label, 'change a key role', () => {
       try {
-        const n = this.#db.prepare('UPDATE keys SET role = ? WHERE id = ?').run(role, id).changes;
+        const n = this.#sql('UPDATE keys SET role = ? WHERE id = ?').run(role, id).changes;
         if (n === 0)
           throw new DkError('internal', 'E_STORE_KEY', `No key ${id} in the state database`);
       } catch (e) {
@@ -199,7 +198,7 @@ export class KeyStore {
     return storeCall(
       this.#label,
       'delete a key',
-      () => this.#db.prepare('DELETE FROM keys WHERE id = ?').run(id).changes > 0,
+      () => this.#sql('DELETE FROM keys WHERE id = ?').run(id).changes > 0,
     );
   }
 }

@@ -15,7 +15,7 @@
  */
 import type Database from 'better-sqlite3';
 import { DkError } from '../core/errors.js';
-import { hostName, storeCall } from './guard.js';
+import { hostName, statementCache, storeCall } from './guard.js';
 
 export interface StoredState {
   domain: string;
@@ -54,19 +54,20 @@ function refuseSecrets(json: string, what: string): void {
 export class RolloverStore {
   readonly #db: Database.Database;
   readonly #label: string;
+  // prepared once per open store (guard.ts statementCache)
+  readonly #sql: (sql: string) => Database.Statement;
 
   constructor(db: Database.Database, label: string) {
     this.#db = db;
+    this.#sql = statementCache(db);
     this.#label = label;
   }
 
   read(domain: string): StoredState | undefined {
     const r = storeCall(this.#label, 'read the rollover state', () =>
-      this.#db
-        .prepare(
-          'SELECT domain, state_version, state, updated_at FROM rollover_state WHERE domain = ?',
-        )
-        .get(hostName(domain)),
+      this.#sql(
+        'SELECT domain, state_version, state, updated_at FROM rollover_state WHERE domain = ?',
+      ).get(hostName(domain)),
     ) as { domain: string; state_version: number; state: string; updated_at: string } | undefined;
     if (!r) return undefined;
     return {
@@ -99,9 +100,9 @@ export class RolloverStore {
               `Not saving the rollover state of ${d}: the lease of ${o.holder} expired or is held by another pass`,
             );
           }
-          const cur = this.#db
-            .prepare('SELECT state_version FROM rollover_state WHERE domain = ?')
-            .get(d) as { state_version: number } | undefined;
+          const cur = this.#sql('SELECT state_version FROM rollover_state WHERE domain = ?').get(
+            d,
+          ) as { state_version: number } | undefined;
           const have = cur?.state_version ?? 0;
           if (have !== o.expectedVersion) {
             throw new DkError(
@@ -111,14 +112,12 @@ export class RolloverStore {
             );
           }
           const next = have + 1;
-          this.#db
-            .prepare(
-              `INSERT INTO rollover_state (domain, state_version, state, updated_at)
+          this.#sql(
+            `INSERT INTO rollover_state (domain, state_version, state, updated_at)
              VALUES (?, ?, ?, ?)
              ON CONFLICT (domain) DO UPDATE SET state_version = excluded.state_version,
                state = excluded.state, updated_at = excluded.updated_at`,
-            )
-            .run(d, next, json, now.toISOString());
+          ).run(d, next, json, now.toISOString());
           return next;
         })
         .immediate(),
@@ -126,9 +125,9 @@ export class RolloverStore {
   }
 
   #holds(domain: string, holder: string, now: Date): boolean {
-    const r = this.#db
-      .prepare('SELECT 1 FROM leases WHERE domain = ? AND holder = ? AND expires_ms > ?')
-      .get(domain, holder, now.getTime());
+    const r = this.#sql(
+      'SELECT 1 FROM leases WHERE domain = ? AND holder = ? AND expires_ms > ?',
+    ).get(domain, holder, now.getTime());
     return r !== undefined;
   }
 
@@ -144,14 +143,12 @@ export class RolloverStore {
       this.#label,
       'take a lease',
       () =>
-        this.#db
-          .prepare(
-            `INSERT INTO leases (domain, holder, expires_ms) VALUES (@d, @holder, @expires)
+        this.#sql(
+          `INSERT INTO leases (domain, holder, expires_ms) VALUES (@d, @holder, @expires)
            ON CONFLICT (domain) DO UPDATE SET holder = excluded.holder,
              expires_ms = excluded.expires_ms
            WHERE leases.expires_ms <= @now OR leases.holder = excluded.holder`,
-          )
-          .run({ d, holder, expires, now: now.getTime() }).changes,
+        ).run({ d, holder, expires, now: now.getTime() }).changes,
     );
     return changes > 0 ? { domain: d, holder, expiresAt: new Date(expires).toISOString() } : null;
   }
@@ -165,11 +162,9 @@ export class RolloverStore {
       this.#label,
       'renew a lease',
       () =>
-        this.#db
-          .prepare(
-            'UPDATE leases SET expires_ms = ? WHERE domain = ? AND holder = ? AND expires_ms > ?',
-          )
-          .run(expires, d, holder, now.getTime()).changes,
+        this.#sql(
+          'UPDATE leases SET expires_ms = ? WHERE domain = ? AND holder = ? AND expires_ms > ?',
+        ).run(expires, d, holder, now.getTime()).changes,
     );
     return changes > 0 ? { domain: d, holder, expiresAt: new Date(expires).toISOString() } : null;
   }
@@ -180,20 +175,19 @@ export class RolloverStore {
       this.#label,
       'release a lease',
       () =>
-        this.#db
-          .prepare('DELETE FROM leases WHERE domain = ? AND holder = ?')
-          .run(hostName(domain), holder).changes > 0,
+        this.#sql('DELETE FROM leases WHERE domain = ? AND holder = ?').run(
+          hostName(domain),
+          holder,
+        ).changes > 0,
     );
   }
 
   /** Who holds the domain's lease now, if anyone. */
   lease(domain: string, now = new Date()): Lease | undefined {
     const r = storeCall(this.#label, 'read a lease', () =>
-      this.#db
-        .prepare(
-          'SELECT domain, holder, expires_ms FROM leases WHERE domain = ? AND expires_ms > ?',
-        )
-        .get(hostName(domain), now.getTime()),
+      this.#sql(
+        'SELECT domain, holder, expires_ms FROM leases WHERE domain = ? AND expires_ms > ?',
+      ).get(hostName(domain), now.getTime()),
     ) as { domain: string; holder: string; expires_ms: number } | undefined;
     return r
       ? { domain: r.domain, holder: r.holder, expiresAt: new Date(r.expires_ms).toISOString() }
