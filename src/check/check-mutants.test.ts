@@ -471,7 +471,8 @@ describe('TLSA RRset (RFC 7672 §2.2.3)', () => {
   test('insecure TLSA at the expanded name: the original is not tried, DANE does not apply', async () => {
     const { report: r, calls } = await domain({
       ...alias(),
-      '_25._tcp.mx.other.test/TLSA': { ...tlsa(ee), status: 'insecure' },
+      // insecure NODATA: nothing usable here, and the answer is not proven, so no fallback
+      '_25._tcp.mx.other.test/TLSA': { status: 'insecure' },
       '_25._tcp.mx1.example.test/TLSA': tlsa(ee),
     });
     assert.ok(!calls.includes('_25._tcp.mx1.example.test/TLSA'), calls.join(' '));
