@@ -4,7 +4,12 @@ import { DkError } from '../../core/errors.js';
 import type { BackendObservation, DnssecObservation } from '../../core/prereq/types.js';
 import { StaticResolver, type StaticEntry } from '../dns/static-resolver.js';
 import type { ProbeOptions, ProbeResult } from '../probe/types.js';
-import { DEFAULT_DKIM_SELECTORS, gatherPrereq, type GatherDeps } from './gather.js';
+import {
+  canonicalAddress,
+  DEFAULT_DKIM_SELECTORS,
+  gatherPrereq,
+  type GatherDeps,
+} from './gather.js';
 import type { TxtLookup } from './txt.js';
 
 const SOA = {
@@ -191,5 +196,15 @@ describe('gatherPrereq', () => {
     const o = await gatherPrereq({ domain: 'example.org' }, w.deps);
     assert.deepEqual(o.mx.records, [{ preference: 0, exchange: '.' }]);
     assert.deepEqual(o.mailHosts, []);
+  });
+
+  test('--address in any IPv6 spelling is compared as the resolver prints it (RFC 5952)', async () => {
+    assert.equal(canonicalAddress('2001:DB8:0:0::25'), '2001:db8::25');
+    assert.equal(canonicalAddress('192.0.2.1'), '192.0.2.1');
+    const o = await gatherPrereq(
+      { domain: 'example.org', addresses: ['2001:0DB8::0:1'] },
+      world().deps,
+    );
+    assert.deepEqual(o.server.addresses, ['2001:db8::1']);
   });
 });

@@ -83,6 +83,19 @@ export function interfaceAddresses(): string[] {
   return out;
 }
 
+/**
+ * An address as the resolver prints AAAA records (RFC 5952: lower case, longest zero run
+ * compressed), so `--address 2001:DB8:0:0::25` is the same as a record of 2001:db8::25.
+ */
+export function canonicalAddress(a: string): string {
+  if (!a.includes(':')) return a;
+  try {
+    return new URL(`http://[${a}]/`).hostname.slice(1, -1);
+  } catch {
+    return a.toLowerCase();
+  }
+}
+
 const bare = (n: string) => n.toLowerCase().replace(/\.$/, '');
 
 function addressLookup(r: LookupResult<string>): AddressLookup {
@@ -213,7 +226,7 @@ export async function gatherPrereq(o: GatherOptions, d: GatherDeps): Promise<Pre
     d.backend(zone),
   ]);
 
-  const flagged = (o.addresses ?? []).filter((a) => a !== '');
+  const flagged = (o.addresses ?? []).filter((a) => a !== '').map(canonicalAddress);
   return {
     domain,
     zone,
@@ -225,7 +238,10 @@ export async function gatherPrereq(o: GatherOptions, d: GatherDeps): Promise<Pre
     ),
     server: flagged.length
       ? { addresses: flagged, from: 'flag' }
-      : { addresses: (d.interfaces ?? interfaceAddresses)(), from: 'interfaces' },
+      : {
+          addresses: (d.interfaces ?? interfaceAddresses)().map(canonicalAddress),
+          from: 'interfaces',
+        },
     starttls,
     dkim: { selectorsFrom: o.dkimSelectors?.length ? 'flag' : 'defaults', lookups: dkimLookups },
     backend,
