@@ -531,3 +531,87 @@ test('warnings follow the MX preference order, whichever host answers first', as
     ['_25._tcp.mx1.example.test', '_25._tcp.mx2.example.test'],
   );
 });
+
+test('dns[] is in a fixed order (MX, then each host by preference, its questions as asked), whatever order the answers arrive in', async () => {
+  const data: Record<string, StaticEntry> = {
+    'example.test/MX': {
+      records: [
+        { preference: 20, exchange: 'mx2.example.test' },
+        { preference: 10, exchange: 'mx1.example.test' },
+      ],
+    },
+    'mx1.example.test/A': { records: ['192.0.2.1'] },
+    'mx1.example.test/AAAA': { records: ['2001:db8::1'] },
+    'mx2.example.test/A': { records: ['192.0.2.2'] },
+    'mx2.example.test/AAAA': { records: [] },
+    '_25._tcp.mx1.example.test/TLSA': tlsa(ee),
+    '_25._tcp.mx2.example.test/TLSA': tlsa(ee),
+  };
+  const inner = new StaticResolver(data);
+  /** answers held back by `delay(name/type)` ms: arrival order is the test's choice */
+  const order = async (delay: (key: string) => number) => {
+    const resolver = {
+      servers: inner.servers,
+      lookup: (async (name: string, type: string) => {
+        await new Promise((res) => setTimeout(res, delay(`${name}/${type}`)));
+        return inner.lookup(name, type as never);
+      }) as typeof inner.lookup,
+    };
+    const deps = {
+      resolver,
+      probe: async (o: ProbeOptions): Promise<ProbeResult> => ({
+        chain: parseCertificates(Buffer.from(pki.leaf.certPem), 'c').map((c) => c.der),
+        protocol: 'TLSv1.3',
+        cipher: 'TLS_AES_128_GCM_SHA256',
+        address: o.address ?? o.host,
+        port: o.port,
+        servername: o.servername,
+        transcript: [],
+        chainSource: 'presented' as const,
+      }),
+      now: () => NOW,
+      validating: { validating: true, summary: 'validates' },
+    };
+    const opts = { port: 25, starttls: 'smtp' as const, days: 14, timeoutMs: 1000 };
+    const rep = await checkDomain('example.test', deps, opts);
+    return rep.dns.map((d) => `${d.name}/${d.type}`);
+  };
+  const expected = [
+    'example.test/MX',
+    'mx1.example.test/A',
+    'mx1.example.test/AAAA',
+    '_25._tcp.mx1.example.test/TLSA',
+    'mx2.example.test/A',
+    'mx2.example.test/AAAA',
+    '_25._tcp.mx2.example.test/TLSA',
+  ];
+  // mx2 before mx1, AAAA before A
+  const slowFirst = (k: string) =>
+    (k.startsWith('mx1') || k.includes('.mx1.') ? 30 : 0) + (k.endsWith('/A') ? 15 : 0);
+  assert.deepEqual(await order(slowFirst), expected);
+  assert.deepEqual(await order(() => 0), expected);
+});
+
+test('MX hosts of equal preference and RRset records come in the same order however the RRset is rotated', async () => {
+  const data = (mx: string[], a: string[]): Record<string, StaticEntry> => ({
+    'example.test/MX': { records: mx.map((exchange) => ({ preference: 10, exchange })) },
+    'mx1.example.test/A': { records: a },
+    'mx1.example.test/AAAA': { records: [] },
+    'mx2.example.test/A': { records: ['192.0.2.9'] },
+    'mx2.example.test/AAAA': { records: [] },
+    '_25._tcp.mx1.example.test/TLSA': tlsa(ee),
+    '_25._tcp.mx2.example.test/TLSA': tlsa(ee),
+  });
+  const one = await run(
+    data(['mx1.example.test', 'mx2.example.test'], ['192.0.2.1', '192.0.2.2']),
+  ).report();
+  const two = await run(
+    data(['mx2.example.test', 'mx1.example.test'], ['192.0.2.2', '192.0.2.1']),
+  ).report();
+  assert.deepEqual(
+    two.hosts.map((h) => h.name),
+    ['mx1.example.test', 'mx2.example.test'],
+  );
+  assert.deepEqual(two.mx, one.mx);
+  assert.deepEqual(two.dns, one.dns);
+});

@@ -53,7 +53,8 @@ function dnsEntry(r: LookupResult<unknown>, fmt: (x: never) => string): DnsEntry
     status: r.status,
     rcode: r.rcode,
     ttl: r.ttl,
-    records: (r.records as never[]).map(fmt),
+    // RFC 2181 §5: an RRset has no order (Unbound rotates it); sorted, two runs print the same
+    records: (r.records as never[]).map(fmt).sort(),
     cnameChain: r.cnameChain,
   };
   if (r.why) e.why = r.why;
@@ -96,8 +97,16 @@ interface RrsetSeen {
   canonical: string;
 }
 
+/** Where one host's (or the MX lookup's) DNS answers go: a slot per question, in asking order. */
+type DnsLog = (DnsEntry | undefined)[];
+
 class Checker {
-  readonly dns: DnsEntry[] = [];
+  /**
+   * The report's DNS answers in a fixed order — the MX lookup, then each host in MX preference
+   * order, each host's questions in the order they are asked — not the order answers happen to
+   * arrive in (hosts and A/AAAA are looked up at once), so two runs print the same list.
+   */
+  private readonly logs: DnsLog[] = [];
   private readonly rrsets: RrsetSeen[] = [];
 
   constructor(
@@ -105,12 +114,27 @@ class Checker {
     private readonly opts: CheckOptions,
   ) {}
 
+  get dns(): DnsEntry[] {
+    return this.logs.flat().filter((e): e is DnsEntry => e !== undefined);
+  }
+
+  /** A new log, placed after every log opened before it. */
+  log(): DnsLog {
+    const l: DnsLog = [];
+    this.logs.push(l);
+    return l;
+  }
+
   private async look<K extends 'A' | 'AAAA' | 'MX' | 'TLSA' | 'CNAME'>(
     name: string,
     type: K,
+    log: DnsLog,
   ): Promise<LookupResult<RecordTypes[K]>> {
+    // the slot is taken when the question is asked, filled when the answer comes
+    const slot = log.length;
+    log.push(undefined);
     const r = await this.deps.resolver.lookup(name, type);
-    this.dns.push(dnsEntry(r, type === 'MX' ? mxText : type === 'TLSA' ? tlsaText : asText));
+    log[slot] = dnsEntry(r, type === 'MX' ? mxText : type === 'TLSA' ? tlsaText : asText);
     return r;
   }
 
@@ -121,10 +145,11 @@ class Checker {
    */
   private async tlsaFor(
     bases: string[],
+    log: DnsLog,
   ): Promise<{ base: string; tlsa: LookupResult<TlsaRecord> }> {
     const proto = 'tcp';
     for (const [i, base] of bases.entries()) {
-      const t = await this.look(tlsaOwner(base, this.opts.port, proto), 'TLSA');
+      const t = await this.look(tlsaOwner(base, this.opts.port, proto), 'TLSA', log);
       const last = i === bases.length - 1;
       if (last || t.status !== 'secure' || t.records.length > 0 || t.skipped > 0) {
         return { base, tlsa: t };
@@ -134,6 +159,8 @@ class Checker {
   }
 
   async host(h: HostInput, domain: string | null, mxSecure: boolean): Promise<HostReport> {
+    // opened before the first await: hosts started in order get their logs in that order
+    const log = this.log();
     const name = h.name.replace(/\.$/, '');
     const report: HostReport = {
       name,
@@ -156,7 +183,7 @@ class Checker {
       );
       return report;
     }
-    const [a, aaaa] = await Promise.all([this.look(name, 'A'), this.look(name, 'AAAA')]);
+    const [a, aaaa] = await Promise.all([this.look(name, 'A', log), this.look(name, 'AAAA', log)]);
     const lookups = [a, aaaa];
     // RFC 7672 §2.2.3: an insecure answer through a CNAME chain may still start with a signed
     // alias; only a CNAME lookup at the name itself tells (the AD bit covers the whole chain).
@@ -165,7 +192,7 @@ class Checker {
     );
     const alias =
       viaInsecureChain && lookups.every((r) => r.status === 'secure' || r.status === 'insecure')
-        ? await this.look(name, 'CNAME')
+        ? await this.look(name, 'CNAME', log)
         : undefined;
     const gate = daneGate({ addresses: lookups, ...(alias ? { alias } : {}) });
     if (gate.decision === 'dnssec-failure') {
@@ -198,7 +225,7 @@ class Checker {
       );
     } else {
       if (alias) report.reasons.push(gate.why);
-      const { base, tlsa } = await this.tlsaFor(gate.bases!);
+      const { base, tlsa } = await this.tlsaFor(gate.bases!, log);
       report.tlsaBase = base;
       tlsaCanonical = tlsa.canonicalName;
       report.tlsa = {
@@ -373,6 +400,8 @@ class Checker {
   }
 }
 
+const cmp = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** RFC 7672 §2.2.1 and RFC 5321 §5.1: MX hosts in preference order, or the domain itself. */
 export async function checkDomain(
   domain: string,
@@ -382,9 +411,18 @@ export async function checkDomain(
   const c = new Checker(deps, opts);
   const d = domain.replace(/\.$/, '').toLowerCase();
   const base = baseReport(d, deps, opts);
+  const top = c.log();
   const mx = await deps.resolver.lookup(d, 'MX');
-  c.dns.push(dnsEntry(mx, mxText));
-  base.mx = { status: mx.status, implicit: false, records: mx.records };
+  top.push(dnsEntry(mx, mxText));
+  base.mx = {
+    status: mx.status,
+    implicit: false,
+    // RFC 2181 §5: no order in the RRset; listed by preference, then name, so runs agree
+    records: [...mx.records].sort(
+      (x, y) =>
+        x.preference - y.preference || cmp(x.exchange.toLowerCase(), y.exchange.toLowerCase()),
+    ),
+  };
   // No host to try: nothing a sender can fall back to.
   const done = (verdict: CheckVerdict, reason: string): CheckReport => ({
     ...base,
@@ -417,8 +455,9 @@ export async function checkDomain(
     base.mx.implicit = true;
     hosts = [{ name: d, preference: null }];
   } else {
-    hosts = [...mx.records]
-      .sort((x, y) => x.preference - y.preference)
+    // RFC 5321 §5.1: senders pick among equal preferences at random; the report lists them by
+    // name, so that its hosts (and their DNS answers) come in the same order every run
+    hosts = [...base.mx.records]
       .filter(
         (m, i, all) =>
           all.findIndex((n) => n.exchange.toLowerCase() === m.exchange.toLowerCase()) === i,

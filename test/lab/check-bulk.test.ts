@@ -48,12 +48,8 @@ function timeless(r: unknown): unknown {
     }[];
   };
   delete x.checkedAt;
-  for (const d of x.dns) {
-    delete d.ttl;
-    d.records.sort();
-  }
-  // listed as the answers came in: A and AAAA (and the hosts) are asked at once
-  x.dns.sort((a, b) => `${a.name}/${a.type}`.localeCompare(`${b.name}/${b.type}`));
+  // the DNS answers list keeps its order: check.ts lists it in a fixed order, not as answers come
+  for (const d of x.dns) delete d.ttl;
   x.mx?.records.sort((a, b) => a.preference - b.preference || a.exchange.localeCompare(b.exchange));
   for (const h of x.hosts) {
     if (h.tlsa) {
