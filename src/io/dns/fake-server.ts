@@ -15,7 +15,7 @@ import { decodeMessage } from './wire.js';
 export interface FakeQuery {
   id: number;
   name: string;
-  /** `A`, `TLSA`, … or `TYPE99` for others. */
+  /** `A`, `TLSA`, `TXT`, … or `TYPE99` for others. */
   type: string;
   rd: boolean;
   cd: boolean;
@@ -43,7 +43,14 @@ export type FakeReply =
 
 export type FakeHandler = (q: FakeQuery) => FakeReply | FakeReply[];
 
-const TYPE_NAMES = new Map(Object.entries(TYPE_CODES).map(([k, v]) => [v, k]));
+/**
+ * The resolver's own types, and TXT (16): not a RecordType of io/dns, but prereq's DKIM lookups
+ * ask for it and `response()` echoes the name into dns-packet, which cannot encode `TYPE16`.
+ */
+const TYPE_NAMES = new Map<number, string>([
+  ...Object.entries(TYPE_CODES).map(([k, v]) => [v, k] as [number, string]),
+  [16, 'TXT'],
+]);
 
 function parseQuery(raw: Buffer, transport: 'udp' | 'tcp', port: number): FakeQuery | null {
   try {
