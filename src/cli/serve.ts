@@ -13,7 +13,7 @@ import { DkError } from '../core/errors.js';
 import { defaultStorePath } from '../store/path.js';
 import { EXIT } from './exit.js';
 import type { Io } from './io.js';
-import { collect, parseHostPort, parseIntOption } from './options.js';
+import { collect, parseHostPort } from './options.js';
 
 interface Flags {
   listen: string;
@@ -33,6 +33,22 @@ function listenAddress(text: string): { host: string; port: number } {
   const zero = /^(.*):0$/.exec(text);
   if (zero) return { ...parseHostPort(`${zero[1]!}:1`, 1), port: 0 };
   return parseHostPort(text, 8440);
+}
+
+const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `90` (minutes), `30s`, `5m`, `12h`: from one second to a week. */
+function duration(text: string): number {
+  const m = /^([0-9]+)([smh]?)$/.exec(text);
+  const ms = m ? Number(m[1]) * UNIT_MS[m[2] || 'm']! : NaN;
+  if (!(ms >= 1000 && ms <= 7 * 86_400_000)) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      `--pass-interval "${text}" must be minutes, or a number with s, m or h, from 1s to 168h`,
+    );
+  }
+  return ms;
 }
 
 function readPem(path: string, what: string): string {
@@ -65,7 +81,7 @@ async function serve(f: Flags): Promise<number> {
   if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) {
     throw new DkError('usage', 'E_OPTION', '--tls-cert and --tls-key go together');
   }
-  const intervalMin = parseIntOption('--pass-interval', f.passInterval, 1, 7 * 24 * 60) ?? 60;
+  const intervalMs = f.passInterval === undefined ? 3_600_000 : duration(f.passInterval);
   const tls =
     f.tlsCert && f.tlsKey
       ? { cert: readPem(f.tlsCert, 'TLS certificate'), key: readPem(f.tlsKey, 'TLS key') }
@@ -156,7 +172,7 @@ async function serve(f: Flags): Promise<number> {
     log,
     holder,
     holderGone,
-    passIntervalMs: intervalMin * 60_000,
+    passIntervalMs: intervalMs,
   });
   started.daemon = d;
   return await new Promise<number>((resolve) => {
@@ -227,7 +243,10 @@ export function registerServe(
     .option('--resolver <ip[:port]>', 'validating resolver; repeatable', collect)
     .option('--tls-cert <file>', 'serve HTTPS with this certificate chain (PEM)')
     .option('--tls-key <file>', 'the key of --tls-cert (PEM)')
-    .option('--pass-interval <minutes>', 'regular pass, plus up to 10 % jitter (default 60)')
+    .option(
+      '--pass-interval <duration>',
+      'regular pass: minutes, or 30s, 5m, 12h; plus up to 10 % jitter (default 60)',
+    )
     .option('--log-level <level>', 'debug, info, warn or error (default info)')
     .action((f: Flags) => setExit(serve(f)));
 }

@@ -111,8 +111,19 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         return obs;
       },
       async execute(d, action, state, policy) {
+        // one line as a step starts and one as it ends: a stop asked in between shows as
+        // `stopping` between the two, and the step still ends
+        log.info({ event: 'step', domain: d.name, action: action.kind, at: 'start' }, action.kind);
         try {
           await world.execute(d, action, state, policy);
+          log.info({ event: 'step', domain: d.name, action: action.kind, at: 'done' }, action.kind);
+        } catch (e) {
+          const code = isDkError(e) ? e.code : 'E_INTERNAL';
+          log.info(
+            { event: 'step', domain: d.name, action: action.kind, at: 'failed', error: { code } },
+            action.kind,
+          );
+          throw e;
         } finally {
           touch(d);
         }
