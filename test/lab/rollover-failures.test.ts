@@ -9,7 +9,8 @@
  * - ACME rate limit (the proxy answers newOrder with RFC 8555 rateLimited and a Retry-After);
  * - a failed challenge (HTTP-01: run's listener is not where the CA connects);
  * - the DNS server refusing the update (a TSIG key named knows but that may update nothing);
- * - the DNS server unreachable (`[dns] server` names an address where nothing answers);
+ * - the DNS server unreachable (`[dns] server` names an address where nothing answers), and a
+ *   wrong TSIG key (BADSIG): the backend cannot even be read;
  * - a reload command that fails;
  * - a reload that exits 0 but leaves the old certificate served.
  *
@@ -24,7 +25,7 @@ import { after, before, describe, it } from 'node:test';
 import { runCli, type CliResult } from '../support/cli.js';
 import { tempDir } from '../support/pki.js';
 import { labResolvConf, RESOLVER, startDnsLab, tlsaIn, type DnsLab } from './dns/dnslab.js';
-import { labTsigKey } from './dns/tsig.js';
+import { labTsigKey, writeTsigKeyFile } from './dns/tsig.js';
 import { createNetns, labAvailable, type LabProcess, type Netns } from './netns.js';
 import { PEBBLE_PORT, startPebble, type Pebble } from './pebble.js';
 import { listenerLine, POSTFIX, startPostfix, type PostfixInstance } from './postfix.js';
@@ -386,6 +387,31 @@ describe(
         writeConfig();
       }
       await runUntilIdle('after the DNS server came back');
+      const after = status();
+      assert.deepEqual(
+        (await served()).sort(),
+        [after.keys.current!.spki, after.keys.next!.spki].map((x) => `3 1 1 ${x}`).sort(),
+      );
+    });
+
+    it('a wrong TSIG key (the server answers BADSIG): run exits 75 naming the backend, status says to check the key; then it carries on', async () => {
+      const wrong = writeTsigKeyFile(join(dir, 'wrong-tsig.key'), {
+        ...TSIG,
+        secret: labTsigKey('x').secret,
+      });
+      writeConfig({ key: wrong });
+      try {
+        const r = dk(['renew', ZONE, '--rotate-key']);
+        assert.equal(r.code, 75, r.stdout + r.stderr);
+        assert.match(r.stderr, /cannot read the records .* from the DNS backend .*TSIG key/);
+        const s = status();
+        assert.equal(s.waitingFor, 'backend');
+        assert.match(s.hint ?? '', /TSIG key \(tsig-key-file\) is right/);
+        await safe('wrong TSIG key');
+      } finally {
+        writeConfig();
+      }
+      await runUntilIdle('after the TSIG key was put right');
       const after = status();
       assert.deepEqual(
         (await served()).sort(),
