@@ -65,3 +65,30 @@ test('an alias owner cannot hold a TLSA record; an SOA reached through a CNAME i
   });
   assert.equal(await findZone('_25._tcp.mail.example.org.', above), 'example.org.');
 });
+
+test('a DNS-01 owner: a provably unsigned zone is taken, bogus never; an alias is refused for TXT', async () => {
+  const insecure = new StaticResolver(
+    { 'example.org/SOA': { records: [SOA], status: 'insecure' } },
+    { missing: 'insecure' },
+  );
+  const dns01 = { rrtype: 'TXT', insecureOk: true } as const;
+  assert.equal(
+    await findZone('_acme-challenge.mail.example.org.', insecure, dns01),
+    'example.org.',
+  );
+  const bogus = new StaticResolver({
+    'mail.example.org/SOA': { records: [SOA], status: 'bogus' },
+    'example.org/SOA': { records: [SOA] },
+  });
+  await assert.rejects(findZone('_acme-challenge.mail.example.org.', bogus, dns01), {
+    code: 'E_ZONE_CUT',
+  });
+  const alias = new StaticResolver({
+    '_acme-challenge.example.org/CNAME': { cname: 'x.acme.example.net' },
+    'x.acme.example.net/SOA': { records: [SOA] },
+  });
+  await assert.rejects(
+    findZone('_acme-challenge.example.org.', alias, dns01),
+    /is an alias .*a TXT record cannot be published/,
+  );
+});
