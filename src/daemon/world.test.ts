@@ -414,6 +414,71 @@ test('sweep: DNS-01 values a killed run recorded are removed at the domain’s c
   assert.deepEqual(calls, []);
 });
 
+test('sweep: a value recorded in a delegated zone is removed through that zone’s backend; one in a zone no backend serves is refused, naming it', async () => {
+  const store = memoryState();
+  const d = store.domains.add(
+    {
+      name: 'example.org',
+      includeDomainName: true,
+      subdomains: ['mail'],
+      mailHosts: [],
+      endpoints: [],
+      dane: false,
+      certDir: '/nonexistent/dk-live',
+      reload: [],
+      keyType: 'ec-p256',
+      newKeyEachRenewal: false,
+      issuerRecords: false,
+      challenge: null,
+    },
+    T0,
+  );
+  const MAIL = '_acme-challenge.mail.example.org.';
+  const APEX = '_acme-challenge.example.org.';
+  const parent = txtMemory('example.org.', { [APEX]: ['left-apex'] });
+  const child = txtMemory('mail.example.org.', { [MAIL]: ['left-mail', 'hand-made'] });
+  store.txt.remember('example.org.', APEX, ['left-apex'], T0);
+  store.txt.remember('mail.example.org.', MAIL, ['left-mail'], T0);
+  const asked: string[] = [];
+  const world = (serves: string[]) =>
+    new RealWorld({
+      store,
+      now: () => new Date(T0.getTime() + 60_000),
+      publisher: (_d, zone) => {
+        asked.push(zone ?? '(configured)');
+        const z = zone && serves.includes(zone) ? zone : 'example.org.';
+        return z === 'mail.example.org.' ? child.p : parent.p;
+      },
+      resolver: new StaticResolver({}),
+      probe: () => Promise.reject(new Error('no probe')),
+      confirmationIntervalHours: 0.5,
+      daneEnabled: true,
+      acme: { directory: 'https://127.0.0.1:1/dir', accountFile: '/nonexistent/acct.json' },
+      solver: () => {
+        throw new Error('no solver');
+      },
+    });
+  // a backend only for example.org: the delegated zone's value cannot be reached, and is named
+  await assert.rejects(world(['example.org.']).sweep(d), (e: DkError) => {
+    assert.equal(e.code, 'E_DAEMON_ZONE');
+    assert.match(
+      e.message,
+      /recorded in mail\.example\.org\. \(the \[dns\] backend serves example\.org\.\)/,
+    );
+    assert.match(e.message, /1 removed elsewhere/);
+    return true;
+  });
+  assert.deepEqual(parent.values.get(APEX), []);
+  assert.deepEqual(child.values.get(MAIL), ['left-mail', 'hand-made']);
+  // with a backend for each zone, each value goes through its own zone's
+  assert.deepEqual(await world(['example.org.', 'mail.example.org.']).sweep(d), [
+    `Removed the DNS-01 value(s) left-mail at ${MAIL} that an earlier run left behind`,
+  ]);
+  assert.deepEqual(child.values.get(MAIL), ['hand-made']);
+  assert.deepEqual(store.txt.zonesOf([APEX, MAIL]), []);
+  assert.ok(asked.includes('mail.example.org.'));
+});
+
 /** A TLSA publisher of one zone in memory that logs what it applied. */
 function tlsaMemory(zone: string) {
   const sets = new Map<string, string[]>();

@@ -346,17 +346,17 @@ export class RealWorld implements DomainWorld {
   /**
    * DNS-01 values a killed run left published (RFC 8555 §8.4 values at `_acme-challenge.NAME`
    * of the domain's names): removed when the store recorded them, never another value (txt-set
-   * removes only recorded values still published). The pass holds this domain's lease, so its
+   * removes only recorded values still published). Each value is looked for in the zone it was
+   * recorded under (the zone that held its owner, RFC 1034 §4.3.2, or the configured one), so
+   * nothing is asked of DNS when nothing is recorded. The pass holds this domain's lease, so its
    * values are not in use; a name another managed domain also covers may be that domain's
    * challenge in progress: only values older than LEFTOVER_MIN_AGE_MS go there.
    */
   async sweep(d: Domain): Promise<string[]> {
     const txt = this.#o.store.txt;
     const owners = new Set(certificateNames(d).map(dns01Owner));
-    const pub = this.#publisher(d);
-    if (!pub?.applyTxt) return [];
-    const rows = txt.list(pub.zone).filter((r) => owners.has(r.owner));
-    if (rows.length === 0) return [];
+    const zones = txt.zonesOf([...owners]);
+    if (zones.length === 0) return [];
     const shared = new Set(
       this.#o.store.domains
         .list()
@@ -365,17 +365,35 @@ export class RealWorld implements DomainWorld {
     );
     const now = this.#o.now();
     const out: string[] = [];
-    for (const minAgeMs of [0, LEFTOVER_MIN_AGE_MS]) {
-      const mine = [...owners].filter((o) => shared.has(o) === minAgeMs > 0);
-      if (mine.length === 0) continue;
-      const res = await removeLeftoverTxt(pub, { store: txt, owners: mine, minAgeMs, now });
-      for (const r of res) {
-        if (r.removed.length > 0) {
-          out.push(
-            `Removed the DNS-01 value(s) ${r.removed.join(', ')} at ${r.owner} that an earlier run left behind`,
-          );
+    const refused: string[] = [];
+    for (const zone of zones) {
+      const pub = this.#publisher(d, zone);
+      if (!pub?.applyTxt) continue;
+      const here = new Set(txt.list(zone).map((r) => r.owner));
+      if (![...owners].some((o) => here.has(o))) continue;
+      if (absName(pub.zone) !== zone) {
+        refused.push(`${zone} (the [dns] backend serves ${absName(pub.zone)})`);
+        continue;
+      }
+      for (const minAgeMs of [0, LEFTOVER_MIN_AGE_MS]) {
+        const mine = [...owners].filter((o) => here.has(o) && shared.has(o) === minAgeMs > 0);
+        if (mine.length === 0) continue;
+        const res = await removeLeftoverTxt(pub, { store: txt, owners: mine, minAgeMs, now });
+        for (const r of res) {
+          if (r.removed.length > 0) {
+            out.push(
+              `Removed the DNS-01 value(s) ${r.removed.join(', ')} at ${r.owner} that an earlier run left behind`,
+            );
+          }
         }
       }
+    }
+    if (refused.length > 0) {
+      throw new DkError(
+        'config',
+        'E_DAEMON_ZONE',
+        `DNS-01 values of ${d.name} recorded in ${refused.join(', ')} cannot be removed: configure a backend for that zone${out.length > 0 ? ` (${out.length} removed elsewhere)` : ''}`,
+      );
     }
     return out;
   }

@@ -13,15 +13,14 @@ import { EventStore } from './events.js';
 import { KeyStore } from './keys.js';
 import { RolloverStore } from './rollover.js';
 import { openError, openHandle, ownershipOn, prepareFile } from './store.js';
-import type { TxtOwnership } from '../publish/txt-set.js';
-import { txtOwnershipOn } from './txt-ownership.js';
+import { txtOwnershipOn, type TxtStore } from './txt-ownership.js';
 
 export interface StateStore {
   /** the file, or `in memory` */
   readonly label: string;
   readonly ownership: OwnershipStore;
   /** the ACME DNS-01 TXT values danekeeper published (removed after a crash by the next run) */
-  readonly txt: TxtOwnership;
+  readonly txt: TxtStore;
   readonly domains: DomainStore;
   readonly keys: KeyStore;
   readonly certificates: CertificateStore;

@@ -85,3 +85,20 @@ test('a version 3 database migrates through 4 to the newest schema with its TLSA
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('zonesOf: every zone holding an owned or pending value at the owners, once each', () => {
+  const s = memoryTxtOwnership();
+  s.remember('example.org', '_acme-challenge.example.org', ['a'], T0);
+  s.remember('Mail.Example.Org.', '_acme-challenge.MAIL.example.org.', ['b'], T0);
+  s.intend('mail.example.org', '_acme-challenge.mail.example.org', ['c'], T0);
+  s.intend('other.test', '_acme-challenge.other.test', ['d'], T0);
+  assert.deepEqual(
+    s.zonesOf(['_acme-challenge.example.org.', '_acme-challenge.mail.example.org']),
+    ['example.org.', 'mail.example.org.'],
+  );
+  assert.deepEqual(s.zonesOf(['_acme-challenge.other.test']), ['other.test.']);
+  assert.deepEqual(s.zonesOf(['_acme-challenge.nothing.test.']), []);
+  s.forget('example.org', '_acme-challenge.example.org', ['a']);
+  assert.deepEqual(s.zonesOf(['_acme-challenge.example.org']), []);
+  s.close();
+});

@@ -18,7 +18,17 @@ interface Row {
   intent?: string;
 }
 
-class SqliteTxtOwnership implements TxtOwnership {
+/** The store as the keep-secured pass uses it: also which zones hold values at given owners. */
+export interface TxtStore extends TxtOwnership {
+  /**
+   * The zones (storeName form: absolute, lower case) where values at any of `owners` are
+   * recorded, owned or pending: where a sweep must look (an owner's zone is where it was
+   * published, RFC 1034 §4.3.2, not necessarily the domain's).
+   */
+  zonesOf(owners: string[]): string[];
+}
+
+class SqliteTxtOwnership implements TxtStore {
   readonly #db: Database.Database;
   readonly #label: string;
   readonly #closeDb: boolean;
@@ -29,6 +39,7 @@ class SqliteTxtOwnership implements TxtOwnership {
   readonly #abandon: Database.Statement;
   readonly #ownedZone: Database.Statement;
   readonly #pendingZone: Database.Statement;
+  readonly #zonesOf: Database.Statement;
 
   constructor(db: Database.Database, label: string, closeDb: boolean) {
     this.#db = db;
@@ -53,6 +64,20 @@ class SqliteTxtOwnership implements TxtOwnership {
       `SELECT zone, owner, value, intent, created_at FROM pending_txt WHERE zone = ?
        ORDER BY owner, value, created_at, intent`,
     );
+    this.#zonesOf = db.prepare(
+      `SELECT zone FROM owned_txt WHERE owner = ? UNION SELECT zone FROM pending_txt WHERE owner = ?`,
+    );
+  }
+
+  zonesOf(owners: string[]): string[] {
+    return this.#run('read the TXT values danekeeper published', () => {
+      const out = new Set<string>();
+      for (const owner of owners) {
+        const o = storeName(owner);
+        for (const r of this.#zonesOf.all(o, o) as { zone: string }[]) out.add(r.zone);
+      }
+      return [...out].sort();
+    });
   }
 
   #run<T>(what: string, f: () => T): T {
@@ -124,17 +149,17 @@ class SqliteTxtOwnership implements TxtOwnership {
 }
 
 /** On a handle opened by openHandle (shared with the other stores; close() leaves it open). */
-export function txtOwnershipOn(db: Database.Database, label: string): TxtOwnership {
+export function txtOwnershipOn(db: Database.Database, label: string): TxtStore {
   return new SqliteTxtOwnership(db, label, false);
 }
 
 /** Opens (creating 0600 if needed) the state database at `path`, schema brought up to date. */
-export function openTxtOwnership(path: string): TxtOwnership {
+export function openTxtOwnership(path: string): TxtStore {
   prepareFile(path);
   return new SqliteTxtOwnership(openHandle(path, path), path, true);
 }
 
 /** On a private in-memory database, for tests. */
-export function memoryTxtOwnership(): TxtOwnership {
+export function memoryTxtOwnership(): TxtStore {
   return new SqliteTxtOwnership(openHandle(':memory:', 'in memory'), 'in memory', true);
 }
