@@ -223,6 +223,64 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE notify_sent ADD COLUMN window_count INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 7,
+    name: 'accounts: users, their domains, API tokens, panel sessions, audit log',
+    // Issue 11. Passwords only as a versioned scrypt string (src/auth/password.ts); API tokens
+    // and session ids only as their SHA-256 (a 256-bit random secret needs no slow hash: there
+    // is nothing to guess), so a copy of this file logs nobody in. A user's tokens, sessions
+    // and domains go with the user (CASCADE). The audit log names users by text, not by key,
+    // and is append-only (the triggers), so it outlives the users it is about.
+    sql: `
+      CREATE TABLE users (
+        name          TEXT PRIMARY KEY,
+        role          TEXT NOT NULL CHECK (role IN ('admin', 'customer')),
+        password_hash TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+      CREATE TABLE user_domains (
+        user   TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+        domain TEXT NOT NULL,
+        PRIMARY KEY (user, domain)
+      ) WITHOUT ROWID;
+      CREATE INDEX user_domains_domain ON user_domains (domain);
+      CREATE TABLE api_tokens (
+        id           TEXT PRIMARY KEY,
+        user         TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+        token_sha256 TEXT NOT NULL UNIQUE CHECK (length(token_sha256) = 64),
+        created_at   TEXT NOT NULL,
+        expires_at   TEXT,
+        last_used_at TEXT,
+        revoked_at   TEXT
+      );
+      CREATE INDEX api_tokens_user ON api_tokens (user);
+      CREATE TABLE sessions (
+        id_sha256   TEXT PRIMARY KEY CHECK (length(id_sha256) = 64),
+        user        TEXT NOT NULL REFERENCES users (name) ON DELETE CASCADE,
+        created_at  TEXT NOT NULL,
+        expires_at  TEXT NOT NULL,
+        last_seen   TEXT NOT NULL,
+        csrf_secret TEXT NOT NULL
+      );
+      CREATE INDEX sessions_user ON sessions (user);
+      CREATE INDEX sessions_expires ON sessions (expires_at);
+      CREATE TABLE audit_log (
+        id      INTEGER PRIMARY KEY AUTOINCREMENT,
+        at      TEXT NOT NULL,
+        actor   TEXT NOT NULL,
+        action  TEXT NOT NULL,
+        target  TEXT,
+        source  TEXT NOT NULL,
+        details TEXT NOT NULL
+      );
+      CREATE INDEX audit_log_at ON audit_log (at);
+      CREATE TRIGGER audit_log_append_only_update BEFORE UPDATE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+      CREATE TRIGGER audit_log_append_only_delete BEFORE DELETE ON audit_log
+        BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+    `,
+  },
 ];
 
 /** The schema version this build knows: the last migration's. */
