@@ -22,6 +22,8 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   serve: async () => (await import('./serve.js')).registerServe,
   watch: async () => (await import('./watch.js')).registerWatch,
   prereq: async () => (await import('./prereq.js')).registerPrereq,
+  user: async () => (await import('./user.js')).registerUser,
+  token: async () => (await import('./token.js')).registerToken,
   ...((f: () => Promise<Registrar>) => ({ run: f, status: f, renew: f }))(
     async () => (await import('./run.js')).registerRun,
   ),
