@@ -294,6 +294,8 @@ test('run: a DNS backend that cannot be read is exit 75 and named, not a quiet w
     r.text,
     /^ERR danekeeper: example\.org: cannot read the records at _25\._tcp\.mail\.example\.org\. from the DNS backend/m,
   );
+  // said once, whether or not the planner's own sentence is about the backend
+  assert.equal(r.text.match(/cannot read the records/gi)?.length, 1, r.text);
   const j = JSON.parse((await s.cli('status', '--json')).text) as {
     domains: { waitingFor: string; hint: string; next: string }[];
   };

@@ -276,7 +276,7 @@ async function pass(
       if (blocked) {
         failed = true;
         io.err(
-          `danekeeper: ${r.domain}: cannot read the records at ${blocked.join(', ')} from the DNS backend (is [dns] server = reachable, is the TSIG key right?); the next run tries again (meanwhile ${r.phase ?? 'waiting'}: ${r.detail})`,
+          `danekeeper: ${r.domain}: cannot read the records at ${blocked.join(', ')} from the DNS backend (is [dns] server = reachable, is the TSIG key right?); the next run tries again${r.waitingFor === 'backend' ? '' : ` (meanwhile ${r.phase ?? 'waiting'}: ${r.detail})`}`,
         );
       } else if (troubled(r)) {
         failed = true;
