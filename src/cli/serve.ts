@@ -6,10 +6,10 @@
  * is the usual one `danekeeper:` line on stderr.
  */
 import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { loadConfig, type ConfigFile } from '../config/config.js';
 import { DkError } from '../core/errors.js';
+import { holderGone, processHolder } from '../daemon/holder.js';
 import { defaultStorePath } from '../store/path.js';
 import { EXIT } from './exit.js';
 import type { Io } from './io.js';
@@ -63,18 +63,6 @@ function readPem(path: string, what: string): string {
   }
 }
 
-/** A pass of this host whose process is gone (kill -9, a crash): its lease need not expire. */
-function holderGone(h: string): boolean {
-  const m = /^(.*):([0-9]+)$/.exec(h);
-  if (!m || m[1] !== hostname()) return false;
-  try {
-    process.kill(Number(m[2]), 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
-
 async function serve(f: Flags): Promise<number> {
   const env = process.env;
   const { host, port } = listenAddress(f.listen);
@@ -98,7 +86,7 @@ async function serve(f: Flags): Promise<number> {
       import('../web/app.js'),
       import('../web/listen.js'),
     ]);
-  const holder = `${hostname()}:${process.pid}`;
+  const holder = processHolder();
   const lock = acquireServeLock(statePath, holder);
   const log = createLogger({ level: f.logLevel ?? 'info' });
   // Signals from the start: a SIGTERM while starting up is kept and acted on once the daemon
