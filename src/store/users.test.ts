@@ -174,3 +174,29 @@ describe('users store (migration 7)', () => {
     db.close();
   });
 });
+
+describe('users store: domains and rehash', () => {
+  it('setDomains replaces a customer’s domains; owners finds who owns a name or one above it', () => {
+    const s = withUsers();
+    s.addUser(
+      { name: 'bob', role: 'customer', domains: ['mail.example.org'], passwordHash: HASH },
+      T0,
+    );
+    assert.deepEqual(s.owners('MAIL.example.org.'), ['alice', 'bob']);
+    assert.deepEqual(s.owners('www.example.org'), ['alice']);
+    assert.deepEqual(s.owners('notexample.org'), []);
+    assert.equal(s.setDomains('alice', ['Other.TEST'], at(5)), true);
+    assert.deepEqual(s.user('alice')?.domains, ['other.test']);
+    assert.equal(s.user('alice')?.updatedAt, at(5).toISOString());
+    assert.deepEqual(s.owners('www.example.org'), []);
+    assert.equal(s.setDomains('nobody', [], T0), false);
+  });
+
+  it('setPassword with endSessions false (a rehash at login) keeps the sessions', () => {
+    const s = withUsers();
+    const a = newSession();
+    s.createSession({ sha256: a.sha256, user: 'alice', csrfSecret: 'c', ttlMs: DAY }, T0);
+    assert.equal(s.setPassword('alice', 'rehashed', T0, { endSessions: false }), true);
+    assert.equal(s.sessionCount('alice'), 1);
+  });
+});

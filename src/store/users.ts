@@ -161,7 +161,12 @@ export class UsersStore {
    * browser out). API tokens stay: they are separate credentials with their own revoke.
    * False when there is no such user.
    */
-  setPassword(name: string, passwordHash: string, now: Date): boolean {
+  setPassword(
+    name: string,
+    passwordHash: string,
+    now: Date,
+    o: { endSessions?: boolean } = {},
+  ): boolean {
     return this.#run('change a password', () =>
       this.#db.transaction(() => {
         const r = this.#st('UPDATE users SET password_hash = ?, updated_at = ? WHERE name = ?').run(
@@ -170,9 +175,41 @@ export class UsersStore {
           name,
         );
         if (r.changes === 0) return false;
-        this.#st('DELETE FROM sessions WHERE user = ?').run(name);
+        // a rehash at login (same password, stronger parameters) keeps the sessions
+        if (o.endSessions !== false) this.#st('DELETE FROM sessions WHERE user = ?').run(name);
         return true;
       })(),
+    );
+  }
+
+  /** Replaces a customer's domains (the panel's users page); false when there is no user. */
+  setDomains(name: string, domains: readonly string[], now: Date): boolean {
+    return this.#run("change a user's domains", () =>
+      this.#db.transaction(() => {
+        const r = this.#st('UPDATE users SET updated_at = ? WHERE name = ?').run(
+          now.toISOString(),
+          name,
+        );
+        if (r.changes === 0) return false;
+        this.#st('DELETE FROM user_domains WHERE user = ?').run(name);
+        const ins = this.#st('INSERT OR IGNORE INTO user_domains (user, domain) VALUES (?, ?)');
+        for (const d of domains) ins.run(name, hostName(d));
+        return true;
+      })(),
+    );
+  }
+
+  /** The users owning `domain` or a name above it (who may act on it, who should hear of it). */
+  owners(domain: string): string[] {
+    const labels = hostName(domain).split('.');
+    const names = labels.map((_, i) => labels.slice(i).join('.'));
+    return this.#run('read the owners of a domain', () =>
+      (
+        this.#st(
+          `SELECT DISTINCT user FROM user_domains
+           WHERE domain IN (SELECT value FROM json_each(?)) ORDER BY user`,
+        ).all(JSON.stringify(names)) as { user: string }[]
+      ).map((r) => r.user),
     );
   }
 
