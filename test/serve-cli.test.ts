@@ -69,6 +69,13 @@ it('usage errors are one line and exit 64; a port in use exits 69', async () => 
   assert.equal(r.stderr, 'danekeeper: --tls-cert and --tls-key go together\n');
   const r2 = runCli(['serve', '--config', config, '--pass-interval', '0']);
   assert.equal(r2.code, 64);
+  assert.equal(
+    r2.stderr,
+    'danekeeper: --pass-interval "0" must be minutes, or a number with s, m or h, from 1s to 168h\n',
+  );
+  const r4 = runCli(['serve', '--config', config, '--log-level', 'loud']);
+  assert.equal(r4.code, 64);
+  assert.equal(r4.stderr, 'danekeeper: --log-level "loud" must be debug, info, warn or error\n');
   const s = startServe(['--config', config, '--listen', '127.0.0.1:0']);
   try {
     const addr = String((await s.waitFor('listening', (x) => x.event === 'listening')).listen);

@@ -16,7 +16,7 @@ import type { Io } from './io.js';
 import { collect, parseHostPort } from './options.js';
 
 interface Flags {
-  listen: string;
+  listen?: string;
   config?: string;
   state?: string;
   resolver?: string[];
@@ -65,7 +65,15 @@ function readPem(path: string, what: string): string {
 
 async function serve(f: Flags): Promise<number> {
   const env = process.env;
-  const { host, port } = listenAddress(f.listen);
+  const { host, port } = listenAddress(f.listen ?? DEFAULT_LISTEN);
+  const level = f.logLevel ?? 'info';
+  if (!['debug', 'info', 'warn', 'error'].includes(level)) {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      `--log-level "${level}" must be debug, info, warn or error`,
+    );
+  }
   if ((f.tlsCert === undefined) !== (f.tlsKey === undefined)) {
     throw new DkError('usage', 'E_OPTION', '--tls-cert and --tls-key go together');
   }
@@ -88,7 +96,7 @@ async function serve(f: Flags): Promise<number> {
     ]);
   const holder = processHolder();
   const lock = acquireServeLock(statePath, holder);
-  const log = createLogger({ level: f.logLevel ?? 'info' });
+  const log = createLogger({ level });
   // Signals from the start: a SIGTERM while starting up is kept and acted on once the daemon
   // runs, rather than killing the process by Node's default.
   const signals: { pending: NodeJS.Signals[]; handle: (s: NodeJS.Signals) => void } = {
@@ -219,7 +227,7 @@ export function registerServe(
     .description(
       'The daemon: keep-secured passes on a schedule (at each deadline the planner reports, and regularly), /healthz and /metrics; JSON log on stdout',
     )
-    .option('--listen <addr:port>', `HTTP listener (default ${DEFAULT_LISTEN})`, DEFAULT_LISTEN)
+    .option('--listen <addr:port>', `HTTP listener (default ${DEFAULT_LISTEN})`)
     .option(
       '--config <file>',
       'config file (default $DANEKEEPER_CONFIG or /etc/danekeeper/danekeeper.ini); SIGHUP re-reads it',
