@@ -56,7 +56,8 @@ export interface WorldOptions {
   /**
    * The `[dns]` backend; null when none is configured (DANE off only). `zone`: the zone that
    * holds a TLSA owner (zone-cut.ts), absolute; the backend is opened for it unless `[dns] zone`
-   * names the one zone it serves. Without `zone`: the domain's zone as configured (DNS-01).
+   * names the one zone it serves. The DNS-01 sweep asks for each zone a value was recorded
+   * under. Without `zone`: the domain's zone as configured.
    */
   publisher: (d: Domain, zone?: string) => Publisher | null;
   /** the validating resolver: NS/addresses for propagation, endpoint addresses for the probe */
