@@ -64,15 +64,17 @@ async function realWorld(o: Parameters<RunDeps['world']>[0]): Promise<DomainWorl
   const { absName } = await import('../publish/tlsa-set.js');
   const { config, flags, io, env } = { ...o, env: process.env };
   const resolver = await dnsIo.openResolver(flags.resolver, config.dns.resolver);
-  const publisher = (d: Domain) => {
+  // `zone`: the zone that holds a TLSA owner (world.ts finds it by the closest enclosing SOA);
+  // a configured `[dns] zone` still names the one zone the backend serves.
+  const publisher = (d: Domain, zone?: string) => {
     if (!config.dns.backend) return null;
     const ctx = dnsCli.contextFor(
       { ...(flags.config ? { config: flags.config } : {}) },
       env,
       false,
     );
-    const zone = absName(config.dns.zone ?? d.name);
-    return openPublisher(dnsCli.backendSettings({}, { ...ctx, zone }, io), (w) =>
+    const z = absName(config.dns.zone ?? zone ?? d.name);
+    return openPublisher(dnsCli.backendSettings({}, { ...ctx, zone: z }, io), (w) =>
       io.err(`danekeeper: ${w}`),
     );
   };
@@ -112,7 +114,8 @@ async function realWorld(o: Parameters<RunDeps['world']>[0]): Promise<DomainWorl
             `${d.name} uses dns-01, which needs a [dns] backend`,
           );
         }
-        return new dns01.Dns01Solver({ publisher: pub, resolver });
+        // the store records each challenge value, so a run killed before cleanup is swept by the next
+        return new dns01.Dns01Solver({ publisher: pub, resolver, store: o.store.txt });
       }
       return a.webroot
         ? new acmeIo.WebrootSolver(a.webroot)
