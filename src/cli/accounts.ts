@@ -25,6 +25,7 @@ export interface AccountDeps {
   osUser: () => string;
   /** `--password-file -` */
   readStdin: () => Buffer;
+  stdinIsTerminal: () => boolean;
 }
 
 export const processAccountDeps = (): AccountDeps => ({
@@ -39,6 +40,7 @@ export const processAccountDeps = (): AccountDeps => ({
     }
   },
   readStdin: () => readFileSync(0),
+  stdinIsTerminal: () => process.stdin.isTTY === true,
 });
 
 export function openAccounts(f: AccountFlags, deps: AccountDeps): UsersStore {
@@ -77,6 +79,14 @@ const MIN_PASSWORD = 8;
  * part of any message.
  */
 export function readPasswordFile(path: string, deps: AccountDeps): string {
+  if (path === '-' && deps.stdinIsTerminal()) {
+    // A terminal echoes what is typed: the password would show on screen and in scrollback.
+    throw new DkError(
+      'usage',
+      'E_PASSWORD_TTY',
+      '--password-file - reads standard input, which is a terminal here (the password would be echoed): pipe it in or name a file',
+    );
+  }
   let raw: Buffer;
   try {
     raw = path === '-' ? deps.readStdin() : readFileSync(path);
