@@ -7,6 +7,7 @@ import { DkError } from '../../core/errors.js';
 import type { ServerAddress } from './config.js';
 import { queryName } from './name.js';
 import { encodeQuery, randomId } from './query.js';
+import { E_DNS_PIPELINE, type TcpPipeline } from './pipeline.js';
 import { tcpExchange, udpExchange, type ExchangeOptions, type Expectation } from './transport.js';
 import { TYPE_CODES, rcodeName, type RecordType } from './types.js';
 import type { WireMessage } from './wire.js';
@@ -23,6 +24,11 @@ export interface ClientOptions {
   maxResponseBytes?: number;
   /** Always use TCP (RFC 7766 §5 allows a client to start with TCP). */
   tcpOnly?: boolean;
+  /**
+   * Send queries over these shared, pipelined TCP connections first (pipeline.ts, for bulk
+   * runs); a query whose connection fails is asked again the normal way.
+   */
+  pipeline?: TcpPipeline;
 }
 
 export interface QueryOptions {
@@ -56,7 +62,8 @@ const TRY_NEXT = new Set(['FORMERR', 'NOTIMP', 'REFUSED']);
 
 export class DnsClient {
   readonly servers: readonly ServerAddress[];
-  private readonly o: Required<Omit<ClientOptions, 'servers'>>;
+  private readonly o: Required<Omit<ClientOptions, 'servers' | 'pipeline'>>;
+  private readonly pipeline: TcpPipeline | undefined;
 
   constructor(opts: ClientOptions) {
     if (opts.servers.length === 0) {
@@ -74,11 +81,21 @@ export class DnsClient {
       maxResponseBytes: opts.maxResponseBytes ?? CLIENT_DEFAULTS.maxResponseBytes,
       tcpOnly: opts.tcpOnly ?? false,
     };
+    this.pipeline = opts.pipeline;
   }
 
   /** The same settings with other servers. */
   withServers(servers: readonly ServerAddress[]): DnsClient {
-    return new DnsClient({ ...this.o, servers });
+    return new DnsClient({
+      ...this.o,
+      servers,
+      ...(this.pipeline ? { pipeline: this.pipeline } : {}),
+    });
+  }
+
+  /** The same settings and servers, queries sent over `pipeline` first. */
+  withPipeline(pipeline: TcpPipeline): DnsClient {
+    return new DnsClient({ ...this.o, servers: this.servers, pipeline });
   }
 
   /**
@@ -155,6 +172,15 @@ export class DnsClient {
       name,
       type,
     });
+    if (this.pipeline) {
+      const a = ask();
+      try {
+        return result(await this.pipeline.exchange(server, a.query, a.expect, ex), 'tcp');
+      } catch (e) {
+        // the connection failed, not the query: ask again the normal way, with a new ID
+        if (!(e instanceof DkError && e.code === E_DNS_PIPELINE)) throw e;
+      }
+    }
     if (!(opts.tcp || this.o.tcpOnly)) {
       const a = ask();
       const r = await udpExchange(server, a.query, a.expect, ex);
