@@ -16,6 +16,7 @@ import {
   parseDomainName,
   parseEndpoint,
   parseSubdomain,
+  judgeZone,
   requireSecureZones,
   runAdd,
   runDane,
@@ -23,6 +24,7 @@ import {
   type ZoneSecurity,
 } from './domain.js';
 import type { Io } from './io.js';
+import type { DnssecObservation } from '../core/prereq/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dk-domain-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -184,6 +186,183 @@ describe('domain: the DNSSEC prerequisite', () => {
   });
 });
 
+const DS = {
+  keyTag: 1234,
+  flags: 257,
+  algorithm: 13,
+  algorithmName: 'ECDSAP256SHA256',
+  digestType: 2,
+  digestTypeName: 'SHA-256',
+  digest: 'AB'.repeat(32),
+  ds: `island.test. IN DS 1234 13 2 ${'AB'.repeat(32)}`,
+  dnskey: 'island.test. IN DNSKEY 257 3 13 AAAA',
+  publicKey: 'AAAA',
+};
+const server = (
+  name: string,
+  serial: number,
+  source: 'both' | 'parent' | 'ns-rrset' = 'both',
+): DnssecObservation['servers'][number] => ({
+  name,
+  address: '127.0.0.1',
+  source,
+  outcome: 'answer',
+  serial,
+});
+const zoneObs = (o: Partial<DnssecObservation>): DnssecObservation => ({
+  chain: 'secure',
+  signing: 'signed',
+  ready: true,
+  parent: 'test',
+  parentDs: [DS.ds],
+  findings: [],
+  registrar: [DS],
+  servers: [server('ns1.test', 7), server('ns2.test', 7)],
+  ...o,
+});
+
+describe('domain: the DNSSEC prerequisite judged by the prereq rules (judgeZone)', () => {
+  const cases: {
+    name: string;
+    obs: DnssecObservation;
+    ok: boolean;
+    unknown?: boolean;
+    reason?: RegExp;
+    fix?: RegExp;
+    warnings?: RegExp[];
+  }[] = [
+    { name: 'secure and ready', obs: zoneObs({}), ok: true },
+    {
+      name: 'an island: the finding and the registrar DS on one line',
+      obs: zoneObs({
+        chain: 'insecure',
+        ready: false,
+        parentDs: [],
+        findings: [
+          {
+            severity: 'critical',
+            code: 'no-ds',
+            subject: 'island.test',
+            message: 'The parent zone test holds no DS for island.test: an island.',
+            fix: `Give the registrar of island.test this DS record (SHA-256, digest type 2):\n${DS.ds}`,
+          },
+        ],
+      }),
+      ok: false,
+      reason:
+        /^zone island\.test has no secure chain of trust \(chain insecure\)\. The parent zone test holds no DS for island\.test: an island$/,
+      fix: /^Give the registrar of island\.test this DS record \(SHA-256, digest type 2\): island\.test\. IN DS 1234 13 2 AB/,
+    },
+    {
+      name: 'a finding whose fix forgot the DS: the rule hands it over anyway',
+      obs: zoneObs({
+        chain: 'bogus',
+        ready: false,
+        findings: [
+          {
+            severity: 'critical',
+            code: 'ds-no-match',
+            subject: 'island.test',
+            message: 'No DS at test matches any key of island.test.',
+            fix: 'Ask the registrar.',
+          },
+        ],
+      }),
+      ok: false,
+      reason: /\(chain bogus\)\. No DS at test matches any key of island\.test$/,
+      fix: /^Ask the registrar\. Give the registrar of island\.test this DS record: island\.test\. IN DS 1234/,
+    },
+    {
+      name: 'the resolver gave no verdict: undecided (exit 69), not refused as insecure',
+      obs: zoneObs({ chain: 'indeterminate', ready: false, signing: 'unknown', registrar: [] }),
+      ok: false,
+      unknown: true,
+      reason: /\(chain indeterminate\)\. The resolver gave no verdict on island\.test/,
+    },
+    {
+      name: 'insecure without a critical finding is still refused (only a secure chain counts)',
+      obs: zoneObs({ chain: 'insecure', ready: false, registrar: [] }),
+      ok: false,
+      reason: /chain insecure/,
+    },
+    {
+      name: 'secure, a lagging secondary: accepted with the delegation warning',
+      obs: zoneObs({ servers: [server('ns1.test', 7), server('ns2.test', 6)] }),
+      ok: true,
+      warnings: [
+        /^island\.test: The servers of island\.test serve different SOA serials .* Fix: Check NOTIFY/,
+      ],
+    },
+    {
+      name: 'secure, a lame delegated server: accepted, the failing delegation told as a warning',
+      obs: zoneObs({
+        servers: [
+          server('ns1.test', 7),
+          { ...server('ns2.test', 7), outcome: 'lame', serial: null },
+        ],
+      }),
+      ok: true,
+      warnings: [
+        /^island\.test: ns2\.test \(127\.0\.0\.1\) is named in the delegation of island\.test but does not serve the zone \(lame\)/,
+      ],
+    },
+    {
+      name: 'secure but not ready (a DS digest not recommended): accepted with the DNSSEC warning',
+      obs: zoneObs({
+        ready: false,
+        findings: [
+          {
+            severity: 'warning',
+            code: 'ds-digest-not-recommended',
+            subject: 'island.test',
+            message: 'The DS uses SHA-1.',
+            fix: `Replace it at the registrar with the SHA-256 DS:\n${DS.ds}`,
+          },
+        ],
+      }),
+      ok: true,
+      warnings: [
+        /^island\.test: The DS uses SHA-1\. Fix: Replace it at the registrar with the SHA-256 DS: island\.test\. IN DS 1234/,
+      ],
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const s = judgeZone('island.test', 'island.test', c.obs);
+      assert.equal(s.ok, c.ok, JSON.stringify(s));
+      assert.equal(s.zone, 'island.test');
+      if (c.unknown !== undefined) assert.equal(s.unknown, c.unknown);
+      if (c.reason) assert.match(s.reason ?? '', c.reason);
+      if (c.fix) assert.match(s.fix ?? '', c.fix);
+      assert.equal((s.warnings ?? []).length, (c.warnings ?? []).length, JSON.stringify(s));
+      c.warnings?.forEach((w, i) => assert.match(s.warnings![i]!, w));
+      for (const l of [s.reason, s.fix, ...(s.warnings ?? [])]) assert.ok(!l?.includes('\n'));
+    });
+  }
+
+  it('warnings are told once DANE is on, never with a refusal', async () => {
+    const told: string[] = [];
+    const warned = async (h: string): Promise<ZoneSecurity> => ({
+      zone: h,
+      ok: true,
+      warnings: [`${h}: lagging`],
+    });
+    await requireSecureZones('a.test', [], warned, (w) => told.push(w));
+    assert.deepEqual(told, ['a.test: lagging']);
+    told.length = 0;
+    const mixed = async (h: string): Promise<ZoneSecurity> =>
+      h === 'a.test'
+        ? { zone: h, ok: true, warnings: ['a.test: lagging'] }
+        : { zone: h, ok: false, reason: 'r' };
+    await rejects(
+      requireSecureZones('a.test', [{ host: 'mail.b.test', port: 25, proto: 'tcp' }], mixed, (w) =>
+        told.push(w),
+      ),
+    );
+    assert.deepEqual(told, []);
+  });
+});
+
 describe('domain add (in process)', () => {
   it('--dane is the default: the mail host from MX, port 25 added, every zone checked, an event logged', async () => {
     const d = deps(fresh());
@@ -210,6 +389,26 @@ describe('domain add (in process)', () => {
     assert.ok(
       io.lines.some((l) => /DANE: +on/.test(l)),
       io.lines.join('\n'),
+    );
+  });
+
+  it('a zone accepted with a caveat: the warning on stderr, the domain added', async () => {
+    const d = deps(fresh(), {
+      zones: {
+        'example.org': {
+          zone: 'example.org',
+          ok: true,
+          warnings: ['example.org: The servers of example.org serve different SOA serials (6, 7).'],
+        },
+      },
+    });
+    const io = capture();
+    assert.equal(await runAdd('example.org', add({ subdomain: ['mail'] }), io, d), 0);
+    assert.deepEqual(
+      io.lines.filter((l) => l.startsWith('ERR')),
+      [
+        'ERR danekeeper: warning: example.org: The servers of example.org serve different SOA serials (6, 7).',
+      ],
     );
   });
 

@@ -11,6 +11,8 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { daneEnabled, loadConfig, splitCommand, type ConfigFile } from '../config/config.js';
 import { DkError } from '../core/errors.js';
+import { delegationRule, dnssecRule } from '../core/prereq/rules.js';
+import type { DnssecObservation, PrereqFinding } from '../core/prereq/types.js';
 import { queryName } from '../io/dns/name.js';
 import type { Resolver } from '../io/dns/types.js';
 import {
@@ -124,6 +126,11 @@ export interface ZoneSecurity {
   fix?: string;
   /** the resolver could not decide (exit 69, not 78) */
   unknown?: boolean;
+  /**
+   * caveats that do not refuse DANE (the prereq rules' warnings: the delegation, a DS digest
+   * not recommended), one line each, told on stderr when DANE is turned on
+   */
+  warnings?: string[];
 }
 
 export type ZoneCheck = (host: string) => Promise<ZoneSecurity>;
@@ -141,26 +148,42 @@ async function zoneOf(resolver: Resolver, name: string): Promise<string> {
 
 const oneLine = (s: string) => s.replace(/\s*\n\s*/g, ' ').trim();
 
+/** A finding's fix on one line (the DS records of a multi-line fix joined with spaces). */
+const fixLine = (f: PrereqFinding) => (f.fix ? oneLine(f.fix) : undefined);
+
 /**
- * The `dnssec status` logic as a yes/no for the zone holding `host`: the chain of trust must
- * validate (RFC 4035 §5; RFC 6698 §4.1: TLSA records are only usable when secure) and no
- * critical finding may stand (e.g. one server serving the zone unsigned).
+ * The zone's DNSSEC finding as `danekeeper prereq` makes it (core/prereq dnssecRule: the same
+ * wording, and the DS for the registrar whenever one can be derived), as a yes/no for the zone
+ * holding `host`: the chain of trust must validate (RFC 4035 §5; RFC 6698 §4.1: TLSA records
+ * are only usable when secure) and no critical finding may stand (e.g. one server serving the
+ * zone unsigned). The delegation rule's finding, from the same observation, is a warning only.
  */
+export function judgeZone(host: string, zone: string, dnssec: DnssecObservation): ZoneSecurity {
+  const o = { domain: host, zone, dnssec };
+  const f = dnssecRule(o);
+  const warnings = [f, delegationRule(o)]
+    .filter((w) => w.status === 'warn' || (w.requirement === 'delegation' && w.status === 'fail'))
+    .map((w) => `${zone}: ${oneLine(w.message)}${w.fix ? ` Fix: ${fixLine(w)}` : ''}`);
+  const critical = dnssec.findings.some((x) => x.severity === 'critical');
+  if (dnssec.chain === 'secure' && !critical && (f.status === 'ok' || f.status === 'warn')) {
+    return { zone, ok: true, ...(warnings.length ? { warnings } : {}) };
+  }
+  const fix = fixLine(f);
+  return {
+    zone,
+    ok: false,
+    unknown: f.status === 'unknown' || dnssec.chain === 'indeterminate',
+    reason: `zone ${zone} has no secure chain of trust (chain ${dnssec.chain}). ${oneLine(f.message).replace(/\.$/, '')}`,
+    ...(fix ? { fix } : {}),
+  };
+}
+
 export function zoneCheck(resolver: Resolver): ZoneCheck {
   return async (host) => {
     const zone = await zoneOf(resolver, host);
     const { dnssecStatus } = await import('../publish/dnssec-status.js');
-    const r = await dnssecStatus({ zone, resolver });
-    const critical = r.findings.filter((f) => f.severity === 'critical');
-    if (r.chain.status === 'secure' && critical.length === 0) return { zone, ok: true };
-    const first = critical[0] ?? r.findings[0];
-    return {
-      zone,
-      ok: false,
-      unknown: r.chain.status === 'indeterminate',
-      reason: `zone ${zone} has no secure chain of trust (chain ${r.chain.status})${first ? `. ${oneLine(first.message).replace(/\.$/, '')}` : ''}`,
-      ...(first?.fix ? { fix: oneLine(first.fix) } : {}),
-    };
+    const { dnssecObservation } = await import('./prereq-dnssec.js');
+    return judgeZone(host, zone, dnssecObservation(await dnssecStatus({ zone, resolver })));
   };
 }
 
@@ -172,6 +195,7 @@ export async function requireSecureZones(
   domain: string,
   endpoints: Endpoint[],
   check: ZoneCheck,
+  warn: (line: string) => void = () => {},
 ): Promise<string[]> {
   const hosts = [...new Set([domain, ...endpoints.map((e) => e.host)])];
   const seen = new Map<string, ZoneSecurity>();
@@ -187,6 +211,8 @@ export async function requireSecureZones(
       `Cannot turn DANE on for ${domain}: ${s.reason}.${s.fix ? ` Fix: ${s.fix}` : ''} (details: danekeeper dnssec status ${s.zone}; or add the domain with --no-dane)`,
     );
   }
+  // Told only once DANE is on: a refusal stays one line, and names where the full report is.
+  for (const s of seen.values()) for (const w of s.warnings ?? []) warn(w);
   return [...seen.keys()];
 }
 
@@ -376,7 +402,12 @@ export async function runAdd(name: string, o: AddFlags, io: Io, deps: DomainDeps
   try {
     let zones: string[] = [];
     if (dane)
-      zones = await requireSecureZones(domain, endpoints, deps.zoneCheck(await getResolver()));
+      zones = await requireSecureZones(
+        domain,
+        endpoints,
+        deps.zoneCheck(await getResolver()),
+        (w) => io.err(`danekeeper: warning: ${w}`),
+      );
     const settings: DomainSettings = {
       name: domain,
       includeDomainName,
@@ -613,7 +644,9 @@ export async function runDane(
         );
       }
       const resolver = await deps.resolver(o.resolver ?? [], config);
-      zones = await requireSecureZones(domain, d.endpoints, deps.zoneCheck(resolver));
+      zones = await requireSecureZones(domain, d.endpoints, deps.zoneCheck(resolver), (w) =>
+        io.err(`danekeeper: warning: ${w}`),
+      );
     }
     const now = deps.now();
     withLease(state, domain, on ? 'enable DANE for' : 'disable DANE for', () =>

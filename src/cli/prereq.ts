@@ -10,7 +10,6 @@ import {
   assessPrereq,
   prereqExitStatus,
   type BackendObservation,
-  type DnssecObservation,
   type PrereqReport,
   type PrereqStatus,
 } from '../core/prereq/index.js';
@@ -23,6 +22,7 @@ import { dnssecStatus } from '../publish/dnssec-status.js';
 import { absName } from '../publish/tlsa-set.js';
 import { backendSettings, contextFor, type Context } from './dns.js';
 import type { Io } from './io.js';
+import { dnssecObservation } from './prereq-dnssec.js';
 import { collect, parseHostPort, parseIntOption } from './options.js';
 
 interface PrereqFlags {
@@ -101,26 +101,6 @@ async function observeBackend(
     }
   }
   return { state: 'reachable', ...head, serial };
-}
-
-function dnssecObservation(r: Awaited<ReturnType<typeof dnssecStatus>>): DnssecObservation {
-  return {
-    chain: r.chain.status,
-    signing: r.signing,
-    ready: r.ready,
-    parent: r.parent,
-    parentDs: r.parentDs,
-    findings: r.findings,
-    registrar: r.registrar,
-    servers: r.servers.map((s) => ({
-      name: s.name,
-      address: s.address,
-      source: s.source,
-      outcome: s.state === 'signed' || s.state === 'unsigned' ? 'answer' : s.state,
-      serial: s.serial,
-      ...(s.why ? { why: s.why } : {}),
-    })),
-  };
 }
 
 const MARK: Record<PrereqStatus, string> = {

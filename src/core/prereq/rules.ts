@@ -10,6 +10,7 @@ import type {
   PrereqObservations,
   PrereqStatus,
   StarttlsObservation,
+  ZoneObservations,
 } from './types.js';
 
 export type PrereqRule = (o: PrereqObservations) => PrereqFinding;
@@ -332,7 +333,7 @@ export const dnsBackendRule: PrereqRule = (o) => {
 const DELEGATION_TITLE = "The parent's delegation names the servers that serve the zone";
 const DELEGATION_REF = 'plesk-dane-guide (primary DNS); RFC 1034 §4.2.2, RFC 1996';
 
-export const delegationRule: PrereqRule = (o) => {
+export const delegationRule = (o: ZoneObservations): PrereqFinding => {
   const base = { requirement: 'delegation' as const, title: DELEGATION_TITLE, ref: DELEGATION_REF };
   const zone = o.zone ?? o.domain;
   const d = o.dnssec;
@@ -576,7 +577,7 @@ const DNSSEC_TITLE = 'DNSSEC is on with a secure chain of trust';
 const DNSSEC_REF =
   'plesk-dane-guide (DNSSEC, DS at the registrar); RFC 6698 §4.1, RFC 7672 §2.2, RFC 4035 §5';
 
-export const dnssecRule: PrereqRule = (o) => {
+export const dnssecRule = (o: ZoneObservations): PrereqFinding => {
   const base = { requirement: 'dnssec' as const, title: DNSSEC_TITLE, ref: DNSSEC_REF };
   const zone = o.zone ?? o.domain;
   const d = o.dnssec;

@@ -160,3 +160,12 @@ export interface PrereqObservations {
   dnssec: DnssecObservation | null;
   dnssecWhy?: string;
 }
+
+/**
+ * The part of the observations the zone's own rules (DNSSEC, delegation) read: what
+ * `domain add --dane` gathers anyway, so it can judge the zone with the same wording.
+ */
+export type ZoneObservations = Pick<
+  PrereqObservations,
+  'domain' | 'zone' | 'dnssec' | 'dnssecWhy' | 'resolver'
+>;
