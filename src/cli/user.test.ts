@@ -310,3 +310,58 @@ describe('user and token (CLI)', () => {
     assert.ok(!bytes.includes(token) && !bytes.includes(j.token));
   });
 });
+
+describe('user domains (CLI)', () => {
+  it("shows and changes a customer's domains, audited; refuses admins and domains not owned", () => {
+    const { env, pw, db } = setup('domains');
+    const f = pw('p', 'a-long-password\n');
+    runCli(['user', 'add', 'root', '--role', 'admin', '--password-file', f], { env });
+    runCli(
+      ['user', 'add', 'dora', '--role', 'customer', '--domain', 'a.test', '--password-file', f],
+      { env },
+    );
+    let r = runCli(['user', 'domains', 'dora'], { env });
+    assert.equal(r.stdout, 'dora owns a.test\n');
+    r = runCli(
+      [
+        'user',
+        'domains',
+        'dora',
+        '--add',
+        'C.test.',
+        '--add',
+        'b.test',
+        '--remove',
+        'a.test',
+        '--json',
+      ],
+      { env },
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), { name: 'dora', domains: ['b.test', 'c.test'] });
+    r = runCli(['user', 'domains', 'dora', '--remove', 'a.test'], { env });
+    assert.equal(r.code, 64);
+    assert.equal(r.stderr, 'danekeeper: dora does not own a.test (owns: b.test, c.test)\n');
+    r = runCli(['user', 'domains', 'root', '--add', 'x.test'], { env });
+    assert.equal(r.code, 64);
+    assert.match(r.stderr, /root is an admin and sees every domain/);
+    const s = openUsersStore(db);
+    try {
+      assert.deepEqual(s.user('dora')?.domains, ['b.test', 'c.test']);
+      const last = s.auditLog()[0]!;
+      assert.equal(last.action, 'user.domains');
+      assert.deepEqual(last.details, {
+        added: ['c.test', 'b.test'],
+        removed: ['a.test'],
+        domains: ['b.test', 'c.test'],
+      });
+      assert.equal(
+        s.auditLog().filter((e) => e.action === 'user.domains').length,
+        1,
+        'a look changes nothing',
+      );
+    } finally {
+      s.close();
+    }
+  });
+});

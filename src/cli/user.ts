@@ -5,6 +5,7 @@
  *   danekeeper user list [--json]
  *   danekeeper user remove NAME
  *   danekeeper user passwd NAME --password-file F
+ *   danekeeper user domains NAME [--add DOMAIN ...] [--remove DOMAIN ...]   a customer's domains
  *
  * Passwords come from a file (`-`: standard input), never from the command line (argv is
  * readable by every local user through /proc) and never appear in any output. Every change is
@@ -175,6 +176,59 @@ export async function runUserPasswd(
   }
 }
 
+interface DomainsFlags extends AccountFlags {
+  add?: string[];
+  remove?: string[];
+}
+
+/** Changes which domains a customer owns, keeping their password, tokens and sessions. */
+export function runUserDomains(
+  nameText: string,
+  f: DomainsFlags,
+  io: Io,
+  deps: AccountDeps,
+): number {
+  const name = parseUserName(nameText);
+  const add = (f.add ?? []).map(parseDomainName);
+  const remove = (f.remove ?? []).map(parseDomainName);
+  const store = openAccounts(f, deps);
+  try {
+    const u = store.user(name);
+    if (!u) throw unknownUser(name);
+    if (u.role === 'admin') {
+      throw new DkError('usage', 'E_OPTION', `${name} is an admin and sees every domain`);
+    }
+    const missing = remove.filter((d) => !u.domains.includes(d));
+    if (missing.length > 0) {
+      throw new DkError(
+        'usage',
+        'E_OPTION',
+        `${name} does not own ${missing.join(', ')} (owns: ${u.domains.join(', ') || 'nothing'})`,
+      );
+    }
+    const next = [...new Set([...u.domains.filter((d) => !remove.includes(d)), ...add])].sort();
+    const changed = next.join() !== u.domains.join();
+    if (changed) {
+      const now = deps.now();
+      store.setDomains(name, next, now);
+      store.audit(
+        {
+          ...cliActor(deps),
+          action: 'user.domains',
+          target: name,
+          details: { added: add, removed: remove, domains: next },
+        },
+        now,
+      );
+    }
+    if (f.json) io.out(JSON.stringify({ name, domains: next }, null, 2));
+    else io.out(`${name} owns ${next.join(', ') || 'no domains'}`);
+    return EXIT.ok;
+  } finally {
+    store.close();
+  }
+}
+
 export function registerUser(
   program: Command,
   io: Io,
@@ -184,7 +238,7 @@ export function registerUser(
   const run = (f: () => number | Promise<number>) => setExit(Promise.resolve().then(f));
   const user = program
     .command('user')
-    .description('Panel and API accounts: add, list, remove, passwd');
+    .description('Panel and API accounts: add, list, remove, passwd, domains');
   const add = user
     .command('add')
     .description('Add an admin or a customer who owns domains')
@@ -212,6 +266,15 @@ export function registerUser(
   accountOptions(passwd).action((name: string, o: AddFlags) =>
     run(() => runUserPasswd(name, o, io, deps)),
   );
-  for (const c of [user, add, list, remove, passwd]) c.exitOverride();
+  const domains = user
+    .command('domains')
+    .description('Show or change the domains a customer owns (tokens and sessions stay)')
+    .argument('<name>')
+    .option('--add <domain>', 'give a domain; repeatable', collect)
+    .option('--remove <domain>', 'take a domain away; repeatable', collect);
+  accountOptions(domains, true).action((name: string, o: DomainsFlags) =>
+    run(() => runUserDomains(name, o, io, deps)),
+  );
+  for (const c of [user, add, list, remove, passwd, domains]) c.exitOverride();
   return user;
 }
