@@ -325,3 +325,17 @@ test('a presented certificate is read once for every domain it reaches; a bad on
   );
   assert.throws(() => read(bad, '192.0.2.2 certificate 1'), /192\.0\.2\.2 certificate 1: /);
 });
+
+test('the same certificate presented by two probes (other buffers, same bytes) is read once', () => {
+  const read = sharedCertReader();
+  const der = chain[0]!.der;
+  const a = read(Buffer.from(der), 'a');
+  assert.equal(read(Buffer.from(der), 'b'), a);
+  assert.notEqual(read(Buffer.from(chain[1]!.der), 'c'), a);
+  // bounded: past the limit, the kept ones are let go and read again
+  const small = sharedCertReader(1);
+  const x = small(Buffer.from(der), 'x');
+  small(Buffer.from(chain[1]!.der), 'y');
+  assert.notEqual(small(Buffer.from(der), 'z'), x);
+  assert.deepEqual(small(Buffer.from(der), 'z').spki, x.spki);
+});

@@ -17,16 +17,24 @@ import type { CheckReport } from './report.js';
 /**
  * certFromDer once per presented certificate: the probe pool hands the same result (the same
  * DER buffers) to every domain on that MX host, and reading X.509 is most of a check's CPU.
+ * Certificates are also kept by their bytes: one server presents the same chain to every probe
+ * (each SNI name, each address it listens on), and equal bytes are the same certificate.
  * A certificate that cannot be read is not kept, so each domain gets its own error.
  */
-export function sharedCertReader(): (der: Buffer, label: string) => Cert {
+export function sharedCertReader(maxKept = 10_000): (der: Buffer, label: string) => Cert {
   const seen = new WeakMap<Buffer, Cert>();
+  const byBytes = new Map<string, Cert>();
   return (der, label) => {
     let c = seen.get(der);
+    if (c) return c;
+    const key = der.toString('base64');
+    c = byBytes.get(key);
     if (!c) {
       c = certFromDer(der, label);
-      seen.set(der, c);
+      if (byBytes.size >= maxKept) byBytes.clear();
+      byBytes.set(key, c);
     }
+    seen.set(der, c);
     return c;
   };
 }
