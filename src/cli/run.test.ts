@@ -276,6 +276,28 @@ test('run: while a failure is backed off every run exits 75 and says when; statu
   assert.doesNotMatch(ok.text, /ERR/);
 });
 
+test('renew DOMAIN after the cause is fixed tries now instead of after the backoff; status said so', async () => {
+  const s = setup();
+  s.world.failNext.publishRecords = new DkError(
+    'protocol',
+    'E_PUBLISH_REFUSED',
+    'Update of _25._tcp.mail.example.org. refused (REFUSED)',
+  );
+  assert.equal((await s.cli('run')).code, 75);
+  const st = await s.cli('status', 'example.org');
+  assert.match(st.text, /what to do: .*then `danekeeper renew example\.org` to try now/);
+  // the default backoff is 5 minutes: a run 10 s later still waits
+  s.clock.t += 10_000;
+  const waiting = await s.cli('run');
+  assert.equal(waiting.code, 75, waiting.text);
+  assert.match(waiting.text, /next attempt at /);
+  // the person fixed it: renew publishes now (and renews nothing that is not due)
+  const r = await s.cli('renew', 'example.org');
+  assert.equal(r.code, 0, r.text);
+  assert.match(r.text, /^example\.org: \w+ \(publishRecords/m);
+  assert.doesNotMatch(r.text, /ERR/);
+});
+
 test('run: a DNS backend that cannot be read is exit 75 and named, not a quiet wait; status says so and what to do', async () => {
   const s = setup();
   await s.cli('run');

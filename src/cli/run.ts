@@ -19,7 +19,7 @@ import {
 import { DkError } from '../core/errors.js';
 import type { DomainOutcome, DomainWorld, Request } from '../daemon/pass.js';
 import type { DomainStatus } from '../daemon/status.js';
-import type { RolloverPolicy } from '../core/rollover/index.js';
+import type { Observations, RolloverPolicy } from '../core/rollover/index.js';
 import type { Domain } from '../store/domains.js';
 import { hostName } from '../store/guard.js';
 import { defaultStorePath } from '../store/path.js';
@@ -183,15 +183,23 @@ function timing(
 function wrapWorld(
   world: DomainWorld,
   env: NodeJS.ProcessEnv,
+  retry?: string,
 ): { world: DomainWorld; unreadable: Map<string, string[]> } {
   const t = timing(env);
   const unreadable = new Map<string, string[]>();
+  let retryFor = retry;
   const wrapped = new Proxy(world, {
     get(target, prop, receiver) {
       if (prop === 'policy') return (d: Domain) => ({ ...target.policy(d), ...t });
       if (prop === 'observe') {
         return async (...a: Parameters<DomainWorld['observe']>) => {
-          const obs = await target.observe(...a);
+          let obs: Observations = await target.observe(...a);
+          // a plain `renew DOMAIN`: the planner's 'retry' request, handed over once (the pass
+          // hands over --force and --rotate-key itself and keeps observations as they are)
+          if (retryFor === a[0].name) {
+            retryFor = undefined;
+            obs = { ...obs, request: 'retry' };
+          }
           const owners = Object.entries(obs.dns)
             .filter(([, x]) => x.published === null && x.servers.length > 0)
             .map(([o]) => o);
@@ -261,6 +269,7 @@ async function pass(
     const { world, unreadable } = wrapWorld(
       await deps.world({ config, flags: f, store, statePath, io, now: deps.now }),
       deps.env,
+      one && !one.request ? one.domain : undefined,
     );
     const { runPass } = await import('../daemon/pass.js');
     const results = await runPass({

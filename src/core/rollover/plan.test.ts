@@ -432,6 +432,47 @@ test('a CA that fails: the invariant holds, the reason is kept, the same order i
   assert.deepEqual(w.violations(), []);
 });
 
+test('renew DOMAIN (retry) ends the backoff: the failed order is tried now, with the same id; not due, nothing is renewed', () => {
+  const { policy, w, state } = bootstrap();
+  // not due: a plain renew is a pass now, nothing more
+  let r = pass(w, state, policy, { request: 'retry' });
+  assert.deepEqual(acts(r.decisions), []);
+  assert.equal(r.decisions.at(-1)?.kind, 'idle');
+  assert.equal(r.state.renewal.requested, null);
+  w.advance(61 * DAY);
+  w.faults.caFails = true;
+  r = pass(w, r.state, policy);
+  const order = acts(r.decisions)[0]!;
+  const retryAt = r.state.failure!.retryAt;
+  w.advance(1000);
+  r = pass(w, r.state, policy);
+  const waiting = r.decisions.at(-1)!;
+  assert.equal(waiting.kind === 'wait' && waiting.waitingFor, 'retry');
+  assert.deepEqual(acts(r.decisions), []);
+  // the cause fixed, well before retryAt: a request tries now
+  w.faults.caFails = false;
+  assert.ok(Date.parse(retryAt) > w.now + 60_000);
+  r = pass(w, r.state, policy, { request: 'retry' });
+  assert.deepEqual(acts(r.decisions)[0], order);
+  assert.equal(r.state.failure, null);
+  assert.equal(r.decisions.at(-1)?.kind, 'idle');
+  assert.deepEqual(w.violations(), []);
+});
+
+test('a request during the backoff that fails again counts as the next attempt and backs off longer', () => {
+  const { policy, w, state } = bootstrap();
+  w.advance(61 * DAY);
+  w.faults.caFails = true;
+  let r = pass(w, state, policy);
+  assert.equal(r.state.failure?.attempts, 1);
+  w.advance(1000);
+  r = pass(w, r.state, policy, { request: 'renew' });
+  assert.equal(acts(r.decisions)[0]?.kind, 'orderCertificate');
+  assert.equal(r.state.failure?.attempts, 2);
+  assert.ok(Date.parse(r.state.failure!.retryAt) > w.now);
+  assert.deepEqual(w.violations(), []);
+});
+
 test('a record the backend lost before we removed it is published again', () => {
   const { policy, w, state } = bootstrap();
   const k2 = state.keys.next!.id;

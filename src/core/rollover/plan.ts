@@ -607,6 +607,13 @@ export function plan(
   s.tracks = updateTracks(s.tracks, obs, policy, iso(nowMs));
   const p = new Planner(s, obs, iso(nowMs), policy);
   p.absorb();
+  // A person asked (`renew`): they may have removed the cause of the failure, so the next
+  // attempt is now, not after the backoff. The failure stays on record (status, the attempt
+  // count) until the step succeeds; a CA still rate limiting answers with
+  // its Retry-After again (RFC 8555 §6.6), which the next failure keeps.
+  if (obs.request && s.failure && Date.parse(s.failure.retryAt) > nowMs) {
+    s.failure = { ...s.failure, retryAt: iso(nowMs) };
+  }
   if (obs.request === 'renew') s.renewal.requested = 'renew';
   // --rotate-key: renew now with the next key (published ahead, so usually confirmed already).
   if (obs.request === 'rotate-key') s.renewal.rotating = true;

@@ -121,8 +121,14 @@ test('a failure: status names it, says when the next attempt is and what a perso
       /reload command failed: run it by hand \(danekeeper domain show example\.org/,
     ],
     ['E_ROLLOVER_VERIFY', /still presents another certificate after the reload/],
-    ['E_SOMETHING_NEW', /Remove the cause named above; the next run after \S+ tries again/],
+    [
+      'E_SOMETHING_NEW',
+      /Remove the cause named above, then `danekeeper renew example\.org` to try now; otherwise the next run after \S+ tries again/,
+    ],
   ];
+  // a person who fixed the cause is told how to try now (the planner's 'retry' request); a
+  // rate limit and a failed rollback are not theirs to retry
+  const tryNow = /then `danekeeper renew example\.org` to try now/;
   for (const [code, hint, message = 'it failed'] of cases) {
     const d0 = plan(r.state, w.observe(), w.iso(), policy);
     // any action will do as the one that failed: a renewal is asked for
@@ -135,6 +141,8 @@ test('a failure: status names it, says when the next attempt is and what a perso
     assert.equal(sum.waitingFor, 'retry');
     assert.match(sum.next, /next attempt at /);
     assert.match(sum.hint ?? '', hint, code);
+    if (/RATE_LIMITED|E_DEPLOY_FAILED/.test(code)) assert.doesNotMatch(sum.hint ?? '', tryNow);
+    else assert.match(sum.hint ?? '', tryNow, code);
   }
   const obs = w.observe();
   assert.equal(summarize(plan(r.state, obs, w.iso(), policy), obs, policy).hint, null);

@@ -77,8 +77,11 @@ function nextStep(d: Decision): string {
   }
 }
 
+/** A person who removed the cause need not wait out the backoff (the planner's 'retry'). */
+const tryNow = (domain: string) => `then \`danekeeper renew ${domain}\` to try now`;
+
 const reloadHint = (domain: string) =>
-  `A reload command failed: run it by hand (danekeeper domain show ${domain} lists it) and fix it. The previous certificate files are back in place and the service keeps the certificate it had.`;
+  `A reload command failed: run it by hand (danekeeper domain show ${domain} lists it) and fix it, ${tryNow(domain)}. The previous certificate files are back in place and the service keeps the certificate it had.`;
 
 /**
  * What to do, per failure code: a list of small rules, the first that matches speaks. Every
@@ -95,32 +98,34 @@ const HINTS: {
     // RFC 8555 §6.6: a rateLimited problem comes with the moment to try again
     codes: /^E_ACME_(RATE_LIMITED|RETRY_LATER)$/,
     hint: (_, at) =>
-      `The CA's rate limit was hit: nothing to fix here; danekeeper orders again after ${at}, when the CA said it may. Another renew --force before then meets the limit again.`,
+      `The CA's rate limit was hit: nothing to fix here; danekeeper orders again after ${at}, when the CA said it may. A \`danekeeper renew\` before then meets the limit again.`,
   },
   {
     // RFC 8555 §8.3 / §8.4: the CA fetches the HTTP-01 token on port 80, or looks up the TXT
     codes: /^E_ACME_(CHALLENGE_FAILED|HTTP_LISTEN)$/,
-    hint: () =>
-      "The CA could not validate the challenge. For http-01 it must reach http://NAME/.well-known/acme-challenge/ on port 80 of every name (http-listen or webroot in [acme], and the names' A/AAAA records); for dns-01 the [dns] backend must publish _acme-challenge.NAME in the zone the CA finds.",
+    hint: (domain) =>
+      `The CA could not validate the challenge. For http-01 it must reach http://NAME/.well-known/acme-challenge/ on port 80 of every name (http-listen or webroot in [acme], and the names' A/AAAA records); for dns-01 the [dns] backend must publish _acme-challenge.NAME in the zone the CA finds. Fix that, ${tryNow(domain)}.`,
   },
   {
     codes: /^E_ACME_/,
-    hint: () =>
-      "Check the CA's message above and [acme] (directory, email, ca-file, EAB) in the config file.",
+    hint: (domain) =>
+      `Check the CA's message above and [acme] (directory, email, ca-file, EAB) in the config file, ${tryNow(domain)}.`,
   },
   {
     // RFC 2136 §3.3: REFUSED/NOTAUTH is the server's policy; BADKEY/BADSIG is the key (RFC 8945)
     codes: /^E_(PUBLISH_(REFUSED|NOTAUTH|AUTH)|TSIG_KEYFILE)$/,
-    hint: () =>
-      "The DNS server refuses the update: check that tsig-key-file in [dns] holds the key the server accepts, that the zone's allow-update / update-policy lets it change TLSA (and TXT for dns-01), and that server = is the zone's primary.",
+    hint: (domain) =>
+      `The DNS server refuses the update: check that tsig-key-file in [dns] holds the key the server accepts, that the zone's allow-update / update-policy lets it change TLSA (and TXT for dns-01), and that server = is the zone's primary; ${tryNow(domain)}.`,
   },
   {
     codes: /^E_PUBLISH_(UNREACHABLE|TIMEOUT)$/,
-    hint: () => 'Check that the DNS server in [dns] server = is running and reachable from here.',
+    hint: (domain) =>
+      `Check that the DNS server in [dns] server = is running and reachable from here, ${tryNow(domain)}.`,
   },
   {
     codes: /^E_PUBLISH_/,
-    hint: () => "Check the DNS backend's message above and the [dns] section of the config file.",
+    hint: (domain) =>
+      `Check the DNS backend's message above and the [dns] section of the config file, ${tryNow(domain)}.`,
   },
   {
     codes: /^E_DEPLOY_FAILED$/,
@@ -136,12 +141,13 @@ const HINTS: {
   {
     // DESIGN.md: installed, reloaded, probed; the service did not show the new chain
     codes: /^E_(ROLLOVER_VERIFY|DEPLOY_ROLLED_BACK)$/,
-    hint: () =>
-      'The service still presents another certificate after the reload: make its reload command (--reload) re-read privkey.pem and fullchain.pem in --cert-dir, or point the service at those files. The previous certificate files are back in place.',
+    hint: (domain) =>
+      `The service still presents another certificate after the reload: make its reload command (--reload) re-read privkey.pem and fullchain.pem in --cert-dir, or point the service at those files, ${tryNow(domain)}. The previous certificate files are back in place.`,
   },
   {
     codes: /^E_DEPLOY_/,
-    hint: () => 'Check --cert-dir (it must be a directory danekeeper owns, with room to write).',
+    hint: (domain) =>
+      `Check --cert-dir (it must be a directory danekeeper owns, with room to write), ${tryNow(domain)}.`,
   },
 ];
 
@@ -164,7 +170,7 @@ function hintOf(d: Decision, domain: string, unreadable: string[]): string | nul
     );
     return rule
       ? rule.hint(domain, f.retryAt)
-      : `Remove the cause named above; the next run after ${f.retryAt} tries again.`;
+      : `Remove the cause named above, ${tryNow(domain)}; otherwise the next run after ${f.retryAt} tries again.`;
   }
   if ((d.kind === 'wait' && d.waitingFor === 'backend') || unreadable.length > 0)
     return BACKEND_HINT;

@@ -224,8 +224,11 @@ export interface Observations {
   ari?: AriObservation | null;
   /** a uniform random number in [0, 1): RFC 9773 §4.2 asks for a random moment in the window */
   random: number;
-  /** `renew --force` or `renew --rotate-key` from the command line */
-  request?: 'renew' | 'rotate-key' | null;
+  /**
+   * `renew --force` or `renew --rotate-key` from the command line; `retry`: a plain `renew
+   * DOMAIN` (try what failed now, renew only if due). Every request ends a failure's backoff.
+   */
+  request?: 'renew' | 'rotate-key' | 'retry' | null;
 }
 
 export type WaitReason =
