@@ -269,11 +269,12 @@ export class TcpPipeline {
         timer: setTimeout(() => {
           conn.drop(id);
           p.signal?.removeEventListener('abort', p.onAbort!);
+          // worded as the UDP path words it: a bulk report says what `check DOMAIN` would
           reject(
             new DkError(
               'unavailable',
               'E_DNS_TIMEOUT',
-              `No answer from ${label} over TCP for ${e.what} within ${fmtMs(o.timeoutMs)}`,
+              `No answer from ${label} for ${e.what} within ${fmtMs(o.timeoutMs)}`,
             ),
           );
         }, o.timeoutMs),
