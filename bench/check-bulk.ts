@@ -12,6 +12,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startBulkLab } from '../test/lab/dns/bulk-tree.js';
@@ -53,7 +54,7 @@ try {
     const cmd = inNs(
       '/usr/bin/time',
       '-f',
-      'dk-bench-maxrss %M',
+      'dk-bench-maxrss %M cpu %U %S',
       process.execPath,
       cli,
       'check',
@@ -69,7 +70,10 @@ try {
     });
     const ms = Number(process.hrtime.bigint() - t) / 1e6;
     if (r.status === null) throw new Error('check --file did not finish');
-    const rss = /dk-bench-maxrss (\d+)/.exec(r.stderr);
+    const rss = /dk-bench-maxrss (\d+) cpu (\S+) (\S+)/.exec(r.stderr);
+    // user + system CPU of the whole process (start-up included): on a loaded machine the
+    // wall time says as much about the neighbours as about us
+    const cpuMs = rss ? (Number(rss[2]) + Number(rss[3])) * 1000 : NaN;
     const verdicts = new Map<string, string>();
     for (const l of r.stdout.trim().split('\n')) {
       const j = JSON.parse(l) as { domain: string; verdict?: string };
@@ -79,7 +83,14 @@ try {
       .split('\n')
       .filter((l) => l.startsWith('danekeeper:'))
       .join('\n    ');
-    return { ms, rssMb: rss ? Number(rss[1]) / 1024 : NaN, verdicts, summary, code: r.status };
+    return {
+      ms,
+      cpuMs,
+      rssMb: rss ? Number(rss[1]) / 1024 : NaN,
+      verdicts,
+      summary,
+      code: r.status,
+    };
   };
 
   /** the posttls-finger loop over the sample, one process per domain, one after the other */
@@ -95,6 +106,7 @@ try {
     return Number(process.hrtime.bigint() - t) / 1e6;
   };
 
+  const load0 = loadavg();
   // warm the resolver's cache once, so that both sides meet the same warm Unbound
   const warm = bulk();
   const runs: ReturnType<typeof bulk>[] = [];
@@ -144,6 +156,15 @@ try {
   console.log(
     `  verdicts equal to the single-domain check's (runCheck per domain, nothing shared; ${f1(singleMs / 1000)} s for all ${DOMAINS}): ` +
       `${differ.length === 0 ? `all, in all ${ROUNDS + 1} runs` : `${differ.length} differ: ${[...new Set(differ)].slice(0, 5).join(', ')}`}`,
+  );
+  const cpu = median(runs.map((r) => r.cpuMs));
+  console.log(
+    `  CPU of check --file (user + system, start-up included): ${(cpu / 1000).toFixed(2)} s, ${(cpu / DOMAINS).toFixed(2)} ms/domain`,
+  );
+  const load1 = loadavg();
+  const la = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
+  console.log(
+    `  load average (1 5 15 min) on ${cpus().length} CPUs: ${la(load0)} at the start, ${la(load1)} at the end`,
   );
   console.log(`  exit status of check --file: ${runs.map((r) => r.code).join(' ')}`);
   console.log(
