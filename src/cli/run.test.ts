@@ -305,7 +305,10 @@ test('run: a DNS backend that cannot be read is exit 75 and named, not a quiet w
   s.world.observe = async () => {
     const o = await orig();
     const dns = Object.fromEntries(
-      Object.entries(o.dns).map(([k, x]) => [k, { ...x, published: null as string[] | null }]),
+      Object.entries(o.dns).map(([k, x]) => [
+        k,
+        { ...x, published: null as string[] | null, readError: 'TSIG signature failed (BADSIG)' },
+      ]),
     );
     return { ...o, dns } as unknown as Awaited<ReturnType<typeof orig>>;
   };
@@ -314,7 +317,7 @@ test('run: a DNS backend that cannot be read is exit 75 and named, not a quiet w
   assert.equal(r.code, 75, r.text);
   assert.match(
     r.text,
-    /^ERR danekeeper: example\.org: cannot read the records at _25\._tcp\.mail\.example\.org\. from the DNS backend/m,
+    /^ERR danekeeper: example\.org: publishing( \([a-zA-Z, ]+\))?: Cannot read the records at _25\._tcp\.mail\.example\.org\. \(TSIG signature failed \(BADSIG\)\) from the DNS backend.*tsig-key-file/m,
   );
   // said once, whether or not the planner's own sentence is about the backend
   assert.equal(r.text.match(/cannot read the records/gi)?.length, 1, r.text);
@@ -323,7 +326,8 @@ test('run: a DNS backend that cannot be read is exit 75 and named, not a quiet w
   };
   assert.equal(j.domains[0]!.waitingFor, 'backend');
   assert.match(j.domains[0]!.hint, /\[dns\] server = is running and reachable/);
-  assert.match(j.domains[0]!.next, /^Cannot read the records at /);
+  assert.match(j.domains[0]!.next, /^Cannot read the records at .*\(TSIG signature failed/);
+  assert.match(j.domains[0]!.hint, /\(TSIG signature failed \(BADSIG\)\)/);
   s.world.observe = orig;
   s.clock.t += 10_000;
   assert.equal((await s.cli('run')).code, 0);

@@ -176,43 +176,28 @@ function timing(
 
 /**
  * The world as `run` and `status` use it: the environment's timing laid over each domain's
- * policy, and a note of the domains whose TLSA records the DNS backend could not be read for
- * while the zone's servers answered (the pass then waits on something it cannot bring about;
- * `run` must not call that fine).
+ * policy, and a plain `renew DOMAIN` handed to the planner as its 'retry' request.
  */
-function wrapWorld(
-  world: DomainWorld,
-  env: NodeJS.ProcessEnv,
-  retry?: string,
-): { world: DomainWorld; unreadable: Map<string, string[]> } {
+function wrapWorld(world: DomainWorld, env: NodeJS.ProcessEnv, retry?: string): DomainWorld {
   const t = timing(env);
-  const unreadable = new Map<string, string[]>();
   let retryFor = retry;
-  const wrapped = new Proxy(world, {
+  return new Proxy(world, {
     get(target, prop, receiver) {
       if (prop === 'policy') return (d: Domain) => ({ ...target.policy(d), ...t });
-      if (prop === 'observe') {
+      if (prop === 'observe' && retryFor !== undefined) {
         return async (...a: Parameters<DomainWorld['observe']>) => {
-          let obs: Observations = await target.observe(...a);
-          // a plain `renew DOMAIN`: the planner's 'retry' request, handed over once (the pass
-          // hands over --force and --rotate-key itself and keeps observations as they are)
-          if (retryFor === a[0].name) {
-            retryFor = undefined;
-            obs = { ...obs, request: 'retry' };
-          }
-          const owners = Object.entries(obs.dns)
-            .filter(([, x]) => x.published === null && x.servers.length > 0)
-            .map(([o]) => o);
-          if (owners.length > 0) unreadable.set(a[0].name, owners);
-          else unreadable.delete(a[0].name);
-          return obs;
+          const obs: Observations = await target.observe(...a);
+          // handed over once (the pass hands over --force and --rotate-key itself, and passes
+          // the observations on as they are)
+          if (retryFor !== a[0].name) return obs;
+          retryFor = undefined;
+          return { ...obs, request: 'retry' };
         };
       }
       const v: unknown = Reflect.get(target, prop, receiver);
       return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
     },
   });
-  return { world: wrapped, unreadable };
 }
 
 const holder = () => `${hostname()}:${process.pid}`;
@@ -248,6 +233,9 @@ function outcomeLine(r: DomainOutcome): string {
     case 'idle':
       return `${r.domain}: secured, idle${acts}; ${r.detail}`;
     case 'waiting':
+      if (r.waitingFor === 'backend') {
+        return `${r.domain}: ${r.phase}${acts}: ${r.detail} (check [dns] server = and tsig-key-file; every run tries again)`;
+      }
       return `${r.domain}: ${r.phase}${acts}: ${r.detail}${r.until && !r.detail.includes(r.until) ? ` (until ${r.until})` : ''}`;
     case 'busy':
       return `${r.domain}: skipped: ${r.detail}`;
@@ -266,7 +254,7 @@ async function pass(
 ): Promise<number> {
   const { config, statePath, store } = open(f, deps);
   try {
-    const { world, unreadable } = wrapWorld(
+    const world = wrapWorld(
       await deps.world({ config, flags: f, store, statePath, io, now: deps.now }),
       deps.env,
       one && !one.request ? one.domain : undefined,
@@ -284,13 +272,7 @@ async function pass(
     if (f.json) io.out(JSON.stringify({ domains: results }, null, 2));
     let failed = false;
     for (const r of results) {
-      const blocked = r.result === 'waiting' ? unreadable.get(r.domain) : undefined;
-      if (blocked) {
-        failed = true;
-        io.err(
-          `danekeeper: ${r.domain}: cannot read the records at ${blocked.join(', ')} from the DNS backend (is [dns] server = reachable, is the TSIG key right?); the next run tries again${r.waitingFor === 'backend' ? '' : ` (meanwhile ${r.phase ?? 'waiting'}: ${r.detail})`}`,
-        );
-      } else if (troubled(r)) {
+      if (troubled(r)) {
         failed = true;
         io.err(`danekeeper: ${outcomeLine(r)}`);
       } else if (!f.json) io.out(outcomeLine(r));
@@ -384,7 +366,7 @@ async function status(name: string | undefined, f: Flags, io: Io, deps: RunDeps)
         `${hostName(name)} is not a managed domain (danekeeper domain list shows them)`,
       );
     }
-    const { world } = wrapWorld(
+    const world = wrapWorld(
       await deps.world({ config, flags: f, store, statePath, io, now: deps.now }),
       deps.env,
     );

@@ -582,3 +582,47 @@ test('TLSA records go to the zone that holds the owner (a delegated mail.example
     code: 'E_DAEMON_ZONE',
   });
 });
+
+test('a backend that cannot be read: the observation carries its own reason (status quotes it), as does a missing backend', async () => {
+  const { store, d } = setup();
+  const OWNER = '_25._tcp.mail.example.org.';
+  const resolver = new StaticResolver({ 'example.org/SOA': { records: [SOA] } });
+  const world = (publisher: (d: Domain, zone?: string) => Publisher | null) =>
+    new RealWorld({
+      store,
+      now: () => T0,
+      publisher,
+      resolver,
+      probe: () => Promise.reject(new Error('no probe in this test')),
+      confirmationIntervalHours: 0.5,
+      daneEnabled: true,
+      acme: { directory: 'https://127.0.0.1:1/dir', accountFile: '/nonexistent/acct.json' },
+      solver: () => {
+        throw new Error('no solver in this test');
+      },
+    });
+  const m = tlsaMemory('example.org.');
+  const w = world(() => ({
+    ...m.p,
+    read: () =>
+      Promise.reject(
+        new DkError(
+          'tempfail',
+          'E_PUBLISH_AUTH',
+          'TSIG verification of\n  the answer failed (BADSIG)',
+        ),
+      ),
+  }));
+  const obs = await w.observe(d, null, w.policy(d), { ari: false });
+  assert.equal(obs.dns[OWNER]?.published, null);
+  assert.equal(obs.dns[OWNER]?.readError, 'TSIG verification of the answer failed (BADSIG)');
+  const none = world(() => null);
+  const o2 = await none.observe(d, null, none.policy(d), { ari: false });
+  assert.equal(o2.dns[OWNER]?.published, null);
+  assert.match(o2.dns[OWNER]?.readError ?? '', /no \[dns\] backend is configured/);
+  // readable: no reason
+  const ok = world(() => m.p);
+  const o3 = await ok.observe(d, null, ok.policy(d), { ari: false });
+  assert.deepEqual(o3.dns[OWNER]?.published, []);
+  assert.equal(o3.dns[OWNER]?.readError, undefined);
+});

@@ -189,17 +189,24 @@ export class RealWorld implements DomainWorld {
 
   async #dns(d: Domain, owner: string): Promise<OwnerDns> {
     const pub = await this.#publisherFor(d, owner);
+    if (!pub) {
+      return {
+        published: null,
+        readError: 'no [dns] backend is configured (DANE needs one to publish TLSA records)',
+        servers: [],
+      };
+    }
     let published: string[] | null = null;
+    let readError: string | undefined;
     let records: TlsaRecord[] | undefined;
     try {
-      if (pub) {
-        records = (await pub.read(owner)).records;
-        published = records.map(formatRdata);
-      }
+      records = (await pub.read(owner)).records;
+      published = records.map(formatRdata);
     } catch (e) {
       if (!isDkError(e)) throw e;
+      readError = e.message.replace(/\s*\n\s*/g, ' ');
     }
-    if (!pub) return { published: null, servers: [] };
+    const unread = readError === undefined ? {} : { readError };
     try {
       const rep = await checkPropagation({
         zone: pub.zone,
@@ -209,6 +216,7 @@ export class RealWorld implements DomainWorld {
       });
       return {
         published,
+        ...unread,
         servers: rep.servers.map((s) => ({
           name: s.address ? `${s.name} (${s.address})` : s.name,
           // RFC 7671 §8.4: only an authoritative answer counts as serving
@@ -218,7 +226,7 @@ export class RealWorld implements DomainWorld {
       };
     } catch (e) {
       if (!isDkError(e)) throw e;
-      return { published, servers: [] };
+      return { published, ...unread, servers: [] };
     }
   }
 

@@ -492,6 +492,40 @@ test('an unreadable DNS backend: nothing removed, nothing published, the pass sa
   assert.deepEqual(acts(r.decisions), []);
 });
 
+test('a backend unreadable from the start: the planner waits for the backend, quoting its reason, not for servers to serve what it could not publish', () => {
+  const { policy, w } = setup();
+  w.backendDown = true;
+  const r = pass(w, null, policy, { max: 10 });
+  const last = r.decisions.at(-1)!;
+  assert.equal(last.kind === 'wait' && last.waitingFor, 'backend', JSON.stringify(last));
+  assert.equal(last.phase, 'publishing');
+  assert.match(
+    last.kind === 'wait' ? last.detail : '',
+    /^Cannot read the records at _25\._tcp\.mail\.example\.org\., _465\._tcp\.mail\.example\.org\. \(no answer from 192\.0\.2\.53:53 \(timed out\)\) from the DNS backend/,
+  );
+  assert.ok(!acts(r.decisions).some((a) => a.kind === 'publishRecords' || a.kind === 'install'));
+  // once it answers, the rollover goes on from there
+  w.backendDown = false;
+  const done = untilIdle(w, r.state, policy);
+  assert.equal(done.state.verified, true);
+  assert.deepEqual(w.violations(), []);
+});
+
+test('an unreadable backend does not stop what needs no publishing: a confirmed record is installed, then the wait is for the backend', () => {
+  const { policy, w, state } = bootstrap();
+  w.advance(61 * DAY);
+  w.backendDown = true;
+  const r = pass(w, state, policy);
+  assert.deepEqual(
+    acts(r.decisions).map((a) => a.kind),
+    ['orderCertificate', 'install'],
+  );
+  assert.equal(r.state.verified, true);
+  const last = r.decisions.at(-1)!;
+  assert.equal(last.kind === 'wait' && last.waitingFor, 'backend');
+  assert.deepEqual(w.violations(), []);
+});
+
 test('--cert-dir changed behind our back: the verified pair is put back', () => {
   const { policy, w, state } = bootstrap();
   w.deployed = null;

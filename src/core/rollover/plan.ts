@@ -169,6 +169,8 @@ class Planner {
   readonly ev: DomainEvent[] = [];
   readonly nowMs: number;
   readonly keyIndex = new Map<string, KeyFacts>();
+  /** owners whose records the DNS backend could not be read for (nothing can change there) */
+  unreadable: string[] = [];
 
   constructor(
     readonly s: RolloverState,
@@ -429,11 +431,10 @@ class Planner {
 
     // Publish what the key policy asks for, at every owner, before anything relies on it.
     const desired = desiredRecords(s, policy);
-    const unreadable: string[] = [];
     for (const owner of policy.owners) {
       const pub = obs.dns[owner]?.published;
       if (!pub) {
-        unreadable.push(owner);
+        this.unreadable.push(owner);
         continue;
       }
       const add = desired.filter((r) => !pub.includes(r));
@@ -488,13 +489,7 @@ class Planner {
     if (c) return c;
 
     if (s.intent) s.intent = null;
-    if (unreadable.length > 0) {
-      return this.wait(
-        'backend',
-        null,
-        `Cannot read the records at ${unreadable.join(', ')} from the DNS backend`,
-      );
-    }
+    if (this.unreadable.length > 0) return this.backendWait();
     // Nothing left to do: whatever failed before has been overtaken (status shows no old error).
     s.failure = null;
     const until = Math.min(
@@ -502,6 +497,24 @@ class Planner {
       s.renewal.nextAriCheck ? Date.parse(s.renewal.nextAriCheck) : Infinity,
     );
     return { kind: 'idle', until: iso(until), state: s, phase: 'idle', events: this.ev };
+  }
+
+  /**
+   * Nothing can be published or removed at an owner whose records the backend cannot read
+   * (RFC 7671 §8.1 and §8.4 need both): wait for the backend, in its own words.
+   */
+  backendWait(): Decision {
+    const byReason = new Map<string, string[]>();
+    for (const owner of this.unreadable) {
+      const why = this.obs.dns[owner]?.readError ?? 'no reason given';
+      byReason.set(why, [...(byReason.get(why) ?? []), owner]);
+    }
+    const parts = [...byReason].map(([why, owners]) => `${owners.join(', ')} (${why})`);
+    return this.wait(
+      'backend',
+      null,
+      `Cannot read the records at ${parts.join('; ')} from the DNS backend: nothing is published or removed there until it can`,
+    );
   }
 
   /**
@@ -529,6 +542,9 @@ class Planner {
     const lagging: string[] = [];
     for (const owner of policy.owners) {
       if (confirmedAt(s.tracks, owner, r, policy) !== null) continue;
+      // a record the backend cannot even be read for may never have been published: waiting
+      // on the servers would be endless, the backend is what stands in the way
+      if (this.unreadable.includes(owner)) return this.backendWait();
       const servers = this.obs.dns[owner]?.servers ?? [];
       const not = servers.filter((x) => !x.served?.includes(r)).map((x) => x.name);
       lagging.push(`${owner} (${servers.length === 0 ? 'no server answered' : not.join(', ')})`);

@@ -159,8 +159,10 @@ test('a DNS backend that cannot be read: status waits for the backend (not for s
   assert.equal(sum.waitingFor, 'backend');
   assert.match(
     sum.next,
-    /^Cannot read the records at _25\._tcp\.mail\.example\.org\. from the DNS backend/,
+    /^Cannot read the records at _25\._tcp\.mail\.example\.org\. \(no answer from 192\.0\.2\.53:53 \(timed out\)\) from the DNS backend/,
   );
+  // the backend's own reason, not a guess
+  assert.match(sum.hint ?? '', /DNS backend \(no answer from 192\.0\.2\.53:53 \(timed out\)\)/);
   assert.match(sum.hint ?? '', /\[dns\] server = is running and reachable/);
   // said once, and the endpoints are judged by what the servers serve
   assert.equal(sum.next.match(/Cannot read/g)?.length, 1);

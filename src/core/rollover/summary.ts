@@ -151,16 +151,18 @@ const HINTS: {
   },
 ];
 
-/** Owners whose records the DNS backend could not be read for, while the zone's servers answer. */
-function unreadableOwners(obs: Observations, policy: RolloverPolicy): string[] {
-  return policy.owners.filter((o) => {
+/** The backend's own reasons for the owners it could not be read for (world.ts's readError). */
+function unreadableReasons(obs: Observations, policy: RolloverPolicy): string[] {
+  const out = new Set<string>();
+  for (const o of policy.owners) {
     const dns = obs.dns[o];
-    return dns !== undefined && dns.published === null && dns.servers.length > 0;
-  });
+    if (dns && dns.published === null) out.add(dns.readError ?? 'no reason given');
+  }
+  return [...out];
 }
 
-const BACKEND_HINT =
-  'danekeeper cannot read the TLSA records from the DNS backend: check that [dns] server = is running and reachable, and that the TSIG key (tsig-key-file) is right. Nothing is published or removed until it can; what is served now stays.';
+const backendHint = (reasons: string[], blocked: boolean) =>
+  `danekeeper cannot read the TLSA records from the DNS backend (${reasons.join('; ')}): check that [dns] server = is running and reachable, and that the TSIG key (tsig-key-file) is right. ${blocked ? 'Nothing is published or removed until it can' : 'The rollover needs it to publish or remove a record'}; what is served now stays, and every run tries again.`;
 
 function hintOf(d: Decision, domain: string, unreadable: string[]): string | null {
   const f = d.state.failure;
@@ -172,8 +174,8 @@ function hintOf(d: Decision, domain: string, unreadable: string[]): string | nul
       ? rule.hint(domain, f.retryAt)
       : `Remove the cause named above, ${tryNow(domain)}; otherwise the next run after ${f.retryAt} tries again.`;
   }
-  if ((d.kind === 'wait' && d.waitingFor === 'backend') || unreadable.length > 0)
-    return BACKEND_HINT;
+  const blocked = d.kind === 'wait' && d.waitingFor === 'backend';
+  if (blocked || unreadable.length > 0) return backendHint(unreadable, blocked);
   return null;
 }
 
@@ -249,17 +251,14 @@ export function summarize(d: Decision, obs: Observations, policy: RolloverPolicy
     }
   }
   const key = (k: { id: string; spki: string } | null) => (k ? { id: k.id, spki: k.spki } : null);
-  const unreadable = unreadableOwners(obs, policy);
-  // A wait on servers for a record the backend cannot even be read for would wait forever:
-  // say what really stands in the way.
-  const blocked = d.kind === 'wait' && d.waitingFor !== 'retry' && unreadable.length > 0;
+  // The planner itself waits for the backend when that is what stands in the way (plan.ts
+  // backendWait), quoting its reason; the hint says what to check.
+  const unreadable = unreadableReasons(obs, policy);
   return {
     phase: d.phase,
-    waitingFor: blocked ? 'backend' : d.kind === 'wait' ? d.waitingFor : null,
+    waitingFor: d.kind === 'wait' ? d.waitingFor : null,
     until: d.kind === 'act' ? null : d.until,
-    next: blocked
-      ? `Cannot read the records at ${unreadable.join(', ')} from the DNS backend, so nothing can be published or removed there; the next run tries again${d.waitingFor === 'backend' ? '' : ` (meanwhile: ${nextStep(d)})`}`
-      : nextStep(d),
+    next: nextStep(d),
     failure: s.failure
       ? {
           code: s.failure.code,

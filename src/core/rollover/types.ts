@@ -181,6 +181,11 @@ export interface ServerObservation {
 export interface OwnerDns {
   /** what the publishing backend holds (publisher.read); null when it could not be read */
   published: Rdata[] | null;
+  /**
+   * Why `published` is null, in the backend's own words (a timeout, BADSIG, no backend
+   * configured): status and run quote it instead of guessing.
+   */
+  readError?: string;
   /** every authoritative server of the zone, asked directly (RD=0) */
   servers: ServerObservation[];
 }

@@ -159,6 +159,7 @@ export class World {
     for (const o of this.policy.owners) {
       dns[o] = {
         published: this.backendDown ? null : [...(this.primary[o] ?? [])],
+        ...(this.backendDown ? { readError: 'no answer from 192.0.2.53:53 (timed out)' } : {}),
         servers: this.servers.map((s) => ({
           name: s.name,
           served: s.down ? null : [...(s.zone[o] ?? [])],
