@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
 import { tempDir } from '../../test/support/pki.js';
@@ -21,6 +21,12 @@ it('a second serve on the same state is refused, naming the first; released, it 
   acquireServeLock(join(dir, 'b.db'), 'host:333').release();
   one.release();
   acquireServeLock(state, 'host:222').release();
+});
+
+it('the first serve on a new machine makes the state directory (0700) for its lock', () => {
+  const state = join(dir, 'new', 'deeper', 'state.db');
+  acquireServeLock(state, 'first').release();
+  assert.equal(statSync(join(dir, 'new', 'deeper')).mode & 0o777, 0o700);
 });
 
 it('a holder killed with -9 leaves no stale lock', async () => {

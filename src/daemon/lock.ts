@@ -6,7 +6,8 @@
  * would be wrong after a reboot that hands the same PID to someone else). The holder's name is
  * written beside it only to say who holds it.
  */
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { createRequire } from 'node:module';
 import type Database from 'better-sqlite3';
 import { DkError } from '../core/errors.js';
@@ -22,6 +23,9 @@ export function acquireServeLock(statePath: string, holder: string): ServeLock {
   const Sqlite = createRequire(import.meta.url)('better-sqlite3') as typeof Database;
   let db: Database.Database;
   try {
+    // the first serve on a new machine comes before the state database (and its directory,
+    // 0700 as the store makes it)
+    mkdirSync(dirname(statePath), { recursive: true, mode: 0o700 });
     db = new Sqlite(path, { timeout: 0 });
   } catch (e) {
     throw new DkError(
