@@ -281,6 +281,20 @@ export const MIGRATIONS: readonly Migration[] = [
         BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     `,
   },
+  {
+    version: 8,
+    name: 'settings: what the admin changes in the panel or API, over the INI file',
+    // Issue 11's settings page: the INI file is the operator's (a panel never rewrites it), so
+    // a change made in the panel or the API is a row here that overrides the file's value;
+    // deleting the row gives the file's value back. Values are JSON text.
+    sql: `
+      CREATE TABLE settings (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build knows: the last migration's. */

@@ -420,6 +420,37 @@ export class UsersStore {
     );
   }
 
+  // ---- settings (migration 8): panel/API overrides of the INI file
+
+  /** The overrides set, by key (values as stored JSON, parsed). */
+  settings(): Record<string, unknown> {
+    return this.#run('read the settings', () =>
+      Object.fromEntries(
+        (
+          this.#st('SELECT key, value FROM settings ORDER BY key').all() as {
+            key: string;
+            value: string;
+          }[]
+        ).map((r) => [r.key, JSON.parse(r.value) as unknown]),
+      ),
+    );
+  }
+
+  /** Sets overrides in one transaction; `undefined` values are left alone. */
+  setSettings(values: Record<string, unknown>, now: Date): void {
+    const at = now.toISOString();
+    this.#run('change the settings', () =>
+      this.#db.transaction(() => {
+        const up = this.#st(
+          `INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?)
+           ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        );
+        for (const [k, v] of Object.entries(values))
+          if (v !== undefined) up.run(k, JSON.stringify(v), at);
+      })(),
+    );
+  }
+
   close(): void {
     if (this.#db.open) this.#db.close();
   }

@@ -1,0 +1,614 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { Hono } from 'hono';
+import type { z } from 'zod';
+import { ADMIN_ACTIONS, ANY_USER_ACTIONS } from '../../auth/authz.js';
+import { newApiToken, newSession } from '../../auth/tokens.js';
+import { parseConfig } from '../../config/config.js';
+import type { DomainSettings } from '../../store/domains.js';
+import { openState, type StateStore } from '../../store/state.js';
+import { openUsersStore, type UsersStore } from '../../store/users.js';
+import { makePki } from '../../../test/support/pki.js';
+import { apiRoutes, CSRF_HEADER, SESSION_COOKIE, type ApiDeps } from './api.js';
+import { storedSettings } from './settings.js';
+import { ROUTES, type RouteSpec } from './table.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'dk-api-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+const NOW = new Date('2026-12-01T10:00:00Z');
+
+function settings(name: string, dane = true): DomainSettings {
+  return {
+    name,
+    includeDomainName: true,
+    subdomains: ['mail'],
+    mailHosts: [`mail.${name}`],
+    endpoints: [{ host: `mail.${name}`, port: 25, proto: 'tcp' }],
+    dane,
+    certDir: `/tmp/live/${name}`,
+    reload: [],
+    keyType: 'ec-p256',
+    newKeyEachRenewal: false,
+    issuerRecords: false,
+    challenge: null,
+  };
+}
+
+interface Env {
+  app: Hono;
+  state: StateStore;
+  users: UsersStore;
+  tokens: { admin: string; alice: string; bob: string };
+  logged: { detail: Record<string, unknown>; message: string }[];
+  renewed: string[];
+  /** everything a refused request must leave as it was */
+  snapshot(): string;
+  close(): void;
+}
+
+function env(o: { ini?: string; overrides?: Partial<ApiDeps> } = {}): Env {
+  const path = join(dir, `state-${++n}.db`);
+  const state = openState(path);
+  const users = openUsersStore(path);
+  const tokens = {} as Env['tokens'];
+  for (const [name, role, domains] of [
+    ['admin', 'admin', []],
+    ['alice', 'customer', ['example.org']],
+    ['bob', 'customer', ['example.net']],
+  ] as const) {
+    users.addUser({ name, role, domains, passwordHash: 'not-a-real-hash' }, NOW);
+    const t = newApiToken();
+    users.addToken({ id: t.id, user: name, sha256: t.sha256, expiresAt: null }, NOW);
+    tokens[name] = t.token;
+  }
+  state.domains.add(settings('example.org'), NOW);
+  state.domains.add(settings('example.net'), NOW);
+  const config = parseConfig(o.ini ?? '', 'test.ini');
+  const logged: Env['logged'] = [];
+  const renewed: string[] = [];
+  const deps: ApiDeps = {
+    users,
+    state,
+    settings: storedSettings(users, () => config),
+    now: () => NOW,
+    logger: { error: (detail, message) => logged.push({ detail, message }) },
+    clientAddress: () => '192.0.2.7',
+    certDir: (d) => `/tmp/live/${d}`,
+    zoneCheck: async (host) => ({ zone: host.split('.').slice(-2).join('.'), ok: true }),
+    mxAmongNames: async (d, names) => ({
+      mailHosts: names.filter((x) => x === `mail.${d}`),
+      mx: [`mail.${d}`],
+    }),
+    status: async (d) => ({ name: d.name, phase: 'steady' }),
+    check: async (d) => ({ domain: d, verdict: 'fake' }),
+    dnssec: async (d) => ({ zone: d, chain: 'secure', ds: [`${d}. IN DS 1 13 2 AB`] }),
+    prereq: async (d) => ({ domain: d, findings: [] }),
+    renew: (d) => void renewed.push(d),
+    ...o.overrides,
+  };
+  const app = new Hono();
+  app.route('/api', apiRoutes(deps));
+  return {
+    app,
+    state,
+    users,
+    tokens,
+    logged,
+    renewed,
+    snapshot: () =>
+      JSON.stringify([
+        state.domains.list(),
+        state.events.list({}),
+        users.auditLog(),
+        users.settings(),
+        renewed,
+      ]),
+    close: () => {
+      users.close();
+      state.close();
+    },
+  };
+}
+
+type Who = keyof Env['tokens'];
+
+function req(
+  e: Env,
+  who: Who | null,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = {},
+) {
+  const h: Record<string, string> = { ...headers };
+  if (who) h.authorization = `Bearer ${e.tokens[who]}`;
+  let payload: string | undefined;
+  if (body !== undefined) {
+    payload = typeof body === 'string' ? body : JSON.stringify(body);
+    h['content-type'] ??= 'application/json';
+  }
+  return e.app.request(path, { method, headers: h, body: payload });
+}
+
+const PEM = (() => {
+  const pki = makePki(dir, { names: ['mail.example.org'] });
+  return pki.leaf.certPem + pki.intermediate.certPem;
+})();
+
+/** A valid request for each route, aimed at `domain`. */
+function requestFor(r: RouteSpec, domain: string): { path: string; body?: unknown } {
+  const path = `/api${r.path.replace(':name', domain)}`;
+  if (r.path === '/v1/domains' && r.method === 'post') {
+    return { path, body: { name: `new.${domain}`, mailHosts: [`new.${domain}`], dane: true } };
+  }
+  if (r.path === '/v1/generate') return { path, body: { pem: PEM, host: `mail.${domain}` } };
+  if (r.path === '/v1/settings' && r.method === 'put') return { path, body: { daneEnabled: true } };
+  return { path };
+}
+
+describe('API authorization matrix (role x route x own/other domain)', () => {
+  const cases: [Who, 'own' | 'other'][] = [
+    ['admin', 'own'],
+    ['alice', 'own'],
+    ['alice', 'other'],
+  ];
+  for (const r of ROUTES as readonly RouteSpec[]) {
+    for (const [who, target] of cases) {
+      const domain = target === 'own' ? 'example.org' : 'example.net';
+      const allowed =
+        who === 'admin' ||
+        (ANY_USER_ACTIONS as readonly string[]).includes(r.action) ||
+        (!(ADMIN_ACTIONS as readonly string[]).includes(r.action) && target === 'own');
+      it(`${r.method.toUpperCase()} ${r.path}: ${who} on ${target} -> ${allowed ? 'allowed' : '403'}`, async () => {
+        const e = env();
+        try {
+          // enable-dane changes something only on a domain with DANE off
+          if (r.path.endsWith('enable-dane')) e.state.domains.update(domain, { dane: false }, NOW);
+          const before = e.snapshot();
+          const q = requestFor(r, domain);
+          const res = await req(e, who, r.method.toUpperCase(), q.path, q.body);
+          const text = await res.text();
+          const body = JSON.parse(text) as Record<string, unknown>;
+          if (allowed) {
+            assert.equal(res.status, r.status, text);
+            if (r.changes) {
+              const a = e.users.auditLog()[0]!;
+              assert.equal(a.actor, `api:${who}`);
+              assert.equal(a.source, '192.0.2.7');
+            } else {
+              assert.equal(e.snapshot(), before);
+            }
+          } else {
+            assert.equal(res.status, 403, text);
+            assert.equal((body.error as { code: string }).code, 'E_API_FORBIDDEN');
+            assert.equal(e.snapshot(), before, 'nothing written');
+          }
+          // No secret in any response: tokens, password hashes.
+          for (const t of Object.values(e.tokens)) assert.ok(!text.includes(t));
+          assert.ok(!text.includes('not-a-real-hash'));
+        } finally {
+          e.close();
+        }
+      });
+    }
+  }
+
+  it('a customer lists only their own domains; search and paging', async () => {
+    const e = env();
+    try {
+      for (const x of ['a', 'b', 'c']) e.state.domains.add(settings(`${x}.example.org`), NOW);
+      const mine = (await (await req(e, 'alice', 'GET', '/api/v1/domains')).json()) as {
+        total: number;
+        domains: { name: string }[];
+      };
+      assert.equal(mine.total, 4);
+      assert.ok(mine.domains.every((d) => d.name.endsWith('example.org')));
+      const page = (await (
+        await req(e, 'admin', 'GET', '/api/v1/domains?q=example.org&page=2&perPage=3')
+      ).json()) as { total: number; domains: { name: string }[] };
+      assert.equal(page.total, 4);
+      assert.equal(page.domains.length, 1);
+    } finally {
+      e.close();
+    }
+  });
+});
+
+describe('API authentication', () => {
+  it('no credentials, a malformed or a revoked token: 401', async () => {
+    const e = env();
+    try {
+      assert.equal((await req(e, null, 'GET', '/api/v1/domains')).status, 401);
+      const bad = await e.app.request('/api/v1/domains', {
+        headers: { authorization: 'Bearer dk_nonsense' },
+      });
+      assert.equal(bad.status, 401);
+      const id = e.users.tokens('alice')[0]!.id;
+      e.users.revokeToken(id, NOW);
+      const res = await req(e, 'alice', 'GET', '/api/v1/domains');
+      assert.equal(res.status, 401);
+      assert.deepEqual(await res.json(), {
+        error: { code: 'E_API_AUTH', message: 'The API token is not valid' },
+      });
+    } finally {
+      e.close();
+    }
+  });
+
+  it("a panel session: reads with the cookie; a change needs the session's CSRF header", async () => {
+    const e = env();
+    try {
+      const s = newSession();
+      e.users.createSession(
+        { sha256: s.sha256, user: 'alice', csrfSecret: s.csrfSecret, ttlMs: 3_600_000 },
+        NOW,
+      );
+      const cookie = `${SESSION_COOKIE}=${s.id}`;
+      const read = await req(e, null, 'GET', '/api/v1/domains/example.org', undefined, { cookie });
+      assert.equal(read.status, 200);
+      const before = e.snapshot();
+      for (const csrf of [undefined, 'wrong', s.id]) {
+        const res = await req(
+          e,
+          null,
+          'POST',
+          '/api/v1/domains/example.org/disable-dane',
+          undefined,
+          {
+            cookie,
+            ...(csrf ? { [CSRF_HEADER]: csrf } : {}),
+          },
+        );
+        assert.equal(res.status, 403);
+        assert.equal(((await res.json()) as { error: { code: string } }).error.code, 'E_API_CSRF');
+      }
+      assert.equal(e.snapshot(), before);
+      const ok = await req(e, null, 'POST', '/api/v1/domains/example.org/disable-dane', undefined, {
+        cookie,
+        [CSRF_HEADER]: s.csrfSecret,
+      });
+      assert.equal(ok.status, 200);
+      assert.equal(e.state.domains.get('example.org')!.dane, false);
+      assert.ok(!(await ok.text()).includes(s.csrfSecret));
+    } finally {
+      e.close();
+    }
+  });
+});
+
+describe('API bad input: 4xx with a message, nothing written', () => {
+  const bad: [string, string, string, unknown, number, RegExp, Record<string, string>?][] = [
+    ['malformed JSON', 'POST', '/api/v1/domains', '{"name": ', 400, /not valid JSON/],
+    [
+      'wrong content type',
+      'POST',
+      '/api/v1/domains',
+      '{"name":"new.example.org"}',
+      415,
+      /application\/json/,
+      { 'content-type': 'text/plain' },
+    ],
+    [
+      'huge body',
+      'POST',
+      '/api/v1/domains',
+      JSON.stringify({ name: 'x'.repeat(70_000) }),
+      413,
+      /larger than 65536/,
+    ],
+    [
+      'unknown field',
+      'POST',
+      '/api/v1/domains',
+      { name: 'new.example.org', sneaky: 1 },
+      400,
+      /sneaky/,
+    ],
+    [
+      'port 0',
+      'POST',
+      '/api/v1/domains',
+      { name: 'new.example.org', endpoints: ['mail.new.example.org:0'] },
+      400,
+      /port/,
+    ],
+    [
+      'port 70000',
+      'POST',
+      '/api/v1/domains',
+      { name: 'new.example.org', endpoints: ['mail.new.example.org:70000'] },
+      400,
+      /port/,
+    ],
+    [
+      'unknown key type',
+      'POST',
+      '/api/v1/domains',
+      { name: 'new.example.org', keyType: 'dsa' },
+      400,
+      /keyType/,
+    ],
+    ['not a domain name', 'POST', '/api/v1/domains', { name: 'exa mple.org' }, 400, /domain name/],
+    [
+      "a domain outside the user's zones",
+      'POST',
+      '/api/v1/domains',
+      { name: 'new.example.net', dane: false },
+      403,
+      /alice may not domain.add new.example.net/,
+    ],
+    [
+      "a lookalike of the user's zone",
+      'POST',
+      '/api/v1/domains/notexample.org/renew',
+      undefined,
+      403,
+      /may not/,
+    ],
+    [
+      'a domain that is not managed',
+      'POST',
+      '/api/v1/domains/sub.example.org/renew',
+      undefined,
+      404,
+      /not managed/,
+    ],
+    [
+      'a domain managed already',
+      'POST',
+      '/api/v1/domains',
+      { name: 'example.org', mailHosts: ['mail.example.org'], subdomains: ['mail'] },
+      409,
+      /managed already/,
+    ],
+    [
+      'a mail host not among the names',
+      'POST',
+      '/api/v1/domains',
+      { name: 'new.example.org', mailHosts: ['mx.example.org'] },
+      400,
+      /not among the certificate's names/,
+    ],
+    ['bad paging', 'GET', '/api/v1/domains?page=0', undefined, 400, /page/],
+    [
+      'generate without a PEM',
+      'POST',
+      '/api/v1/generate',
+      { pem: 'hello' },
+      400,
+      /no PEM certificate or key/,
+    ],
+    [
+      'generate with port 70000',
+      'POST',
+      '/api/v1/generate',
+      { pem: PEM, port: 70000 },
+      400,
+      /port/,
+    ],
+    [
+      'settings by a customer',
+      'PUT',
+      '/api/v1/settings',
+      { daneEnabled: false },
+      403,
+      /may not settings.change/,
+    ],
+    ['no such route', 'GET', '/api/v1/nothing', undefined, 404, /No such API route/],
+  ];
+  for (const [what, method, path, body, status, message, headers] of bad) {
+    it(`${what}: ${status}`, async () => {
+      const e = env();
+      try {
+        const before = e.snapshot();
+        const res = await req(e, 'alice', method, path, body, headers);
+        const j = (await res.json()) as { error: { code: string; message: string } };
+        assert.equal(res.status, status, j.error?.message);
+        assert.match(j.error.message, message);
+        assert.match(j.error.code, /^E_/);
+        assert.equal(e.snapshot(), before, 'store and audit log unchanged');
+      } finally {
+        e.close();
+      }
+    });
+  }
+});
+
+describe('API routes', () => {
+  it('add a domain with DANE: written once, event and audit with the client address', async () => {
+    const e = env();
+    try {
+      const res = await req(e, 'alice', 'POST', '/api/v1/domains', {
+        name: 'Shop.Example.ORG',
+        subdomains: ['mail'],
+      });
+      assert.equal(res.status, 201, await res.clone().text());
+      const d = e.state.domains.get('shop.example.org')!;
+      assert.equal(d.dane, true);
+      assert.deepEqual(d.mailHosts, ['mail.shop.example.org']);
+      const a = e.users.auditLog()[0]!;
+      assert.deepEqual(
+        [a.actor, a.action, a.target, a.source],
+        ['api:alice', 'domain.add', 'shop.example.org', '192.0.2.7'],
+      );
+    } finally {
+      e.close();
+    }
+  });
+
+  it('DANE refused on a zone without a secure chain (the CLI rule), nothing written', async () => {
+    const e = env({
+      overrides: {
+        zoneCheck: async () => ({
+          zone: 'example.org',
+          ok: false,
+          reason: `zone example.org has no secure chain of trust (chain insecure)`,
+          fix: 'give the registrar the DS',
+        }),
+      },
+    });
+    try {
+      e.state.domains.update('example.org', { dane: false }, NOW);
+      const before = e.snapshot();
+      const res = await req(e, 'alice', 'POST', '/api/v1/domains/example.org/enable-dane');
+      assert.equal(res.status, 409);
+      assert.match(
+        ((await res.json()) as { error: { message: string } }).error.message,
+        /no secure chain/,
+      );
+      assert.equal(e.snapshot(), before);
+    } finally {
+      e.close();
+    }
+  });
+
+  it('daneEnabled off (INI, or the settings an admin changed): enable-dane and add with DANE refused', async () => {
+    const e = env({ ini: '[ext-sslit]\ndaneEnabled = false\n' });
+    try {
+      e.state.domains.update('example.org', { dane: false }, NOW);
+      const s = (await (await req(e, 'admin', 'GET', '/api/v1/settings')).json()) as {
+        daneEnabled: boolean;
+        confirmationInterval: number;
+      };
+      assert.deepEqual(s, { daneEnabled: false, confirmationInterval: 86400 });
+      const before = e.snapshot();
+      const on = await req(e, 'alice', 'POST', '/api/v1/domains/example.org/enable-dane');
+      assert.equal(on.status, 409);
+      assert.match(await on.text(), /E_DOMAIN_DANE_DISABLED/);
+      const add = await req(e, 'alice', 'POST', '/api/v1/domains', {
+        name: 'new.example.org',
+        mailHosts: ['new.example.org'],
+        dane: true,
+      });
+      assert.equal(add.status, 409);
+      assert.equal(e.snapshot(), before);
+      // Without `dane`, the server's setting decides: added with DANE off.
+      const plain = await req(e, 'alice', 'POST', '/api/v1/domains', {
+        name: 'new.example.org',
+        mailHosts: ['new.example.org'],
+      });
+      assert.equal(plain.status, 201);
+      assert.equal(e.state.domains.get('new.example.org')!.dane, false);
+      // The admin turns it on in the settings (over the INI file): now allowed.
+      const put = await req(e, 'admin', 'PUT', '/api/v1/settings', {
+        daneEnabled: true,
+        confirmationInterval: 7200,
+      });
+      assert.deepEqual(await put.json(), { daneEnabled: true, confirmationInterval: 7200 });
+      assert.equal(e.users.auditLog()[0]!.action, 'settings.change');
+      const again = await req(e, 'alice', 'POST', '/api/v1/domains/example.org/enable-dane');
+      assert.equal(again.status, 200);
+      assert.equal(e.state.domains.get('example.org')!.dane, true);
+    } finally {
+      e.close();
+    }
+  });
+
+  it('renew asks the daemon; remove leaves the domain gone and audited', async () => {
+    const e = env();
+    try {
+      assert.equal((await req(e, 'bob', 'POST', '/api/v1/domains/example.net/renew')).status, 200);
+      assert.deepEqual(e.renewed, ['example.net']);
+      assert.equal((await req(e, 'bob', 'DELETE', '/api/v1/domains/example.net')).status, 200);
+      assert.equal(e.state.domains.get('example.net'), undefined);
+      assert.deepEqual(
+        e.users.auditLog().map((a) => a.action),
+        ['domain.remove', 'domain.renew'],
+      );
+    } finally {
+      e.close();
+    }
+  });
+
+  it('generate: 3 1 1 of the leaf, 2 1 1 of its issuer, zone lines', async () => {
+    const e = env();
+    try {
+      const res = await req(e, 'bob', 'POST', '/api/v1/generate', {
+        pem: PEM,
+        host: 'mail.example.org',
+      });
+      const j = (await res.json()) as { records: { rdata: string; zoneLine: string }[] };
+      assert.equal(res.status, 200);
+      assert.deepEqual(
+        j.records.map((r) => r.rdata.slice(0, 6)),
+        ['3 1 1 ', '2 1 1 '],
+      );
+      assert.match(
+        j.records[0]!.zoneLine,
+        /^_25\._tcp\.mail\.example\.org\.\s.*TLSA\s+3 1 1 [0-9a-f]{64}$/i,
+      );
+    } finally {
+      e.close();
+    }
+  });
+
+  it('a bug answers 500 with a generic message; the detail goes to the logger only', async () => {
+    const e = env({
+      overrides: {
+        status: async () => {
+          throw new Error('secret detail at /srv/internal');
+        },
+      },
+    });
+    try {
+      const res = await req(e, 'alice', 'GET', '/api/v1/domains/example.org');
+      assert.equal(res.status, 500);
+      const text = await res.text();
+      assert.deepEqual(JSON.parse(text), {
+        error: { code: 'E_INTERNAL', message: 'Internal error: see the server log' },
+      });
+      assert.ok(!text.includes('secret detail'));
+      assert.equal(e.logged.length, 1);
+      assert.match(JSON.stringify(e.logged[0]), /secret detail/);
+    } finally {
+      e.close();
+    }
+  });
+});
+
+describe('OpenAPI document', () => {
+  it('is OpenAPI 3.1 JSON listing every route with its schemas', async () => {
+    const e = env();
+    try {
+      const res = await e.app.request('/api/openapi.json');
+      assert.equal(res.status, 200);
+      const doc = JSON.parse(await res.text()) as {
+        openapi: string;
+        paths: Record<
+          string,
+          Record<
+            string,
+            {
+              parameters: { name: string }[];
+              requestBody?: { content: Record<string, { schema: { properties: object } }> };
+            }
+          >
+        >;
+      };
+      assert.equal(doc.openapi, '3.1.0');
+      for (const r of ROUTES as readonly RouteSpec[]) {
+        const p = `/api${r.path.replace(':name', '{name}')}`;
+        const op = doc.paths[p]?.[r.method];
+        assert.ok(op, `${r.method} ${p} listed`);
+        if (r.params) assert.ok(op.parameters.some((x) => x.name === 'name'));
+        if (r.body) {
+          const props = op.requestBody!.content['application/json']!.schema.properties;
+          assert.deepEqual(
+            Object.keys(props).sort(),
+            Object.keys((r.body as z.ZodObject).shape).sort(),
+          );
+        }
+      }
+      assert.equal(
+        Object.values(doc.paths).reduce((k, m) => k + Object.keys(m).length, 0),
+        ROUTES.length,
+      );
+    } finally {
+      e.close();
+    }
+  });
+});

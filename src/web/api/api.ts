@@ -1,0 +1,191 @@
+/**
+ * The JSON API (issue 11 item 3; DESIGN.md "The panel and the API (contract)"), mounted by the
+ * daemon's app at `/api`: `/api/v1/...` and `/api/openapi.json`. Every route comes from the one
+ * table in table.ts, which also validates its input, and goes through `authorize()`; each
+ * change is written to the audit log as `api:USER` with the client's address.
+ *
+ * Errors are `{"error": {"code", "message"}}`: a DkError maps to a 4xx by its kind, anything
+ * else is a bug and answers 500 with a generic message (the detail goes to the injected
+ * logger, never to the client).
+ */
+import { Hono, type Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+import { getCookie } from 'hono/cookie';
+import type { z } from 'zod';
+import { authorize, DOMAIN_ACTIONS, type Principal } from '../../auth/authz.js';
+import { bearerToken, safeEqual, sha256Hex } from '../../auth/tokens.js';
+import { isDkError, type ErrorKind } from '../../core/errors.js';
+import type { UsersStore } from '../../store/users.js';
+import { handlers, type ApiServices } from './handlers.js';
+import { openApiDocument } from './openapi.js';
+import { ROUTES, type RouteSpec } from './table.js';
+
+/** RFC 9110 §15.5.14: what a panel form or an API call needs is far below this. */
+export const BODY_LIMIT = 64 * 1024;
+/** The panel's session cookie (RFC 6265bis §4.1.3.2: `__Host-` pins it to this host, path /). */
+export const SESSION_COOKIE = '__Host-dk_session';
+export const CSRF_HEADER = 'x-csrf-token';
+
+export interface ApiLogger {
+  error(detail: Record<string, unknown>, message: string): void;
+}
+
+export interface ApiDeps extends ApiServices {
+  users: UsersStore;
+  logger: ApiLogger;
+  /** a panel session idles out after this long (ms) */
+  sessionIdleMs?: number;
+  /**
+   * the client's address for the audit log (the daemon knows the socket; behind a proxy it
+   * decides what to trust); default: `unknown`
+   */
+  clientAddress?: (c: Context) => string;
+}
+
+const STATUS: Record<ErrorKind, 400 | 403 | 404 | 409 | 503> = {
+  usage: 400,
+  data: 400,
+  noinput: 404,
+  unavailable: 503,
+  protocol: 503,
+  tempfail: 409,
+  noperm: 403,
+  config: 409,
+  internal: 400, // never used: an internal DkError is a bug and takes the 500 path below
+};
+
+/** Refusals made by the API itself, with their status. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 413 | 415,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const errorBody = (code: string, message: string) => ({ error: { code, message } });
+
+/** zod issues as one line: `subdomains.0: Too big`, joined with `; `. */
+function issuesText(e: z.ZodError): string {
+  return e.issues
+    .slice(0, 10)
+    .map((i) => `${i.path.length ? `${i.path.join('.')}: ` : ''}${i.message}`)
+    .join('; ');
+}
+
+function parsePart<T extends z.ZodType>(schema: T, value: unknown, where: string): z.output<T> {
+  const r = schema.safeParse(value);
+  if (!r.success)
+    throw new ApiError(400, 'E_API_INPUT', `Invalid ${where}: ${issuesText(r.error)}`);
+  return r.data;
+}
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/**
+ * Who is calling: a bearer token, or the panel's session cookie. RFC 6750 §2.1 bearer tokens
+ * need no CSRF check (a browser never adds them by itself); a cookie does, so a state-changing
+ * request with a session must carry the session's CSRF secret in `X-CSRF-Token`.
+ */
+function principal(c: Context, deps: ApiDeps): { user: Principal; via: string } {
+  const now = deps.now();
+  const auth = c.req.header('authorization');
+  if (auth !== undefined) {
+    const token = bearerToken(auth);
+    const found = token ? deps.users.authenticateToken(sha256Hex(token), now) : null;
+    if (!found) throw new ApiError(401, 'E_API_AUTH', 'The API token is not valid');
+    return { user: found.user, via: 'token' };
+  }
+  const cookie = getCookie(c, SESSION_COOKIE);
+  if (cookie !== undefined) {
+    const s = deps.users.session(sha256Hex(cookie), now, deps.sessionIdleMs ?? 30 * 60_000);
+    if (!s) throw new ApiError(401, 'E_API_AUTH', 'The session has ended: log in again');
+    if (STATE_CHANGING.has(c.req.method)) {
+      const sent = c.req.header(CSRF_HEADER);
+      if (sent === undefined || !safeEqual(sent, s.csrfSecret)) {
+        throw new ApiError(403, 'E_API_CSRF', `A change needs the session's ${CSRF_HEADER} header`);
+      }
+    }
+    return { user: s.userInfo, via: 'session' };
+  }
+  throw new ApiError(401, 'E_API_AUTH', 'Authorization: Bearer TOKEN is required');
+}
+
+async function readJson(c: Context): Promise<unknown> {
+  const type = c.req.header('content-type') ?? '';
+  // RFC 8259 §11: application/json (parameters such as charset are allowed).
+  if (!/^application\/json\s*(;|$)/i.test(type)) {
+    throw new ApiError(415, 'E_API_MEDIA_TYPE', 'The body must be application/json');
+  }
+  const text = await c.req.text();
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new ApiError(400, 'E_API_JSON', `The body is not valid JSON: ${(e as Error).message}`);
+  }
+}
+
+function toPath(p: string): string {
+  return p.replace(/:([A-Za-z]+)/g, '{$1}');
+}
+
+export function apiRoutes(deps: ApiDeps): Hono {
+  const app = new Hono();
+  const h = handlers(deps);
+  const doc = openApiDocument(ROUTES);
+
+  app.get('/openapi.json', (c) => c.json(doc));
+
+  app.use(
+    '/v1/*',
+    bodyLimit({
+      maxSize: BODY_LIMIT,
+      onError: (c) =>
+        c.json(errorBody('E_API_TOO_LARGE', `The body is larger than ${BODY_LIMIT} bytes`), 413),
+    }),
+  );
+
+  for (const r of ROUTES as readonly RouteSpec[]) {
+    const key = `${r.method.toUpperCase()} ${toPath(r.path)}`;
+    const run = h[key];
+    if (!run) throw new Error(`No handler for ${key}`);
+    app.on(r.method.toUpperCase(), r.path, async (c) => {
+      const { user } = principal(c, deps);
+      const params = r.params ? parsePart(r.params, c.req.param(), 'path') : {};
+      const query = r.query ? parsePart(r.query, c.req.query(), 'query') : {};
+      const body = r.body ? parsePart(r.body, await readJson(c), 'body') : undefined;
+      const domain = (params as { name?: string }).name ?? (body as { name?: string })?.name;
+      const scoped = (DOMAIN_ACTIONS as readonly string[]).includes(r.action);
+      if (!authorize(user, r.action, scoped ? domain : undefined)) {
+        throw new ApiError(
+          403,
+          'E_API_FORBIDDEN',
+          scoped && domain
+            ? `${user.name} may not ${r.action} ${domain}`
+            : `${user.name} may not ${r.action}`,
+        );
+      }
+      const source = deps.clientAddress?.(c) ?? 'unknown';
+      const out = await run({ user, params, query, body, source });
+      return c.json(out as object, r.status);
+    });
+  }
+
+  // A catch-all rather than notFound(): a mounted app's notFound is not the one that answers.
+  app.all('*', (c) => c.json(errorBody('E_API_NOT_FOUND', 'No such API route'), 404));
+  app.onError((e, c) => {
+    if (e instanceof ApiError) return c.json(errorBody(e.code, e.message), e.status);
+    if (isDkError(e) && e.kind !== 'internal') {
+      return c.json(errorBody(e.code, e.message.replace(/\s*\n\s*/g, ' ')), STATUS[e.kind]);
+    }
+    // A 5xx is a bug: the detail is logged for the operator, the client learns nothing of it.
+    deps.logger.error(
+      { err: e instanceof Error ? { message: e.message, stack: e.stack } : String(e) },
+      `API ${c.req.method} ${c.req.path} failed`,
+    );
+    return c.json(errorBody('E_INTERNAL', 'Internal error: see the server log'), 500);
+  });
+  return app;
+}

@@ -1,0 +1,205 @@
+/**
+ * The API's route table (issue 11 item 3; DESIGN.md "The panel and the API (contract)"): each
+ * route's method, path, action for `authorize()`, and zod schemas for its path, query and body.
+ * The same entries validate requests (api.ts) and make the OpenAPI 3.1 document (openapi.ts),
+ * so the document cannot drift from what the server accepts.
+ */
+import { z } from 'zod';
+import type { Action } from '../../auth/authz.js';
+
+export type Method = 'get' | 'post' | 'put' | 'delete';
+
+export interface RouteSpec {
+  method: Method;
+  /** hono form, under `/api`: `/v1/domains/:name` */
+  path: string;
+  summary: string;
+  action: Action;
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** answered on success */
+  status: 200 | 201;
+  /** audited as `api:USER` when true (every state-changing route) */
+  changes: boolean;
+}
+
+// RFC 1035 §2.3.4: 253 characters for a name in text form; the full check is parseDomainName's.
+const domainName = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9._-]+\.?$/, 'must be a domain name');
+const nameParam = z.object({ name: domainName });
+
+export const DomainAdd = z
+  .object({
+    name: domainName,
+    /** the seed's "Secure the domain name" */
+    includeDomainName: z.boolean().default(true),
+    subdomains: z.array(z.string().min(1).max(253)).max(50).default([]),
+    /** the seed's "Assign the certificate to the mail domain"; empty: the MX among the names */
+    mailHosts: z.array(z.string().min(1).max(253)).max(20).default([]),
+    /** `HOST:PORT[/PROTO]` as `domain add --endpoint` takes it */
+    endpoints: z.array(z.string().min(1).max(270)).max(20).default([]),
+    /** absent: on when the server's daneEnabled is */
+    dane: z.boolean().optional(),
+    keyType: z.enum(['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072', 'rsa-4096']).default('ec-p256'),
+    challenge: z.enum(['http-01', 'dns-01']).nullable().default(null),
+  })
+  .strict();
+
+export const DomainList = z
+  .object({
+    q: z.string().max(253).optional(),
+    page: z.coerce.number().int().min(1).max(1_000_000).default(1),
+    perPage: z.coerce.number().int().min(1).max(500).default(50),
+  })
+  .strict();
+
+export const Generate = z
+  .object({
+    /** a PEM certificate chain (leaf first or in any order) or a public/private key */
+    pem: z.string().min(1).max(60_000),
+    /** for the zone lines: `_PORT._tcp.HOST` */
+    host: domainName.optional(),
+    port: z.number().int().min(1).max(65535).default(25),
+  })
+  .strict();
+
+export const CheckQuery = z.object({ port: z.coerce.number().int().min(1).max(65535).optional() });
+
+export const SettingsChange = z
+  .object({
+    daneEnabled: z.boolean().optional(),
+    /** seconds; DESIGN.md: the wait is never less than 2 x TTL whatever this says */
+    confirmationInterval: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 86400)
+      .optional(),
+  })
+  .strict();
+
+export const ROUTES = [
+  {
+    method: 'get',
+    path: '/v1/domains',
+    summary: 'The managed domains the user may see (search, paging)',
+    action: 'domain.list',
+    query: DomainList,
+    status: 200,
+    changes: false,
+  },
+  {
+    method: 'post',
+    path: '/v1/domains',
+    summary: 'Put a domain under management (`domain add`)',
+    action: 'domain.add',
+    body: DomainAdd,
+    status: 201,
+    changes: true,
+  },
+  {
+    method: 'get',
+    path: '/v1/domains/:name',
+    summary: "A domain's settings and status (as `status --json` gives it)",
+    action: 'domain.read',
+    params: nameParam,
+    status: 200,
+    changes: false,
+  },
+  {
+    method: 'delete',
+    path: '/v1/domains/:name',
+    summary: 'Stop managing a domain (`domain remove`; files and records stay)',
+    action: 'domain.remove',
+    params: nameParam,
+    status: 200,
+    changes: true,
+  },
+  {
+    method: 'post',
+    path: '/v1/domains/:name/enable-dane',
+    summary: 'Turn DANE on (refused when daneEnabled is off or the zone is not secure)',
+    action: 'domain.change',
+    params: nameParam,
+    status: 200,
+    changes: true,
+  },
+  {
+    method: 'post',
+    path: '/v1/domains/:name/disable-dane',
+    summary: 'Turn DANE off (the next pass removes our TLSA records)',
+    action: 'domain.change',
+    params: nameParam,
+    status: 200,
+    changes: true,
+  },
+  {
+    method: 'post',
+    path: '/v1/domains/:name/renew',
+    summary: "Mark the domain due: the daemon's next pass renews it",
+    action: 'domain.change',
+    params: nameParam,
+    status: 200,
+    changes: true,
+  },
+  {
+    method: 'get',
+    path: '/v1/domains/:name/dnssec',
+    summary: "The zone's DNSSEC status, with the DS/DNSKEY for the registrar",
+    action: 'dnssec.read',
+    params: nameParam,
+    status: 200,
+    changes: false,
+  },
+  {
+    method: 'get',
+    path: '/v1/domains/:name/prereq',
+    summary: 'The prerequisite checks (`prereq --json`)',
+    action: 'prereq.read',
+    params: nameParam,
+    status: 200,
+    changes: false,
+  },
+  {
+    method: 'get',
+    path: '/v1/check/:name',
+    summary: 'The `check --json` report of any domain',
+    action: 'check',
+    params: nameParam,
+    query: CheckQuery,
+    status: 200,
+    changes: false,
+  },
+  {
+    method: 'post',
+    path: '/v1/generate',
+    summary: 'TLSA records from a pasted PEM certificate or key (3 1 1, 2 1 1, zone lines)',
+    action: 'generate',
+    body: Generate,
+    status: 200,
+    changes: false,
+  },
+  {
+    method: 'get',
+    path: '/v1/settings',
+    summary: "The server's settings (admin)",
+    action: 'settings.read',
+    status: 200,
+    changes: false,
+  },
+  {
+    method: 'put',
+    path: '/v1/settings',
+    summary: "Change the server's settings (admin); they override the INI file",
+    action: 'settings.change',
+    body: SettingsChange,
+    status: 200,
+    changes: true,
+  },
+] as const satisfies readonly RouteSpec[];
+
+export type RoutePath = (typeof ROUTES)[number]['path'];
