@@ -24,7 +24,7 @@ import {
   type ZoneSecurity,
 } from './domain.js';
 import type { Io } from './io.js';
-import type { DnssecObservation } from '../core/prereq/types.js';
+import type { DkimObservation, DnssecObservation } from '../core/prereq/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dk-domain-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -410,6 +410,55 @@ describe('domain add (in process)', () => {
         'ERR danekeeper: warning: example.org: The servers of example.org serve different SOA serials (6, 7).',
       ],
     );
+  });
+
+  it('DKIM (the seed asks for it next to DANE): a warning with the fix when no key is found, none when one is; not asked without DANE', async () => {
+    // RFC 8463 §4.2: an ed25519 DKIM key is the bare 32-byte public key (the SPKI's tail)
+    const ed = generateKeyPairSync('ed25519')
+      .publicKey.export({ type: 'spki', format: 'der' })
+      .subarray(-32)
+      .toString('base64');
+    const dkimFor =
+      (values: Record<string, string>) =>
+      async (_r: Resolver, domain: string): Promise<DkimObservation> => ({
+        selectorsFrom: 'defaults',
+        lookups: ['default', 'mail'].map((selector) => ({
+          selector,
+          name: `${selector}._domainkey.${domain}`,
+          outcome: values[selector] ? ('found' as const) : ('none' as const),
+          status: 'secure' as const,
+          values: values[selector] ? [values[selector]] : [],
+        })),
+      });
+    const none = { ...deps(fresh()), dkim: dkimFor({}) };
+    const io = capture();
+    assert.equal(await runAdd('example.org', add({ subdomain: ['mail'] }), io, none), 0);
+    const errs = io.lines.filter((l) => l.startsWith('ERR'));
+    assert.equal(errs.length, 1, errs.join('\n'));
+    assert.match(
+      errs[0]!,
+      /^ERR danekeeper: warning: example\.org: .*DKIM.* Fix: Publish the public key .*default\._domainkey\.example\.org\. IN TXT .* \(details: danekeeper prereq example\.org\)$/,
+    );
+    const has = { ...deps(fresh()), dkim: dkimFor({ mail: `v=DKIM1; k=ed25519; p=${ed}` }) };
+    const io2 = capture();
+    assert.equal(await runAdd('example.org', add({ subdomain: ['mail'] }), io2, has), 0);
+    assert.deepEqual(
+      io2.lines.filter((l) => l.startsWith('ERR')),
+      [],
+    );
+    let asked = false;
+    const off = {
+      ...deps(fresh()),
+      dkim: async () => {
+        asked = true;
+        return { selectorsFrom: 'defaults' as const, lookups: [] };
+      },
+    };
+    assert.equal(
+      await runAdd('example.org', add({ subdomain: ['mail'], dane: false }), capture(), off),
+      0,
+    );
+    assert.equal(asked, false);
   });
 
   it('refused for an insecure zone, and nothing is written', async () => {

@@ -11,8 +11,8 @@ import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { daneEnabled, loadConfig, splitCommand, type ConfigFile } from '../config/config.js';
 import { DkError } from '../core/errors.js';
-import { delegationRule, dnssecRule } from '../core/prereq/rules.js';
-import type { DnssecObservation, PrereqFinding } from '../core/prereq/types.js';
+import { delegationRule, dkimRule, dnssecRule } from '../core/prereq/rules.js';
+import type { DkimObservation, DnssecObservation, PrereqFinding } from '../core/prereq/types.js';
 import { queryName } from '../io/dns/name.js';
 import type { Resolver } from '../io/dns/types.js';
 import {
@@ -248,6 +248,31 @@ export interface DomainDeps {
    */
   resolver: (flags: string[], config: ConfigFile, validating?: boolean) => Promise<Resolver>;
   zoneCheck: (resolver: Resolver) => ZoneCheck;
+  /**
+   * the DKIM key records at the common selectors (the prereq gatherer), for a warning when DANE
+   * is turned on; absent: not looked at
+   */
+  dkim?: (resolver: Resolver, domain: string) => Promise<DkimObservation>;
+}
+
+/** The resolver's servers asked directly for TXT, as `danekeeper prereq` does. */
+async function defaultDkim(resolver: Resolver, domain: string): Promise<DkimObservation> {
+  const { gatherDkim } = await import('../io/prereq/gather.js');
+  const { lookupTxt } = await import('../io/prereq/txt.js');
+  return gatherDkim(domain, [], 5000, (name, ms) => lookupTxt(resolver.servers, name, ms));
+}
+
+/**
+ * The seed asks for DKIM next to DANE (plesk-dane-guide); it is not a condition of DANE itself
+ * (RFC 7672), so what prereq's DKIM rule finds is told as a warning, never a refusal.
+ */
+async function warnDkim(domain: string, resolver: Resolver, deps: DomainDeps, io: Io) {
+  if (!deps.dkim) return;
+  const f = dkimRule({ domain, dkim: await deps.dkim(resolver, domain) });
+  if (f.status === 'ok') return;
+  io.err(
+    `danekeeper: warning: ${domain}: ${oneLine(f.message)}${f.fix ? ` Fix: ${oneLine(f.fix)}` : ''} (details: danekeeper prereq ${domain})`,
+  );
 }
 
 async function defaultResolver(
@@ -279,6 +304,7 @@ export const processDeps = (): DomainDeps => ({
   now: () => new Date(),
   resolver: defaultResolver,
   zoneCheck,
+  dkim: defaultDkim,
 });
 
 function statePath(f: CommonFlags, config: ConfigFile, deps: DomainDeps): string {
@@ -401,13 +427,15 @@ export async function runAdd(name: string, o: AddFlags, io: Io, deps: DomainDeps
   const state = openFor(o, config, deps);
   try {
     let zones: string[] = [];
-    if (dane)
+    if (dane) {
       zones = await requireSecureZones(
         domain,
         endpoints,
         deps.zoneCheck(await getResolver()),
         (w) => io.err(`danekeeper: warning: ${w}`),
       );
+      await warnDkim(domain, await getResolver(), deps, io);
+    }
     const settings: DomainSettings = {
       name: domain,
       includeDomainName,
@@ -647,6 +675,7 @@ export async function runDane(
       zones = await requireSecureZones(domain, d.endpoints, deps.zoneCheck(resolver), (w) =>
         io.err(`danekeeper: warning: ${w}`),
       );
+      await warnDkim(domain, resolver, deps, io);
     }
     const now = deps.now();
     withLease(state, domain, on ? 'enable DANE for' : 'disable DANE for', () =>

@@ -80,6 +80,11 @@ describe(
       const r = dk(['domain', 'add', 'signed.test', '--subdomain', 'mail', '--dane']);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /DANE: +on/);
+      // The zone has no DKIM key: prereq's DKIM finding, a warning only (one line, with the fix).
+      assert.match(
+        r.stderr,
+        /^danekeeper: warning: signed\.test: No DKIM key .*Fix: Publish the public key .*\(details: danekeeper prereq signed\.test\)\n$/,
+      );
       const show = dk(['domain', 'show', 'signed.test', '--json']);
       const j = JSON.parse(show.stdout) as {
         dane: boolean;

@@ -132,7 +132,7 @@ export const starttlsRule: PrereqRule = (o) => {
 const DKIM_TITLE = 'DKIM is published';
 const DKIM_REF = 'plesk-dane-guide (DKIM on); RFC 6376 §3.6.1, RFC 8463, RFC 8301';
 
-export const dkimRule: PrereqRule = (o) => {
+export const dkimRule = (o: Pick<PrereqObservations, 'domain' | 'dkim'>): PrereqFinding => {
   const base = { requirement: 'dkim' as const, title: DKIM_TITLE, ref: DKIM_REF };
   const details: string[] = [];
   const valid: string[] = [];

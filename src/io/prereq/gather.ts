@@ -11,6 +11,7 @@ import type {
   AddressLookup,
   BackendObservation,
   DkimLookup,
+  DkimObservation,
   DnssecObservation,
   MailHostObservation,
   PrereqObservations,
@@ -133,6 +134,35 @@ function probeOutcome(e: unknown): StarttlsObservation['outcome'] {
   return 'error';
 }
 
+/**
+ * The DKIM key records of `domain` (RFC 6376 §3.6.2.1: SELECTOR._domainkey.DOMAIN) for the
+ * given selectors, else the common defaults. Never throws: a failed lookup is an observation.
+ * Also used by `domain add --dane`, which tells what the DKIM rule makes of it as a warning.
+ */
+export async function gatherDkim(
+  domain: string,
+  selectors: readonly string[],
+  timeoutMs: number,
+  txt: (name: string, timeoutMs: number) => Promise<TxtLookup>,
+): Promise<DkimObservation> {
+  const names = selectors.length ? selectors : DEFAULT_DKIM_SELECTORS;
+  const lookups = await mapLimit([...names], 6, async (selector): Promise<DkimLookup> => {
+    const name = `${selector}._domainkey.${domain}`;
+    const t = await txt(name, timeoutMs);
+    const outcome =
+      t.status === 'indeterminate' ? 'failed' : t.values.length > 0 ? 'found' : 'none';
+    return {
+      selector,
+      name: t.name,
+      outcome,
+      status: t.status,
+      values: t.values,
+      ...(t.why ? { why: t.why } : {}),
+    };
+  });
+  return { selectorsFrom: selectors.length ? 'flag' : 'defaults', lookups };
+}
+
 export async function gatherPrereq(o: GatherOptions, d: GatherDeps): Promise<PrereqObservations> {
   const domain = queryName(o.domain).toLowerCase();
   const timeoutMs = o.timeoutMs ?? 10_000;
@@ -196,21 +226,9 @@ export async function gatherPrereq(o: GatherOptions, d: GatherDeps): Promise<Pre
     }
   });
 
-  const selectors = o.dkimSelectors?.length ? o.dkimSelectors : DEFAULT_DKIM_SELECTORS;
-  const dkimP = mapLimit(selectors, 6, async (selector): Promise<DkimLookup> => {
-    const name = `${selector}._domainkey.${domain}`;
-    const t = d.txt ? await d.txt(name, timeoutMs) : await lookupTxt(r.servers, name, timeoutMs);
-    const outcome =
-      t.status === 'indeterminate' ? 'failed' : t.values.length > 0 ? 'found' : 'none';
-    return {
-      selector,
-      name: t.name,
-      outcome,
-      status: t.status,
-      values: t.values,
-      ...(t.why ? { why: t.why } : {}),
-    };
-  });
+  const dkimP = gatherDkim(domain, o.dkimSelectors ?? [], timeoutMs, (name, ms) =>
+    d.txt ? d.txt(name, ms) : lookupTxt(r.servers, name, ms),
+  );
 
   const dnssecP: Promise<{ dnssec: DnssecObservation | null; why?: string }> =
     zone === null
@@ -219,7 +237,7 @@ export async function gatherPrereq(o: GatherOptions, d: GatherDeps): Promise<Pre
           (dnssec) => ({ dnssec }),
           (e: unknown) => ({ dnssec: null, why: e instanceof Error ? e.message : String(e) }),
         );
-  const [starttls, dkimLookups, dn, backend] = await Promise.all([
+  const [starttls, dkim, dn, backend] = await Promise.all([
     starttlsP,
     dkimP,
     dnssecP,
@@ -243,7 +261,7 @@ export async function gatherPrereq(o: GatherOptions, d: GatherDeps): Promise<Pre
           from: 'interfaces',
         },
     starttls,
-    dkim: { selectorsFrom: o.dkimSelectors?.length ? 'flag' : 'defaults', lookups: dkimLookups },
+    dkim,
     backend,
     ...(d.validating
       ? { resolver: { validating: d.validating.validating, summary: d.validating.summary } }
