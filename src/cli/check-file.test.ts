@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tempDir } from '../../test/support/pki.js';
 import { isDkError } from '../core/errors.js';
+import { fakeServerPool, response } from '../io/dns/fake-server.js';
 import { runCheck, type BulkIo } from './check.js';
 import type { Io } from './io.js';
 
@@ -18,6 +19,7 @@ const bulkIo: BulkIo = {
   onInterrupt: () => () => {},
 };
 const now = () => new Date();
+const fake = fakeServerPool();
 
 type Opts = Partial<Parameters<typeof runCheck>[1]>;
 
@@ -53,4 +55,41 @@ test('--concurrency and --timeout are checked; an unreadable list is "no input" 
   const e = await refused({ file: missing });
   assert.equal(e.kind, 'noinput');
   assert.equal(e.message, `Cannot read ${missing}: no such file`);
+});
+
+test('the bulk run asks the resolver over one pipelined TCP connection and says so in the summary', async () => {
+  // every name is NXDOMAIN, signed: each domain is `failed` without a probe
+  const s = await fake((q) => response(q, { rcode: 3, ad: true }));
+  const out: string[] = [];
+  const err: string[] = [];
+  const cap: Io = {
+    out: (l) => out.push(l),
+    err: (l) => err.push(l),
+    verbose: () => {},
+    withVerbose: () => cap,
+  };
+  const code = await runCheck(
+    undefined,
+    { file: '-', resolver: [`127.0.0.1:${s.port}`], days: '14' },
+    cap,
+    now,
+    { ...bulkIo, readStdin: () => Promise.resolve('a.example\nb.example\n# c.example\n') },
+  );
+  const lines = out
+    .join('\n')
+    .split('\n')
+    .map((l) => JSON.parse(l) as { domain: string; verdict: string });
+  assert.deepEqual(lines.map((l) => [l.domain, l.verdict]).sort(), [
+    ['a.example', 'failed'],
+    ['b.example', 'failed'],
+  ]);
+  assert.equal(code, 2);
+  const mx = s.queries.filter((q) => q.type === 'MX');
+  assert.equal(mx.length, 2);
+  assert.ok(
+    s.queries.every((q) => q.transport === 'tcp'),
+    'no UDP query',
+  );
+  assert.equal(new Set(s.queries.map((q) => q.port)).size, 1, 'one connection');
+  assert.match(err.join('\n'), /over 1 pipelined TCP connection\)/);
 });

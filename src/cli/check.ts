@@ -383,7 +383,7 @@ export async function runCheckFile(
     `danekeeper: ${summary.interrupted ? 'interrupted: ' : ''}${summary.done} of ${summary.total} domains checked in ${secs.toFixed(1)} s (${rate.toFixed(1)}/s)${dup}: ${countsText(summary)}`,
   );
   io.err(
-    `danekeeper: ${c.sent} DNS lookups sent (${pipeline.stats.queries} queries over ${pipeline.stats.connectionsOpened} pipelined TCP connections${pipeline.stats.fellBack > 0 ? `, ${pipeline.stats.fellBack} asked again the usual way` : ''}), ${c.hits + c.joined} answered from the shared cache; ${pool.stats.connections} TLS connections for ${pool.stats.asked} address checks`,
+    `danekeeper: ${c.sent} DNS lookups sent (${pipeline.stats.queries} queries over ${pipeline.stats.connectionsOpened} pipelined TCP ${pipeline.stats.connectionsOpened === 1 ? 'connection' : 'connections'}${pipeline.stats.fellBack > 0 ? `, ${pipeline.stats.fellBack} asked again the usual way` : ''}), ${c.hits + c.joined} answered from the shared cache; ${pool.stats.connections} TLS connections for ${pool.stats.asked} address checks`,
   );
   return summary.interrupted ? EXIT.interrupted : summary.status;
 }
