@@ -15,6 +15,53 @@ import { makePki } from '../../../test/support/pki.js';
 import { apiRoutes, CSRF_HEADER, SESSION_COOKIE, type ApiDeps } from './api.js';
 import { storedSettings } from './settings.js';
 import { ROUTES, type RouteSpec } from './table.js';
+import { DkError } from '../../core/errors.js';
+import { sameRecord, type TlsaRecord } from '../../core/tlsa/index.js';
+import { addTlsa } from '../../publish/tlsa-set.js';
+import type { Publisher, TlsaChange, TlsaRrset } from '../../publish/types.js';
+
+/** A zone's TLSA RRsets in memory, with the guard of a real backend (RFC 2136 §2.4 prereqs). */
+class MemPublisher implements Publisher {
+  readonly backend = 'zonefile' as const;
+  readonly describe = 'memory';
+  constructor(
+    readonly zone: string,
+    readonly sets: Map<string, TlsaRrset>,
+  ) {}
+  read(owner: string): Promise<TlsaRrset> {
+    const x = this.sets.get(owner);
+    return Promise.resolve(
+      x ? { ...x, records: [...x.records] } : { owner, ttl: null, records: [] },
+    );
+  }
+  defaultTtl(): Promise<number> {
+    return Promise.resolve(3600);
+  }
+  listAll(): Promise<TlsaRrset[]> {
+    return Promise.resolve(
+      [...this.sets.values()].filter((x) => x.owner.endsWith(`.${this.zone}`)),
+    );
+  }
+  apply(c: TlsaChange): Promise<void> {
+    const cur = this.sets.get(c.owner)?.records ?? [];
+    const same =
+      cur.length === c.expected.length &&
+      cur.every((r) => c.expected.some((e) => sameRecord(e, r)));
+    if (!same) throw new DkError('tempfail', 'E_PUBLISH_CONFLICT', 'guard failed');
+    const next = [...cur.filter((r) => !c.remove.some((x) => sameRecord(x, r))), ...c.add];
+    if (next.length === 0) this.sets.delete(c.owner);
+    else this.sets.set(c.owner, { owner: c.owner, ttl: c.ttl, records: next });
+    return Promise.resolve();
+  }
+}
+
+const HEX = 'ab'.repeat(32);
+const rec = (b: number): TlsaRecord => ({
+  usage: 3,
+  selector: 1,
+  mtype: 1,
+  data: Buffer.alloc(32, b),
+});
 
 const dir = mkdtempSync(join(tmpdir(), 'dk-api-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -44,6 +91,10 @@ interface Env {
   users: UsersStore;
   tokens: { admin: string; alice: string; bob: string };
   logged: { detail: Record<string, unknown>; message: string }[];
+  /** the zones' TLSA RRsets as the DNS backend holds them */
+  dns: Map<string, TlsaRrset>;
+  pub(domain: string): MemPublisher;
+  guarded: string[];
   renewed: string[];
   /** everything a refused request must leave as it was */
   snapshot(): string;
@@ -70,7 +121,14 @@ function env(o: { ini?: string; overrides?: Partial<ApiDeps> } = {}): Env {
   const config = parseConfig(o.ini ?? '', 'test.ini');
   const logged: Env['logged'] = [];
   const renewed: string[] = [];
+  const dns = new Map<string, TlsaRrset>();
+  const guarded: string[] = [];
+  const pub = (name: string) => new MemPublisher(`${name.split('.').slice(-2).join('.')}.`, dns);
   const deps: ApiDeps = {
+    dns: {
+      publisher: async (name) => pub(name),
+      removeGuard: (owner) => async () => void guarded.push(owner),
+    },
     users,
     state,
     settings: storedSettings(users, () => config),
@@ -99,6 +157,9 @@ function env(o: { ini?: string; overrides?: Partial<ApiDeps> } = {}): Env {
     tokens,
     logged,
     renewed,
+    dns,
+    pub,
+    guarded,
     snapshot: () =>
       JSON.stringify([
         state.domains.list(),
@@ -106,6 +167,8 @@ function env(o: { ini?: string; overrides?: Partial<ApiDeps> } = {}): Env {
         users.auditLog(),
         users.settings(),
         renewed,
+        state.ownership.list(),
+        [...dns.values()],
       ]),
     close: () => {
       users.close();
@@ -147,6 +210,21 @@ function requestFor(r: RouteSpec, domain: string): { path: string; body?: unknow
   }
   if (r.path === '/v1/generate') return { path, body: { pem: PEM, host: `mail.${domain}` } };
   if (r.path === '/v1/settings' && r.method === 'put') return { path, body: { daneEnabled: true } };
+  if (r.path.endsWith('/tlsa') && r.method === 'post') {
+    const body = {
+      port: 25,
+      protocol: 'tcp',
+      name: `mail.${domain}`,
+      usage: 3,
+      selector: 1,
+      mtype: 1,
+      data: HEX,
+    };
+    return { path, body };
+  }
+  if (r.path.endsWith('/tlsa/remove')) {
+    return { path, body: { name: `mail.${domain}`, port: 25, rdata: `3 1 1 ${'07'.repeat(32)}` } };
+  }
   return { path };
 }
 
@@ -168,6 +246,12 @@ describe('API authorization matrix (role x route x own/other domain)', () => {
         try {
           // enable-dane changes something only on a domain with DANE off
           if (r.path.endsWith('enable-dane')) e.state.domains.update(domain, { dane: false }, NOW);
+          // remove needs a record of ours to remove
+          if (r.path.endsWith('/tlsa/remove')) {
+            await addTlsa(e.pub(domain), e.state.ownership, `_25._tcp.mail.${domain}.`, [rec(7)], {
+              now: NOW,
+            });
+          }
           const before = e.snapshot();
           const q = requestFor(r, domain);
           const res = await req(e, who, r.method.toUpperCase(), q.path, q.body);
@@ -399,6 +483,60 @@ describe('API bad input: 4xx with a message, nothing written', () => {
       /may not settings.change/,
     ],
     ['no such route', 'GET', '/api/v1/nothing', undefined, 404, /No such API route/],
+    ...(
+      [
+        ['TLSA bad hex', { data: 'zz'.repeat(32) }, /data: .*hex/i],
+        ['TLSA wrong digest length', { data: 'ab'.repeat(31) }, /data: .*32/],
+        ['TLSA port 0', { port: 0 }, /port: /],
+        ['TLSA port 70000', { port: 70000 }, /port: /],
+        ['TLSA unknown usage', { usage: 7 }, /usage: /],
+        ['TLSA unknown usage name', { usage: 'DANE-XX' }, /usage: /],
+        ['TLSA name outside the domain', { name: 'mail.example.net' }, /name: /],
+      ] as const
+    ).map(
+      ([what, patch, msg]) =>
+        [
+          what,
+          'POST',
+          '/api/v1/domains/example.org/tlsa',
+          {
+            port: 25,
+            protocol: 'tcp',
+            name: 'mail.example.org',
+            usage: 3,
+            selector: 1,
+            mtype: 1,
+            data: HEX,
+            ...patch,
+          },
+          400,
+          msg,
+        ] as [string, string, string, unknown, number, RegExp],
+    ),
+    [
+      'TLSA remove outside the domain',
+      'POST',
+      '/api/v1/domains/example.org/tlsa/remove',
+      { name: 'mail.example.net', port: 25, rdata: `3 1 1 ${HEX}` },
+      400,
+      /not under example.org/,
+    ],
+    [
+      'TLSA remove bad rdata',
+      'POST',
+      '/api/v1/domains/example.org/tlsa/remove',
+      { name: 'mail.example.org', port: 25, rdata: '3 1 1 xyz' },
+      400,
+      /./,
+    ],
+    [
+      'TLSA remove of a record not there',
+      'POST',
+      '/api/v1/domains/example.org/tlsa/remove',
+      { name: 'mail.example.org', port: 25, rdata: `3 1 1 ${HEX}` },
+      404,
+      /has no record/,
+    ],
   ];
   for (const [what, method, path, body, status, message, headers] of bad) {
     it(`${what}: ${status}`, async () => {
@@ -564,6 +702,80 @@ describe('API routes', () => {
       assert.ok(!text.includes('secret detail'));
       assert.equal(e.logged.length, 1);
       assert.match(JSON.stringify(e.logged[0]), /secret detail/);
+    } finally {
+      e.close();
+    }
+  });
+});
+
+describe('API TLSA records', () => {
+  it('add through the form and the publish layer; list ours, hand-made and stale; a hand-made one is not removed', async () => {
+    const e = env();
+    try {
+      const owner = '_25._tcp.mail.example.org.';
+      // by hand, in the zone: not danekeeper's
+      e.dns.set(owner, { owner, ttl: 300, records: [rec(9)] });
+      // ours once, since removed by someone: stale
+      await addTlsa(
+        e.pub('example.org'),
+        e.state.ownership,
+        '_465._tcp.mail.example.org.',
+        [rec(5)],
+        { now: NOW },
+      );
+      e.dns.delete('_465._tcp.mail.example.org.');
+      const add = await req(e, 'alice', 'POST', '/api/v1/domains/example.org/tlsa', {
+        port: '25',
+        protocol: 'tcp',
+        name: 'MAIL.example.org',
+        usage: 'DANE-EE',
+        selector: 'SPKI',
+        mtype: 'SHA2-256',
+        data: HEX.toUpperCase(),
+        ttl: '',
+      });
+      assert.equal(add.status, 201, await add.clone().text());
+      assert.deepEqual(await add.json(), {
+        owner,
+        rdata: `3 1 1 ${HEX}`,
+        ttl: 300,
+        changed: true,
+        warnings: [],
+      });
+      assert.equal(e.users.auditLog()[0]!.action, 'dns.add');
+      const list = (await (
+        await req(e, 'alice', 'GET', '/api/v1/domains/example.org/tlsa')
+      ).json()) as {
+        owners: { owner: string; records: { rdata: string; kind: string }[]; stale: string[] }[];
+      };
+      const at = (o: string) => list.owners.find((x) => x.owner === o)!;
+      assert.deepEqual(
+        at(owner)
+          .records.map((r) => [r.rdata.slice(0, 9), r.kind])
+          .sort(),
+        [
+          ['3 1 1 090', 'hand-made'],
+          ['3 1 1 aba', 'ours'],
+        ],
+      );
+      assert.deepEqual(at('_465._tcp.mail.example.org.').stale, [`3 1 1 ${'05'.repeat(32)}`]);
+      const before = e.snapshot();
+      const hand = await req(e, 'alice', 'POST', '/api/v1/domains/example.org/tlsa/remove', {
+        name: 'mail.example.org',
+        port: 25,
+        rdata: `3 1 1 ${'09'.repeat(32)}`,
+      });
+      assert.equal(hand.status, 409);
+      assert.match(await hand.text(), /made by hand/);
+      assert.equal(e.snapshot(), before);
+      const ours = await req(e, 'alice', 'POST', '/api/v1/domains/example.org/tlsa/remove', {
+        name: 'mail.example.org',
+        port: 25,
+        rdata: `3 1 1 ${HEX}`,
+      });
+      assert.equal(ours.status, 200);
+      assert.deepEqual(e.guarded, [owner], 'the endpoint guard ran before the removal');
+      assert.deepEqual(e.dns.get(owner)!.records, [rec(9)]);
     } finally {
       e.close();
     }

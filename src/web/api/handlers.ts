@@ -22,7 +22,14 @@ import { certificateNames, endpointText, type Domain, type Endpoint } from '../.
 import type { StateStore } from '../../store/state.js';
 import type { UsersStore } from '../../store/users.js';
 import type { z } from 'zod';
-import type { DomainAdd, DomainList, Generate, SettingsChange } from './table.js';
+import type { DomainAdd, DomainList, Generate, SettingsChange, TlsaRemove } from './table.js';
+import { ownsDomain } from '../../auth/authz.js';
+import { mergeListing } from '../../cli/dns-list.js';
+import { isDkError } from '../../core/errors.js';
+import { validateTlsaForm } from '../../core/forms/tlsa-form.js';
+import { parseTlsa } from '../../core/tlsa/index.js';
+import { addTlsa, removeTlsa, type SetOptions } from '../../publish/tlsa-set.js';
+import type { Publisher, TlsaRrset } from '../../publish/types.js';
 
 /** The settings an admin changes in the panel (they override the INI file's). */
 export interface ApiSettings {
@@ -57,6 +64,18 @@ export interface ApiServices {
   prereq: (domain: string) => Promise<unknown>;
   /** asks the daemon for a renewal of the domain at its next pass */
   renew: (domain: string) => void | Promise<void>;
+  dns: ZoneDns;
+}
+
+/** The server's DNS backend, as `dns add/remove/list` reach it. */
+export interface ZoneDns {
+  /** a publisher for the zone that holds `name` (closed by the caller when it has close) */
+  publisher(name: string): Promise<Publisher>;
+  /**
+   * DESIGN.md's invariant for removals: no record the live service still needs goes (the
+   * endpoint check `dns remove` runs, as tlsa-set's beforeApply)
+   */
+  removeGuard(owner: string): SetOptions['beforeApply'];
 }
 
 export interface HandlerInput {
@@ -134,6 +153,14 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
       { actor: `api:${i.user.name}`, action, target, source: i.source, details },
       deps.now(),
     );
+  const withPub = async <T>(domain: string, f: (pub: Publisher) => Promise<T>): Promise<T> => {
+    const pub = await deps.dns.publisher(domain);
+    try {
+      return await f(pub);
+    } finally {
+      await pub.close?.();
+    }
+  };
   const mustGet = (name: string): Domain => {
     const d = state.domains.get(parseDomainName(name));
     if (!d) throw new DkError('noinput', 'E_DOMAIN_UNKNOWN', `${name} is not managed`);
@@ -292,6 +319,110 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
       await deps.renew(d.name);
       audit(i, 'domain.renew', d.name);
       return { domain: d.name, renew: 'requested' };
+    },
+
+    'GET /v1/domains/{name}/tlsa': async (i) => {
+      const domain = parseDomainName(String(i.params.name));
+      return withPub(domain, async (pub) => {
+        const under = (owner: string) => ownsDomain([domain], owner);
+        const mine = state.ownership.list(pub.zone).filter((m) => under(m.owner));
+        const wanted = (state.domains.get(domain)?.endpoints ?? []).map((e) =>
+          tlsaOwner(e.host, e.port, e.proto),
+        );
+        let sets: TlsaRrset[] | undefined;
+        let notice: string | null = null;
+        if (pub.listAll) {
+          try {
+            sets = (await pub.listAll()).filter((x) => under(x.owner));
+          } catch (e) {
+            if (!(isDkError(e) && e.code === 'E_XFR_REFUSED')) throw e;
+            notice = e.message;
+          }
+        } else {
+          notice = `The ${pub.backend} backend cannot list a whole zone`;
+        }
+        if (!sets) {
+          // As `dns list` does: only the names danekeeper knows, each read from the source.
+          sets = [];
+          for (const o of new Set([...wanted, ...mine.map((m) => m.owner)]))
+            sets.push(await pub.read(o));
+        }
+        const owners = mergeListing(
+          sets.filter((x) => x.records.length > 0),
+          mine,
+          wanted,
+        );
+        return {
+          zone: pub.zone,
+          complete: notice === null,
+          notice,
+          owners: owners.map((o) => ({
+            owner: o.owner,
+            ttl: o.ttl,
+            records: o.records.map((r) => ({
+              rdata: r.record,
+              kind: r.danekeeper ? 'ours' : 'hand-made',
+              since: r.since,
+            })),
+            // published by danekeeper, no longer served: someone removed them
+            stale: o.missing,
+          })),
+        };
+      });
+    },
+
+    'POST /v1/domains/{name}/tlsa': async (i) => {
+      const domain = parseDomainName(String(i.params.name));
+      // The form's own rules (core/forms): every field's error at once; the owner must be in
+      // the domain the user was authorized for.
+      const f = validateTlsaForm(i.body, [domain]);
+      if (!f.ok) {
+        throw usage('E_API_FORM', f.errors.map((e) => `${e.field}: ${e.message}`).join(' '));
+      }
+      const r = await withPub(domain, (pub) =>
+        addTlsa(pub, state.ownership, f.owner, [f.record], { ttl: f.ttl, now: deps.now() }),
+      );
+      audit(i, 'dns.add', f.owner, { rdata: f.rdata, ttl: r.ttl, changed: r.changed });
+      return {
+        owner: f.owner,
+        rdata: f.rdata,
+        ttl: r.ttl,
+        changed: r.changed,
+        warnings: f.warnings,
+      };
+    },
+
+    'POST /v1/domains/{name}/tlsa/remove': async (i) => {
+      const domain = parseDomainName(String(i.params.name));
+      const b = i.body as z.output<typeof TlsaRemove>;
+      const host = parseHost(b.name, domain, 'name');
+      if (!ownsDomain([domain], host)) {
+        throw usage('E_API_OUTSIDE', `${host} is not under ${domain}`);
+      }
+      const record = parseTlsa(b.rdata);
+      const owner = tlsaOwner(host, b.port, b.protocol);
+      const r = await withPub(domain, (pub) =>
+        removeTlsa(pub, state.ownership, owner, [record], {
+          now: deps.now(),
+          beforeApply: deps.dns.removeGuard(owner),
+        }),
+      );
+      if (r.notOwned.length > 0) {
+        throw new DkError(
+          'config',
+          'E_API_NOT_OURS',
+          `${formatRdata(record)} at ${owner} was made by hand, not by danekeeper: remove it where it was made (or with danekeeper dns remove --force)`,
+        );
+      }
+      if (r.absent.length > 0) {
+        throw new DkError(
+          'noinput',
+          'E_API_NO_RECORD',
+          `${owner} has no record ${formatRdata(record)}`,
+        );
+      }
+      audit(i, 'dns.remove', owner, { rdata: formatRdata(record) });
+      return { owner, removed: formatRdata(record), changed: r.changed };
     },
 
     'GET /v1/domains/{name}/dnssec': async (i) =>

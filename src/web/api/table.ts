@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import type { Action } from '../../auth/authz.js';
+import { tlsaFormInputSchema } from '../../core/forms/tlsa-form.js';
 
 export type Method = 'get' | 'post' | 'put' | 'delete';
 
@@ -82,6 +83,20 @@ export const SettingsChange = z
   })
   .strict();
 
+/** The panel's add-record form (core/forms), unknown fields refused. */
+export const TlsaAdd = tlsaFormInputSchema.strict();
+
+export const TlsaRemove = z
+  .object({
+    /** the host: mail.example.org */
+    name: domainName,
+    port: z.number().int().min(1).max(65535),
+    protocol: z.enum(['tcp', 'udp', 'sctp']).default('tcp'),
+    /** the record as `3 1 1 HEX` */
+    rdata: z.string().min(5).max(20_000),
+  })
+  .strict();
+
 export const ROUTES = [
   {
     method: 'get',
@@ -143,6 +158,37 @@ export const ROUTES = [
     summary: "Mark the domain due: the daemon's next pass renews it",
     action: 'domain.change',
     params: nameParam,
+    status: 200,
+    changes: true,
+  },
+  {
+    method: 'get',
+    path: '/v1/domains/:name/tlsa',
+    summary: 'The TLSA records under the domain in its zone: ours, hand-made, stale (ours, gone)',
+    action: 'dns.read',
+    params: nameParam,
+    status: 200,
+    changes: false,
+  },
+  {
+    method: 'post',
+    path: '/v1/domains/:name/tlsa',
+    summary:
+      'Add a TLSA record (the DNS form: port, protocol, name, usage, selector, matching type, data, TTL)',
+    action: 'dns.change',
+    params: nameParam,
+    body: TlsaAdd,
+    status: 201,
+    changes: true,
+  },
+  {
+    method: 'post',
+    path: '/v1/domains/:name/tlsa/remove',
+    summary:
+      "Remove one of danekeeper's TLSA records (refused while a live service still matches only it)",
+    action: 'dns.change',
+    params: nameParam,
+    body: TlsaRemove,
     status: 200,
     changes: true,
   },
