@@ -142,7 +142,6 @@ describe('TLSA form: each field', () => {
         'é.example.org',
         `${'a'.repeat(64)}.example.org`,
         'a.*.example.org',
-        42,
         '.',
       ],
       message: /is not a valid domain name\.$/,
@@ -248,6 +247,24 @@ describe('TLSA form: each field', () => {
       '_65535._tcp.mail.example.org.',
     );
   });
+  it('zones that are not names (from a careless caller) are skipped, never a throw', () => {
+    const zones = [null, 42, '', 'example.org'] as unknown as string[];
+    assert.equal(ok(validateTlsaForm(good, zones)).zone, 'example.org.');
+    assert.match(
+      fieldError({ name: 'a.b.test' }, 'name'),
+      /none of your zones \(example\.org, sub\.example\.org, other\.net\)/,
+    );
+    assert.deepEqual(errorsOf(validateTlsaForm(good, null as unknown as string[])), [
+      { field: 'name', message: 'mail.example.org is in none of your zones: you have none.' },
+    ]);
+  });
+  it('a name that is not text is refused without calling its toString', () => {
+    assert.equal(
+      fieldError({ name: { toString: false } }, 'name'),
+      'The domain name must be text (a host name).',
+    );
+    assert.equal(fieldError({ name: 42 }, 'name'), 'The domain name must be text (a host name).');
+  });
   it('no zones: the name is refused saying so', () => {
     const errs = errorsOf(validateTlsaForm(good, []));
     assert.deepEqual(errs, [
@@ -341,8 +358,14 @@ describe('TLSA form: properties', () => {
             requiredKeys: [],
           }),
         ),
-        fc.array(fc.oneof(fc.string(), fc.constantFrom('example.org', '.', '')), { maxLength: 4 }),
-        (input, zones) => {
+        fc.oneof(
+          fc.array(fc.oneof(fc.string(), fc.constantFrom('example.org', '.', '')), {
+            maxLength: 4,
+          }),
+          fc.anything(),
+        ),
+        (input, anyZones) => {
+          const zones = anyZones as string[];
           const r = validateTlsaForm(input, zones);
           if (!r.ok) {
             assert.ok(r.errors.length > 0);

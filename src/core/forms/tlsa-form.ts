@@ -104,7 +104,9 @@ function hostName(v: string): string | undefined {
   return name;
 }
 
-const zoneName = (z: string) => z.trim().replace(/\.$/, '').toLowerCase();
+/** A zone of the user's as compared: no final dot, lower case; '' for anything but a name. */
+const zoneName = (z: unknown) =>
+  typeof z === 'string' ? z.trim().replace(/\.$/, '').toLowerCase() : '';
 
 function numberField(f: Field, v: unknown, errors: TlsaFormError[]): number | undefined {
   if (blank(v)) {
@@ -209,22 +211,26 @@ export function validateTlsaForm(input: unknown, zones: readonly string[]): Tlsa
   else if (typeof f.name !== 'string' || (host = hostName(f.name)) === undefined) {
     errors.push({
       field: 'name',
-      message: `"${String(f.name).slice(0, 80)}" is not a valid domain name.`,
+      // only text is quoted back: String() of an object runs its own toString, which may throw
+      message:
+        typeof f.name === 'string'
+          ? `"${f.name.slice(0, 80)}" is not a valid domain name.`
+          : 'The domain name must be text (a host name).',
     });
   } else {
     // The closest enclosing zone: records go where the user may publish, and nowhere else.
     const h = host;
-    zone = zones
-      .map(zoneName)
-      .filter((z) => z !== '' && (h === z || h.endsWith(`.${z}`)))
+    const mine = (Array.isArray(zones) ? zones : []).map(zoneName).filter((z) => z !== '');
+    zone = mine
+      .filter((z) => h === z || h.endsWith(`.${z}`))
       .sort((a, b) => b.length - a.length)[0];
     if (zone === undefined) {
       errors.push({
         field: 'name',
         message:
-          zones.length === 0
+          mine.length === 0
             ? `${h} is in none of your zones: you have none.`
-            : `${h} is in none of your zones (${zones.map(zoneName).join(', ')}).`,
+            : `${h} is in none of your zones (${mine.join(', ')}).`,
       });
     }
   }
