@@ -5,7 +5,7 @@
  * is left alone; then packed, installed into a temporary prefix from the registry, and run.
  *
  * Needs the npm registry (CI has it); skipped, saying so, when `npm ping` fails. Measured here
- * (2 cores): 141 s in all, 136 s of it `npm install -g`, nearly all better-sqlite3 compiling
+ * (2 cores, shared): 141 to 228 s in all, 136 to 217 s of it `npm install -g`, nearly all better-sqlite3 compiling
  * from source (its prebuilt binary is not fetched on this machine); 5.5 min with a mutation
  * run on the same cores. Where prebuild-install can fetch the binary it is far shorter.
  */
@@ -31,7 +31,7 @@ function run(cmd: string, args: string[], opts: SpawnSyncOptions = {}) {
 const registry = run('npm', ['ping'], { timeout: 30_000 }).code === 0;
 
 test(
-  'npm pack, npm install -g --prefix: danekeeper on PATH runs --version, tlsa --cert and status',
+  'npm pack, npm install -g --prefix: danekeeper on PATH runs --version, tlsa --cert, status and serve',
   { skip: !registry && 'the npm registry is not reachable (npm ping failed)', timeout: 900_000 },
   () => {
     const t0 = Date.now();
@@ -104,6 +104,26 @@ test(
     const s2 = dk('status', '--json');
     assert.equal(s2.code, 0, s2.stderr);
     assert.deepEqual(JSON.parse(s2.stdout), { domains: [] });
+    // serve from the installed package: pino, hono and the lock all load from the bundle
+    const serve = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${bin}" serve --listen 127.0.0.1:0 & pid=$!; sleep 3; kill -TERM $pid; wait $pid; echo "exit $?"`,
+      ],
+      {
+        encoding: 'utf8',
+        timeout: 30_000,
+        env: {
+          ...process.env,
+          DANEKEEPER_STATE_DIR: join(scratch, 'state'),
+          DANEKEEPER_CONFIG: join(scratch, 'empty.ini'),
+        },
+      },
+    );
+    assert.match(serve.stdout, /"event":"listening"/, serve.stderr);
+    assert.match(serve.stdout, /"event":"stopped"/, serve.stderr);
+    assert.match(serve.stdout, /^exit 0$/m, serve.stderr);
     process.stderr.write(
       `pack test: ${((Date.now() - t0) / 1000).toFixed(0)} s in all, npm install -g ${installS.toFixed(0)} s\n`,
     );
