@@ -27,11 +27,11 @@ function capture(): Io & { lines: string[] } {
   return io;
 }
 
-function setup(env: NodeJS.ProcessEnv = {}) {
+function setup(env: NodeJS.ProcessEnv = {}, extraConfig = '') {
   const base = join(dir, `t${++n}`);
   const statePath = `${base}.db`;
   const config = `${base}.ini`;
-  writeFileSync(config, '[ext-sslit]\ndane-confirmation-interval-in-hours = 0.001\n');
+  writeFileSync(config, `[ext-sslit]\ndane-confirmation-interval-in-hours = 0.001\n${extraConfig}`);
   const st = openState(statePath);
   const T0 = new Date('2026-03-01T00:00:00.000Z');
   st.domains.add(
@@ -239,8 +239,8 @@ test('status with nothing managed yet is not an error: empty list, exit 0; a nam
   assert.equal(one.stdout, '');
 });
 
-test('run: while a failure is backed off every run exits 75 and says when; status says what failed, when and what to do; $DANEKEEPER_RETRY_SECONDS sets the backoff', async () => {
-  const s = setup({ DANEKEEPER_RETRY_SECONDS: '2' });
+test('run: while a failure is backed off every run exits 75 and says when; status says what failed, when and what to do', async () => {
+  const s = setup();
   s.world.failNext.publishRecords = new DkError(
     'protocol',
     'E_PUBLISH_REFUSED',
@@ -260,8 +260,8 @@ test('run: while a failure is backed off every run exits 75 and says when; statu
   };
   const d = j.domains[0]!;
   assert.equal(d.failure.code, 'E_PUBLISH_REFUSED');
-  // 2 s backoff from the failure, not the default 5 minutes
-  assert.equal(Date.parse(d.failure.retryAt), t0 + 2000);
+  // the planner's default backoff: 5 minutes
+  assert.equal(Date.parse(d.failure.retryAt), t0 + 300_000);
   assert.match(d.hint, /refuses the update: check that tsig-key-file/);
   const text = (await s.cli('status', 'example.org')).text;
   assert.match(
@@ -270,7 +270,7 @@ test('run: while a failure is backed off every run exits 75 and says when; statu
   );
   assert.match(text, /^ {2}what to do: The DNS server refuses the update/m);
   // once the backoff is over the pass carries on, exit 0
-  s.clock.t = t0 + 2500;
+  s.clock.t = t0 + 300_500;
   const ok = await s.cli('run');
   assert.equal(ok.code, 0, ok.text);
   assert.doesNotMatch(ok.text, /ERR/);
@@ -333,13 +333,18 @@ test('run: a DNS backend that cannot be read is exit 75 and named, not a quiet w
   assert.equal((await s.cli('run')).code, 0);
 });
 
-test('$DANEKEEPER_RETRY_SECONDS / $DANEKEEPER_VERIFY_GRACE_SECONDS that are not positive numbers are config errors naming the variable', async () => {
-  for (const env of [
-    { DANEKEEPER_RETRY_SECONDS: 'soon' },
-    { DANEKEEPER_VERIFY_GRACE_SECONDS: '0' },
-  ]) {
-    const s = setup(env);
-    const r = await s.cli('run');
-    assert.equal(r.text, 'THROWN E_RUN_TIMING');
-  }
+test('[run] retry-seconds that is not a positive number is a config error naming the key (exit 78), before any pass', async () => {
+  const s = setup({}, '[run]\nretry-seconds = soon\n');
+  const r = await s.cli('run');
+  assert.equal(r.text, 'THROWN E_CONFIG');
+  assert.equal(s.world.observed, 0);
+  // the real command line: one line naming the key, exit 78 (EX_CONFIG)
+  const cfg = join(dir, `bad-run-${++n}.ini`);
+  writeFileSync(cfg, '[run]\nverify-grace-seconds = 0\n');
+  const cli = runCli(['run', '--config', cfg], {
+    env: { DANEKEEPER_STATE_DIR: join(dir, `bad-run-${n}`) },
+  });
+  assert.equal(cli.code, 78, cli.stderr);
+  assert.match(cli.stderr, /run\.verify-grace-seconds: must be more than 0/);
+  assert.equal(cli.stderr.trim().split('\n').length, 1);
 });

@@ -19,7 +19,7 @@ import {
 import { DkError } from '../core/errors.js';
 import type { DomainOutcome, DomainWorld, Request } from '../daemon/pass.js';
 import type { DomainStatus } from '../daemon/status.js';
-import type { Observations, RolloverPolicy } from '../core/rollover/index.js';
+import type { Observations } from '../core/rollover/index.js';
 import type { Domain } from '../store/domains.js';
 import { hostName } from '../store/guard.js';
 import { defaultStorePath } from '../store/path.js';
@@ -92,6 +92,12 @@ async function realWorld(o: Parameters<RunDeps['world']>[0]): Promise<DomainWorl
     resolver,
     probe: probeIo.probe,
     confirmationIntervalHours: config['ext-sslit']['dane-confirmation-interval-in-hours'] ?? 24,
+    ...(config.run['retry-seconds'] !== undefined
+      ? { backoffBaseSeconds: config.run['retry-seconds'] }
+      : {}),
+    ...(config.run['verify-grace-seconds'] !== undefined
+      ? { verifyGraceSeconds: config.run['verify-grace-seconds'] }
+      : {}),
     daneEnabled: daneEnabled(config),
     acme: {
       directory,
@@ -144,46 +150,11 @@ function open(f: Flags, deps: RunDeps, read = false) {
   return { config, statePath, store: openState(statePath) };
 }
 
-/**
- * Retry and live-check timing from the environment, for labs and test runs that cannot wait
- * the defaults (5 minutes before the first retry, doubled per failure; 60 s for a reload to
- * show): $DANEKEEPER_RETRY_SECONDS is the first backoff, $DANEKEEPER_VERIFY_GRACE_SECONDS the
- * grace after an install. Unset: the planner's defaults.
- */
-function timing(
-  env: NodeJS.ProcessEnv,
-): Pick<RolloverPolicy, 'backoffBaseSeconds' | 'verifyGraceSeconds'> {
-  const read = (name: string): number | undefined => {
-    const v = env[name];
-    if (v === undefined || v === '') return undefined;
-    const n = Number(v);
-    if (!Number.isFinite(n) || n <= 0) {
-      throw new DkError(
-        'config',
-        'E_RUN_TIMING',
-        `$${name} must be a positive number of seconds, not "${v}"`,
-      );
-    }
-    return n;
-  };
-  const retry = read('DANEKEEPER_RETRY_SECONDS');
-  const grace = read('DANEKEEPER_VERIFY_GRACE_SECONDS');
-  return {
-    ...(retry === undefined ? {} : { backoffBaseSeconds: retry }),
-    ...(grace === undefined ? {} : { verifyGraceSeconds: grace }),
-  };
-}
-
-/**
- * The world as `run` and `status` use it: the environment's timing laid over each domain's
- * policy, and a plain `renew DOMAIN` handed to the planner as its 'retry' request.
- */
-function wrapWorld(world: DomainWorld, env: NodeJS.ProcessEnv, retry?: string): DomainWorld {
-  const t = timing(env);
+/** The world as `renew DOMAIN` uses it: handed to the planner as its 'retry' request. */
+function wrapWorld(world: DomainWorld, retry?: string): DomainWorld {
   let retryFor = retry;
   return new Proxy(world, {
     get(target, prop, receiver) {
-      if (prop === 'policy') return (d: Domain) => ({ ...target.policy(d), ...t });
       if (prop === 'observe' && retryFor !== undefined) {
         return async (...a: Parameters<DomainWorld['observe']>) => {
           const obs: Observations = await target.observe(...a);
@@ -256,7 +227,6 @@ async function pass(
   try {
     const world = wrapWorld(
       await deps.world({ config, flags: f, store, statePath, io, now: deps.now }),
-      deps.env,
       one && !one.request ? one.domain : undefined,
     );
     const { runPass } = await import('../daemon/pass.js');
@@ -366,10 +336,7 @@ async function status(name: string | undefined, f: Flags, io: Io, deps: RunDeps)
         `${hostName(name)} is not a managed domain (danekeeper domain list shows them)`,
       );
     }
-    const world = wrapWorld(
-      await deps.world({ config, flags: f, store, statePath, io, now: deps.now }),
-      deps.env,
-    );
+    const world = await deps.world({ config, flags: f, store, statePath, io, now: deps.now });
     const { domainStatus } = await import('../daemon/status.js');
     const out: DomainStatus[] = [];
     try {

@@ -31,6 +31,32 @@ describe('config file', () => {
     assert.equal(c.store.path, '/tmp/x.db');
   });
 
+  it('reads the pass timing from [run] (retry-seconds, verify-grace-seconds); a bad value is named with its key', () => {
+    const c = parseConfig('[run]\nretry-seconds = 2\nverify-grace-seconds = 3.5\n', 'f.ini');
+    assert.deepEqual(c.run, { 'retry-seconds': 2, 'verify-grace-seconds': 3.5 });
+    assert.deepEqual(parseConfig('[dns]\nzone = a\n', 'f.ini').run, {});
+    assert.deepEqual(loadConfig(undefined, {}).run, {});
+    const cases: [string, RegExp][] = [
+      [
+        '[run]\nretry-seconds = soon\n',
+        /^f\.ini: run\.retry-seconds: must be a number of seconds, e\.g\. 300$/,
+      ],
+      [
+        '[run]\nverify-grace-seconds = 0\n',
+        /^f\.ini: run\.verify-grace-seconds: must be more than 0$/,
+      ],
+      ['[run]\nretry = 5\n', /^f\.ini: run: unknown setting "retry"$/],
+    ];
+    for (const [text, re] of cases) {
+      assert.throws(
+        () => parseConfig(text, 'f.ini'),
+        (e: unknown) =>
+          isConfigError(e) && (e as DkError).code === 'E_CONFIG' && re.test((e as Error).message),
+        text,
+      );
+    }
+  });
+
   it("reads the confirmation interval from [ext-sslit] (the seed's panel.ini key), in hours", () => {
     const c = parseConfig('[ext-sslit]\ndane-confirmation-interval-in-hours = 0.5\n', 'f.ini');
     assert.equal(c['ext-sslit']['dane-confirmation-interval-in-hours'], 0.5);
@@ -44,7 +70,7 @@ describe('config file', () => {
       ['[dns]\ntsig-secret = abc\n', /^f\.ini: dns: unknown setting "tsig-secret"$/],
       [
         '[dnss]\nzone = x\n',
-        /^f\.ini: unknown section \[dnss\]; danekeeper reads \[dns\], \[store\], \[acme\], \[ext-sslit\], \[notify\], \[monitor\]$/,
+        /^f\.ini: unknown section \[dnss\]; danekeeper reads \[dns\], \[store\], \[run\], \[acme\], \[ext-sslit\], \[notify\], \[monitor\]$/,
       ],
       // no [dns] header: the settings sit outside any section, which zod calls unknown
       [

@@ -31,6 +31,10 @@
  *   eab-kid = KID                     ; External Account Binding: both or neither
  *   eab-hmac-key-file = /etc/danekeeper/eab.key
  *
+ *   [run]                             ; the keep-secured pass (run, renew, serve)
+ *   retry-seconds = 300               ; the wait after a failed step, doubled per failure (to 1 day)
+ *   verify-grace-seconds = 60         ; how long an installed certificate may take to show live
+ *
  *   [ext-sslit]                       ; the seed's panel.ini keys, verbatim
  *   dane-confirmation-interval-in-hours = 24 ; decimals allowed
  *   daneEnabled = true                ; false: DANE refused everywhere
@@ -89,6 +93,20 @@ function buildSchemas(z: typeof Zod.z) {
     })
     .strict();
   const store = z.object({ path: z.string().min(1).optional() }).strict();
+  const seconds = z
+    .string()
+    .regex(/^[0-9]+(\.[0-9]+)?$/, 'must be a number of seconds, e.g. 300')
+    .transform(Number)
+    .refine((v) => v > 0, 'must be more than 0')
+    .optional();
+  const run = z
+    .object({
+      // the planner's backoff base: a failed step waits this long, then twice as long, ...
+      'retry-seconds': seconds,
+      // after an install, how long every endpoint may take to present it before rolling back
+      'verify-grace-seconds': seconds,
+    })
+    .strict();
   const extSslit = z
     .object({
       // DESIGN.md: the seed's panel.ini key; hours, decimals allowed (tests use seconds).
@@ -205,18 +223,19 @@ function buildSchemas(z: typeof Zod.z) {
       'cert-warn-days': days('days'),
     })
     .strict();
-  const sections = { dns, store, acme, 'ext-sslit': extSslit, notify, monitor };
+  const sections = { dns, store, run, acme, 'ext-sslit': extSslit, notify, monitor };
   const file = z
     .object({
       dns: dns.optional(),
       store: store.optional(),
+      run: run.optional(),
       acme: acme.optional(),
       'ext-sslit': extSslit.optional(),
       notify: notify.optional(),
       monitor: monitor.optional(),
     })
     .strict();
-  return { dns, acme, extSslit, notify, monitor, file, sections };
+  return { dns, run, acme, extSslit, notify, monitor, file, sections };
 }
 
 type Schemas = ReturnType<typeof buildSchemas>;
@@ -230,6 +249,7 @@ function loadSchemas(): Schemas {
 }
 
 export type DnsSection = Zod.z.infer<Schemas['dns']>;
+export type RunSection = Zod.z.infer<Schemas['run']>;
 export type ExtSslitSection = Zod.z.infer<Schemas['extSslit']>;
 export type AcmeSection = Zod.z.infer<Schemas['acme']>;
 export type NotifySection = Zod.z.infer<Schemas['notify']>;
@@ -239,6 +259,7 @@ export interface ConfigFile {
   path: string | null;
   dns: DnsSection;
   store: { path?: string };
+  run: RunSection;
   acme: AcmeSection;
   'ext-sslit': ExtSslitSection;
   notify: NotifySection;
@@ -278,6 +299,7 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv)
         path: null,
         dns: {},
         store: {},
+        run: {},
         acme: {},
         'ext-sslit': {},
         notify: {},
@@ -353,6 +375,7 @@ export function parseConfig(text: string, path: string): ConfigFile {
     path,
     dns: r.data.dns ?? {},
     store: r.data.store ?? {},
+    run: r.data.run ?? {},
     acme: r.data.acme ?? {},
     'ext-sslit': r.data['ext-sslit'] ?? {},
     notify: r.data.notify ?? {},

@@ -626,3 +626,26 @@ test('a backend that cannot be read: the observation carries its own reason (sta
   assert.deepEqual(o3.dns[OWNER]?.published, []);
   assert.equal(o3.dns[OWNER]?.readError, undefined);
 });
+
+test('policy: [run] retry-seconds and verify-grace-seconds reach the planner; unset, its defaults', () => {
+  const { store, d, world: plain } = setup();
+  assert.equal(plain.policy(d).backoffBaseSeconds, undefined);
+  assert.equal(plain.policy(d).verifyGraceSeconds, undefined);
+  const w = new RealWorld({
+    store,
+    now: () => T0,
+    publisher: () => null,
+    resolver: new StaticResolver({}),
+    probe: () => Promise.reject(new Error('no probe in this test')),
+    confirmationIntervalHours: 0.5,
+    daneEnabled: true,
+    acme: { directory: 'https://127.0.0.1:1/dir', accountFile: '/nonexistent/acct.json' },
+    solver: () => {
+      throw new Error('no solver in this test');
+    },
+    backoffBaseSeconds: 2,
+    verifyGraceSeconds: 3,
+  });
+  assert.equal(w.policy(d).backoffBaseSeconds, 2);
+  assert.equal(w.policy(d).verifyGraceSeconds, 3);
+});

@@ -71,6 +71,10 @@ export interface WorldOptions {
   acme: AccountSettings & { accountFile: string; profile?: string };
   /** the challenge solver for a domain (http-01 listener/webroot, dns-01 through the publisher) */
   solver: (d: Domain) => ChallengeSolver;
+  /** `[run] retry-seconds`: the first backoff after a failed step (the planner's default: 300) */
+  backoffBaseSeconds?: number;
+  /** `[run] verify-grace-seconds`: how long an install may take to show live (default: 60) */
+  verifyGraceSeconds?: number;
   /** per network step of each probe; default 5000 */
   probeTimeoutMs?: number;
   /** deploy's wait for services to settle after a reload */
@@ -141,6 +145,12 @@ export class RealWorld implements DomainWorld {
       // and alternate chains of its certificates showed them (issuers.ts); the planner adds the
       // issuers of the certificates in use, so the first order is covered too
       issuerSpkis: d.issuerRecords ? currentIssuers(this.#book(), d.keyType, this.#o.now()) : [],
+      ...(this.#o.backoffBaseSeconds !== undefined
+        ? { backoffBaseSeconds: this.#o.backoffBaseSeconds }
+        : {}),
+      ...(this.#o.verifyGraceSeconds !== undefined
+        ? { verifyGraceSeconds: this.#o.verifyGraceSeconds }
+        : {}),
     };
   }
 

@@ -16,7 +16,7 @@
  *
  * Postfix serves copies of the --cert-dir files that only the reload script refreshes (as a
  * service that reads its files once would), so "the reload did not take" is deterministic.
- * $DANEKEEPER_RETRY_SECONDS and $DANEKEEPER_VERIFY_GRACE_SECONDS shorten the waits.
+ * `[run] retry-seconds` and `verify-grace-seconds` in the config file shorten the waits.
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -98,6 +98,9 @@ describe(
           `email = hostmaster@${ZONE}`,
           'challenge = http-01',
           `http-listen = ${o.httpListen ?? '0.0.0.0:80'}`,
+          '[run]',
+          `retry-seconds = ${RETRY_S}`,
+          'verify-grace-seconds = 3',
           '[ext-sslit]',
           'dane-confirmation-interval-in-hours = 0.001',
           '',
@@ -108,11 +111,7 @@ describe(
       const r = runCli([...args, '--config', config], {
         netns: ns.name,
         timeoutMs: 120_000,
-        env: {
-          DANEKEEPER_STATE_DIR: dir,
-          DANEKEEPER_RETRY_SECONDS: String(RETRY_S),
-          DANEKEEPER_VERIFY_GRACE_SECONDS: '3',
-        },
+        env: { DANEKEEPER_STATE_DIR: dir },
       });
       assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
       assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY/);
