@@ -437,7 +437,7 @@ describe('domain add (in process)', () => {
     assert.equal(errs.length, 1, errs.join('\n'));
     assert.match(
       errs[0]!,
-      /^ERR danekeeper: warning: example\.org: .*DKIM.* Fix: Publish the public key .*default\._domainkey\.example\.org\. IN TXT .* \(details: danekeeper prereq example\.org\)$/,
+      /^ERR danekeeper: warning: example\.org: .*DKIM.* Fix: Publish the public key .*default\._domainkey\.example\.org\. IN TXT .* \(details, another selector: danekeeper prereq example\.org --dkim-selector S\)$/,
     );
     const has = { ...deps(fresh()), dkim: dkimFor({ mail: `v=DKIM1; k=ed25519; p=${ed}` }) };
     const io2 = capture();

@@ -271,7 +271,7 @@ async function warnDkim(domain: string, resolver: Resolver, deps: DomainDeps, io
   const f = dkimRule({ domain, dkim: await deps.dkim(resolver, domain) });
   if (f.status === 'ok') return;
   io.err(
-    `danekeeper: warning: ${domain}: ${oneLine(f.message)}${f.fix ? ` Fix: ${oneLine(f.fix)}` : ''} (details: danekeeper prereq ${domain})`,
+    `danekeeper: warning: ${domain}: ${oneLine(f.message)}${f.fix ? ` Fix: ${oneLine(f.fix)}` : ''} (details, another selector: danekeeper prereq ${domain} --dkim-selector S)`,
   );
 }
 

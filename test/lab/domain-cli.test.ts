@@ -83,7 +83,7 @@ describe(
       // The zone has no DKIM key: prereq's DKIM finding, a warning only (one line, with the fix).
       assert.match(
         r.stderr,
-        /^danekeeper: warning: signed\.test: No DKIM key .*Fix: Publish the public key .*\(details: danekeeper prereq signed\.test\)\n$/,
+        /^danekeeper: warning: signed\.test: No DKIM key .*Fix: Publish the public key .*\(details, another selector: danekeeper prereq signed\.test --dkim-selector S\)\n$/,
       );
       const show = dk(['domain', 'show', 'signed.test', '--json']);
       const j = JSON.parse(show.stdout) as {
