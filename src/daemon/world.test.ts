@@ -291,12 +291,32 @@ test('install: deployPair into --cert-dir, the deployed id found by leaf hash; r
     assert.equal(norm(live.leafSerial), norm(obs2.certificates[1]!.serial));
     // a service that keeps presenting the old chain: deploy rolls back, the action fails
     frozen = true;
-    await assert.rejects(world.execute(d, { kind: 'install', certId: ids[0]! }, s, policy), {
-      code: 'E_DEPLOY_ROLLED_BACK',
-    });
+    await assert.rejects(
+      world.execute(d, { kind: 'install', certId: ids[0]! }, s, policy),
+      (e: Error) => {
+        assert.equal((e as { code?: string }).code, 'E_DEPLOY_ROLLED_BACK_NOT_SERVED');
+        assert.match(e.message, /not served as installed.*; the previous pair is back in place$/);
+        return true;
+      },
+    );
     assert.equal((await world.observe(d, s, policy, { ari: false })).deployed, ids[1]);
     frozen = false;
     await world.execute(d, { kind: 'rollback', certId: ids[0]!, reason: 'test' }, s, policy);
+    assert.equal((await world.observe(d, s, policy, { ari: false })).deployed, ids[0]);
+    // a reload command that fails: another code, so scripts can tell the two apart; put back too
+    await assert.rejects(
+      world.execute(
+        { ...d, reload: [['/bin/false']] },
+        { kind: 'install', certId: ids[1]! },
+        s,
+        policy,
+      ),
+      (e: Error) => {
+        assert.equal((e as { code?: string }).code, 'E_DEPLOY_ROLLED_BACK_RELOAD');
+        assert.match(e.message, /exited 1.*; the previous pair is back in place$/);
+        return true;
+      },
+    );
     assert.equal((await world.observe(d, s, policy, { ari: false })).deployed, ids[0]);
     assert.equal(readDeployed(certDir).previous?.certSha256 !== undefined, true);
     store.close();

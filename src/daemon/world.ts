@@ -558,11 +558,17 @@ export class RealWorld implements DomainWorld {
           return;
         }
         // deploy rolled back (or could not): a failed install, recorded and retried after
-        // the backoff (docs/rollover.md); the planner's live check is the second line
+        // the backoff (docs/rollover.md); the planner's live check is the second line. The
+        // code tells scripts why: a reload command failed, or the service did not serve the
+        // new chain after a reload that succeeded (both E_DEPLOY_ROLLED_BACK_*: put back).
         throw new DkError(
           'tempfail',
-          outcome.outcome === 'rolled-back' ? 'E_DEPLOY_ROLLED_BACK' : 'E_DEPLOY_FAILED',
-          `Installing ${a.certId}: ${outcome.error}${outcome.outcome === 'failed' ? ` (and it could not be rolled back: ${outcome.rollbackError})` : ''}`,
+          outcome.outcome === 'failed'
+            ? 'E_DEPLOY_FAILED'
+            : outcome.reason === 'reload-failed'
+              ? 'E_DEPLOY_ROLLED_BACK_RELOAD'
+              : 'E_DEPLOY_ROLLED_BACK_NOT_SERVED',
+          `Installing ${a.certId}: ${outcome.error}${outcome.outcome === 'failed' ? ` (and it could not be rolled back: ${outcome.rollbackError})` : '; the previous pair is back in place'}`,
         );
       }
       case 'rollback': {

@@ -437,7 +437,9 @@ describe(
           r = dk(['run']);
         }
         // deploy puts the previous pair back at once when a reload command fails
-        s = failedAs(r, /^E_DEPLOY_(RELOAD_FAILED|ROLLED_BACK)$/, /reload command failed/);
+        // one code for "a reload command failed, the previous pair is back" (scripts tell it
+        // from the one for a reload that succeeded but did not take)
+        s = failedAs(r, /^E_DEPLOY_ROLLED_BACK_RELOAD$/, /reload command failed/);
         assert.match(s.failure!.message, /Reload command .* exited 1: lab: reload refused/);
         await safe('reload failed');
       } finally {
@@ -460,7 +462,11 @@ describe(
           r = dk(['run']);
         }
         // deploy's own probe (or the planner's live check) sees the old certificate
-        s = failedAs(r, /^E_(DEPLOY_ROLLED_BACK|ROLLOVER_VERIFY)$/, /still presents another/);
+        s = failedAs(
+          r,
+          /^E_(DEPLOY_ROLLED_BACK_NOT_SERVED|ROLLOVER_VERIFY)$/,
+          /still presents another/,
+        );
         assert.match(s.failure!.message, /not served as installed|[Ll]ive verification/);
         await safe('reload without effect', before);
       } finally {

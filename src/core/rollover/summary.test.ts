@@ -111,6 +111,16 @@ test('a failure: status names it, says when the next attempt is and what a perso
       /still presents another certificate after the reload/,
       'Installing example.org#c3: The new certificate is not served as installed: mail.example.org:25 presents CN=old',
     ],
+    [
+      'E_DEPLOY_ROLLED_BACK_RELOAD',
+      /reload command failed: run it by hand/,
+      'Installing example.org#c3: Reload command "/usr/sbin/postfix reload" exited 1: fatal; the previous pair is back in place',
+    ],
+    [
+      'E_DEPLOY_ROLLED_BACK_NOT_SERVED',
+      /still presents another certificate after the reload/,
+      'Installing example.org#c3: The new certificate is not served as installed: mail.example.org:25 presents CN=old; the previous pair is back in place',
+    ],
     ['E_DEPLOY_FAILED', /^URGENT: .* could not be put back/],
     ['E_ACME_CHALLENGE_FAILED', /http-01 .* port 80 .* dns-01/],
     ['E_ACME_EAB_REQUIRED', /\[acme\]/],

@@ -132,15 +132,16 @@ const HINTS: {
     hint: () =>
       'URGENT: the new certificate was not served as installed AND the previous files could not be put back: check --cert-dir and the service now (status below shows what each endpoint presents).',
   },
-  { codes: /^E_DEPLOY_RELOAD_/, hint: (domain) => reloadHint(domain) },
+  { codes: /^E_DEPLOY_(RELOAD_|ROLLED_BACK_RELOAD$)/, hint: (domain) => reloadHint(domain) },
   {
+    // a failure stored by an older danekeeper, before the two rolled-back codes were split
     codes: /^E_DEPLOY_ROLLED_BACK$/,
     message: /[Rr]eload command/,
     hint: (domain) => reloadHint(domain),
   },
   {
     // DESIGN.md: installed, reloaded, probed; the service did not show the new chain
-    codes: /^E_(ROLLOVER_VERIFY|DEPLOY_ROLLED_BACK)$/,
+    codes: /^E_(ROLLOVER_VERIFY|DEPLOY_ROLLED_BACK(_NOT_SERVED)?)$/,
     hint: (domain) =>
       `The service still presents another certificate after the reload: make its reload command (--reload) re-read privkey.pem and fullchain.pem in --cert-dir, or point the service at those files, ${tryNow(domain)}. The previous certificate files are back in place.`,
   },
