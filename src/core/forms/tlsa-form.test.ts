@@ -3,6 +3,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { z } from 'zod';
 import { makeBareCert, tempDir } from '../../../test/support/pki.js';
 import { parseTlsaRr } from '../tlsa/parse.js';
 import {
@@ -306,6 +307,8 @@ describe('TLSA form: every error at once', () => {
   });
 });
 
+const recordOf = (input: TlsaFormInput) => tlsaFormSchema(ZONES).parse(input);
+
 describe('TLSA form: the zod schemas', () => {
   it('the checked schema gives the API record, or one issue per field error with the field as its path', () => {
     const s = tlsaFormSchema(ZONES);
@@ -326,6 +329,18 @@ describe('TLSA form: the zod schemas', () => {
         ],
       ],
     );
+  });
+  it('each schema becomes a JSON Schema (what an OpenAPI document is generated from), no hono needed', () => {
+    const input = z.toJSONSchema(tlsaFormInputSchema) as unknown as {
+      properties: Record<string, unknown>;
+    };
+    assert.deepEqual(Object.keys(input.properties), [...TLSA_FORM_FIELDS]);
+    const rec = z.toJSONSchema(tlsaFormRecordSchema) as unknown as {
+      properties: { usage: { maximum: number }; ttl: unknown };
+    };
+    assert.equal(rec.properties.usage.maximum, 3);
+    assert.ok(z.toJSONSchema(tlsaFormErrorSchema));
+    assert.ok(!tlsaFormRecordSchema.safeParse({ ...recordOf(good), usage: 255 }).success);
   });
   it('the input schema takes what a form or a client sends, and the error schema the errors', () => {
     assert.ok(tlsaFormInputSchema.safeParse(good).success);

@@ -323,12 +323,12 @@ export const tlsaFormErrorSchema = z.object({
 export const tlsaFormRecordSchema = z.object({
   owner: z.string(),
   zone: z.string(),
-  usage: z.number().int(),
-  selector: z.number().int(),
-  mtype: z.number().int(),
-  data: z.string(),
+  usage: z.number().int().min(0).max(ASSIGNED_MAX.usage),
+  selector: z.number().int().min(0).max(ASSIGNED_MAX.selector),
+  mtype: z.number().int().min(0).max(ASSIGNED_MAX.mtype),
+  data: z.string().regex(/^([0-9a-f]{2})+$/),
   rdata: z.string(),
-  ttl: z.number().int().nullable(),
+  ttl: z.number().int().min(0).max(MAX_TTL).nullable(),
   warnings: z.array(z.string()),
 });
 
