@@ -615,3 +615,25 @@ test('MX hosts of equal preference and RRset records come in the same order howe
   assert.deepEqual(two.mx, one.mx);
   assert.deepEqual(two.dns, one.dns);
 });
+
+test('a rotated TLSA RRset gives the same report: records listed sorted, records in use by depth', async () => {
+  const inter = parseCertificates(Buffer.from(pki.intermediate.certPem), 'i')[0]!;
+  const ta = `2 1 1 ${createHash('sha256').update(inter.spki).digest('hex')}`;
+  const unused = `3 1 1 ${'ab'.repeat(32)}`;
+  const report = (order: string[]) =>
+    run({ ...base(), '_25._tcp.mx1.example.test/TLSA': tlsa(...order) }).report();
+  const one = await report([ee, ta, unused]);
+  const two = await report([unused, ta, ee]);
+  assert.deepEqual(one.hosts[0]!.tlsa!.records, [ta, ee, unused].sort());
+  assert.deepEqual(two.hosts[0]!.tlsa!.records, one.hosts[0]!.tlsa!.records);
+  assert.deepEqual(
+    two.hosts[0]!.addresses[0]!.inUse.map((u) => [u.depth, u.record]),
+    [
+      [0, ee],
+      [1, ta],
+    ],
+  );
+  assert.deepEqual(two.hosts[0]!.addresses[0]!.inUse, one.hosts[0]!.addresses[0]!.inUse);
+  assert.deepEqual(two.hosts[0]!.addresses[0]!.matched, one.hosts[0]!.addresses[0]!.matched);
+  assert.equal(two.verdict, one.verdict);
+});

@@ -232,7 +232,9 @@ class Checker {
         owner: tlsa.name,
         status: tlsa.status,
         ttl: tlsa.ttl,
-        records: tlsa.records.map(formatRdata),
+        // RFC 2181 §5: an RRset has no order (resolvers rotate it); listed sorted, so two runs
+        // print the same (the records are verified in the order they came, as before)
+        records: tlsa.records.map(formatRdata).sort(),
       };
       const after = daneGate({ addresses: lookups, ...(alias ? { alias } : {}), tlsa });
       if (after.decision === 'dnssec-failure') {
@@ -355,10 +357,13 @@ class Checker {
     out.chain = chainEntries(chain, out.matched);
     // A record the verifier accepted is in use even where in-use.ts would not look (a PKIX-TA
     // root from the trust store, outside SMTP).
-    out.inUse = records.flatMap((rec, i) => {
-      const d = inUseDepth(rec, chain) ?? (r.records[i]!.matched ? r.records[i]!.depth : null);
-      return d === null ? [] : [{ record: formatRdata(rec), depth: d }];
-    });
+    out.inUse = records
+      .flatMap((rec, i) => {
+        const d = inUseDepth(rec, chain) ?? (r.records[i]!.matched ? r.records[i]!.depth : null);
+        return d === null ? [] : [{ record: formatRdata(rec), depth: d }];
+      })
+      // by depth, then text: not the RRset's order of the moment (RFC 2181 §5)
+      .sort((x, y) => x.depth - y.depth || cmp(x.record, y.record));
     out.verdict = r.verdict === 'no-dane' ? 'no-dane' : r.verdict;
     out.reasons.push(...r.reasons);
     return out;
