@@ -10,7 +10,7 @@
  * zone has elsewhere, so that the probes measure danekeeper, not a DNS outage the test made.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { cliEntry, type CliResult } from '../support/cli.js';
@@ -261,12 +261,15 @@ export async function served(dns: DnsLab, server: string, owner: string): Promis
     .sort();
 }
 
-/** The serial of the leaf in `certDir/fullchain.pem`, or null when there is none yet. */
-export function installedSerial(certDir: string): string | null {
+/** The leaf in `certDir/fullchain.pem` (serial, SHA-256 of its SPKI), or null when none yet. */
+export function installedLeaf(certDir: string): { serial: string; spki: string } | null {
   try {
     const pem = readFileSync(join(certDir, 'fullchain.pem'), 'utf8');
     const first = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(pem);
-    return first ? new X509Certificate(first[0]).serialNumber : null;
+    if (!first) return null;
+    const leaf = new X509Certificate(first[0]);
+    const der = leaf.publicKey.export({ type: 'spki', format: 'der' });
+    return { serial: leaf.serialNumber, spki: createHash('sha256').update(der).digest('hex') };
   } catch {
     return null;
   }

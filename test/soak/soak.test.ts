@@ -5,8 +5,8 @@
  *
  * - `danekeeper run` SIGKILLed at random moments (DESIGN.md: every step persisted before its
  *   side effect, so the next run carries on);
- * - named (every authoritative server of the zone) frozen with SIGSTOP for a while, a pass run
- *   meanwhile;
+ * - named (every authoritative server of the zone) frozen with SIGSTOP for 20 s while a renewal
+ *   publishes its RFC 2136 update;
  * - the secondary lagging: no NOTIFY, it transfers only when the soak has seen a pass wait on
  *   it more than once;
  * - Pebble refusing a share of good nonces (RFC 8555 §6.5: the client retries badNonce).
@@ -17,9 +17,10 @@
  *
  * Prints `soak: N rollovers, M probes, F failed` and asserts F = 0 (DESIGN.md "The one
  * invariant": a DANE client never sees a chain that no served record matches), N >= 20,
- * kills >= 10, and that every authoritative server serves exactly the current (+ next) key's
+ * kills >= 10, 4 or more key rotations, and that every authoritative server serves exactly the current (+ next) key's
  * records at the end (no stale record, RFC 7671 §8.1). DK_SOAK_SEED replays a run's random
- * moments; DK_SHOW=1 prints every command as it runs.
+ * moments; DK_SHOW=1 prints every command as it runs. The soak fails when the planner's
+ * confirmation wait is set to zero (TTL 8 s: a resolver still holds the old RRset then).
  */
 import assert from 'node:assert/strict';
 import { randomInt } from 'node:crypto';
@@ -28,7 +29,7 @@ import { after, before, describe, it } from 'node:test';
 import { labAvailable, sleep } from '../lab/netns.js';
 import {
   dk,
-  installedSerial,
+  installedLeaf,
   POSTFIX,
   PRIMARY,
   RESOLVER,
@@ -76,8 +77,12 @@ describe(
     let prober: Prober | undefined;
     let frozen = false;
     const log: string[] = [];
-    const serials = new Map<string, { last: string | null; seen: Set<string> }>();
+    const installed = new Map<
+      string,
+      { last: { serial: string; spki: string } | null; seen: Set<string> }
+    >();
     let rollovers = 0;
+    let rotations = 0;
     let kills = 0;
     let freezes = 0;
     let failedRuns = 0;
@@ -90,15 +95,19 @@ describe(
       if (process.env.DK_SHOW) process.stderr.write(`${log.at(-1)}\n`);
       assert.doesNotMatch(r.stderr, /\n\s+at /, `no stack trace: ${r.stderr}`);
       assert.doesNotMatch(r.stdout + r.stderr, /PRIVATE KEY/);
-      // a certificate change in --cert-dir is a rollover (the first issuance is not)
+      // a certificate change in --cert-dir is a rollover (the first issuance is not); one with
+      // another key is a key rotation
       for (const d of lab.domains) {
-        const s = installedSerial(d.certDir);
-        const t = serials.get(d.name) ?? { last: null, seen: new Set<string>() };
-        serials.set(d.name, t);
-        if (s !== null && s !== t.last) {
-          if (t.last !== null && !t.seen.has(s)) rollovers++;
-          t.seen.add(s);
-          t.last = s;
+        const leaf = installedLeaf(d.certDir);
+        const t = installed.get(d.name) ?? { last: null, seen: new Set<string>() };
+        installed.set(d.name, t);
+        if (leaf !== null && leaf.serial !== t.last?.serial) {
+          if (t.last !== null && !t.seen.has(leaf.serial)) {
+            rollovers++;
+            if (leaf.spki !== t.last.spki) rotations++;
+          }
+          t.seen.add(leaf.serial);
+          t.last = leaf;
         }
       }
     };
@@ -259,7 +268,7 @@ describe(
         `soak: a probe took ${prober.meanMs} ms on average; ${prober.skipped} half-second slots skipped (3 probes of the domain still in flight)`,
       );
       console.log(
-        `soak: seed ${seed}; ${kills} runs killed, ${freezes} freezes of named, ${failedRuns} runs or renews failed (non-zero exit); rounds took ${Math.round(rounds / 1000)} s`,
+        `soak: seed ${seed}; ${rotations} of the rollovers with a new key; ${kills} runs killed, ${freezes} freezes of named, ${failedRuns} runs or renews failed (non-zero exit); rounds took ${Math.round(rounds / 1000)} s`,
       );
       for (const x of f.slice(0, 5))
         console.log(`soak: probe failure ${x.at} ${x.domain} ${x.verdict}: ${x.why}`);
@@ -286,6 +295,7 @@ describe(
       assert.equal(f.length, 0, `probe failures: ${JSON.stringify(f.slice(0, 3), null, 1)}`);
       assert.ok(rollovers >= 20, `${rollovers} rollovers`);
       assert.ok(kills >= MIN_KILLS, `${kills} kills`);
+      assert.ok(rotations >= 4, `${rotations} key rotations`);
       assert.ok(freezes >= 1);
     });
   },
