@@ -171,8 +171,8 @@ test('a DNS backend that cannot be read: status waits for the backend (not for s
     sum.next,
     /^Cannot read the records at _25\._tcp\.mail\.example\.org\. \(no answer from 192\.0\.2\.53:53 \(timed out\)\) from the DNS backend/,
   );
-  // the backend's own reason, not a guess
-  assert.match(sum.hint ?? '', /DNS backend \(no answer from 192\.0\.2\.53:53 \(timed out\)\)/);
+  // the backend's own reason, not a guess, said once (in next)
+  assert.equal(JSON.stringify(sum).match(/no answer from 192\.0\.2\.53/g)?.length, 1);
   assert.match(sum.hint ?? '', /\[dns\] server = is running and reachable/);
   // said once, and the endpoints are judged by what the servers serve
   assert.equal(sum.next.match(/Cannot read/g)?.length, 1);

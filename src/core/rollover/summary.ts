@@ -162,8 +162,9 @@ function unreadableReasons(obs: Observations, policy: RolloverPolicy): string[] 
   return [...out];
 }
 
+// blocked, `next` quotes the backend's reason already (plan.ts backendWait): said once
 const backendHint = (reasons: string[], blocked: boolean) =>
-  `danekeeper cannot read the TLSA records from the DNS backend (${reasons.join('; ')}): check that [dns] server = is running and reachable, and that the TSIG key (tsig-key-file) is right. ${blocked ? 'Nothing is published or removed until it can' : 'The rollover needs it to publish or remove a record'}; what is served now stays, and every run tries again.`;
+  `danekeeper cannot read the TLSA records from the DNS backend${blocked ? '' : ` (${reasons.join('; ')})`}: check that [dns] server = is running and reachable, and that the TSIG key (tsig-key-file) is right. ${blocked ? 'Nothing is published or removed until it can' : 'The rollover needs it to publish or remove a record'}; what is served now stays, and every run tries again.`;
 
 function hintOf(d: Decision, domain: string, unreadable: string[]): string | null {
   const f = d.state.failure;
