@@ -32,32 +32,18 @@ interface Line {
 
 /**
  * A report without what differs between any two runs of the same check against a live
- * resolver: the moment it was made, the TTLs (a cache counts them down), the order of records
- * within an RRset (RFC 2181 §5: an RRset has none; Unbound rotates it) and the order of the
- * DNS answers list (lookups run in parallel and are listed as they finish). Everything a
- * verdict rests on stays: statuses, records, hosts, addresses, chains, matches, reasons,
- * warnings, delivery.
+ * resolver: the moment it was made and the TTLs (a cache counts them down). Nothing is
+ * re-sorted: check lists RRsets, hosts and DNS answers in a fixed order however the resolver
+ * rotates them (RFC 2181 §5), so the rest must be equal as printed.
  */
 function timeless(r: unknown): unknown {
   const x = structuredClone(r) as Record<string, unknown> & {
-    dns: { name: string; type: string; ttl?: unknown; records: string[] }[];
-    mx: { records: { preference: number; exchange: string }[] } | null;
-    hosts: {
-      tlsa: { ttl?: unknown; records: string[] } | null;
-      addresses: { inUse: { record: string }[] }[];
-    }[];
+    dns: { ttl?: unknown }[];
+    hosts: { tlsa: { ttl?: unknown } | null }[];
   };
   delete x.checkedAt;
-  // the DNS answers list keeps its order: check.ts lists it in a fixed order, not as answers come
   for (const d of x.dns) delete d.ttl;
-  x.mx?.records.sort((a, b) => a.preference - b.preference || a.exchange.localeCompare(b.exchange));
-  for (const h of x.hosts) {
-    if (h.tlsa) {
-      delete h.tlsa.ttl;
-      h.tlsa.records.sort();
-    }
-    for (const a of h.addresses) a.inUse.sort((p, q) => p.record.localeCompare(q.record));
-  }
+  for (const h of x.hosts) if (h.tlsa) delete h.tlsa.ttl;
   return x;
 }
 
