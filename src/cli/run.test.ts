@@ -296,6 +296,12 @@ test('renew DOMAIN after the cause is fixed tries now instead of after the backo
   assert.equal(r.code, 0, r.text);
   assert.match(r.text, /^example\.org: \w+ \(publishRecords/m);
   assert.doesNotMatch(r.text, /ERR/);
+  // --help says so
+  const help = runCli(['renew', '--help']);
+  assert.match(
+    help.stdout.replace(/\s+/g, ' '),
+    /trying a failed step again without waiting out its backoff/,
+  );
 });
 
 test('run: a DNS backend that cannot be read is exit 75 and named, not a quiet wait; status says so and what to do', async () => {

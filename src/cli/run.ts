@@ -396,7 +396,7 @@ export function registerRun(
     program
       .command('renew <domain>')
       .description(
-        'Run a pass for DOMAIN now; --force renews even if not due, --rotate-key moves to the next key',
+        'Run a pass for DOMAIN now, trying a failed step again without waiting out its backoff; --force renews even if not due, --rotate-key moves to the next key',
       )
       .option('--force', 'renew now (same key: no TLSA change)')
       .option('--rotate-key', 'renew with the next key (its record is confirmed first)'),
