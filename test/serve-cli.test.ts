@@ -21,6 +21,9 @@ it('serves /healthz and /metrics, refuses a second serve on the same state, surv
     const l = await s.waitFor('listening', (x) => x.event === 'listening');
     const addr = String(l.listen);
     await s.waitFor('the first pass', (x) => x.event === 'pass');
+    // the monitoring pass (src/monitor/) is the scheduler's second job
+    const mon = await s.waitFor('the first monitoring pass', (x) => x.event === 'monitor');
+    assert.equal(mon.targets, 0);
     const h = await fetch(`http://${addr}/healthz`);
     assert.equal(h.status, 200);
     assert.equal(((await h.json()) as { domains: number }).domains, 0);

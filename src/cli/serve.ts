@@ -171,6 +171,42 @@ async function serve(f: Flags): Promise<number> {
     passIntervalMs: intervalMs,
   });
   started.daemon = d;
+  // issue 10 item 2: F2's monitoring pass, on its own interval ([monitor] interval-minutes,
+  // read at start), after the keep-secured pass when both are due
+  const [{ openMonitorDeps, monitorIntervalMs }, { runMonitorPass }] = await Promise.all([
+    import('../monitor/open.js'),
+    import('../monitor/pass.js'),
+  ]);
+  d.scheduler.add(
+    'monitor',
+    async () => {
+      const m = await openMonitorDeps({
+        config,
+        state: theStore,
+        statePath,
+        now: deps.now,
+        ...(f.resolver ? { resolver: f.resolver } : {}),
+      });
+      try {
+        const r = await runMonitorPass(m.deps);
+        log.info(
+          {
+            event: 'monitor',
+            targets: r.targets.length,
+            findings: r.findings.length,
+            opened: r.opened.length,
+            recovered: r.recovered.length,
+            // the count only: a delivery error may quote a webhook URL, which can carry a token
+            ...(r.notify?.errors.length ? { notifyErrors: r.notify.errors.length } : {}),
+          },
+          `monitored ${r.targets.length} domain(s): ${r.findings.length} open finding(s)`,
+        );
+      } finally {
+        m.close();
+      }
+    },
+    monitorIntervalMs(config),
+  );
   return await new Promise<number>((resolve) => {
     let stopping = false;
     const stop = (signal: NodeJS.Signals) => {
