@@ -113,10 +113,11 @@ describe('TLSA form: a valid form', () => {
     ok(validateTlsaForm({ ...good, selector: 0, mtype: 0, data: CERT.toString('hex') }, ZONES));
     ok(validateTlsaForm({ ...good, selector: 1, mtype: 0, data: SPKI.toString('hex') }, ZONES));
   });
-  it('PKIX usages on an SMTP port: accepted with the RFC 7672 §3.1.3 warning; not on 443', () => {
+  it('PKIX usages on port 25: accepted with the RFC 7672 §3.1.3 warning; not on 443 or the submission ports (as check decides)', () => {
     const r = ok(validateTlsaForm({ ...good, usage: 'PKIX-EE' }, ZONES));
     assert.match(r.warnings.join('\n'), /unusable for SMTP \(RFC 7672 §3\.1\.3\)/);
-    assert.deepEqual(ok(validateTlsaForm({ ...good, usage: 1, port: 443 }, ZONES)).warnings, []);
+    for (const port of [443, 587, 465])
+      assert.deepEqual(ok(validateTlsaForm({ ...good, usage: 1, port }, ZONES)).warnings, []);
   });
 });
 

@@ -76,8 +76,11 @@ const LABEL: Record<Field, string> = {
   selector: 'selector',
   mtype: 'matching type',
 };
-/** SMTP ports: RFC 7672 applies (submission and SMTPS included, as the CLI's checks do). */
-const SMTP_PORTS = new Set([25, 465, 587]);
+/**
+ * RFC 7672 (SMTP between MTAs) applies on port 25 only, as the CLI's check decides; submission
+ * ports are clients with a CA list, where the generic RFC 7671 rules hold.
+ */
+const SMTP_PORT = 25;
 
 const blank = (v: unknown) =>
   v === undefined || v === null || (typeof v === 'string' && v.trim() === '');
@@ -279,7 +282,7 @@ export function validateTlsaForm(input: unknown, zones: readonly string[]): Tlsa
   const owner = `_${port}._${protocol}.${host}.`;
   const record: TlsaRecord = { usage, selector, mtype, data };
   const warnings =
-    SMTP_PORTS.has(port) && protocol === 'tcp' ? usability(record, 'smtp').reasons : [];
+    port === SMTP_PORT && protocol === 'tcp' ? usability(record, 'smtp').reasons : [];
   return {
     ok: true,
     owner,
