@@ -200,3 +200,13 @@ describe('users store: domains and rehash', () => {
     assert.equal(s.sessionCount('alice'), 1);
   });
 });
+
+describe('users store: settings (migration 8)', () => {
+  it('overrides are set, replaced and read back as JSON values; undefined leaves one alone', () => {
+    const s = withUsers();
+    assert.deepEqual(s.settings(), {});
+    s.setSettings({ daneEnabled: false, confirmationInterval: 3600 }, T0);
+    s.setSettings({ daneEnabled: true, confirmationInterval: undefined }, at(1));
+    assert.deepEqual(s.settings(), { confirmationInterval: 3600, daneEnabled: true });
+  });
+});

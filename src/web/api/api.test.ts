@@ -306,7 +306,9 @@ describe('API authentication', () => {
   it('no credentials, a malformed or a revoked token: 401', async () => {
     const e = env();
     try {
-      assert.equal((await req(e, null, 'GET', '/api/v1/domains')).status, 401);
+      const none = await req(e, null, 'GET', '/api/v1/domains');
+      assert.equal(none.status, 401);
+      assert.equal(none.headers.get('www-authenticate'), 'Bearer realm="danekeeper"');
       const bad = await e.app.request('/api/v1/domains', {
         headers: { authorization: 'Bearer dk_nonsense' },
       });

@@ -176,7 +176,11 @@ export function apiRoutes(deps: ApiDeps): Hono {
   // A catch-all rather than notFound(): a mounted app's notFound is not the one that answers.
   app.all('*', (c) => c.json(errorBody('E_API_NOT_FOUND', 'No such API route'), 404));
   app.onError((e, c) => {
-    if (e instanceof ApiError) return c.json(errorBody(e.code, e.message), e.status);
+    if (e instanceof ApiError) {
+      // RFC 6750 §3: a 401 says which scheme it wants.
+      if (e.status === 401) c.header('WWW-Authenticate', 'Bearer realm="danekeeper"');
+      return c.json(errorBody(e.code, e.message), e.status);
+    }
     if (isDkError(e) && e.kind !== 'internal') {
       return c.json(errorBody(e.code, e.message.replace(/\s*\n\s*/g, ' ')), STATUS[e.kind]);
     }
