@@ -290,11 +290,13 @@ describe('API authorization matrix (role x route x own/other domain)', () => {
         domains: { name: string }[];
       };
       assert.equal(mine.total, 4);
+      assert.ok(!JSON.stringify(mine).includes('/tmp/live'), 'a customer sees no server path');
       assert.ok(mine.domains.every((d) => d.name.endsWith('example.org')));
       const page = (await (
         await req(e, 'admin', 'GET', '/api/v1/domains?q=example.org&page=2&perPage=3')
-      ).json()) as { total: number; domains: { name: string }[] };
+      ).json()) as { total: number; domains: { name: string; certDir?: string }[] };
       assert.equal(page.total, 4);
+      assert.equal(page.domains[0]!.certDir, '/tmp/live/example.org');
       assert.equal(page.domains.length, 1);
     } finally {
       e.close();

@@ -91,8 +91,9 @@ type Handler = (i: HandlerInput) => Promise<unknown>;
 
 const usage = (code: string, message: string) => new DkError('usage', code, message);
 
-function domainJson(d: Domain) {
-  return {
+/** A customer is not shown the server's file paths (certDir): they are the operator's. */
+function domainJson(d: Domain, user: Principal) {
+  const { certDir, ...rest } = {
     name: d.name,
     dane: d.dane,
     names: certificateNames(d),
@@ -104,6 +105,7 @@ function domainJson(d: Domain) {
     createdAt: d.createdAt,
     updatedAt: d.updatedAt,
   };
+  return user.role === 'admin' ? { ...rest, certDir } : rest;
 }
 
 /** The records of a pasted PEM: 3 1 1 of the leaf (or key), 2 1 1 of the leaf's issuer. */
@@ -204,13 +206,13 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
         total: all.length,
         page: q.page,
         perPage: q.perPage,
-        domains: all.slice(start, start + q.perPage).map(domainJson),
+        domains: all.slice(start, start + q.perPage).map((d) => domainJson(d, i.user)),
       };
     },
 
     'GET /v1/domains/{name}': async (i) => {
       const d = mustGet(String(i.params.name));
-      return { domain: domainJson(d), status: await deps.status(d) };
+      return { domain: domainJson(d, i.user), status: await deps.status(d) };
     },
 
     'POST /v1/domains': async (i) => {
@@ -289,7 +291,7 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
         return added;
       });
       audit(i, 'domain.add', domain, { dane, names });
-      return { domain: domainJson(d) };
+      return { domain: domainJson(d, i.user) };
     },
 
     'DELETE /v1/domains/{name}': async (i) => {
