@@ -149,7 +149,12 @@ async function serve(f: Flags): Promise<number> {
     throw e;
   }
   log.info({ event: 'listening', listen: server.address }, `listening on ${server.address}`);
+  // /metrics reads the monitor's open findings from the store per scrape, so they are true
+  // from the first scrape after a restart, before this process has run a monitoring pass
+  const { openMonitorStore } = await import('../store/monitor.js');
+  const findingsStore = openMonitorStore(statePath);
   const d = await startDaemon({
+    findings: () => findingsStore.findings({ open: true }),
     statePath,
     store: theStore,
     world: () =>
@@ -187,8 +192,10 @@ async function serve(f: Flags): Promise<number> {
         now: deps.now,
         ...(f.resolver ? { resolver: f.resolver } : {}),
       });
+      const t0 = Date.now();
       try {
         const r = await runMonitorPass(m.deps);
+        d.metrics.recordMonitor(new Date(), (Date.now() - t0) / 1000);
         log.info(
           {
             event: 'monitor',
@@ -220,6 +227,7 @@ async function serve(f: Flags): Promise<number> {
       log.info({ event: 'stopping', signal }, 'finishing the current step');
       void Promise.all([d.stop(), server.close()]).then(
         () => {
+          findingsStore.close();
           unhook();
           lock.release();
           resolve(EXIT.ok);

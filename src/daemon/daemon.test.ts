@@ -169,6 +169,62 @@ describe('serve daemon (fake world)', () => {
     assert.ok(s.lines.some((l) => l.event === 'stopped'));
   });
 
+  it("forwards the world's DNS-01 leftover sweep to the pass", async () => {
+    const world = new FakeWorld({ t: Date.now() });
+    world.leftovers = ['_acme-challenge.example.org. TXT "left"'];
+    const s = await setup(world);
+    d = s.daemon;
+    await until('a pass', () => s.lines.some((l) => l.event === 'pass'));
+    assert.ok(world.swept >= 1, 'sweep() called');
+    assert.deepEqual(world.leftovers, []);
+    await d.stop();
+    d = undefined;
+  });
+
+  it('after a restart, a domain at rest (not observed) gets its phase and certificate from the stored state, and no live-match claim', async () => {
+    const s = await setup();
+    d = s.daemon;
+    await until('idle', () => s.lines.some((l) => l.event === 'domain' && l.result === 'idle'));
+    await d.stop();
+    d = undefined;
+    // the stored rest mark: a clock inside it makes the next pass skip observing the domain
+    const st = openState(s.statePath);
+    const state = st.rollover.read('example.org')!.state as RolloverState;
+    assert.ok(state.rest, 'the idle pass left a rest mark');
+    const at = new Date(Date.parse(state.rest.recheckAt) - 1000);
+    const observed = s.world.observed;
+    const { log, lines } = memLog();
+    d = await startDaemon({
+      statePath: s.statePath,
+      store: st,
+      world: () => Promise.resolve(s.world),
+      log,
+      holder: 'test:2',
+      now: () => at,
+      passIntervalMs: 3_600_000,
+      minDelayMs: 50,
+    });
+    await until('a pass', () => lines.some((l) => l.event === 'pass'));
+    assert.equal(s.world.observed, observed, 'the domain at rest was not observed');
+    const ss = parsePrometheus(d.metrics.render());
+    assert.equal(
+      sample(ss, 'danekeeper_rollover_phase', { domain: 'example.org', phase: 'idle' }),
+      1,
+    );
+    assert.equal(
+      sample(ss, 'danekeeper_certificate_not_after_timestamp_seconds', { domain: 'example.org' }),
+      Math.floor(Date.parse(state.installed!.notAfter) / 1000),
+    );
+    assert.equal(sample(ss, 'danekeeper_domain_at_rest', { domain: 'example.org' }), 1);
+    assert.equal(
+      ss.filter((x) => x.name === 'danekeeper_endpoint_live_match').length,
+      0,
+      'nobody looked at the chains since the start: nothing claimed',
+    );
+    await d.stop();
+    d = undefined;
+  });
+
   it('counts failures by domain and code', async () => {
     const world = new FakeWorld({ t: Date.now() });
     world.failNext.generateKey = new DkError('unavailable', 'E_TEST_DOWN', 'The test says no');
@@ -200,6 +256,7 @@ describe('metrics text', () => {
           endpoints: [{ endpoint: '_25._tcp.x.', address: '::1', match: false }],
           lastPassAt: 1_700_000_000,
           lastPassSeconds: 0.25,
+          atRest: false,
         },
       ],
       outcomes: [],
@@ -216,6 +273,40 @@ describe('metrics text', () => {
     // a removed domain's series go away
     m.recordPass({ endedAt: new Date(), seconds: 1, managed: [], facts: [], outcomes: [] });
     assert.equal(parsePrometheus(m.render()).filter((x) => x.labels.domain).length, 0);
+  });
+
+  it('exports the open monitor findings read per scrape, one series each, gone on recovery', () => {
+    let open = [
+      { domain: 'a.example', code: 'live-mismatch', subject: '192.0.2.1', severity: 'critical' },
+      { domain: 'a.example', code: 'serial-behind', subject: 'ns2.a.example', severity: 'warning' },
+    ];
+    const m = new DaemonMetrics(() => open);
+    let ss = parsePrometheus(m.render());
+    assert.equal(sample(ss, 'danekeeper_monitor_last_pass_timestamp_seconds'), 0);
+    assert.equal(
+      sample(ss, 'danekeeper_monitor_finding', {
+        domain: 'a.example',
+        kind: 'live-mismatch',
+        severity: 'critical',
+        subject: '192.0.2.1',
+      }),
+      1,
+    );
+    assert.equal(ss.filter((x) => x.name === 'danekeeper_monitor_finding').length, 2);
+    m.recordMonitor(new Date(1_700_000_000_000), 2);
+    open = [open[1]!];
+    ss = parsePrometheus(m.render());
+    assert.equal(sample(ss, 'danekeeper_monitor_last_pass_timestamp_seconds'), 1_700_000_000);
+    assert.deepEqual(
+      ss.filter((x) => x.name === 'danekeeper_monitor_finding').map((x) => x.labels.kind),
+      ['serial-behind'],
+    );
+    // the store unreadable: the findings are left out, the rest still renders
+    const broken = new DaemonMetrics(() => {
+      throw new DkError('unavailable', 'E_STORE', 'gone');
+    });
+    ss = parsePrometheus(broken.render());
+    assert.equal(ss.filter((x) => x.name === 'danekeeper_monitor_finding').length, 0);
   });
 
   it('the test parser rejects what Prometheus would', () => {

@@ -17,7 +17,13 @@ import type { Observations, RolloverPolicy, RolloverState } from '../core/rollov
 import type { Domain } from '../store/domains.js';
 import type { StateStore } from '../store/state.js';
 import type { Logger } from './log.js';
-import { DaemonMetrics, domainFacts, type DomainFacts } from './metrics.js';
+import {
+  DaemonMetrics,
+  type MetricFinding,
+  domainFacts,
+  restingFacts,
+  type DomainFacts,
+} from './metrics.js';
 import { runPass, type DomainOutcome, type DomainWorld } from './pass.js';
 import { Scheduler } from './scheduler.js';
 
@@ -36,6 +42,8 @@ export interface DaemonOptions {
   jitterMs?: number;
   /** a deadline reported by the planner runs no sooner than this after a pass. Default 1 s */
   minDelayMs?: number;
+  /** the monitor's open findings (F2's MonitorStore.findings({ open: true })), read per scrape */
+  findings?: () => MetricFinding[];
 }
 
 export interface Health {
@@ -74,7 +82,7 @@ function outcomeLog(log: Logger, r: DomainOutcome): void {
 export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const now = o.now ?? (() => new Date());
   const { store, log } = o;
-  const metrics = new DaemonMetrics();
+  const metrics = new DaemonMetrics(o.findings);
   let lastPass: string | null = null;
 
   const passJob = async ({ signal }: { signal: AbortSignal }): Promise<Date | null> => {
@@ -97,6 +105,8 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // The pass asks for an observation before every step: the place to stop between steps.
     const watched: DomainWorld = {
       policy: (d) => world.policy(d),
+      // B's DNS-01 leftover sweep (pass.ts): a world without one has nothing to sweep
+      ...(world.sweep ? { sweep: (d: Domain) => world.sweep!(d) } : {}),
       async observe(d, state, policy, opts) {
         if (signal.aborted) {
           throw new DkError(
@@ -146,7 +156,19 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       }
       outcomeLog(log, r);
       const s = seen.get(r.domain);
-      if (!s) continue;
+      if (!s) {
+        // a domain at rest (rest.ts) is not observed: its facts are the stored state's, and
+        // the live chains stay as last observed (none yet after a restart: no claim is made)
+        if (r.result === 'failed' || r.result === 'busy') continue;
+        try {
+          const stored = store.rollover.read(r.domain)?.state as RolloverState | null | undefined;
+          facts.push(restingFacts(r, stored ?? null, metrics.facts(r.domain), end));
+        } catch (e) {
+          if (!isDkError(e)) throw e;
+          log.warn({ event: 'metrics', domain: r.domain, error: { code: e.code } }, e.message);
+        }
+        continue;
+      }
       try {
         // the state the pass left (persisted), with the last observation it made
         const stored = store.rollover.read(r.domain)?.state as RolloverState | null | undefined;
@@ -155,6 +177,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
           ...domainFacts(stored ?? s.state, s.obs, s.policy, end),
           lastPassAt: Math.floor(s.end / 1000),
           lastPassSeconds: (s.end - s.start) / 1000,
+          atRest: false,
         });
       } catch (e) {
         if (!isDkError(e)) throw e;

@@ -47,6 +47,39 @@ export interface DomainFacts {
   /** unix seconds of the end of this domain's part of the last pass */
   lastPassAt: number;
   lastPassSeconds: number;
+  /** the last pass found it at rest (rest.ts) and did not observe it: `endpoints` are older */
+  atRest: boolean;
+}
+
+/** An open monitor finding as /metrics exports it (src/store/monitor.ts StoredFinding). */
+export interface MetricFinding {
+  domain: string;
+  code: string;
+  subject: string;
+  severity: string;
+}
+
+/**
+ * A domain the pass left at rest: phase and certificate from the state it stored, the live
+ * matches as last observed by this process (none after a restart: nothing is claimed about
+ * chains nobody looked at; the monitor's findings say what it saw).
+ */
+export function restingFacts(
+  r: Pick<DomainOutcome, 'domain' | 'phase'>,
+  state: RolloverState | null,
+  before: DomainFacts | undefined,
+  end: Date,
+): DomainFacts {
+  const na = state?.installed ? Date.parse(state.installed.notAfter) : NaN;
+  return {
+    domain: r.domain,
+    phase: r.phase,
+    certNotAfter: Number.isFinite(na) ? Math.floor(na / 1000) : (before?.certNotAfter ?? null),
+    endpoints: before?.endpoints ?? [],
+    lastPassAt: Math.floor(end.getTime() / 1000),
+    lastPassSeconds: 0,
+    atRest: true,
+  };
 }
 
 /** The facts of one domain from the last observation of a pass and the state it left. */
@@ -94,6 +127,18 @@ export class DaemonMetrics {
   private failures = new Map<string, { domain: string; code: string; n: number }>();
   private passes = 0;
   private last: { at: number; seconds: number } | null = null;
+  private monitorLast: { at: number; seconds: number } | null = null;
+
+  constructor(private readonly findings?: () => MetricFinding[]) {}
+
+  facts(domain: string): DomainFacts | undefined {
+    return this.domains.get(domain);
+  }
+
+  /** a monitoring pass ended (the findings themselves are read from the store per scrape) */
+  recordMonitor(endedAt: Date, seconds: number): void {
+    this.monitorLast = { at: endedAt.getTime() / 1000, seconds };
+  }
 
   recordPass(o: {
     endedAt: Date;
@@ -185,6 +230,47 @@ export class DaemonMetrics {
       'gauge',
       'How long the last pass over the domain took.',
       ds.map((d): [string, number] => [labels({ domain: d.domain }), d.lastPassSeconds]),
+    );
+    metric(
+      'danekeeper_domain_at_rest',
+      'gauge',
+      'Whether the last pass left the domain at rest, unobserved until its re-check (1) or observed it (0).',
+      ds.map((d): [string, number] => [labels({ domain: d.domain }), d.atRest ? 1 : 0]),
+    );
+    metric(
+      'danekeeper_monitor_last_pass_timestamp_seconds',
+      'gauge',
+      'When the last monitoring pass of this process ended (unix time; 0: none yet).',
+      [['', this.monitorLast?.at ?? 0]],
+    );
+    metric(
+      'danekeeper_monitor_last_pass_duration_seconds',
+      'gauge',
+      'How long the last monitoring pass took.',
+      [['', this.monitorLast?.seconds ?? 0]],
+    );
+    let open: MetricFinding[] = [];
+    try {
+      open = this.findings?.() ?? [];
+    } catch {
+      // the store unreadable: /healthz says so; the findings are left out rather than guessed
+      open = [];
+    }
+    const rows = new Map<string, [string, number]>();
+    for (const f of open) {
+      const l = labels({
+        domain: f.domain,
+        kind: f.code,
+        severity: f.severity,
+        subject: f.subject,
+      });
+      rows.set(l, [l, 1]);
+    }
+    metric(
+      'danekeeper_monitor_finding',
+      'gauge',
+      'An open monitoring finding (1 while the problem is seen; the series goes away on recovery).',
+      [...rows.values()].sort((a, b) => a[0].localeCompare(b[0])),
     );
     metric(
       'danekeeper_failures_total',
