@@ -11,7 +11,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync, type SpawnSyncOptions } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { after, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -42,22 +42,28 @@ test(
     mkdirSync(pkg);
     copyFileSync(join(root, 'package.json'), join(pkg, 'package.json'));
     copyFileSync(join(root, 'README.md'), join(pkg, 'README.md'));
+    cpSync(join(root, 'systemd'), join(pkg, 'systemd'), { recursive: true });
     const b = run(process.execPath, ['scripts/build.mjs'], {
       cwd: root,
       env: { ...process.env, DK_BUILD_OUT: join(pkg, 'dist') },
     });
     assert.equal(b.code, 0, b.stderr);
 
-    const p = run('npm', ['pack', '--json', '--pack-destination', scratch], { cwd: pkg });
+    // the scratch package has no sources: its dist is the build above, so `prepack` (which
+    // builds from a checkout) is skipped here
+    const p = run('npm', ['pack', '--json', '--ignore-scripts', '--pack-destination', scratch], {
+      cwd: pkg,
+    });
     assert.equal(p.code, 0, p.stderr);
     const packed = (JSON.parse(p.stdout) as { filename: string; files: { path: string }[] }[])[0]!;
     const files = packed.files.map((f) => f.path);
     assert.ok(files.includes('dist/cli/main.js'), files.join(' '));
     assert.ok(files.includes('package.json') && files.includes('README.md'));
+    assert.ok(files.includes('systemd/danekeeper.service'), files.join(' '));
     assert.deepEqual(
-      files.filter((f) => !/^(dist\/|package\.json$|README\.md$|LICENSE)/.test(f)),
+      files.filter((f) => !/^(dist\/|systemd\/|package\.json$|README\.md$|LICENSE)/.test(f)),
       [],
-      'nothing but the build, the manifest and the README',
+      'nothing but the build, the systemd units, the manifest and the README',
     );
     const tarball = join(scratch, packed.filename);
 
