@@ -341,6 +341,32 @@ test('run: a DNS backend that cannot be read is exit 75 and named, not a quiet w
   assert.equal((await s.cli('run')).code, 0);
 });
 
+test('run: the backend unreadable while the planner waits on a confirmation: the rollover goes on, run still exits 75 quoting the reason', async () => {
+  const s = setup();
+  const first = await s.cli('run');
+  assert.match(first.text, /^example\.org: (confirming|propagating)/m);
+  const orig = s.world.observe.bind(s.world);
+  s.world.observe = async () => {
+    const o = await orig();
+    const dns = Object.fromEntries(
+      Object.entries(o.dns).map(([k, x]) => [
+        k,
+        { ...x, published: null as string[] | null, readError: 'connection refused' },
+      ]),
+    );
+    return { ...o, dns } as unknown as Awaited<ReturnType<typeof orig>>;
+  };
+  // no time passes: the records are served, their confirmation is still running
+  const r = await s.cli('run');
+  assert.equal(r.code, 75, r.text);
+  assert.match(
+    r.text,
+    /^ERR danekeeper: example\.org: (confirming|propagating).*; meanwhile the DNS backend cannot be read at _25\._tcp\.mail\.example\.org\. \(connection refused\): check \[dns\] server = and tsig-key-file$/m,
+  );
+  s.world.observe = orig;
+  assert.equal((await s.cli('run')).code, 0);
+});
+
 test('[run] retry-seconds that is not a positive number is a config error naming the key (exit 78), before any pass', async () => {
   const s = setup({}, '[run]\nretry-seconds = soon\n');
   const r = await s.cli('run');

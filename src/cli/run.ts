@@ -150,14 +150,32 @@ function open(f: Flags, deps: RunDeps, read = false) {
   return { config, statePath, store: openState(statePath) };
 }
 
-/** The world as `renew DOMAIN` uses it: handed to the planner as its 'retry' request. */
-function wrapWorld(world: DomainWorld, retry?: string): DomainWorld {
+/**
+ * The world as `run` and `renew` use it: a plain `renew DOMAIN` handed to the planner as its
+ * 'retry' request (once), and the reasons the world gave (OwnerDns.readError) why a domain's
+ * DNS backend could not be read at its last observation: the planner waits for the backend
+ * only when that is what stands in the way, but a rollover that goes on meanwhile will need it.
+ */
+function wrapWorld(
+  world: DomainWorld,
+  retry?: string,
+): { world: DomainWorld; unreadable: Map<string, string[]> } {
   let retryFor = retry;
-  return new Proxy(world, {
+  const unreadable = new Map<string, string[]>();
+  const wrapped = new Proxy(world, {
     get(target, prop, receiver) {
-      if (prop === 'observe' && retryFor !== undefined) {
+      if (prop === 'observe') {
         return async (...a: Parameters<DomainWorld['observe']>) => {
           const obs: Observations = await target.observe(...a);
+          const why = [
+            ...new Set(
+              Object.entries(obs.dns).flatMap(([o, x]) =>
+                x.readError === undefined ? [] : [`${o} (${x.readError})`],
+              ),
+            ),
+          ];
+          if (why.length > 0) unreadable.set(a[0].name, why);
+          else unreadable.delete(a[0].name);
           // handed over once (the pass hands over --force and --rotate-key itself, and passes
           // the observations on as they are)
           if (retryFor !== a[0].name) return obs;
@@ -169,6 +187,7 @@ function wrapWorld(world: DomainWorld, retry?: string): DomainWorld {
       return typeof v === 'function' ? (v as (...x: unknown[]) => unknown).bind(target) : v;
     },
   });
+  return { world: wrapped, unreadable };
 }
 
 const holder = () => `${hostname()}:${process.pid}`;
@@ -225,7 +244,7 @@ async function pass(
 ): Promise<number> {
   const { config, statePath, store } = open(f, deps);
   try {
-    const world = wrapWorld(
+    const { world, unreadable } = wrapWorld(
       await deps.world({ config, flags: f, store, statePath, io, now: deps.now }),
       one && !one.request ? one.domain : undefined,
     );
@@ -242,9 +261,17 @@ async function pass(
     if (f.json) io.out(JSON.stringify({ domains: results }, null, 2));
     let failed = false;
     for (const r of results) {
-      if (troubled(r)) {
+      // the planner waits on something else (a confirmation, say) while the backend cannot be
+      // read: the rollover goes on, but cannot publish or remove later; not fine either
+      const meanwhile =
+        r.result === 'waiting' && r.waitingFor !== 'backend' && r.waitingFor !== 'retry'
+          ? unreadable.get(r.domain)
+          : undefined;
+      if (troubled(r) || meanwhile) {
         failed = true;
-        io.err(`danekeeper: ${outcomeLine(r)}`);
+        io.err(
+          `danekeeper: ${outcomeLine(r)}${meanwhile ? `; meanwhile the DNS backend cannot be read at ${meanwhile.join('; ')}: check [dns] server = and tsig-key-file` : ''}`,
+        );
       } else if (!f.json) io.out(outcomeLine(r));
     }
     if (results.length === 0 && !f.json) io.out('No managed domains: danekeeper domain add DOMAIN');
