@@ -10,7 +10,7 @@ import net from 'node:net';
 import { join } from 'node:path';
 import tls from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { after, before, describe, test } from 'node:test';
+import { after, before, describe, mock, test } from 'node:test';
 import { issue, makePki, tempDir, type Pki } from '../../../test/support/pki.js';
 import { DkError } from '../../core/errors.js';
 import { chainFromIssuerLinks } from './issuer-links.js';
@@ -448,6 +448,74 @@ describe('the chain is what the server presented', () => {
       [pki.leaf.der, pki.intermediate.der].map((d) => d.toString('base64')),
     );
   });
+
+  test('one TLS context for every probe: the placeholder is still the only trust anchor', async () => {
+    const srv = await tlsServer({});
+    // Server-side contexts (the fake server's) carry no `ca`; a client context built per
+    // connection would show up here with the placeholder as its `ca`.
+    const made = mock.method(tls, 'createSecureContext');
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await probe(opts(srv.port, 'none'));
+        assert.deepEqual(r.chain, [pki.leaf.der, pki.intermediate.der]);
+      }
+      const clientContexts = made.mock.calls.filter((c) => c.arguments[0]?.ca !== undefined);
+      assert.ok(
+        clientContexts.length <= 1,
+        `${clientContexts.length} client contexts for 3 probes`,
+      );
+    } finally {
+      made.mock.restore();
+    }
+  });
+
+  for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
+    test(`a shared context resumes no session: each probe is sent the Certificate (${version})`, async () => {
+      // RFC 8446 §2.2 / RFC 5246 §7.3: a resumed handshake carries no Certificate message, so
+      // a probe that resumed would see no chain. One server context, so tickets and its
+      // session cache stay valid from one connection to the next.
+      const reused: boolean[] = [];
+      const server = tls.createServer({
+        cert: pki.leaf.certPem + pki.intermediate.certPem,
+        key: pki.leaf.keyPem,
+        maxVersion: version,
+      });
+      server.on('secureConnection', (t) => {
+        reused.push(t.isSessionReused());
+        t.on('error', () => {});
+        t.end('bye\n');
+      });
+      await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+      const port = (server.address() as net.AddressInfo).port;
+      try {
+        // This server does resume a client that offers a session: the hazard is real.
+        const once = (session?: Buffer): Promise<Buffer | undefined> =>
+          new Promise((resolve) => {
+            let got: Buffer | undefined;
+            const c = tls.connect({ host: '127.0.0.1', port, rejectUnauthorized: false, session });
+            c.on('session', (s: Buffer) => (got = s));
+            c.on('error', () => {});
+            c.on('data', () => {});
+            c.on('close', () => resolve(got));
+          });
+        const session = await once();
+        assert.ok(session, 'the server hands out a session');
+        await once(session);
+        assert.deepEqual(reused, [false, true]);
+
+        for (let i = 0; i < 3; i++) {
+          const r = await probe(opts(port, 'none'));
+          assert.equal(r.protocol, version);
+          assert.equal(r.chainSource, 'presented');
+          assert.deepEqual(r.chain, [pki.leaf.der, pki.intermediate.der]);
+        }
+        await waitFor(() => reused.length === 5);
+        assert.deepEqual(reused.slice(2), [false, false, false]);
+      } finally {
+        await new Promise((r) => server.close(r));
+      }
+    });
+  }
 
   for (const version of ['TLSv1.3', 'TLSv1.2'] as const) {
     test(`order, strays and duplicates are kept as sent (${version}, many records)`, async () => {
