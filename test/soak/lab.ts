@@ -158,6 +158,10 @@ export async function startSoakLab(o: SoakLabOptions): Promise<SoakLab> {
       'http-listen = 0.0.0.0:80',
       '[ext-sslit]',
       `dane-confirmation-interval-in-hours = ${o.intervalHours}`,
+      // a failed step (a freeze timing out a DNS update, say) is retried after seconds, not
+      // the default 5 minutes: the soak's rounds are seconds long
+      '[run]',
+      'retry-seconds = 3',
       '',
     ].join('\n'),
   );
@@ -215,9 +219,7 @@ export function dk(
       lab.config,
     ],
     {
-      // a failed step (a freeze timing out a DNS update, say) is retried after seconds, not
-      // the default 5 minutes: the soak's rounds are seconds long
-      env: { ...process.env, DANEKEEPER_STATE_DIR: lab.dir, DANEKEEPER_RETRY_SECONDS: '3' },
+      env: { ...process.env, DANEKEEPER_STATE_DIR: lab.dir },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
