@@ -4,6 +4,7 @@
  * lasting problems read from a domain's recent history and rollover state: a failed step
  * (open until a later step succeeds) and a rollover waiting longer than expected. Pure.
  */
+import { failureHint } from '../core/rollover/summary.js';
 import type { DkEvent } from '../store/events.js';
 import type { Notice, Problem } from './policy.js';
 
@@ -49,12 +50,6 @@ export function eventNotices(
   return out;
 }
 
-const FIX: Record<string, string> = {
-  E_DEPLOY_ROLLED_BACK:
-    'the service kept presenting the old chain after the reload: check the reload command and the service log',
-  E_ACME: 'check the [acme] settings and that the CA can reach the challenge',
-};
-
 /**
  * A failed step stays a problem until a later event shows progress. What failed, what happens
  * next and what to do, in the notice itself.
@@ -76,9 +71,13 @@ export function stepFailedProblem(domain: string, recent: readonly DkEvent[]): P
       `What failed: ${fail.message}${code ? ` (${code})` : ''}. What happens next: the endpoints keep ` +
       'the certificate that matches a confirmed record; danekeeper tries again at a later pass, ' +
       'backing off after each failure.',
-    fix:
-      (code && FIX[code]) ??
-      `run "danekeeper status ${domain}" for the next attempt and the full error; fix the cause, then "danekeeper renew ${domain}" to try at once`,
+    // the same advice `status` gives (core/rollover/summary.ts); the event carries no retry time
+    fix: code
+      ? failureHint(
+          { code, message: fail.message, retryAt: `the time "danekeeper status ${domain}" shows` },
+          domain,
+        )
+      : `run "danekeeper status ${domain}" for the next attempt and the full error; fix the cause, then "danekeeper renew ${domain}" to try at once`,
     since: fail.at,
   };
 }

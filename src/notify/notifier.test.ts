@@ -125,7 +125,7 @@ describe('notifier', () => {
       'example.org',
       'failed',
       'install failed: reload exited 1',
-      { action: 'install', code: 'E_DEPLOY_RELOAD' },
+      { action: 'install', code: 'E_DEPLOY_ROLLED_BACK_RELOAD' },
       at(0.5),
     );
     w.setNow(at(1));
@@ -134,9 +134,10 @@ describe('notifier', () => {
     assert.equal(`${n.type} ${n.kind}`, 'problem step-failed');
     assert.match(
       n.text,
-      /What failed: install failed: reload exited 1 \(E_DEPLOY_RELOAD\)\. What happens next: /,
+      /What failed: install failed: reload exited 1 \(E_DEPLOY_ROLLED_BACK_RELOAD\)\. What happens next: /,
     );
-    assert.match(n.fix!, /danekeeper status example\.org/);
+    // the advice `status` gives for the same code (core/rollover/summary.ts failureHint)
+    assert.match(n.fix!, /^A reload command failed: .*danekeeper renew example\.org/);
     assert.match(w.mails.at(-1)!.subject, /PROBLEM example\.org/);
     w.setNow(at(2));
     w.state.events.append('example.org', 'action-install', 'Installed c2', {}, at(1.5));

@@ -166,16 +166,25 @@ function unreadableReasons(obs: Observations, policy: RolloverPolicy): string[] 
 const backendHint = (reasons: string[], blocked: boolean) =>
   `danekeeper cannot read the TLSA records from the DNS backend${blocked ? '' : ` (${reasons.join('; ')})`}: check that [dns] server = is running and reachable, and that the TSIG key (tsig-key-file) is right. ${blocked ? 'Nothing is published or removed until it can' : 'The rollover needs it to publish or remove a record'}; what is served now stays, and every run tries again.`;
 
+/**
+ * What to do about a failed step: the one table of hints, for `status` and for the
+ * notifications (src/notify), so a person reads the same advice in both.
+ */
+export function failureHint(
+  f: { code: string; message: string; retryAt: string },
+  domain: string,
+): string {
+  const rule = HINTS.find(
+    (h) => h.codes.test(f.code) && (h.message === undefined || h.message.test(f.message)),
+  );
+  return rule
+    ? rule.hint(domain, f.retryAt)
+    : `Remove the cause named above, ${tryNow(domain)}; otherwise the next run after ${f.retryAt} tries again.`;
+}
+
 function hintOf(d: Decision, domain: string, unreadable: string[]): string | null {
   const f = d.state.failure;
-  if (f) {
-    const rule = HINTS.find(
-      (h) => h.codes.test(f.code) && (h.message === undefined || h.message.test(f.message)),
-    );
-    return rule
-      ? rule.hint(domain, f.retryAt)
-      : `Remove the cause named above, ${tryNow(domain)}; otherwise the next run after ${f.retryAt} tries again.`;
-  }
+  if (f) return failureHint(f, domain);
   const blocked = d.kind === 'wait' && d.waitingFor === 'backend';
   if (blocked || unreadable.length > 0) return backendHint(unreadable, blocked);
   return null;
