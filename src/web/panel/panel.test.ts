@@ -463,7 +463,7 @@ describe('panel pages', () => {
         '/check',
         '/dnssec',
         '/settings',
-        '/nope',
+        '/domains/nope.test',
       ]) {
         const { res, text } = await b.get(p);
         assertAccessibleShape(text);
@@ -490,6 +490,33 @@ describe('panel pages', () => {
       const { text } = await b.get('/domains');
       assert.doesNotMatch(text, /href="\/settings"/);
       assert.equal((await b.get('/settings')).res.status, 404);
+    } finally {
+      e.close();
+    }
+  });
+});
+
+describe('panel mounted next to the API', () => {
+  it('claims only its own paths: /healthz, /api/* and unknown paths are left to the app', async () => {
+    const e = env();
+    try {
+      // mounted first, the worst order: a `*` middleware in the panel would catch these
+      const app = new Hono();
+      app.route('/', e.app);
+      app.get('/healthz', (c) => c.json({ status: 'ok' }));
+      const api = new Hono();
+      api.post('/v1/x', (c) => c.json({ ok: true }));
+      app.route('/api', api);
+      app.notFound((c) => c.json({ error: 'nf' }, 404));
+      const h = await app.request('/healthz');
+      assert.equal(h.status, 200);
+      assert.equal(h.headers.get('content-security-policy'), null);
+      const a = await app.request('/api/v1/x', { method: 'POST' });
+      assert.equal(a.status, 200);
+      const nf = await app.request('/nope');
+      assert.equal(nf.status, 404);
+      assert.deepEqual(await nf.json(), { error: 'nf' });
+      assert.equal((await app.request('/domains')).status, 303);
     } finally {
       e.close();
     }

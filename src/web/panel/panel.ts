@@ -10,7 +10,7 @@
  * on loopback (`secure: false`) the cookie is `dk_session`, same flags without Secure: a
  * prefixed name the browser then refuses would just make login silently fail.
  */
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
@@ -34,6 +34,18 @@ export const PLAIN_COOKIE = 'dk_session';
 /** double-submit token for the login form, which has no session yet (login CSRF) */
 export const LOGIN_CSRF_COOKIE = 'dk_login_csrf';
 export const PAGE_SIZE = 20;
+/** the panel's paths; anything else is left to the app it is mounted in (`/api`, `/healthz`) */
+const OPEN_PATHS = ['/login', '/panel.css'];
+const SESSION_PATHS = [
+  '/',
+  '/logout',
+  '/domains',
+  '/domains/*',
+  '/generate',
+  '/check',
+  '/dnssec',
+  '/settings',
+];
 
 export interface PanelDeps {
   users: UsersStore;
@@ -79,29 +91,26 @@ export function panelRoutes(deps: PanelDeps): Hono {
   const idle = deps.sessionIdleMs ?? 30 * 60_000;
   const source = (c: Context) => deps.clientAddress?.(c) ?? 'unknown';
 
-  app.use(
-    '*',
-    secureHeaders({
-      contentSecurityPolicy: {
-        defaultSrc: ["'none'"],
-        styleSrc: ["'self'"],
-        imgSrc: ["'self'"],
-        formAction: ["'self'"],
-        baseUri: ["'none'"],
-        frameAncestors: ["'none'"],
-      },
-      referrerPolicy: 'no-referrer',
-      xFrameOptions: 'DENY',
-    }),
-  );
+  const headers = secureHeaders({
+    contentSecurityPolicy: {
+      defaultSrc: ["'none'"],
+      styleSrc: ["'self'"],
+      imgSrc: ["'self'"],
+      formAction: ["'self'"],
+      baseUri: ["'none'"],
+      frameAncestors: ["'none'"],
+    },
+    referrerPolicy: 'no-referrer',
+    xFrameOptions: 'DENY',
+  });
   // RFC 9110 §15.5.14: a form here is a few KB; a pasted chain stays far below this.
-  app.use(
-    '*',
-    bodyLimit({
-      maxSize: BODY_LIMIT,
-      onError: (c) => c.text('The form is too large', 413),
-    }),
-  );
+  const limit = bodyLimit({
+    maxSize: BODY_LIMIT,
+    onError: (c) => c.text('The form is too large', 413),
+  });
+  // Middleware on the panel's own paths only: mounted at `/` next to `/api` and `/healthz`,
+  // a `*` here would put the login redirect and the CSP in front of those too.
+  for (const p of [...OPEN_PATHS, ...SESSION_PATHS]) app.use(p, headers, limit);
 
   const render = (c: Context, status: 200 | 400 | 403 | 404 | 429, p: Parameters<typeof page>[0]) =>
     c.html(page(p), status);
@@ -243,7 +252,7 @@ export function panelRoutes(deps: PanelDeps): Hono {
   });
 
   // Everything below needs a session; every POST needs its CSRF token.
-  app.use('*', async (c, next) => {
+  const session: MiddlewareHandler = async (c, next) => {
     const v = viewerOf(c);
     if (!v) {
       if (c.req.method === 'GET' || c.req.method === 'HEAD') return c.redirect('/login', 303);
@@ -255,7 +264,8 @@ export function panelRoutes(deps: PanelDeps): Hono {
     }
     c.set('viewer' as never, v as never);
     await next();
-  });
+  };
+  for (const p of SESSION_PATHS) app.use(p, session);
   const me = (c: Context) =>
     c.get('viewer' as never) as unknown as Viewer & { user: User; sid: string };
 
@@ -515,7 +525,5 @@ export function panelRoutes(deps: PanelDeps): Hono {
   later('/check', 'Check', 'danekeeper check DOMAIN');
   later('/dnssec', 'DNSSEC', 'danekeeper dnssec status ZONE');
   later('/settings', 'Settings', 'danekeeper.ini and danekeeper user', true);
-
-  app.all('*', (c) => notFound(c, me(c)));
   return app;
 }
