@@ -322,6 +322,7 @@ describe('panel pages', () => {
       const { text } = await b.get('/domains');
       assert.match(text, /example\.org/);
       assert.doesNotMatch(text, /example\.net/);
+      assert.match(text, /\(2 domains\)/, 'example.org and off.example.org');
       const other = await b.get('/domains/example.net');
       const missing = await b.get('/domains/nowhere.example');
       assert.equal(other.res.status, 404);
@@ -387,6 +388,7 @@ describe('panel pages', () => {
       assert.equal((p2.text.match(/<tr>/g) ?? []).length - 1, 5);
       const one = await b.get('/domains?q=d07');
       assert.match(one.text, /d07\.test/);
+      assert.match(one.text, /Page 1 of 1 \(1 domain\)/);
       assert.doesNotMatch(one.text, /d08\.test/);
       const big = await b.get('/domains?page=999');
       assert.match(big.text, /Page 2 of 2/);

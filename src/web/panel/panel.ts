@@ -351,7 +351,7 @@ export function panelRoutes(deps: PanelDeps): Hono {
         }
         <nav aria-label="Pages">
           <p>
-            Page ${n} of ${pages} (${all.length} domains)
+            Page ${n} of ${pages} (${all.length} ${all.length === 1 ? 'domain' : 'domains'})
             ${n > 1 ? html` · <a href="${link(n - 1)}" rel="prev">Previous</a>` : ''}
             ${n < pages ? html` · <a href="${link(n + 1)}" rel="next">Next</a>` : ''}
           </p>
