@@ -185,6 +185,7 @@ describe('panel login and sessions', () => {
       assert.equal(e.users.sessionCount('alice'), 1);
       const { res: r2, text } = await b.get('/domains');
       assert.equal(r2.status, 200);
+      assert.equal(r2.headers.get('cache-control'), 'no-store');
       assert.match(text, /Signed in as <strong>alice<\/strong>/);
       assert.equal(e.users.auditLog()[0]?.action, 'login');
       assert.equal(e.users.auditLog()[0]?.source, '192.0.2.7');
@@ -294,6 +295,30 @@ describe('panel login and sessions', () => {
       const { res: r2 } = await b.get('/domains');
       assert.equal(r2.status, 303);
       assert.equal(r2.headers.get('location'), '/login');
+    } finally {
+      e.close();
+    }
+  });
+
+  it('logging in again replaces the session the browser held (no fixation)', async () => {
+    const e = env();
+    try {
+      const b = new Browser(e);
+      await b.login('alice', 'alice-pass-123');
+      const first = b.jar.get(SECURE_COOKIE)!;
+      // a second browser holding that id (planted) logs in
+      const b2 = new Browser(e);
+      const { text } = await b2.get('/login');
+      b2.jar.set(SECURE_COOKIE, first);
+      const res = await b2.go('POST', '/login', {
+        _csrf: csrfOf(text),
+        name: 'alice',
+        password: 'alice-pass-123',
+      });
+      assert.equal(res.status, 303);
+      assert.notEqual(b2.jar.get(SECURE_COOKIE), first);
+      assert.equal(e.users.sessionCount('alice'), 1, 'the planted session was ended');
+      assert.equal((await b.get('/domains')).res.status, 303);
     } finally {
       e.close();
     }

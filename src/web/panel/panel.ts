@@ -225,6 +225,10 @@ export function panelRoutes(deps: PanelDeps): Hono {
       return loginPage(c, 400, 'Wrong user name or password.');
     }
     limiter.succeeded(name);
+    // A fresh id at every login, the one the browser held ended: a session id planted before
+    // login (fixation) never becomes a signed-in one.
+    const prior = getCookie(c, cookieName);
+    if (prior) deps.users.endSession(sha256Hex(prior));
     const s = newSession();
     deps.users.createSession(
       { sha256: s.sha256, user: user.name, csrfSecret: s.csrfSecret, ttlMs: ttl },
@@ -264,6 +268,8 @@ export function panelRoutes(deps: PanelDeps): Hono {
     }
     c.set('viewer' as never, v as never);
     await next();
+    // RFC 9111 §5.2.2.5: signed-in pages carry the user's data and the CSRF token: no caches.
+    c.header('Cache-Control', 'no-store');
   };
   for (const p of SESSION_PATHS) app.use(p, session);
   const me = (c: Context) =>
