@@ -36,6 +36,8 @@ a:focus-visible, button:focus-visible, input:focus-visible, textarea:focus-visib
 .badge-off { background: #eee; color: #404040; }
 .error { border-left: 4px solid #8a1010; padding: 0.3rem 0.75rem; background: #fde4e4; }
 .note { border-left: 4px solid #6b4d00; padding: 0.3rem 0.75rem; background: #fff6d6; }
+.skip { position: absolute; left: -100rem; }
+.skip:focus { left: 0.5rem; top: 0.5rem; background: #fff; color: #12355b; padding: 0.3rem; }
 .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 `;
 
@@ -92,6 +94,7 @@ export function page(o: {
         <link rel="stylesheet" href="/panel.css" />
       </head>
       <body>
+        <a class="skip" href="#main">Skip to the content</a>
         <header>
           <a href="/domains"><strong>danekeeper</strong></a>
           ${nav}

@@ -157,6 +157,11 @@ function assertAccessibleShape(text: string) {
   assert.match(text, /<title>[^<]+<\/title>/);
   assert.match(text, /<main[ >]/);
   assert.match(text, /<html lang="en">/);
+  assert.match(text, /<a class="skip" href="#main">/);
+  assert.match(text, /<main id="main">/);
+  const levels = [...text.matchAll(/<h([1-6])\b/g)].map((m) => Number(m[1]));
+  assert.equal(levels[0], 1, 'one h1 first');
+  levels.forEach((l, i) => i && assert.ok(l <= levels[i - 1]! + 1, 'headings in order'));
   const ids = [...text.matchAll(/<(?:input|textarea|select)\b([^>]*)>/g)]
     .map((m) => m[1]!)
     .filter((a) => !/type="hidden"/.test(a))
