@@ -204,6 +204,11 @@ function connect(o: Normalized, label: string, signal: AbortSignal): Promise<net
 /**
  * Hands bytes between the TCP socket and TLS, keeping a copy of what the server sends until
  * the handshake is done: the Certificate message is read from that copy.
+ *
+ * Why not hand TLS the socket itself (cheaper: no JS stream between them, about 0.3 ms CPU
+ * per connection measured): Node's TLS then reads the socket natively and no JS code ever
+ * sees the server's bytes, and nothing else yields the chain as sent (RFC 7671 §5.2.2,
+ * presented.ts). Writes come one buffer at a time, so a `_writev` would save nothing.
  */
 class Tap extends Duplex {
   readonly captured: Buffer[] = [];
