@@ -45,7 +45,7 @@ let context: tls.SecureContext | undefined;
 
 /**
  * The probe's TLS context, made once per process on first use: building one parses the CA
- * and sets up an OpenSSL SSL_CTX, about a tenth of a bulk check's CPU per domain when done
+ * and sets up an OpenSSL SSL_CTX, about 0.5 ms CPU, 6% of `check --file`'s CPU when done
  * per connection. Sharing it changes nothing a server sees or the probe reports: the trust
  * store is still the placeholder alone, and Node's contexts keep no client session cache of
  * their own (SSL_SESS_CACHE_NO_INTERNAL), so no handshake is resumed and every server sends
