@@ -74,6 +74,7 @@ const CN = oid(0x55, 0x04, 0x03);
 const O = oid(0x55, 0x04, 0x0a);
 const SAN = oid(0x55, 0x1d, 0x11);
 const KU = oid(0x55, 0x1d, 0x0f);
+const IAN = oid(0x55, 0x1d, 0x12);
 const str = (tag: number, b: Buffer | string) => tlv(tag, Buffer.isBuffer(b) ? b : Buffer.from(b));
 const atv = (type: Buffer, value: Buffer) => tlv(0x30, type, value);
 const rdn = (...atvs: Buffer[]) => tlv(0x31, ...atvs);
@@ -172,5 +173,29 @@ describe('presentedIds: the subject CNs and dNSName SANs as encoded (RFC 5280 §
     ]) {
       assert.deepEqual(presentedIds({ der } as unknown as Cert), { dns: [], cn: [] });
     }
+  });
+
+  test("UTF8String is UTF-8, not Latin-1; an issuer's alternative name is not the certificate's", () => {
+    const subject = tlv(0x30, rdn(atv(CN, str(0x0c, 'b\u00fccher.example.test'))));
+    const exts = [
+      ext(IAN, gnames(str(0x82, 'issuer.example.test'))), // RFC 5280 §4.2.1.7
+      ext(SAN, gnames(str(0x82, 'own.example.test'))),
+    ];
+    assert.deepEqual(presentedIds(cert({ subject, exts })), {
+      dns: ['own.example.test'],
+      cn: ['b\u00fccher.example.test'],
+    });
+  });
+
+  test('a TBSCertificate cut short, or an attribute without a value: nothing read, no exception', () => {
+    const cut = [
+      Buffer.from([0x30, 0x02, 0x30, 0x00]), // empty TBSCertificate
+      Buffer.from([0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x01]), // a serial, no subject
+    ];
+    for (const der of cut) {
+      assert.deepEqual(presentedIds({ der } as unknown as Cert), { dns: [], cn: [] });
+    }
+    const subject = tlv(0x30, rdn(tlv(0x30, CN)), rdn(atv(CN, str(0x0c, 'v.example.test'))));
+    assert.deepEqual(presentedIds(cert({ subject })).cn, ['v.example.test']);
   });
 });
