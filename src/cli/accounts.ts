@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../config/config.js';
 import { DkError } from '../core/errors.js';
 import { fileErrorReason } from '../io/file-errors.js';
-import { defaultStorePath } from '../store/path.js';
+import { statePathFor } from '../store/path.js';
 import { openUsersStore, type UsersStore } from '../store/users.js';
 
 export interface AccountFlags {
@@ -45,7 +45,7 @@ export const processAccountDeps = (): AccountDeps => ({
 
 export function openAccounts(f: AccountFlags, deps: AccountDeps): UsersStore {
   const config = loadConfig(f.config, deps.env);
-  return openUsersStore(f.state ?? config.store.path ?? defaultStorePath(deps.env, deps.uid));
+  return openUsersStore(statePathFor(f.state, config, deps.env, deps.uid));
 }
 
 /** The audit log's actor and source for a command run from the shell. */

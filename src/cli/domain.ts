@@ -29,7 +29,7 @@ import {
   type Proto,
 } from '../store/domains.js';
 import { hostName } from '../store/guard.js';
-import { defaultStorePath } from '../store/path.js';
+import { defaultStorePath, statePathFor } from '../store/path.js';
 import { memoryState, openState, type StateStore } from '../store/state.js';
 import { existsSync } from 'node:fs';
 import { EXIT } from './exit.js';
@@ -308,7 +308,7 @@ export const processDeps = (): DomainDeps => ({
 });
 
 function statePath(f: CommonFlags, config: ConfigFile, deps: DomainDeps): string {
-  return f.state ?? config.store.path ?? defaultStorePath(deps.env, deps.uid);
+  return statePathFor(f.state, config, deps.env, deps.uid);
 }
 
 /** `read`: a database that does not exist yet is not created by list/show. */

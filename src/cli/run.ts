@@ -6,7 +6,6 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -21,8 +20,9 @@ import type { DomainOutcome, DomainWorld, Request } from '../daemon/pass.js';
 import type { DomainStatus } from '../daemon/status.js';
 import type { Observations } from '../core/rollover/index.js';
 import type { Domain } from '../store/domains.js';
+import { holderGone, processHolder as holder } from '../daemon/holder.js';
 import { hostName } from '../store/guard.js';
-import { defaultStorePath } from '../store/path.js';
+import { statePathFor } from '../store/path.js';
 import { openState, type StateStore } from '../store/state.js';
 import { EXIT } from './exit.js';
 import type { Io } from './io.js';
@@ -139,7 +139,7 @@ export const processRunDeps = (): RunDeps => ({
 
 function open(f: Flags, deps: RunDeps, read = false) {
   const config = loadConfig(f.config, deps.env);
-  const statePath = f.state ?? config.store.path ?? defaultStorePath(deps.env, deps.uid);
+  const statePath = statePathFor(f.state, config, deps.env, deps.uid);
   if (read && !existsSync(statePath)) {
     throw new DkError(
       'noinput',
@@ -188,20 +188,6 @@ function wrapWorld(
     },
   });
   return { world: wrapped, unreadable };
-}
-
-const holder = () => `${hostname()}:${process.pid}`;
-
-/** A pass of this host whose process is gone (kill -9, a crash): its lease need not expire. */
-function holderGone(h: string): boolean {
-  const m = /^(.*):([0-9]+)$/.exec(h);
-  if (!m || m[1] !== hostname()) return false;
-  try {
-    process.kill(Number(m[2]), 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'ESRCH';
-  }
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Command } from 'commander';
 import { loadConfig, type ConfigFile } from '../config/config.js';
 import { DkError } from '../core/errors.js';
 import { holderGone, processHolder } from '../daemon/holder.js';
-import { defaultStorePath } from '../store/path.js';
+import { statePathFor } from '../store/path.js';
 import { EXIT } from './exit.js';
 import type { Io } from './io.js';
 import { collect, parseHostPort } from './options.js';
@@ -83,7 +83,7 @@ async function serve(f: Flags): Promise<number> {
       ? { cert: readPem(f.tlsCert, 'TLS certificate'), key: readPem(f.tlsKey, 'TLS key') }
       : undefined;
   let config: ConfigFile = loadConfig(f.config, env);
-  const statePath = f.state ?? config.store.path ?? defaultStorePath(env, process.getuid?.() ?? 0);
+  const statePath = statePathFor(f.state, config, env, process.getuid?.() ?? 0);
   const [{ createLogger }, { acquireServeLock }, { startDaemon }, { openState }, run, web, net] =
     await Promise.all([
       import('../daemon/log.js'),

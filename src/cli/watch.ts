@@ -16,7 +16,7 @@ import { loadConfig, type ConfigFile } from '../config/config.js';
 import { DkError } from '../core/errors.js';
 import type { MonitorResult } from '../monitor/pass.js';
 import { memoryMonitorStore, openMonitorStore, type MonitorStore } from '../store/monitor.js';
-import { defaultStorePath } from '../store/path.js';
+import { statePathFor } from '../store/path.js';
 import { memoryState, openState, type StateStore } from '../store/state.js';
 import { parseDomainName } from './domain.js';
 import { EXIT } from './exit.js';
@@ -45,7 +45,7 @@ const processDeps = (): WatchDeps => ({
 });
 
 function statePath(f: Flags, config: ConfigFile, deps: WatchDeps): string {
-  return f.state ?? config.store.path ?? defaultStorePath(deps.env, deps.uid);
+  return statePathFor(f.state, config, deps.env, deps.uid);
 }
 
 /** `read`: a database that does not exist yet is not created by list. */

@@ -30,3 +30,13 @@ export function defaultStorePath(
   }
   return join(home, '.local', 'state', 'danekeeper', 'state.db');
 }
+
+/** The one order every command reads the state database's place in: --state, `[store] path`, the default. */
+export function statePathFor(
+  flag: string | undefined,
+  config: { store: { path?: string | undefined } },
+  env: Readonly<Record<string, string | undefined>>,
+  uid: number | undefined,
+): string {
+  return flag ?? config.store.path ?? defaultStorePath(env, uid);
+}
