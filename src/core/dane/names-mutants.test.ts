@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Cert } from '../x509/index.js';
 import { presentedIds } from './identity.js';
-import { isReferenceName, isSubdomainRef, matchName } from './names.js';
+import { effectiveIds, isReferenceName, isSubdomainRef, matchName } from './names.js';
 
 describe('reference names at the limits (RFC 1035 §2.3.4)', () => {
   const label = (c: string, n: number) => c.repeat(n);
@@ -35,6 +35,13 @@ describe('reference names at the limits (RFC 1035 §2.3.4)', () => {
   });
 });
 
+test('without a dNSName the CN counts, and is named as a CN (RFC 6125 §6.4.4)', () => {
+  assert.deepEqual(effectiveIds({ dns: [], cn: ['x.example.test'] }), {
+    kind: 'CN',
+    names: ['x.example.test'],
+  });
+});
+
 describe('matchName: the labels a wildcard may stand for and sit above (OpenSSL valid_star)', () => {
   const table: [string, string, boolean, string][] = [
     ['*.a.test', 'mx.a.test', true, 'a one-letter label after the wildcard'],
@@ -49,6 +56,9 @@ describe('matchName: the labels a wildcard may stand for and sit above (OpenSSL 
     ['*.example.test', 'é.example.test', false, 'a label that is not letters-digits-hyphens'],
     ['a\0b.example.test', '.example.test', false, 'a NUL in the part a leading dot skips'],
     ['ab.example.test', '.example.test', true, 'the same without the NUL'],
+    ['*.example.test', 'mx.other.test', false, 'a wildcard stands for one label, not the rest'],
+    ['mx..example.test', 'mx.example.test', false, 'an empty presented label never matches'],
+    ['a b.test', 'a b.test', false, 'a reference that is no name matches nothing, itself neither'],
   ];
   for (const [p, r, want, why] of table) {
     test(`${JSON.stringify(p)} vs ${JSON.stringify(r)}: ${want} (${why})`, () => {
