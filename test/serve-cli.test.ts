@@ -79,6 +79,13 @@ it('usage errors are one line and exit 64; a port in use exits 69', async () => 
   const r4 = runCli(['serve', '--config', config, '--log-level', 'loud']);
   assert.equal(r4.code, 64);
   assert.equal(r4.stderr, 'danekeeper: --log-level "loud" must be debug, info, warn or error\n');
+  // a name would be looked up in DNS at start-up (and this test must stay off the network)
+  const r5 = runCli(['serve', '--config', config, '--listen', 'panel.example:8440']);
+  assert.equal(r5.code, 64);
+  assert.equal(
+    r5.stderr,
+    'danekeeper: --listen "panel.example:8440" must be an IP address and port, e.g. 127.0.0.1:8440 or [::1]:8440\n',
+  );
   const s = startServe(['--config', config, '--listen', '127.0.0.1:0']);
   try {
     const addr = String((await s.waitFor('listening', (x) => x.event === 'listening')).listen);

@@ -6,6 +6,7 @@
  * is the usual one `danekeeper:` line on stderr.
  */
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import type { Command } from 'commander';
 import { loadConfig, type ConfigFile } from '../config/config.js';
 import { DkError } from '../core/errors.js';
@@ -31,8 +32,17 @@ const DEFAULT_LISTEN = '127.0.0.1:8440';
 function listenAddress(text: string): { host: string; port: number } {
   // port 0: the kernel picks one (tests); parseHostPort keeps ports 1-65535 for everyone else
   const zero = /^(.*):0$/.exec(text);
-  if (zero) return { ...parseHostPort(`${zero[1]!}:1`, 1), port: 0 };
-  return parseHostPort(text, 8440);
+  const a = zero ? { ...parseHostPort(`${zero[1]!}:1`, 1), port: 0 } : parseHostPort(text, 8440);
+  // an address, not a name: listening on a name would ask DNS at start-up and may bind to
+  // whatever it resolves to
+  if (isIP(a.host) === 0 && a.host !== 'localhost') {
+    throw new DkError(
+      'usage',
+      'E_OPTION',
+      `--listen "${text}" must be an IP address and port, e.g. 127.0.0.1:8440 or [::1]:8440`,
+    );
+  }
+  return a;
 }
 
 const UNIT_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000 };
