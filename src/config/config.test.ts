@@ -147,6 +147,17 @@ describe('config file', () => {
     });
   });
 
+  it('[monitor] interval-minutes takes a fraction down to 0.1 (6 s), for a lab or a very small site', () => {
+    for (const [text, want] of [
+      ['0.1', 0.1],
+      ['0.2', 0.2],
+      ['2.5', 2.5],
+    ] as const) {
+      const c = parseConfig(`[monitor]\ninterval-minutes = ${text}\n`, 'f.ini');
+      assert.equal(c.monitor['interval-minutes'], want);
+    }
+  });
+
   it('names the [acme], [notify] or [ext-sslit] setting that is wrong', () => {
     const cases: [string, RegExp][] = [
       [
@@ -201,7 +212,11 @@ describe('config file', () => {
       ],
       [
         '[monitor]\ninterval-minutes = 0\n',
-        /^f\.ini: monitor\.interval-minutes: must be at least 1$/,
+        /^f\.ini: monitor\.interval-minutes: must be at least 0\.1 \(6 seconds\)$/,
+      ],
+      [
+        '[monitor]\ninterval-minutes = 0.05\n',
+        /^f\.ini: monitor\.interval-minutes: must be at least 0\.1 \(6 seconds\)$/,
       ],
       ['[monitor]\nevery = 5\n', /^f\.ini: monitor: unknown setting "every"$/],
       [

@@ -48,7 +48,7 @@
  *   reminder-hours = 24               ; a reminder about an open problem at most this often
  *
  *   [monitor]                         ; src/monitor: `watch check` and the daemon's monitor pass
- *   interval-minutes = 15             ; how often `serve` runs a monitor pass
+ *   interval-minutes = 15             ; how often `serve` runs a monitor pass (0.1 up)
  *   rrsig-warn-days = 7               ; warn when an RRSIG (TLSA, MX, DNSKEY) expires sooner
  *   cert-warn-days = 14               ; warn when a matched certificate expires sooner
  */
@@ -215,9 +215,11 @@ function buildSchemas(z: typeof Zod.z) {
       .optional();
   const monitor = z
     .object({
+      // 0.1 (6 s) is the floor: a lab or a very small site may want passes that often; below
+      // it a pass (DNS, STARTTLS probes) may take longer than the pause between passes
       'interval-minutes': days('minutes').refine(
-        (v) => v === undefined || v >= 1,
-        'must be at least 1',
+        (v) => v === undefined || v >= 0.1,
+        'must be at least 0.1 (6 seconds)',
       ),
       'rrsig-warn-days': days('days'),
       'cert-warn-days': days('days'),
