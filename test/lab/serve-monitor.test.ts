@@ -2,13 +2,15 @@
  * Issue 10 "Must show", first bullet, with `danekeeper serve` running (not `watch check` by
  * hand): a lab Postfix presenting mx.mon.test's chain and relaying notifications into a lab
  * mailbox, a webhook receiver in the namespace (F2's webhook-listener.ts), BIND with a
- * secondary, Unbound. serve's monitoring job runs every `[monitor] interval-minutes = 1`; each
- * problem made by hand is told within one interval (plus its jitter, a tenth) by e-mail and by a
- * signed webhook, shows in /metrics as `danekeeper_monitor_finding`, and its undoing sends the
- * recovery notice and clears the series:
+ * secondary, Unbound. serve's monitoring job runs every `[monitor] interval-minutes = 0.2`
+ * (12 s); each problem made by hand is told within one interval by e-mail and by a signed
+ * webhook, shows in /metrics as `danekeeper_monitor_finding`, and its undoing sends the recovery
+ * notice and clears the series:
  *
  * - the certificate replaced by hand with one that matches no TLSA record (live-mismatch);
- * - a secondary that stops transferring (its SOA serial behind the primary's).
+ * - a secondary that stops transferring (its SOA serial behind the primary's);
+ * - RRSIGs close to expiry (sig.test re-signed with a 3-day validity; it has no secondary, so
+ *   re-signing cannot also put a secondary behind).
  */
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual, X509Certificate } from 'node:crypto';
@@ -41,8 +43,15 @@ const HOOK = '127.0.10.20';
 const SECONDARY = '127.0.54.161';
 const LISTEN = '127.0.0.1:8440';
 const SECRET = 'lab-webhook-secret-serve-0123456789';
-/** one monitoring interval (1 minute) plus its jitter (a tenth) plus a pass and a delivery */
-const WITHIN_MS = 60_000 + 6_000 + 20_000;
+const INTERVAL_MS = 12_000; // [monitor] interval-minutes = 0.2
+/** the most a monitoring pass (both domains, deliveries included) may take; asserted below */
+const PASS_MS = 8_000;
+/**
+ * "Within one interval", honestly: the change may land just after a pass looked, so that pass
+ * ends (a pass), the scheduler waits the interval plus its jitter (a tenth, scheduler.ts), and
+ * the next pass sees it and delivers (a pass).
+ */
+const WITHIN_MS = PASS_MS + INTERVAL_MS + INTERVAL_MS / 10 + PASS_MS;
 
 interface Notice {
   type: string;
@@ -65,6 +74,7 @@ describe('serve: monitoring and notifications (lab)', { skip: !avail.ok && avail
   let good: { key: string; chain: string };
   let bad: { key: string; chain: string };
   let records: RecordSpec[];
+  let sigRecords: RecordSpec[];
 
   const hooks = (): { headers: Record<string, string>; body: string }[] =>
     existsSync(hookFile)
@@ -84,30 +94,42 @@ describe('serve: monitoring and notifications (lab)', { skip: !avail.ok && avail
   const counts = () => ({ mails: mails().length, hooks: hooks().length });
   const subject = (m: string) => /^Subject: (.*)$/m.exec(m)?.[1] ?? '(no subject)';
 
-  /** Waits (at most WITHIN_MS from `since`) for one more mail and one more signed webhook. */
+  /**
+   * Waits (at most WITHIN_MS from `since`, taken before the change was made) for `n` more mails
+   * and `n` more signed webhooks (one per notice), and checks the pass that told them was no
+   * slower than PASS_MS, which WITHIN_MS counts on.
+   */
   async function told(
     from: { mails: number; hooks: number },
     since: number,
-  ): Promise<{ mail: string; notices: Notice[] }> {
+    n = 1,
+  ): Promise<{ mails: string[]; notices: Notice[] }> {
     while (Date.now() - since < WITHIN_MS) {
-      if (mails().length > from.mails && hooks().length > from.hooks) break;
-      await sleep(500);
+      if (mails().length >= from.mails + n && hooks().length >= from.hooks + n) break;
+      await sleep(250);
     }
+    const took = Date.now() - since;
     const newMails = mails().slice(from.mails);
     const newHooks = hooks().slice(from.hooks);
-    assert.equal(newMails.length, 1, `mails within one interval: ${newMails.map(subject)}`);
-    assert.equal(newHooks.length, 1, 'webhook calls within one interval');
-    const h = newHooks[0]!;
-    // what a receiver does: HMAC-SHA256 of the raw body under the shared secret
-    const want = `sha256=${createHmac('sha256', SECRET).update(h.body).digest('hex')}`;
-    const got = h.headers['x-danekeeper-signature'] ?? '';
-    assert.ok(
-      got.length === want.length && timingSafeEqual(Buffer.from(got), Buffer.from(want)),
-      'webhook signature verifies',
-    );
+    assert.equal(newMails.length, n, `mails within one interval: ${newMails.map(subject)}`);
+    assert.equal(newHooks.length, n, 'webhook calls within one interval');
+    for (const h of newHooks) {
+      // what a receiver does: HMAC-SHA256 of the raw body under the shared secret
+      const want = `sha256=${createHmac('sha256', SECRET).update(h.body).digest('hex')}`;
+      const got = h.headers['x-danekeeper-signature'] ?? '';
+      assert.ok(
+        got.length === want.length && timingSafeEqual(Buffer.from(got), Buffer.from(want)),
+        'webhook signature verifies',
+      );
+    }
+    const pass = (await metrics()).find(
+      (s) => s.name === 'danekeeper_monitor_last_pass_duration_seconds',
+    )!.value;
+    assert.ok(pass * 1000 <= PASS_MS, `a monitoring pass took ${pass} s`);
+    console.log(`told in ${(took / 1000).toFixed(1)} s (last pass ${pass.toFixed(2)} s)`);
     return {
-      mail: newMails[0]!,
-      notices: (JSON.parse(h.body) as { notices: Notice[] }).notices,
+      mails: newMails,
+      notices: newHooks.flatMap((h) => (JSON.parse(h.body) as { notices: Notice[] }).notices),
     };
   }
 
@@ -145,7 +167,7 @@ describe('serve: monitoring and notifications (lab)', { skip: !avail.ok && avail
     dir = tempDir('dk-serve-monitor-');
     // virtual(8) runs as the postfix user and must reach the maildir below (files stay 0600)
     chmodSync(dir, 0o755);
-    const g = makePki(dir, { prefix: 'good-', names: ['mx.mon.test'] });
+    const g = makePki(dir, { prefix: 'good-', names: ['mx.mon.test', 'mx.sig.test'] });
     const b = makePki(dir, { prefix: 'bad-', names: ['mx.mon.test'] });
     good = { key: g.leaf.keyFile, chain: g.chainFile };
     bad = { key: b.leaf.keyFile, chain: b.chainFile };
@@ -158,9 +180,19 @@ describe('serve: monitoring and notifications (lab)', { skip: !avail.ok && avail
       { name: 'mx', type: 'A', data: MX },
       { name: '_25._tcp.mx', type: 'TLSA', data: `3 1 1 ${spkiSha256(g.leaf.certPem)}` },
     ];
+    // sig.test's mail host is the relay's listener, which keeps the good chain: replacing
+    // mx.mon.test's certificate touches mon.test only
+    sigRecords = [
+      { name: '@', type: 'MX', data: '10 mx' },
+      { name: 'mx', type: 'A', data: RELAY },
+      { name: '_25._tcp.mx', type: 'TLSA', data: `3 1 1 ${spkiSha256(g.leaf.certPem)}` },
+    ];
     ns = await createNetns({ addresses: [MX, RELAY, HOOK], resolvConf: labResolvConf() });
     dns = await startDnsLab(ns, {
-      zones: [{ name: 'mon.test', secondaries: [SECONDARY], records }],
+      zones: [
+        { name: 'mon.test', secondaries: [SECONDARY], records },
+        { name: 'sig.test', records: sigRecords },
+      ],
     });
     mailDir = join(dir, 'mail');
     mkdirSync(mailDir, { recursive: true });
@@ -212,12 +244,15 @@ describe('serve: monitoring and notifications (lab)', { skip: !avail.ok && avail
         `webhook = http://${HOOK}:8080/hook`,
         `webhook-secret-file = ${secretFile}`,
         '[monitor]',
-        'interval-minutes = 1',
+        'interval-minutes = 0.2',
+        'rrsig-warn-days = 7',
         '',
       ].join('\n'),
     );
-    const r = await runCliAsync(['watch', 'mon.test', '--config', config], { netns: ns.name });
-    assert.equal(r.code, 0, r.stderr);
+    for (const d of ['mon.test', 'sig.test']) {
+      const r = await runCliAsync(['watch', d, '--config', config], { netns: ns.name });
+      assert.equal(r.code, 0, r.stderr);
+    }
     serve = startServe(['--config', config, '--listen', LISTEN, '--pass-interval', '60m'], {
       netns: ns.name,
     });
@@ -245,22 +280,22 @@ describe('serve: monitoring and notifications (lab)', { skip: !avail.ok && avail
     assert.ok(
       m0.find((s) => s.name === 'danekeeper_monitor_last_pass_timestamp_seconds')!.value > 0,
     );
-    await present(bad);
     let from = counts();
     let t = Date.now();
+    await present(bad);
     let got = await told(from, t);
-    assert.match(subject(got.mail), /^\[danekeeper\] PROBLEM mon\.test: Live certificate/);
+    assert.match(subject(got.mails[0]!), /^\[danekeeper\] PROBLEM mon\.test: Live certificate/);
     assert.deepEqual(
       got.notices.map((n) => `${n.type} ${n.kind} ${n.domain}`),
       ['problem live-mismatch mon.test'],
     );
     assert.deepEqual(await findings(), [`mon.test live-mismatch critical mx.mon.test:25 ${MX}`]);
 
-    await present(good);
     from = counts();
     t = Date.now();
+    await present(good);
     got = await told(from, t);
-    assert.match(subject(got.mail), /^\[danekeeper\] RECOVERED mon\.test: /);
+    assert.match(subject(got.mails[0]!), /^\[danekeeper\] RECOVERED mon\.test: /);
     assert.deepEqual(
       got.notices.map((n) => `${n.type} ${n.kind}`),
       ['recovery live-mismatch'],
@@ -269,12 +304,13 @@ describe('serve: monitoring and notifications (lab)', { skip: !avail.ok && avail
   });
 
   it('a secondary that stops transferring is told within one interval, and its recovery', async () => {
+    let from = counts();
+    let t = Date.now();
     await dns.setRecords('mon.test', [
       ...records,
       { name: 'note', type: 'TXT', data: '"changed on the primary"' },
     ]);
-    let from = counts();
-    let got = await told(from, Date.now());
+    let got = await told(from, t);
     assert.deepEqual(
       got.notices.map((n) => `${n.type} ${n.kind}`),
       ['problem servers-out-of-step'],
@@ -283,13 +319,56 @@ describe('serve: monitoring and notifications (lab)', { skip: !avail.ok && avail
     assert.equal(open.length, 1, open.join(' | '));
     assert.match(open[0]!, /^mon\.test serial-behind warning /);
 
-    await dns.refreshSecondary('mon.test');
     from = counts();
-    got = await told(from, Date.now());
+    t = Date.now();
+    await dns.refreshSecondary('mon.test');
+    got = await told(from, t);
     assert.deepEqual(
       got.notices.map((n) => `${n.type} ${n.kind}`),
       ['recovery servers-out-of-step'],
     );
+    assert.deepEqual(await findings(), []);
+  });
+
+  it('RRSIGs close to expiry are told within one interval, and re-signing for long recovers', async () => {
+    // re-sign sig.test as the lab does (test/lab/monitor.test.ts), but with signatures that end
+    // in 3 days: inside rrsig-warn-days = 7
+    let from = counts();
+    let t = Date.now();
+    const z = dns.zone('sig.test');
+    z.serial += 1;
+    writeFileSync(join(z.dir, 'db'), dns.tree.zoneText(z));
+    execFileSync(
+      'dnssec-signzone',
+      [
+        ...['-q', '-O', 'full', '-K', z.dir, '-d', z.dir, '-o', z.name, '-f', z.file],
+        ...['-e', `+${3 * 86400}`, join(z.dir, 'db')],
+      ],
+      { cwd: z.dir },
+    );
+    await dns.reloadZone('sig.test');
+    let got = await told(from, t, 3);
+    assert.deepEqual(
+      got.notices.map((n) => `${n.type} ${n.kind} ${n.domain}`),
+      Array(3).fill('problem rrsig-expiry sig.test'),
+    );
+    for (const m of got.mails) assert.match(subject(m), /^\[danekeeper\] PROBLEM sig\.test: /);
+    assert.deepEqual((await findings()).sort(), [
+      'sig.test rrsig-expiry warning _25._tcp.mx.sig.test/TLSA',
+      'sig.test rrsig-expiry warning sig.test/DNSKEY',
+      'sig.test rrsig-expiry warning sig.test/MX',
+    ]);
+
+    // the lab's own signing: the default validity (30 days)
+    from = counts();
+    t = Date.now();
+    await dns.setRecords('sig.test', sigRecords);
+    got = await told(from, t, 3);
+    assert.deepEqual(
+      got.notices.map((n) => `${n.type} ${n.kind} ${n.domain}`),
+      Array(3).fill('recovery rrsig-expiry sig.test'),
+    );
+    for (const m of got.mails) assert.match(subject(m), /^\[danekeeper\] RECOVERED sig\.test: /);
     assert.deepEqual(await findings(), []);
   });
 });
