@@ -24,6 +24,12 @@ const rec = (n: number, usage = 3): TlsaRecord => ({
   data: Buffer.alloc(32, n),
 });
 const OWNER = '_25._tcp.mail.example.test.';
+/**
+ * Each suite's bound: the publisher, store and sleeps here are fakes, so a suite takes well under a
+ * second; a bug that leaves a promise pending behind a live timer (a retry that never
+ * ends) fails here instead of hanging `npm test`. A synchronous loop cannot be cut by it.
+ */
+const SUITE_TIMEOUT = 30_000;
 const ids = (rs: TlsaRecord[]) => rs.map((r) => r.data[0]).sort();
 
 class MemPublisher implements Publisher {
@@ -136,7 +142,7 @@ const err =
     return true;
   };
 
-describe('tlsa-set edges: names and zones', () => {
+describe('tlsa-set edges: names and zones', { timeout: SUITE_TIMEOUT }, () => {
   it('owner names are compared in lower case with the final dot, whatever was typed', async () => {
     const pub = new MemPublisher();
     const store = new MapStore();
@@ -167,7 +173,7 @@ describe('tlsa-set edges: names and zones', () => {
   });
 });
 
-describe('tlsa-set edges: what a run sends and reports', () => {
+describe('tlsa-set edges: what a run sends and reports', { timeout: SUITE_TIMEOUT }, () => {
   it('a record asked for twice is added once', async () => {
     const pub = new MemPublisher();
     const a = await addTlsa(pub, new MapStore(), OWNER, [rec(1), rec(1)], recSleep);
@@ -242,7 +248,7 @@ describe('tlsa-set edges: what a run sends and reports', () => {
   });
 });
 
-describe('tlsa-set edges: retries', () => {
+describe('tlsa-set edges: retries', { timeout: SUITE_TIMEOUT }, () => {
   it('waits 50 ms, then 100 ms between tries; the final error keeps the cause', async () => {
     const pub = new MemPublisher();
     let n = 10;
@@ -258,7 +264,10 @@ describe('tlsa-set edges: retries', () => {
       },
     );
     assert.deepEqual(sleeps, [50, 100]);
-    assert.ok(cause instanceof DkError && cause.message === 'guard failed');
+    assert.ok(
+      cause instanceof DkError && cause.message === 'guard failed',
+      `the last try's error is the cause: ${String(cause)}`,
+    );
   });
 
   it('without a sleep given, a retry really waits', async () => {
@@ -340,7 +349,7 @@ describe('tlsa-set edges: retries', () => {
   });
 });
 
-describe('tlsa-set edges: pending intents', () => {
+describe('tlsa-set edges: pending intents', { timeout: SUITE_TIMEOUT }, () => {
   it('a pending record exactly PENDING_STALE_MS old is still kept; a moment later dropped', async () => {
     const pub = new MemPublisher();
     const store = new MapStore();
@@ -359,42 +368,46 @@ describe('tlsa-set edges: pending intents', () => {
   });
 });
 
-describe('tlsa-set edges: unusable records (RFC 6698 §2.1, RFC 7671 §9)', () => {
-  const full = (n: number): TlsaRecord => ({
-    usage: 3,
-    selector: 0,
-    mtype: 0,
-    data: Buffer.alloc(n, 1),
-  });
+describe(
+  'tlsa-set edges: unusable records (RFC 6698 §2.1, RFC 7671 §9)',
+  { timeout: SUITE_TIMEOUT },
+  () => {
+    const full = (n: number): TlsaRecord => ({
+      usage: 3,
+      selector: 0,
+      mtype: 0,
+      data: Buffer.alloc(n, 1),
+    });
 
-  it('long data is cut in the message after 64 hex digits, with its length; 66 bytes are shown whole', async () => {
-    await assert.rejects(
-      addTlsa(new MemPublisher(), new MapStore(), OWNER, [full(67)]),
-      err(
-        'E_UNUSABLE_RECORD',
-        'usage',
-        new RegExp(`^The TLSA record 3 0 0 ${'01'.repeat(32)}… \\(67 bytes\\) \\(`),
-      ),
-    );
-    await assert.rejects(
-      addTlsa(new MemPublisher(), new MapStore(), OWNER, [full(66)]),
-      err(
-        'E_UNUSABLE_RECORD',
-        'usage',
-        new RegExp(`^The TLSA record 3 0 0 ${'01'.repeat(66)} \\(`),
-      ),
-    );
-  });
+    it('long data is cut in the message after 64 hex digits, with its length; 66 bytes are shown whole', async () => {
+      await assert.rejects(
+        addTlsa(new MemPublisher(), new MapStore(), OWNER, [full(67)]),
+        err(
+          'E_UNUSABLE_RECORD',
+          'usage',
+          new RegExp(`^The TLSA record 3 0 0 ${'01'.repeat(32)}… \\(67 bytes\\) \\(`),
+        ),
+      );
+      await assert.rejects(
+        addTlsa(new MemPublisher(), new MapStore(), OWNER, [full(66)]),
+        err(
+          'E_UNUSABLE_RECORD',
+          'usage',
+          new RegExp(`^The TLSA record 3 0 0 ${'01'.repeat(66)} \\(`),
+        ),
+      );
+    });
 
-  it('several reasons for one record are separated by "; "', async () => {
-    const bad: TlsaRecord = { usage: 3, selector: 7, mtype: 1, data: Buffer.alloc(31, 2) };
-    await assert.rejects(
-      addTlsa(new MemPublisher(), new MapStore(), OWNER, [bad]),
-      err(
-        'E_UNUSABLE_RECORD',
-        'usage',
-        /\(selector 7 \(unassigned\) is not supported; SHA2-256 data must be 32 bytes, this has 31\)/,
-      ),
-    );
-  });
-});
+    it('several reasons for one record are separated by "; "', async () => {
+      const bad: TlsaRecord = { usage: 3, selector: 7, mtype: 1, data: Buffer.alloc(31, 2) };
+      await assert.rejects(
+        addTlsa(new MemPublisher(), new MapStore(), OWNER, [bad]),
+        err(
+          'E_UNUSABLE_RECORD',
+          'usage',
+          /\(selector 7 \(unassigned\) is not supported; SHA2-256 data must be 32 bytes, this has 31\)/,
+        ),
+      );
+    });
+  },
+);
