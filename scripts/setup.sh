@@ -11,6 +11,8 @@ PACKAGES=(openssl iproute2 postfix ldnsutils gnutls-bin bind9 bind9-utils bind9-
 # A real server for every STARTTLS dialogue the probe speaks (test/lab/starttls-daemons.test.ts).
 PACKAGES+=(dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-lmtpd slapd prosody vsftpd
   inn2 postgresql)
+# systemd-analyze checks the units in systemd/ (test/systemd.test.ts); nothing is started.
+PACKAGES+=(systemd)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

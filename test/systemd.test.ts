@@ -15,6 +15,10 @@ import { tempDir } from './support/pki.js';
 const dir = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'systemd');
 const UNITS = ['danekeeper.service', 'danekeeper-run.service', 'danekeeper-run.timer'];
 const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
+// scripts/setup.sh installs it: on CI a missing tool is a failure, never a quiet skip
+if (!hasAnalyze && process.env.CI === 'true') {
+  throw new Error('systemd-analyze is missing: run scripts/setup.sh (it installs systemd)');
+}
 const scratch = tempDir('dk-systemd-');
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
