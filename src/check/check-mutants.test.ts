@@ -331,6 +331,11 @@ describe('MX RRset (RFC 7672 §2.2.1, RFC 5321 §5.1, RFC 7505)', { timeout: SUI
       'example.test/MX': { status: 'indeterminate', rcode: 'SERVFAIL', why: 'timed out' },
     });
     assert.deepEqual(why.report.reasons, ['example.test/MX could not be resolved: timed out']);
+    // the DNS list a user reads (--json) says why the lookup failed, next to its status
+    assert.deepEqual(
+      why.report.dns.map((e) => [e.name, e.type, e.status, e.why]),
+      [['example.test', 'MX', 'indeterminate', 'timed out']],
+    );
   });
 
   test('NXDOMAIN: failed; null MX: no-dane, with the reasons a user reads', async () => {
@@ -602,5 +607,19 @@ describe('check --host', { timeout: SUITE_TIMEOUT }, () => {
       [['2001:db8::9', 6, 'unreachable']],
     );
     assert.equal(v6.report.verdict, 'unreachable');
+  });
+
+  test('a host typed with its final dot is the same host (RFC 1034 §3.1: an absolute name)', async () => {
+    const { report: r, calls } = await service(
+      { 'mx1.example.test/A': { records: ['192.0.2.1'] }, 'mx1.example.test/AAAA': {} },
+      'mx1.example.test.',
+      { port: 443 },
+    );
+    assert.equal(r.hosts[0]!.name, 'mx1.example.test');
+    assert.deepEqual(calls.slice(0, 2), ['mx1.example.test/A', 'mx1.example.test/AAAA']);
+    assert.deepEqual(
+      r.hosts[0]!.addresses.map((a) => a.address),
+      ['192.0.2.1'],
+    );
   });
 });
