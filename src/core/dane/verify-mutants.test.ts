@@ -59,6 +59,16 @@ describe('verifyDane: each way to verify or fail says so exactly', () => {
     ]);
   });
 
+  test('DANE-TA(2): valid from notBefore through notAfter, both instants included (RFC 5280 §4.1.2.5)', () => {
+    const t = g(int, 2, 1, 1);
+    for (const time of [leaf.notBefore, leaf.notAfter]) {
+      const r = run([t], [leaf, int], { time });
+      assert.equal(r.verdict, 'verified', `at ${iso(time)}: ${r.reasons.join('; ')}`);
+    }
+    const after = new Date(leaf.notAfter.getTime() + 1000);
+    assert.match(run([t], [leaf, int], { time: after }).reasons.join('\n'), /expired on /);
+  });
+
   test('DANE-TA(2): a validity period that ends before it starts is never valid (RFC 5280 §4.1.2.5)', () => {
     const t = g(int, 2, 1, 1);
     const r = run([t], [reversed, int]);
