@@ -65,6 +65,11 @@ describe('verifyDane: each way to verify or fail says so exactly', () => {
       const r = run([t], [leaf, int], { time });
       assert.equal(r.verdict, 'verified', `at ${iso(time)}: ${r.reasons.join('; ')}`);
     }
+    // RFC 7672 §3.2.2: under DANE-TA(2) the leaf must match a reference identifier; none given is
+    // said as such, not as "no match"
+    const none = run([t], [leaf, int], { names: [] });
+    assert.equal(none.verdict, 'failed');
+    assert.match(none.reasons.join('\n'), /no reference name was given to check the leaf against/);
     const after = new Date(leaf.notAfter.getTime() + 1000);
     assert.match(run([t], [leaf, int], { time: after }).reasons.join('\n'), /expired on /);
   });
