@@ -77,7 +77,10 @@ test('secure MX, secure addresses, matching 3 1 1: verified on every address, SN
     ['mx1.example.test', 'mx1.example.test'],
   );
   assert.equal(r.hosts[0]!.addresses[0]!.chain[0]!.match, ee);
-  assert.ok(r.warnings.some((w) => w.code === 'no-rollover'));
+  assert.ok(
+    r.warnings.some((w) => w.code === 'no-rollover'),
+    "r.warnings.some((w) => w.code === 'no-rollover')",
+  );
   assert.equal(exitStatus(r), 1, 'verified with warnings is WARNING');
 });
 
@@ -185,12 +188,12 @@ test('expiring and expired matched certificates, long TTL and stale records are 
   const { report } = run(data);
   const r = await report();
   const codes = r.warnings.map((w) => w.code);
-  assert.ok(codes.includes('long-ttl'));
+  assert.ok(codes.includes('long-ttl'), "codes.includes('long-ttl')");
   // current + one more DANE-EE key: the next key, a note that leaves the exit status alone
   const next = r.warnings.find((w) => w.code === 'next-key');
   assert.equal(next?.severity, 'note');
-  assert.ok(!codes.includes('unmatched-record'));
-  assert.ok(!codes.includes('no-rollover'));
+  assert.ok(!codes.includes('unmatched-record'), "!codes.includes('unmatched-record')");
+  assert.ok(!codes.includes('no-rollover'), "!codes.includes('no-rollover')");
   assert.ok(!codes.includes('expires-soon'), 'the leaf is valid for 90 days');
   // two records that match nothing cannot both be the next key: some are stale
   data['_25._tcp.mx1.example.test/TLSA'] = tlsa(
@@ -201,7 +204,10 @@ test('expiring and expired matched certificates, long TTL and stale records are 
   const stale = await run(data).report();
   const staleWarnings = stale.warnings.filter((w) => w.code === 'unmatched-record');
   assert.equal(staleWarnings.length, 2);
-  assert.ok(staleWarnings.every((w) => w.severity === 'warning'));
+  assert.ok(
+    staleWarnings.every((w) => w.severity === 'warning'),
+    "staleWarnings.every((w) => w.severity === 'warning')",
+  );
   assert.equal(exitStatus(stale), 1);
 });
 
@@ -329,7 +335,10 @@ test('in use means matched at a depth the usage allows, not only the deciding re
   ).report();
   assert.equal(failed.verdict, 'failed');
   assert.deepEqual(failed.hosts[0]!.addresses[0]!.inUse, [{ record: ta, depth: 1 }]);
-  assert.ok(!failed.warnings.some((w) => w.code === 'unmatched-record'));
+  assert.ok(
+    !failed.warnings.some((w) => w.code === 'unmatched-record'),
+    "!failed.warnings.some((w) => w.code === 'unmatched-record')",
+  );
 });
 
 test('one RRset shared through a CNAME by two MX hosts: each host key is in use somewhere', async () => {

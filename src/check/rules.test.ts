@@ -92,7 +92,10 @@ describe('RFC 7672 §3.2.2: the next-hop domain as a reference identifier', () =
       host.addresses[0]!.reasons.join('\n'),
       /does not match any of mx1\.example\.test$/m,
     );
-    assert.ok(report.reasons.some((r) => /next-hop domain is not a reference identifier/.test(r)));
+    assert.ok(
+      report.reasons.some((r) => /next-hop domain is not a reference identifier/.test(r)),
+      'report.reasons.some((r) => /next-hop domain is not a reference iden...',
+    );
   });
 });
 
@@ -124,7 +127,10 @@ describe('RFC 7672 §2.2.3: CNAME chain security and the TLSA base domain', () =
     assert.equal(host.verdict, 'verified', JSON.stringify(host.reasons));
     assert.equal(seen[0]!.servername, 'mx1.example.test');
     assert.ok(!calls.includes('_25._tcp.mx.other.test/TLSA'), calls.join(' '));
-    assert.ok(host.reasons.some((r) => /secure alias/.test(r)));
+    assert.ok(
+      host.reasons.some((r) => /secure alias/.test(r)),
+      'host.reasons.some((r) => /secure alias/.test(r))',
+    );
   });
 
   test('unsigned alias: insecure host, no TLSA lookup at either name', async () => {

@@ -391,7 +391,10 @@ describe('tlsa-set: unusable records are refused unless forced', () => {
     const e = await addTlsa(pub, store, OWNER, [pkix, { ...rec(6), selector: 7 }]).catch(
       (x: unknown) => x,
     );
-    assert.ok(e instanceof DkError && e.code === 'E_UNUSABLE_RECORD');
+    assert.ok(
+      e instanceof DkError && e.code === 'E_UNUSABLE_RECORD',
+      "e instanceof DkError && e.code === 'E_UNUSABLE_RECORD'",
+    );
     assert.match(
       e.message,
       /^TLSA records 1 1 1 0505\S+ \(certificate usage 1 \(PKIX-EE\) is unusable for SMTP \(RFC 7672 §3\.1\.3\)\), 3 7 1 0606\S+ \(selector 7 \(unassigned\) is not supported\) at _25\._tcp\.mail\.example\.test\. are unusable: refusing to publish; add --force to publish them anyway$/,

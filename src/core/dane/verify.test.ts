@@ -400,7 +400,10 @@ describe('unusable records (RFC 6698 §4.1, RFC 7671 §4, RFC 7672 §2.2)', () =
   test('SMTP with only PKIX-TA/PKIX-EE: unusable, TLS still mandatory', () => {
     const r = run([rec(int, 0, 1, 1), rec(leaf, 1, 1, 1)], [leaf, int], { trustStore: [root] });
     expect(r, 'unusable', null, /TLS is still mandatory.*RFC 7672 §2\.2/);
-    assert.ok(r.records.every((x) => !x.usable && /RFC 7672 §3\.1\.3/.test(x.reason)));
+    assert.ok(
+      r.records.every((x) => !x.usable && /RFC 7672 §3\.1\.3/.test(x.reason)),
+      'r.records.every((x) => !x.usable && /RFC 7672 §3\\.1\\.3/.test(x.re...',
+    );
   });
   test('malformed or unknown parameters are unusable, never an exception', () => {
     const bad = [
@@ -416,7 +419,10 @@ describe('unusable records (RFC 6698 §4.1, RFC 7671 §4, RFC 7672 §2.2)', () =
     for (const mode of ['smtp', 'generic'] as const) {
       const r = run(bad, [leaf, int], { mode });
       expect(r, 'unusable', null);
-      assert.ok(r.records.every((x) => !x.usable && x.reason.length > 0));
+      assert.ok(
+        r.records.every((x) => !x.usable && x.reason.length > 0),
+        'r.records.every((x) => !x.usable && x.reason.length > 0)',
+      );
     }
   });
   test('generic mode without a trust store: PKIX usages are unusable', () => {
@@ -465,7 +471,10 @@ describe('record sets', () => {
     const ee = rec(leaf, 3, 1, 1);
     const r = run([rec(int, 2, 1, 1), ee], [leaf, int]);
     assert.equal(r.matched?.record, ee);
-    assert.ok(r.records.every((x) => x.matched));
+    assert.ok(
+      r.records.every((x) => x.matched),
+      'r.records.every((x) => x.matched)',
+    );
   });
   test('every usable record failed: failed with a reason per record', () => {
     const r = run(
@@ -554,7 +563,10 @@ test('never throws: arbitrary records and chains give a verdict', () => {
       fc.constantFrom('smtp' as const, 'generic' as const),
       (records, chain, mode) => {
         const r = run(records, chain, { mode, trustStore: [root] });
-        assert.ok(['verified', 'failed', 'unusable', 'no-dane'].includes(r.verdict));
+        assert.ok(
+          ['verified', 'failed', 'unusable', 'no-dane'].includes(r.verdict),
+          "['verified', 'failed', 'unusable', 'no-dane'].includes(r.ve...",
+        );
         assert.equal(r.records.length, records.length);
         assert.equal(r.verdict === 'verified', r.matched !== null);
       },
