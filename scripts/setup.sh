@@ -13,6 +13,9 @@ PACKAGES+=(dovecot-imapd dovecot-pop3d dovecot-managesieved dovecot-lmtpd slapd 
   inn2 postgresql)
 # systemd-analyze checks the units in systemd/ (test/systemd.test.ts); nothing is started.
 PACKAGES+=(systemd)
+# The panel's browser tests (test/lab/panel-browser.test.ts) drive Debian's Chromium through
+# playwright-core; no browser is ever downloaded. fonts-dejavu-core gives screenshots real text.
+PACKAGES+=(chromium fonts-dejavu-core)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
