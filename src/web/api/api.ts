@@ -131,9 +131,58 @@ function toPath(p: string): string {
   return p.replace(/:([A-Za-z]+)/g, '{$1}');
 }
 
+/** What a route is called with, before validation (raw path params, query and JSON body). */
+export interface RawCall {
+  user: Principal;
+  params?: Record<string, unknown>;
+  query?: Record<string, unknown>;
+  body?: unknown;
+  /** the client's address, for the audit log */
+  source: string;
+}
+
+/**
+ * The one way into a route, for the JSON API and the panel alike: the route's zod schemas
+ * validate the input, authorize() decides, then the handler runs. A panel form is thus held
+ * to exactly the rules of the API (and of the CLI, whose parsers the schemas call).
+ * `key` is the route as `METHOD /v1/path/{param}` (as in the OpenAPI document).
+ */
+export type RouteCaller = (key: string, call: RawCall) => Promise<unknown>;
+
+export function routeCaller(deps: ApiServices & { users: UsersStore }): RouteCaller {
+  const h = handlers(deps);
+  const specs = new Map<string, RouteSpec>();
+  for (const r of ROUTES as readonly RouteSpec[]) {
+    const key = `${r.method.toUpperCase()} ${toPath(r.path)}`;
+    if (!h[key]) throw new Error(`No handler for ${key}`);
+    specs.set(key, r);
+  }
+  return async (key, call) => {
+    const r = specs.get(key);
+    const run = h[key];
+    if (!r || !run) throw new Error(`No route ${key}`);
+    const { user } = call;
+    const params = r.params ? parsePart(r.params, call.params ?? {}, 'path') : {};
+    const query = r.query ? parsePart(r.query, call.query ?? {}, 'query') : {};
+    const body = r.body ? parsePart(r.body, call.body, 'body') : undefined;
+    const domain = (params as { name?: string }).name ?? (body as { name?: string })?.name;
+    const scoped = (DOMAIN_ACTIONS as readonly string[]).includes(r.action);
+    if (!authorize(user, r.action, scoped ? domain : undefined)) {
+      throw new ApiError(
+        403,
+        'E_API_FORBIDDEN',
+        scoped && domain
+          ? `${user.name} may not ${r.action} ${domain}`
+          : `${user.name} may not ${r.action}`,
+      );
+    }
+    return run({ user, params, query, body, source: call.source });
+  };
+}
+
 export function apiRoutes(deps: ApiDeps): Hono {
   const app = new Hono();
-  const h = handlers(deps);
+  const call = routeCaller(deps);
   const doc = openApiDocument(ROUTES);
 
   app.get('/openapi.json', (c) => c.json(doc));
@@ -149,26 +198,15 @@ export function apiRoutes(deps: ApiDeps): Hono {
 
   for (const r of ROUTES as readonly RouteSpec[]) {
     const key = `${r.method.toUpperCase()} ${toPath(r.path)}`;
-    const run = h[key];
-    if (!run) throw new Error(`No handler for ${key}`);
     app.on(r.method.toUpperCase(), r.path, async (c) => {
       const { user } = principal(c, deps);
-      const params = r.params ? parsePart(r.params, c.req.param(), 'path') : {};
-      const query = r.query ? parsePart(r.query, c.req.query(), 'query') : {};
-      const body = r.body ? parsePart(r.body, await readJson(c), 'body') : undefined;
-      const domain = (params as { name?: string }).name ?? (body as { name?: string })?.name;
-      const scoped = (DOMAIN_ACTIONS as readonly string[]).includes(r.action);
-      if (!authorize(user, r.action, scoped ? domain : undefined)) {
-        throw new ApiError(
-          403,
-          'E_API_FORBIDDEN',
-          scoped && domain
-            ? `${user.name} may not ${r.action} ${domain}`
-            : `${user.name} may not ${r.action}`,
-        );
-      }
-      const source = deps.clientAddress?.(c) ?? 'unknown';
-      const out = await run({ user, params, query, body, source });
+      const out = await call(key, {
+        user,
+        params: c.req.param(),
+        query: c.req.query(),
+        body: r.body ? await readJson(c) : undefined,
+        source: deps.clientAddress?.(c) ?? 'unknown',
+      });
       return c.json(out as object, r.status);
     });
   }

@@ -83,7 +83,33 @@ const BADGE_TEXT: Record<Badge, string> = {
 
 const badgeHtml = (b: Badge) => html`<span class="badge badge-${b}">${BADGE_TEXT[b]}</span>`;
 
-export function panelRoutes(deps: PanelDeps): Hono {
+/** What a page module (src/web/panel/*-page.ts) gets to render and to guard its routes. */
+export interface PanelKit {
+  deps: PanelDeps;
+  render(
+    c: Context,
+    status: 200 | 400 | 403 | 404 | 409 | 429,
+    p: Parameters<typeof page>[0],
+  ): Response | Promise<Response>;
+  /** the signed-in viewer (every path a page declares is behind the session check) */
+  me(c: Context): Viewer & { user: User; sid: string };
+  /** the posted form's string fields (its CSRF token was already checked) */
+  form(c: Context): Promise<Record<string, string>>;
+  notFound(c: Context, v: Viewer | null): Response | Promise<Response>;
+  /** the client's address, for the audit log */
+  source(c: Context): string;
+}
+
+/**
+ * A page module: the paths it answers (each gets the security headers, the body limit, the
+ * session check and the CSRF check on POST) and its routes.
+ */
+export interface PanelPage {
+  paths: string[];
+  register(app: Hono, kit: PanelKit): void;
+}
+
+export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): Hono {
   const app = new Hono();
   const limiter = deps.limiter ?? new LoginLimiter();
   const cookieName = deps.secure ? SECURE_COOKIE : PLAIN_COOKIE;
@@ -110,10 +136,15 @@ export function panelRoutes(deps: PanelDeps): Hono {
   });
   // Middleware on the panel's own paths only: mounted at `/` next to `/api` and `/healthz`,
   // a `*` here would put the login redirect and the CSP in front of those too.
-  for (const p of [...OPEN_PATHS, ...SESSION_PATHS]) app.use(p, headers, limit);
+  const pagePaths = pages.flatMap((x) => x.paths);
+  const sessionPaths = [...new Set([...SESSION_PATHS, ...pagePaths])];
+  for (const p of [...OPEN_PATHS, ...sessionPaths]) app.use(p, headers, limit);
 
-  const render = (c: Context, status: 200 | 400 | 403 | 404 | 429, p: Parameters<typeof page>[0]) =>
-    c.html(page(p), status);
+  const render = (
+    c: Context,
+    status: 200 | 400 | 403 | 404 | 409 | 429,
+    p: Parameters<typeof page>[0],
+  ) => c.html(page(p), status);
 
   /** The signed-in user and their CSRF secret, or null. */
   const viewerOf = (c: Context): (Viewer & { user: User; sid: string }) | null => {
@@ -271,7 +302,7 @@ export function panelRoutes(deps: PanelDeps): Hono {
     // RFC 9111 §5.2.2.5: signed-in pages carry the user's data and the CSRF token: no caches.
     c.header('Cache-Control', 'no-store');
   };
-  for (const p of SESSION_PATHS) app.use(p, session);
+  for (const p of sessionPaths) app.use(p, session);
   const me = (c: Context) =>
     c.get('viewer' as never) as unknown as Viewer & { user: User; sid: string };
 
@@ -515,9 +546,15 @@ export function panelRoutes(deps: PanelDeps): Hono {
     }
   });
 
+  // ---- the page modules
+
+  const kit: PanelKit = { deps, render, me, form, notFound, source };
+  for (const x of pages) x.register(app, kit);
+
   // ---- pages still to come: listed in the nav, answered honestly
 
   const later = (path: string, title: string, cli: string, admin = false) =>
+    !pagePaths.includes(path) &&
     app.get(path, (c) => {
       const v = me(c);
       if (admin && v.role !== 'admin') return notFound(c, v);
