@@ -76,6 +76,7 @@ function env(o: Partial<PanelDeps> = {}): Env {
     panelRoutes({
       users,
       state,
+      call: () => Promise.reject(new Error('no route is called by these pages')),
       now: () => NOW,
       secure: true,
       clientAddress: () => '192.0.2.7',

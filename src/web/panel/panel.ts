@@ -24,7 +24,7 @@ import type { RolloverSummary } from '../../core/rollover/index.js';
 import type { Domain } from '../../store/domains.js';
 import type { StateStore } from '../../store/state.js';
 import type { User, UsersStore } from '../../store/users.js';
-import { BODY_LIMIT } from '../api/api.js';
+import { BODY_LIMIT, type RouteCaller } from '../api/api.js';
 import { generateFromPem } from '../api/handlers.js';
 import { Generate } from '../api/table.js';
 import { CSS, csrfField, page, type Html, type Viewer } from './layout.js';
@@ -49,6 +49,11 @@ const SESSION_PATHS = [
 
 export interface PanelDeps {
   users: UsersStore;
+  /**
+   * the JSON API's route logic (src/web/api/api.ts routeCaller): every change a page makes goes
+   * through it, so a form is validated, authorized and audited exactly as the API call is
+   */
+  call: RouteCaller;
   state: StateStore;
   now: () => Date;
   /** `status --json`'s entry for the domain (src/daemon/status.ts domainStatus) */
