@@ -22,6 +22,7 @@ import type { Observations } from '../core/rollover/index.js';
 import type { Domain } from '../store/domains.js';
 import { holderGone, processHolder as holder } from '../daemon/holder.js';
 import { hostName } from '../store/guard.js';
+import { withStoredSettings } from '../daemon/settings.js';
 import { statePathFor } from '../store/path.js';
 import { openState, type StateStore } from '../store/state.js';
 import { EXIT } from './exit.js';
@@ -147,7 +148,9 @@ function open(f: Flags, deps: RunDeps, read = false) {
       `No managed domains yet (${statePath} does not exist): danekeeper domain add DOMAIN`,
     );
   }
-  return { config, statePath, store: openState(statePath) };
+  // issue 11: an admin's settings in the panel (daneEnabled, the confirmation interval)
+  // override the INI file for the pass too (src/daemon/settings.ts, the API's own merge)
+  return { config: withStoredSettings(config, statePath), statePath, store: openState(statePath) };
 }
 
 /**

@@ -1,33 +1,16 @@
 /**
  * The server's settings as the API and the panel see them: the INI file's values (the
  * operator's file, never rewritten by the panel) overridden by what an admin set, kept in the
- * state database's settings table (migration 8).
+ * state database's settings table (migration 8). The merge itself is src/daemon/settings.ts,
+ * the same one the keep-secured pass applies, so what the panel shows is what the pass does.
  */
-import { daneEnabled, type ConfigFile } from '../../config/config.js';
+import type { ConfigFile } from '../../config/config.js';
+import { effectiveSettings } from '../../daemon/settings.js';
 import type { UsersStore } from '../../store/users.js';
-import type { ApiSettings, SettingsSource } from './handlers.js';
-
-/** The seed's default confirmation interval: 24 hours. */
-const DEFAULT_CONFIRMATION_HOURS = 24;
+import type { SettingsSource } from './handlers.js';
 
 export function storedSettings(users: UsersStore, config: () => ConfigFile): SettingsSource {
-  const read = (): ApiSettings => {
-    const c = config();
-    const hours =
-      c['ext-sslit']?.['dane-confirmation-interval-in-hours'] ?? DEFAULT_CONFIRMATION_HOURS;
-    const file: ApiSettings = {
-      daneEnabled: daneEnabled(c),
-      confirmationInterval: Math.round(hours * 3600),
-    };
-    const o = users.settings();
-    return {
-      daneEnabled: typeof o.daneEnabled === 'boolean' ? o.daneEnabled : file.daneEnabled,
-      confirmationInterval:
-        typeof o.confirmationInterval === 'number'
-          ? o.confirmationInterval
-          : file.confirmationInterval,
-    };
-  };
+  const read = () => effectiveSettings(config(), users.settings());
   return {
     read,
     change(patch, now) {
