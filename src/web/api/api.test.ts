@@ -12,7 +12,14 @@ import type { DomainSettings } from '../../store/domains.js';
 import { openState, type StateStore } from '../../store/state.js';
 import { openUsersStore, type UsersStore } from '../../store/users.js';
 import { makePki } from '../../../test/support/pki.js';
-import { apiRoutes, CSRF_HEADER, SESSION_COOKIE, type ApiDeps } from './api.js';
+import {
+  apiRoutes,
+  CSRF_HEADER,
+  PLAIN_SESSION_COOKIE,
+  SECURE_SESSION_COOKIE,
+  sessionCookieName,
+  type ApiDeps,
+} from './api.js';
 import { storedSettings } from './settings.js';
 import { ROUTES, type RouteSpec } from './table.js';
 import { DkError } from '../../core/errors.js';
@@ -335,7 +342,7 @@ describe('API authentication', () => {
         { sha256: s.sha256, user: 'alice', csrfSecret: s.csrfSecret, ttlMs: 3_600_000 },
         NOW,
       );
-      const cookie = `${SESSION_COOKIE}=${s.id}`;
+      const cookie = `${PLAIN_SESSION_COOKIE}=${s.id}`;
       const read = await req(e, null, 'GET', '/api/v1/domains/example.org', undefined, { cookie });
       assert.equal(read.status, 200);
       const before = e.snapshot();
@@ -366,6 +373,48 @@ describe('API authentication', () => {
       e.close();
     }
   });
+});
+
+describe('the session cookie: the name the panel sets, over TLS and over plain HTTP', () => {
+  it('one function names it for both faces: __Host-dk_session over TLS, dk_session over HTTP', () => {
+    assert.equal(sessionCookieName(true), '__Host-dk_session');
+    assert.equal(sessionCookieName(false), 'dk_session');
+  });
+
+  for (const secure of [true, false]) {
+    const name = secure ? SECURE_SESSION_COOKIE : PLAIN_SESSION_COOKIE;
+    const other = secure ? PLAIN_SESSION_COOKIE : SECURE_SESSION_COOKIE;
+    it(`served ${secure ? 'over TLS' : 'over plain HTTP'}: ${name} is the session, ${other} is not looked at`, async () => {
+      const e = env({ overrides: { secure } });
+      try {
+        const s = newSession();
+        e.users.createSession(
+          { sha256: s.sha256, user: 'alice', csrfSecret: s.csrfSecret, ttlMs: 3_600_000 },
+          NOW,
+        );
+        const read = (cookie: string) =>
+          req(e, null, 'GET', '/api/v1/domains/example.org', undefined, { cookie });
+        assert.equal((await read(`${name}=${s.id}`)).status, 200);
+        const wrong = await read(`${other}=${s.id}`);
+        assert.equal(wrong.status, 401);
+        assert.match(
+          ((await wrong.json()) as { error: { message: string } }).error.message,
+          /Authorization: Bearer TOKEN is required/,
+        );
+        const change = await req(
+          e,
+          null,
+          'POST',
+          '/api/v1/domains/example.org/disable-dane',
+          undefined,
+          { cookie: `${name}=${s.id}`, [CSRF_HEADER]: s.csrfSecret },
+        );
+        assert.equal(change.status, 200);
+      } finally {
+        e.close();
+      }
+    });
+  }
 });
 
 describe('API bad input: 4xx with a message, nothing written', () => {

@@ -22,8 +22,20 @@ import { ROUTES, type RouteSpec } from './table.js';
 
 /** RFC 9110 §15.5.14: what a panel form or an API call needs is far below this. */
 export const BODY_LIMIT = 64 * 1024;
-/** The panel's session cookie (RFC 6265bis §4.1.3.2: `__Host-` pins it to this host, path /). */
-export const SESSION_COOKIE = '__Host-dk_session';
+/** The panel's session cookie over TLS (RFC 6265bis §4.1.3.2: `__Host-` pins it to this host, path /). */
+export const SECURE_SESSION_COOKIE = '__Host-dk_session';
+/** ... and over plain HTTP, where a browser would refuse the `__Host-` name (it needs Secure). */
+export const PLAIN_SESSION_COOKIE = 'dk_session';
+
+/**
+ * The session cookie's name, for the panel that sets it and the API that reads it: one answer,
+ * so a panel page's call to the API carries the cookie the API looks for. RFC 6265bis
+ * §4.1.3.2: a `__Host-` cookie must be Secure, and browsers drop Secure cookies set over plain
+ * HTTP, so over plain HTTP (loopback) the name is unprefixed.
+ */
+export function sessionCookieName(secure: boolean): string {
+  return secure ? SECURE_SESSION_COOKIE : PLAIN_SESSION_COOKIE;
+}
 export const CSRF_HEADER = 'x-csrf-token';
 
 export interface ApiLogger {
@@ -35,6 +47,8 @@ export interface ApiDeps extends ApiServices {
   logger: ApiLogger;
   /** a panel session idles out after this long (ms) */
   sessionIdleMs?: number;
+  /** served over TLS: decides the session cookie's name (sessionCookieName); default false */
+  secure?: boolean;
   /**
    * the client's address for the audit log (the daemon knows the socket; behind a proxy it
    * decides what to trust); default: `unknown`
@@ -98,7 +112,7 @@ function principal(c: Context, deps: ApiDeps): { user: Principal; via: string } 
     if (!found) throw new ApiError(401, 'E_API_AUTH', 'The API token is not valid');
     return { user: found.user, via: 'token' };
   }
-  const cookie = getCookie(c, SESSION_COOKIE);
+  const cookie = getCookie(c, sessionCookieName(deps.secure ?? false));
   if (cookie !== undefined) {
     const s = deps.users.session(sha256Hex(cookie), now, deps.sessionIdleMs ?? 30 * 60_000);
     if (!s) throw new ApiError(401, 'E_API_AUTH', 'The session has ended: log in again');
