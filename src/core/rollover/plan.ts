@@ -346,17 +346,27 @@ class Planner {
       s.verified = true;
       s.previous = null;
       if (s.failure?.step === 'verify' || s.failure?.step === 'install') s.failure = null;
-      // The key of a rotation becomes the current one only now that it is live everywhere.
-      if (s.keys.next && cert.keyId === s.keys.next.id) {
-        s.keys.current = s.keys.next;
-        s.keys.next = null;
-      }
-      s.renewal.rotating = false;
       // RFC 9773 §4.1: renewalInfo is per certificate; the new one needs its own window.
       s.renewal.ariMoment = null;
       s.renewal.ariWindow = null;
       s.renewal.nextAriCheck = null;
       this.event('certificate-verified', `Certificate ${cert.id} is presented at every endpoint`);
+      // The key of a rotation becomes the current one only now that it is live everywhere
+      // (RFC 7671 §8.1). Only the rotation's own certificate ends the rotation: a same-key
+      // renewal verified after `renew --rotate-key` was taken leaves the rotation still to do.
+      if (s.keys.next && cert.keyId === s.keys.next.id) {
+        const was = s.keys.current;
+        s.keys.current = s.keys.next;
+        s.keys.next = null;
+        this.event(
+          'key-rotated',
+          `Key rotation done: ${s.keys.current.id} is now the current key${was ? ` (was ${was.id})` : ''}`,
+        );
+        // A rotation asked for while this one was under way starts now, with a new next key.
+        const queued = s.renewal.queuedRotations ?? 0;
+        s.renewal.rotating = queued > 0;
+        if (queued > 0) s.renewal.queuedRotations = queued - 1;
+      }
       return null;
     }
     const graceEnd =
@@ -630,9 +640,34 @@ export function plan(
   if (obs.request && s.failure && Date.parse(s.failure.retryAt) > nowMs) {
     s.failure = { ...s.failure, retryAt: iso(nowMs) };
   }
-  if (obs.request === 'renew') s.renewal.requested = 'renew';
+  if (obs.request === 'renew') {
+    p.event(
+      'renewal-requested',
+      s.renewal.requested === 'renew'
+        ? 'Renewal asked for (renew --force) again before the first was ordered: one new certificate serves both'
+        : 'Renewal asked for (renew --force): a new certificate is ordered',
+    );
+    s.renewal.requested = 'renew';
+  }
   // --rotate-key: renew now with the next key (published ahead, so usually confirmed already).
-  if (obs.request === 'rotate-key') s.renewal.rotating = true;
+  // A request that exited 0 is carried out exactly once: one taken while a rotation is under way
+  // is not merged into it (the key that rotation installs may be the one the person wants gone)
+  // but queued, and started once that rotation is verified (verify()).
+  if (obs.request === 'rotate-key') {
+    if (s.renewal.rotating) {
+      s.renewal.queuedRotations = (s.renewal.queuedRotations ?? 0) + 1;
+      p.event(
+        'renewal-requested',
+        `Key rotation asked for (renew --rotate-key) while one is under way: queued (${s.renewal.queuedRotations} queued); it starts once the one under way is verified live`,
+      );
+    } else {
+      s.renewal.rotating = true;
+      p.event(
+        'renewal-requested',
+        `Key rotation asked for (renew --rotate-key): ${s.keys.next ? `to the next key ${s.keys.next.id}` : 'a next key is made, published and confirmed first'}`,
+      );
+    }
+  }
   if (s.installed && s.verified) s.renewal = foldAri(s.renewal, obs, nowMs);
   return p.run();
 }

@@ -55,6 +55,11 @@ test('resting: only at rest, same settings, before the re-check and the until', 
     null,
   );
   assert.equal(resting({ ...s, renewal: { ...s.renewal, rotating: true } }, at(1000), 'k'), null);
+  // a `renew --rotate-key` queued behind a rotation (plan.ts) is a request still to carry out
+  assert.equal(
+    resting({ ...s, renewal: { ...s.renewal, queuedRotations: 1 } }, at(1000), 'k'),
+    null,
+  );
   assert.equal(
     resting(
       { ...s, intent: { kind: 'install', certId: 'example.org#c1', at: NOW } },

@@ -26,7 +26,7 @@ export function restMark(
 
 /**
  * The rest the state is in at `now`, or null when the domain must be observed: nothing in
- * progress (no intent, failure, pending certificate, request or rotation; the installed
+ * progress (no intent, failure, pending certificate, request, rotation or queued rotation; the installed
  * certificate verified), the same settings as when the rest was decided, and the re-check and
  * `until` still ahead. `until` is the renewal moment or the next renewalInfo check (RFC 9773
  * §4.3), whichever is first. A CA without renewalInfo leaves no next check: renewalInfo is then
@@ -45,6 +45,7 @@ export function resting(state: RolloverState | null, now: IsoTime, key: string):
     state.pending !== null ||
     state.renewal.requested !== null ||
     state.renewal.rotating ||
+    (state.renewal.queuedRotations ?? 0) > 0 ||
     !(t < Date.parse(r.recheckAt)) ||
     !(t < Date.parse(r.until))
   ) {

@@ -117,6 +117,12 @@ export interface RolloverState {
     requested: 'renew' | 'rotate-key' | null;
     /** the key rotation in progress: the pending/next certificate uses keys.next */
     rotating: boolean;
+    /**
+     * `renew --rotate-key` requests taken while a rotation was already in progress: each is one
+     * more rotation, started when the one before it is verified live (a request that exited 0 is
+     * carried out exactly once). Absent in states saved before it existed: 0.
+     */
+    queuedRotations?: number;
     /** RFC 9773 §4.2: the moment picked inside the window, and the window it was picked from */
     ariMoment: IsoTime | null;
     ariWindow: { start: IsoTime; end: IsoTime } | null;
@@ -250,7 +256,11 @@ export interface DomainEvent {
     | 'rolled-back'
     | 'failed'
     | 'republished'
-    | 'renewal-due';
+    | 'renewal-due'
+    /** `renew --force` / `--rotate-key` taken: started now, or queued behind a rotation */
+    | 'renewal-requested'
+    /** a key rotation verified live: the next key is the current one now */
+    | 'key-rotated';
   message: string;
 }
 
