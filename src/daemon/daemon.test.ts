@@ -225,6 +225,45 @@ describe('serve daemon (fake world)', () => {
     d = undefined;
   });
 
+  it('a renew request (API/panel) wakes the pass at once and reaches the planner; a domain held elsewhere keeps it queued', async () => {
+    const s = await setup();
+    d = s.daemon;
+    await until('idle', () => s.lines.some((l) => l.event === 'domain' && l.result === 'idle'));
+    const certs = s.world.certs.length;
+    // another process (a `danekeeper run`) holds the domain: the request waits for it
+    assert.ok(s.store.rollover.acquireLease('example.org', 'other:1', 60_000, new Date()));
+    const passes = s.lines.filter((l) => l.event === 'pass').length;
+    d.requestRenewal('example.org');
+    await until(
+      'a pass after the request',
+      () => s.lines.filter((l) => l.event === 'pass').length > passes,
+    );
+    assert.deepEqual(d.queuedRequests(), [{ domain: 'example.org', request: 'renew' }]);
+    assert.equal(s.world.certs.length, certs, 'nothing renewed under the other holder');
+    s.store.rollover.releaseLease('example.org', 'other:1');
+    // the pass interval is an hour: only the wake brings the next pass
+    d.scheduler.wake('pass');
+    await until('a new certificate', () => s.world.certs.length > certs, 10_000);
+    assert.deepEqual(d.queuedRequests(), []);
+    assert.ok(
+      s.lines.some(
+        (l) => l.event === 'renew-request' && l.domain === 'example.org' && l.result !== 'busy',
+      ),
+    );
+    await until('idle again', () =>
+      s.lines.some(
+        (l, i) =>
+          i > s.lines.findIndex((x) => x.event === 'renew-request' && x.result !== 'busy') &&
+          l.event === 'domain' &&
+          l.result === 'idle',
+      ),
+    );
+    const cert = s.world.certs.at(-1)!;
+    assert.equal(s.world.deployed, cert.id, 'the renewed certificate is installed');
+    await d.stop();
+    d = undefined;
+  });
+
   it('counts failures by domain and code', async () => {
     const world = new FakeWorld({ t: Date.now() });
     world.failNext.generateKey = new DkError('unavailable', 'E_TEST_DOWN', 'The test says no');

@@ -24,7 +24,7 @@ import {
   restingFacts,
   type DomainFacts,
 } from './metrics.js';
-import { runPass, type DomainOutcome, type DomainWorld } from './pass.js';
+import { runPass, type DomainOutcome, type DomainWorld, type Request } from './pass.js';
 import { Scheduler } from './scheduler.js';
 
 export interface DaemonOptions {
@@ -57,6 +57,16 @@ export interface Daemon {
   readonly metrics: DaemonMetrics;
   /** whether the store is readable now */
   health(): Health;
+  /**
+   * Asks for `request` on `domain` (the API's and the panel's renew): queued for the next
+   * pass, which is woken to run now rather than at its interval. The pass hands it to the
+   * planner exactly as `danekeeper renew --force` / `--rotate-key` does (runPass's request),
+   * and the planner persists it (renewal.requested). A request for a domain another process
+   * holds is kept for the pass after; one still queued when serve stops is logged as dropped.
+   */
+  requestRenewal(domain: string, request?: Request): void;
+  /** the requests not yet handed to a pass */
+  queuedRequests(): { domain: string; request: Request }[];
   /** finishes the current step and closes the store */
   stop(): Promise<void>;
 }
@@ -84,6 +94,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const { store, log } = o;
   const metrics = new DaemonMetrics(o.findings);
   let lastPass: string | null = null;
+  // renew requests from the API/panel, by domain (a later request for a domain replaces one
+  // not yet run: rotate-key after renew means the rotation)
+  const queued = new Map<string, Request>();
 
   const passJob = async ({ signal }: { signal: AbortSignal }): Promise<Date | null> => {
     const t0 = now();
@@ -140,13 +153,49 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       },
       close: () => world.close?.() ?? Promise.resolve(),
     };
-    const outcomes = await runPass({
+    const common = {
       store,
-      world: watched,
       now,
       holder: o.holder,
       ...(o.holderGone ? { holderGone: o.holderGone } : {}),
-    });
+    };
+    // The requests first, each as `renew DOMAIN --force` runs it (runPass with its request:
+    // a domain at rest is then observed, and the planner remembers the request); the world
+    // stays open for the regular pass that follows and closes it.
+    const asked = [...queued];
+    queued.clear();
+    const requested: DomainOutcome[] = [];
+    for (const [domain, request] of asked) {
+      if (signal.aborted) {
+        if (!queued.has(domain)) queued.set(domain, request);
+        continue;
+      }
+      try {
+        const r = await runPass({
+          ...common,
+          world: { ...watched, close: undefined },
+          domain,
+          request,
+        });
+        // another process holds the domain: ask again at the next pass, not never
+        if (r.some((x) => x.result === 'busy') && !queued.has(domain)) queued.set(domain, request);
+        requested.push(...r);
+        log.info(
+          { event: 'renew-request', domain, request, result: r[0]?.result ?? null },
+          `${request} request for ${domain} handed to the pass`,
+        );
+      } catch (e) {
+        if (!isDkError(e)) throw e;
+        // the domain was removed since the request: nothing to renew
+        log.warn({ event: 'renew-request', domain, request, error: { code: e.code } }, e.message);
+      }
+    }
+    const regular = await runPass({ ...common, world: watched });
+    // a domain passed twice (its request, then the regular pass): its last outcome stands
+    const outcomes = [
+      ...requested.filter((r) => !regular.some((x) => x.domain === r.domain)),
+      ...regular,
+    ];
     const end = now();
     const facts: DomainFacts[] = [];
     for (const r of outcomes) {
@@ -250,9 +299,20 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     scheduler,
     metrics,
     health,
+    requestRenewal(domain, request = 'renew') {
+      queued.set(domain, request);
+      scheduler.wake('pass');
+    },
+    queuedRequests: () => [...queued].map(([domain, request]) => ({ domain, request })),
     stop: () =>
       (stopped ??= (async () => {
         await scheduler.stop();
+        if (queued.size > 0) {
+          log.warn(
+            { event: 'renew-dropped', domains: [...queued.keys()] },
+            'renew requests not yet run are dropped: ask again after the restart',
+          );
+        }
         store.close();
         log.info({ event: 'stopped' }, 'stopped');
       })()),
