@@ -256,10 +256,13 @@ async function pass(
         r.result === 'waiting' && r.waitingFor !== 'backend' && r.waitingFor !== 'retry'
           ? unreadable.get(r.domain)
           : undefined;
-      if (troubled(r) || meanwhile) {
+      // `renew`: a domain another pass holds never saw the request (it is handed to this pass
+      // only), so it was not taken: exit 0 would claim a renewal or rotation no one will do
+      const notTaken = one !== undefined && r.result === 'busy';
+      if (troubled(r) || meanwhile || notTaken) {
         failed = true;
         io.err(
-          `danekeeper: ${outcomeLine(r)}${meanwhile ? `; meanwhile the DNS backend cannot be read at ${meanwhile.join('; ')}: check [dns] server = and tsig-key-file` : ''}`,
+          `danekeeper: ${outcomeLine(r)}${meanwhile ? `; meanwhile the DNS backend cannot be read at ${meanwhile.join('; ')}: check [dns] server = and tsig-key-file` : ''}${notTaken ? `; the request was not taken: run \`danekeeper renew ${r.domain}${one.request === 'rotate-key' ? ' --rotate-key' : one.request === 'renew' ? ' --force' : ''}\` again once it is done` : ''}`,
         );
       } else if (!f.json) io.out(outcomeLine(r));
     }
