@@ -1,0 +1,231 @@
+/**
+ * The panel's Settings page (issue 11 item 2, "Settings (admin)"; seed plesk-dane-guide's
+ * panel.ini keys `[ext-sslit] dane-confirmation-interval-in-hours` and `daneEnabled`): what the
+ * API's settings routes read and change (`GET`/`PUT /v1/settings`, stored over the INI file's
+ * values), what else the API reports read-only, and the accounts. A customer gets the same 404
+ * as for a missing page: the page's existence is the admin's business.
+ */
+import type { Context } from 'hono';
+import { html } from 'hono/html';
+import { authorize } from '../../auth/authz.js';
+import { SettingsChange } from '../api/table.js';
+import { callFailure, type PageStatus } from './call-error.js';
+import { csrfField, type Html } from './layout.js';
+import type { PanelPage } from './panel.js';
+
+/** `GET /v1/settings` (api/settings.ts); any further keys are shown read-only as they come. */
+interface SettingsView {
+  daneEnabled: boolean;
+  /** seconds */
+  confirmationInterval: number;
+  [key: string]: unknown;
+}
+
+/** the API's bounds (seconds), for a message in the form's unit */
+const INTERVAL = SettingsChange.shape.confirmationInterval.unwrap();
+
+const EDITABLE = new Set(['daneEnabled', 'confirmationInterval']);
+
+/** Seconds as the INI file's hours (decimals allowed there, so here too). */
+export const hoursOf = (seconds: number) => String(Math.round((seconds / 3600) * 10_000) / 10_000);
+
+/**
+ * The form's hours as the API's seconds; null when it is not a number of hours at all (the
+ * range is the API's to judge: SettingsChange in table.ts).
+ */
+export function secondsOf(hours: string): number | null {
+  const t = hours.trim();
+  if (!/^[0-9]+(\.[0-9]+)?$/.test(t)) return null;
+  return Math.round(Number(t) * 3600);
+}
+
+const shown = (v: unknown): string =>
+  v === null || v === undefined
+    ? '—'
+    : typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean'
+      ? String(v)
+      : JSON.stringify(v);
+
+export const settingsPage: PanelPage = {
+  paths: ['/settings'],
+  register(app, kit) {
+    const read = (c: Context) =>
+      kit.deps.call('GET /v1/settings', {
+        user: kit.me(c).user,
+        source: kit.source(c),
+      }) as Promise<SettingsView>;
+
+    const view = async (
+      c: Context,
+      status: 200 | PageStatus,
+      o: {
+        form?: { daneEnabled: boolean; hours: string };
+        error?: { field: 'interval' | 'form'; message: string };
+        done?: string;
+      } = {},
+    ) => {
+      const v = kit.me(c);
+      let s: SettingsView | null = null;
+      let readError: string | null = null;
+      try {
+        s = await read(c);
+      } catch (e) {
+        readError = callFailure(e).message;
+      }
+      const f = o.form ?? {
+        daneEnabled: s?.daneEnabled ?? true,
+        hours: s ? hoursOf(s.confirmationInterval) : '',
+      };
+      const err = o.error;
+      const others = s ? Object.entries(s).filter(([k]) => !EDITABLE.has(k)) : [];
+      // The accounts: no API route lists them yet, so the store is read here behind the same
+      // authorize() rule a `GET /v1/users` would apply.
+      const users = authorize(v.user, 'users.read') ? kit.deps.users.users() : [];
+      const body: Html = html`${o.done ? html`<p class="note" role="status">${o.done}</p>` : ''}
+        ${readError ? html`<p class="error" role="alert">${readError}</p>` : ''}
+        ${
+          err?.field === 'form'
+            ? html`<p class="error" role="alert" id="settings-error">${err.message}</p>`
+            : ''
+        }
+        <h2>DANE</h2>
+        <form method="post" action="/settings">
+          ${csrfField(v.csrf)}
+          <p>
+            <input
+              type="checkbox"
+              id="settings-dane"
+              name="daneEnabled"
+              value="on"
+              ${f.daneEnabled ? html`checked` : ''}
+              aria-describedby="settings-dane-hint"
+            />
+            <label for="settings-dane">DANE support offered (daneEnabled)</label>
+          </p>
+          <p id="settings-dane-hint">
+            Off: the “DANE support” checkbox is hidden from everyone and the API refuses to turn
+            DANE on; domains that have it keep it.
+          </p>
+          <label for="settings-interval">Confirmation interval (hours)</label>
+          <p id="settings-interval-hint">
+            How long new TLSA records must be served by every nameserver before a certificate that
+            relies on them is installed (dane-confirmation-interval-in-hours; default 24). The wait
+            is never shorter than twice the records' TTL.
+          </p>
+          ${
+            err?.field === 'interval'
+              ? html`<p class="error" role="alert" id="settings-interval-error">${err.message}</p>`
+              : ''
+          }
+          <input
+            id="settings-interval"
+            name="hours"
+            inputmode="decimal"
+            value="${f.hours}"
+            required
+            aria-describedby="settings-interval-hint${
+              err?.field === 'interval' ? ' settings-interval-error' : ''
+            }"
+            ${err?.field === 'interval' ? html`aria-invalid="true"` : ''}
+          />
+          <p><button type="submit">Save</button></p>
+        </form>
+        <h2>From the configuration</h2>
+        ${
+          others.length
+            ? html`<dl>
+                ${others.map(
+                  ([k, x]) =>
+                    html`<dt>${k}</dt>
+                      <dd>${shown(x)}</dd>`,
+                )}
+              </dl>`
+            : html`<p>
+                The ACME CA, the DNS backend and the notification address are set in the
+                configuration file (<code>[acme]</code>, <code>[dns]</code>, <code>[notify]</code>);
+                the API does not report them yet.
+              </p>`
+        }
+        <h2>Users</h2>
+        ${
+          users.length
+            ? html`<table>
+                <caption class="visually-hidden">
+                  The panel's accounts
+                </caption>
+                <thead>
+                  <tr>
+                    <th scope="col">Name</th>
+                    <th scope="col">Role</th>
+                    <th scope="col">Domains</th>
+                    <th scope="col">Since</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  ${users.map(
+                    (u) =>
+                      html`<tr>
+                        <th scope="row">${u.name}</th>
+                        <td>${u.role}</td>
+                        <td>${u.role === 'admin' ? 'all' : u.domains.join(', ') || '—'}</td>
+                        <td><time datetime="${u.createdAt}">${u.createdAt}</time></td>
+                      </tr>`,
+                  )}
+                </tbody>
+              </table>`
+            : html`<p>No users.</p>`
+        }
+        <p>
+          Add or remove users with
+          <code>danekeeper user add NAME --role customer --domain D --password-file F</code> and
+          <code>danekeeper user remove NAME</code>; the panel cannot change accounts yet.
+        </p>`;
+      return kit.render(c, status, {
+        title: 'Settings',
+        viewer: v,
+        current: '/settings',
+        body,
+      });
+    };
+
+    app.get('/settings', (c) => {
+      const v = kit.me(c);
+      if (!authorize(v.user, 'settings.read')) return kit.notFound(c, v);
+      return view(c, 200);
+    });
+
+    app.post('/settings', async (c) => {
+      const v = kit.me(c);
+      if (!authorize(v.user, 'settings.change')) return kit.notFound(c, v);
+      const f = await kit.form(c);
+      const form = { daneEnabled: f.daneEnabled === 'on', hours: f.hours ?? '' };
+      const seconds = secondsOf(form.hours);
+      if (seconds === null) {
+        return view(c, 400, {
+          form,
+          error: {
+            field: 'interval',
+            message: 'The confirmation interval must be a number of hours, such as 24 or 0.5.',
+          },
+        });
+      }
+      try {
+        await kit.deps.call('PUT /v1/settings', {
+          user: v.user,
+          body: { daneEnabled: form.daneEnabled, confirmationInterval: seconds },
+          source: kit.source(c),
+        });
+      } catch (e) {
+        const fail = callFailure(e);
+        // The body has two fields and only the interval can be out of range.
+        const field = /confirmationInterval/.test(fail.message) ? 'interval' : 'form';
+        const message =
+          field === 'interval'
+            ? `The confirmation interval must be from ${hoursOf(INTERVAL.minValue ?? 0)} to ${hoursOf(INTERVAL.maxValue ?? 0)} hours (${fail.message}).`
+            : fail.message;
+        return view(c, fail.status, { form, error: { field, message } });
+      }
+      return view(c, 200, { done: 'Settings saved.' });
+    });
+  },
+};
