@@ -39,6 +39,7 @@ export const targets = {
       {
         mutate: [`src/core/dane/verify.ts:${lines}`],
         tests: [
+          'src/core/dane/verify-mutants2.test.ts',
           'src/core/dane/verify-mutants.test.ts',
           'src/core/dane/names-mutants.test.ts',
           'src/core/dane/verify.test.ts',
