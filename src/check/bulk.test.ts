@@ -15,6 +15,8 @@ import { makePki, tempDir } from '../../test/support/pki.js';
 import { parseDomainList, runBulk, sharedCertReader, type BulkResult } from './bulk.js';
 import { checkDomain, exitStatus, type CheckDeps } from './check.js';
 import { probePool } from './probe-pool.js';
+import { judgeChain } from './check.js';
+import { judgeMemo } from './verify-memo.js';
 
 let chain: Cert[];
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -194,6 +196,96 @@ test('every domain gets the report checkDomain gives it alone; each MX address i
   assert.equal(summary.done, summary.total);
   // 40 domains share the hosters' A and TLSA answers (the AAAA denial has no TTL here)
   assert.ok(shared.stats.hits + shared.stats.joined >= 2 * 38, JSON.stringify(shared.stats));
+});
+
+test('DANE-TA through the shared judgement: each domain its own verdict by its next-hop domain (RFC 7672 §3.2.2), each equal to checkDomain alone', async () => {
+  // one MX host with a 2 1 1 of the intermediate; the leaf names mx1.hoster.test only, so it
+  // passes for the domain mx1.hoster.test (its next-hop domain) and fails for the others
+  const d: Record<string, StaticEntry> = {
+    'mx3.hoster.test/A': { records: ['192.0.2.9'] },
+    'mx3.hoster.test/AAAA': {},
+    '_25._tcp.mx3.hoster.test/TLSA': { records: [parseTlsa(`2 1 1 ${sha(chain[1]!.spki)}`)] },
+  };
+  const list = ['ta0.example', 'mx1.hoster.test', 'ta1.example', 'ta2.example'];
+  for (const n of list)
+    d[`${n}/MX`] = { records: [{ preference: 10, exchange: 'mx3.hoster.test' }] };
+  // DANE-TA checks dates: a moment inside the leaf's validity
+  const now = () => new Date(chain[0]!.notBefore.getTime() + 3_600_000);
+  const memo = judgeMemo(judgeChain);
+  const parseCert = sharedCertReader();
+  const { results } = await bulk(
+    list.join('\n'),
+    {
+      resolver: new CachingResolver(new StaticResolver(d)),
+      probe: probePool(fakeProbe().probe).probe,
+      parseCert,
+      judgeChain: memo.judge,
+      now,
+    },
+    { concurrency: 4 },
+  );
+  const verdicts: Record<string, string> = {};
+  for (const r of results) {
+    assert.equal(r.kind, 'report');
+    if (r.kind !== 'report') continue;
+    verdicts[r.entry.text] = r.report.verdict;
+    const alone = await checkDomain(
+      r.entry.text,
+      {
+        resolver: new StaticResolver(d),
+        probe: fakeProbe().probe,
+        now,
+        validating: { validating: true, summary: 'validates' },
+      },
+      OPTS,
+    );
+    assert.deepEqual(r.report, alone, r.entry.text);
+  }
+  assert.deepEqual(verdicts, {
+    'ta0.example': 'failed',
+    'mx1.hoster.test': 'verified',
+    'ta1.example': 'failed',
+    'ta2.example': 'failed',
+  });
+  // one chain, one RRset: a judgement per next-hop domain, each asked once
+  assert.deepEqual(memo.stats, { asked: 4, made: 4 });
+  // the same domains again (the same certificates, the RRset anew): nothing judged afresh
+  await bulk(list.join('\n'), {
+    resolver: new CachingResolver(new StaticResolver(d)),
+    probe: probePool(fakeProbe().probe).probe,
+    parseCert,
+    judgeChain: memo.judge,
+    now,
+  });
+  assert.deepEqual(memo.stats, { asked: 8, made: 4 });
+});
+
+test('DANE-EE through the shared judgement: many domains on one MX host, one judgement', async () => {
+  const memo = judgeMemo(judgeChain);
+  const { results } = await bulk(names().join('\n'), {
+    resolver: new CachingResolver(new StaticResolver(world())),
+    probe: probePool(fakeProbe().probe).probe,
+    parseCert: sharedCertReader(),
+    judgeChain: memo.judge,
+  });
+  for (const r of results) {
+    if (r.kind !== 'report') continue;
+    const alone = await checkDomain(
+      r.entry.text,
+      {
+        resolver: new StaticResolver(world()),
+        probe: fakeProbe().probe,
+        now: () => NOW,
+        validating: { validating: true, summary: 'validates' },
+      },
+      OPTS,
+    );
+    assert.deepEqual(r.report, alone, r.entry.text);
+  }
+  // 20 domains on mx1, 20 on mx2, nomx.example: each a next-hop domain of its own, but a
+  // DANE-EE(3) RRset checks no names (RFC 7672 §3.1.1): one judgement per chain and RRset —
+  // mx1's and nomx.example's (the same chain, the same record) and mx2's
+  assert.deepEqual(memo.stats, { asked: 41, made: 2 });
 });
 
 test('never more than the set number of connections to one address, however many names it serves', async () => {

@@ -15,7 +15,7 @@ import {
   type CheckVerdict,
   type CheckWarning,
 } from '../core/checks/index.js';
-import { verifyDane } from '../core/dane/index.js';
+import { verifyDane, type DaneInput } from '../core/dane/index.js';
 import { isDkError } from '../core/errors.js';
 import { formatRdata, tlsaOwner, type TlsaRecord } from '../core/tlsa/index.js';
 import { certFromDer, certLabel, type Cert } from '../core/x509/index.js';
@@ -36,6 +36,12 @@ export interface CheckDeps {
    * to many domains and reads each certificate once (bulk.ts, sharedCertReader).
    */
   parseCert?: (der: Buffer, label: string) => Cert;
+  /**
+   * Judges a presented chain against a TLSA RRset; default judgeChain. `check --file` hands
+   * one probe result and one RRset to many domains and judges each combination once
+   * (verify-memo.ts).
+   */
+  judgeChain?: (input: DaneInput) => ChainJudgement;
 }
 
 export interface CheckOptions {
@@ -68,6 +74,17 @@ const mxText = (x: never) => {
 };
 const tlsaText = (x: never) => formatRdata(x as TlsaRecord);
 
+/** SHA-256 of each certificate's SPKI, hashed once however many reports show the certificate. */
+const spkiDigests = new WeakMap<Cert, string>();
+function spkiSha256(c: Cert): string {
+  let d = spkiDigests.get(c);
+  if (d === undefined) {
+    d = createHash('sha256').update(c.spki).digest('hex');
+    spkiDigests.set(c, d);
+  }
+  return d;
+}
+
 function chainEntries(
   chain: Cert[],
   matched: { record: string; depth: number } | null,
@@ -79,9 +96,46 @@ function chainEntries(
     notBefore: c.notBefore.toISOString(),
     notAfter: c.notAfter.toISOString(),
     keyType: c.keyType,
-    spkiSha256: createHash('sha256').update(c.spki).digest('hex'),
+    spkiSha256: spkiSha256(c),
     match: matched && matched.depth === depth ? matched.record : null,
   }));
+}
+
+/** What a presented chain means against a TLSA RRset: the part of an address's report made from it. */
+export interface ChainJudgement {
+  verdict: AddressReport['verdict'];
+  matched: AddressReport['matched'];
+  chain: ChainEntry[];
+  inUse: AddressReport['inUse'];
+  reasons: string[];
+}
+
+/**
+ * The DANE verdict on one presented chain (verifyDane), with the chain and the records in use
+ * as the report shows them. Pure: the same input gives an equal judgement.
+ */
+export function judgeChain(input: DaneInput): ChainJudgement {
+  const { records, chain } = input;
+  const r = verifyDane(input);
+  const matched = r.matched
+    ? { record: formatRdata(r.matched.record), depth: r.matched.depth }
+    : null;
+  // A record the verifier accepted is in use even where in-use.ts would not look (a PKIX-TA
+  // root from the trust store, outside SMTP).
+  const inUse = records
+    .flatMap((rec, i) => {
+      const d = inUseDepth(rec, chain) ?? (r.records[i]!.matched ? r.records[i]!.depth : null);
+      return d === null ? [] : [{ record: formatRdata(rec), depth: d }];
+    })
+    // by depth, then text: not the RRset's order of the moment (RFC 2181 §5)
+    .sort((x, y) => x.depth - y.depth || cmp(x.record, y.record));
+  return {
+    verdict: r.verdict === 'no-dane' ? 'no-dane' : r.verdict,
+    matched,
+    chain: chainEntries(chain, matched),
+    inUse,
+    reasons: r.reasons,
+  };
 }
 
 interface HostInput {
@@ -343,7 +397,7 @@ class Checker {
       out.verdict = 'no-dane';
       return out;
     }
-    const r = verifyDane({
+    const j = (this.deps.judgeChain ?? judgeChain)({
       records,
       chain,
       names,
@@ -351,21 +405,11 @@ class Checker {
       mode: this.opts.port === 25 ? 'smtp' : 'generic',
       trustStore: this.deps.trustStore,
     });
-    out.matched = r.matched
-      ? { record: formatRdata(r.matched.record), depth: r.matched.depth }
-      : null;
-    out.chain = chainEntries(chain, out.matched);
-    // A record the verifier accepted is in use even where in-use.ts would not look (a PKIX-TA
-    // root from the trust store, outside SMTP).
-    out.inUse = records
-      .flatMap((rec, i) => {
-        const d = inUseDepth(rec, chain) ?? (r.records[i]!.matched ? r.records[i]!.depth : null);
-        return d === null ? [] : [{ record: formatRdata(rec), depth: d }];
-      })
-      // by depth, then text: not the RRset's order of the moment (RFC 2181 §5)
-      .sort((x, y) => x.depth - y.depth || cmp(x.record, y.record));
-    out.verdict = r.verdict === 'no-dane' ? 'no-dane' : r.verdict;
-    out.reasons.push(...r.reasons);
+    out.matched = j.matched;
+    out.chain = j.chain;
+    out.inUse = j.inUse;
+    out.verdict = j.verdict;
+    out.reasons.push(...j.reasons);
     return out;
   }
 

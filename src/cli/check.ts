@@ -11,7 +11,8 @@ import {
   type BulkResult,
   type BulkSummary,
 } from '../check/bulk.js';
-import { checkDomain, checkService, exitStatus } from '../check/check.js';
+import { checkDomain, checkService, exitStatus, judgeChain } from '../check/check.js';
+import { judgeMemo } from '../check/verify-memo.js';
 import { probePool } from '../check/probe-pool.js';
 import { CachingResolver } from '../io/dns/cache.js';
 import { TcpPipeline } from '../io/dns/pipeline.js';
@@ -321,6 +322,7 @@ export async function runCheckFile(
     now,
     validating: proof,
     parseCert: sharedCertReader(),
+    judgeChain: judgeMemo(judgeChain).judge,
   };
   const check = {
     port: 25,
