@@ -26,6 +26,13 @@ label { display: block; margin-top: 0.5rem; font-weight: 600; }
 input, textarea, button { font: inherit; }
 textarea { width: 100%; min-height: 12rem; }
 button { padding: 0.3rem 0.8rem; }
+fieldset { margin: 1rem 0; border: 1px solid #ccc; }
+legend { font-weight: 700; }
+.check { display: flex; gap: 0.4rem; align-items: baseline; margin-top: 0.4rem; }
+.check label { display: inline; margin: 0; font-weight: 400; }
+.hint { color: #404040; margin: 0.2rem 0 0; }
+.steps li { margin: 0.2rem 0; }
+form + form { margin-top: 1rem; }
 a:focus-visible, button:focus-visible, input:focus-visible, textarea:focus-visible {
   outline: 3px solid #f0a500; outline-offset: 2px;
 }
@@ -64,6 +71,8 @@ export function page(o: {
   viewer: Viewer | null;
   current?: string;
   body: Html;
+  /** same-origin script files (CSP script-src 'self'), loaded deferred; never inline */
+  scripts?: string[];
 }): Html {
   const nav = o.viewer
     ? html`<nav aria-label="Main">
@@ -92,6 +101,7 @@ export function page(o: {
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>${o.title} · danekeeper</title>
         <link rel="stylesheet" href="/panel.css" />
+        ${(o.scripts ?? []).map((src) => html`<script src="${src}" defer></script>`)}
       </head>
       <body>
         <a class="skip" href="#main">Skip to the content</a>

@@ -434,11 +434,11 @@ describe('panel pages', () => {
       const b = new Browser(e);
       await b.login('alice', 'alice-pass-123');
       const { text } = await b.get('/domains/example.org');
-      assert.match(text, /<dt>Phase<\/dt>\s*<dd>idle<\/dd>/);
+      assert.match(text, /<dt>Phase<\/dt>\s*<dd id="progress-phase">idle<\/dd>/);
       assert.match(text, /2027-01-30T00:00:00Z/);
       assert.match(text, /_25\._tcp\.mail\.example\.org\./);
       assert.match(text, /ns1\.example\.org/);
-      assert.match(text, /records-published<\/strong>:\s*published 3 1 1/);
+      assert.match(text, /<td>TLSA records published<\/td>\s*<td>published 3 1 1<\/td>/);
     } finally {
       e.close();
     }
@@ -505,7 +505,12 @@ describe('panel pages', () => {
         assert.doesNotMatch(csp, /unsafe-inline/, p);
         assert.match(csp, /default-src 'none'/, p);
         assert.equal(res.headers.get('referrer-policy'), 'no-referrer', p);
-        assert.doesNotMatch(text, /<script/, p);
+        assert.doesNotMatch(csp, /script-src (?!'self';)/, p);
+        // scripts only as same-origin files, never inline (CSP script-src 'self')
+        for (const m of text.matchAll(/<script\b([^>]*)>([\s\S]*?)<\/script>/g)) {
+          assert.match(m[1]!, /src="\/progress\.js"/, p);
+          assert.equal(m[2], '', p);
+        }
       }
       const css = await b.get('/panel.css');
       assert.match(css.res.headers.get('content-type') ?? '', /text\/css/);

@@ -16,18 +16,23 @@ import { deleteCookie, getCookie, setCookie } from 'hono/cookie';
 import { html } from 'hono/html';
 import { secureHeaders } from 'hono/secure-headers';
 import { randomBytes } from 'node:crypto';
-import { authorize, visibleDomains } from '../../auth/authz.js';
+import { visibleDomains } from '../../auth/authz.js';
 import { checkPassword, LoginLimiter } from '../../auth/login.js';
 import { newSession, safeEqual, sha256Hex } from '../../auth/tokens.js';
 import { isDkError } from '../../core/errors.js';
-import type { RolloverSummary } from '../../core/rollover/index.js';
 import type { Domain } from '../../store/domains.js';
 import type { StateStore } from '../../store/state.js';
 import type { User, UsersStore } from '../../store/users.js';
 import { BODY_LIMIT, type RouteCaller } from '../api/api.js';
 import { generateFromPem } from '../api/handlers.js';
 import { Generate } from '../api/table.js';
+import { badge, badgeHtml, statusOf as readStatus, type StatusView } from './domain-common.js';
+import { domainAddPage } from './domain-add.js';
+import { domainPage } from './domain-page.js';
+import { PROGRESS_JS } from './domain-progress-script.js';
 import { CSS, csrfField, page, type Html, type Viewer } from './layout.js';
+
+export { badge } from './domain-common.js';
 
 export const SECURE_COOKIE = '__Host-dk_session';
 export const PLAIN_COOKIE = 'dk_session';
@@ -35,7 +40,7 @@ export const PLAIN_COOKIE = 'dk_session';
 export const LOGIN_CSRF_COOKIE = 'dk_login_csrf';
 export const PAGE_SIZE = 20;
 /** the panel's paths; anything else is left to the app it is mounted in (`/api`, `/healthz`) */
-const OPEN_PATHS = ['/login', '/panel.css'];
+const OPEN_PATHS = ['/login', '/panel.css', '/progress.js'];
 const SESSION_PATHS = [
   '/',
   '/logout',
@@ -66,34 +71,22 @@ export interface PanelDeps {
   /** and idles out after this long (ms); default 30 min */
   sessionIdleMs?: number;
   clientAddress?: (c: Context) => string;
+  /**
+   * the server's daneEnabled now (settings.read().daneEnabled: the INI file overridden by the
+   * Settings page). Absent: false, so an unwired panel never offers DANE (seed: daneEnabled =
+   * false hides the checkbox from everyone).
+   */
+  daneEnabled?: () => boolean;
 }
 
-type Badge = 'verified' | 'waiting' | 'failing' | 'off';
-type StatusView = Partial<RolloverSummary> & { error?: { code: string; message: string } };
-
-/** The list's badge from `status --json` data. */
-export function badge(d: Domain, s: StatusView | null): Badge {
-  if (!d.dane) return 'off';
-  if (!s || s.error || s.failure) return 'failing';
-  if (s.certificate?.verified && s.waitingFor == null) return 'verified';
-  return 'waiting';
-}
-
-const BADGE_TEXT: Record<Badge, string> = {
-  verified: 'DANE verified',
-  waiting: 'waiting',
-  failing: 'failing',
-  off: 'DANE off',
-};
-
-const badgeHtml = (b: Badge) => html`<span class="badge badge-${b}">${BADGE_TEXT[b]}</span>`;
+export type RenderStatus = 200 | 400 | 403 | 404 | 409 | 429;
 
 /** What a page module (src/web/panel/*-page.ts) gets to render and to guard its routes. */
 export interface PanelKit {
   deps: PanelDeps;
   render(
     c: Context,
-    status: 200 | 400 | 403 | 404 | 409 | 429,
+    status: RenderStatus,
     p: Parameters<typeof page>[0],
   ): Response | Promise<Response>;
   /** the signed-in viewer (every path a page declares is behind the session check) */
@@ -126,6 +119,9 @@ export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): 
     contentSecurityPolicy: {
       defaultSrc: ["'none'"],
       styleSrc: ["'self'"],
+      // the progress script (/progress.js) and its polling of progress.json; never inline
+      scriptSrc: ["'self'"],
+      connectSrc: ["'self'"],
       imgSrc: ["'self'"],
       formAction: ["'self'"],
       baseUri: ["'none'"],
@@ -145,11 +141,8 @@ export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): 
   const sessionPaths = [...new Set([...SESSION_PATHS, ...pagePaths])];
   for (const p of [...OPEN_PATHS, ...sessionPaths]) app.use(p, headers, limit);
 
-  const render = (
-    c: Context,
-    status: 200 | 400 | 403 | 404 | 409 | 429,
-    p: Parameters<typeof page>[0],
-  ) => c.html(page(p), status);
+  const render = (c: Context, status: RenderStatus, p: Parameters<typeof page>[0]) =>
+    c.html(page(p), status);
 
   /** The signed-in user and their CSRF secret, or null. */
   const viewerOf = (c: Context): (Viewer & { user: User; sid: string }) | null => {
@@ -192,6 +185,12 @@ export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): 
   app.get('/panel.css', (c) =>
     c.body(CSS, 200, {
       'content-type': 'text/css; charset=utf-8',
+      'cache-control': 'max-age=3600',
+    }),
+  );
+  app.get('/progress.js', (c) =>
+    c.body(PROGRESS_JS, 200, {
+      'content-type': 'text/javascript; charset=utf-8',
       'cache-control': 'max-age=3600',
     }),
   );
@@ -335,14 +334,7 @@ export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): 
 
   // ---- domains
 
-  const statusOf = async (d: Domain): Promise<StatusView | null> => {
-    try {
-      return ((await deps.status(d)) ?? null) as StatusView | null;
-    } catch (e) {
-      if (!isDkError(e)) throw e;
-      return { error: { code: e.code, message: e.message } };
-    }
-  };
+  const statusOf = (d: Domain): Promise<StatusView | null> => readStatus(deps.status, d);
 
   app.get('/domains', async (c) => {
     const v = me(c);
@@ -360,7 +352,8 @@ export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): 
       title: 'Domains',
       viewer: v,
       current: '/domains',
-      body: html`<form method="get" action="/domains" role="search">
+      body: html`<p><a href="/domains/add">Add a domain</a></p>
+        <form method="get" action="/domains" role="search">
           <label for="q">Search domains</label>
           <input id="q" name="q" type="search" value="${q}" />
           <button type="submit">Search</button>
@@ -398,93 +391,6 @@ export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): 
             ${n < pages ? html` · <a href="${link(n + 1)}" rel="next">Next</a>` : ''}
           </p>
         </nav>`,
-    });
-  });
-
-  app.get('/domains/:name', async (c) => {
-    const v = me(c);
-    const name = c.req.param('name').toLowerCase().replace(/\.$/, '');
-    const d = deps.state.domains.get(name);
-    // Another customer's domain answers exactly like a missing one: nothing tells it exists.
-    if (!d || !authorize(v.user, 'domain.read', d.name)) return notFound(c, v);
-    const s = await statusOf(d);
-    const events = deps.state.events.list({ domain: d.name, limit: 50 });
-    const cert = s?.certificate ?? null;
-    return render(c, 200, {
-      title: d.name,
-      viewer: v,
-      current: '/domains',
-      body: html`<p>${badgeHtml(badge(d, s))}</p>
-        ${s?.error ? html`<p class="error" role="alert">${s.error.message}</p>` : ''}
-        ${s?.hint ? html`<p class="note">${s.hint}</p>` : ''}
-        <h2>Phase</h2>
-        <dl>
-          <dt>Phase</dt>
-          <dd>${s?.phase ?? 'unknown'}</dd>
-          <dt>Waiting for</dt>
-          <dd>${s?.waitingFor ?? 'nothing'}</dd>
-          <dt>Until</dt>
-          <dd>${s?.until ? html`<time datetime="${s.until}">${s.until}</time>` : '—'}</dd>
-          <dt>Next</dt>
-          <dd>${s?.next ?? '—'}</dd>
-        </dl>
-        <h2>Certificate</h2>
-        ${
-          cert
-            ? html`<dl>
-                <dt>Serial</dt>
-                <dd><code>${cert.serial}</code></dd>
-                <dt>Valid from</dt>
-                <dd><time datetime="${cert.notBefore}">${cert.notBefore}</time></dd>
-                <dt>Valid until</dt>
-                <dd><time datetime="${cert.notAfter}">${cert.notAfter}</time></dd>
-                <dt>Verified live</dt>
-                <dd>${cert.verified ? 'yes' : 'no'}</dd>
-              </dl>`
-            : html`<p>No certificate installed yet.</p>`
-        }
-        <h2>TLSA records</h2>
-        ${
-          s?.tlsa?.length
-            ? html`<table>
-                <thead>
-                  <tr>
-                    <th scope="col">Owner</th>
-                    <th scope="col">Record</th>
-                    <th scope="col">Role</th>
-                    <th scope="col">Served by</th>
-                    <th scope="col">Not served by</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${s.tlsa.map(
-                    (t) =>
-                      html`<tr>
-                        <td><code>${t.owner}</code></td>
-                        <td><code>${String(t.rdata)}</code></td>
-                        <td>${t.role}</td>
-                        <td>${t.servedBy.join(', ') || '—'}</td>
-                        <td>${t.notServedBy.join(', ') || '—'}</td>
-                      </tr>`,
-                  )}
-                </tbody>
-              </table>`
-            : html`<p>No TLSA records.</p>`
-        }
-        <h2>Rollover timeline</h2>
-        ${
-          events.length
-            ? html`<ol>
-                ${events.map(
-                  (e) =>
-                    html`<li>
-                      <time datetime="${e.at}">${e.at}</time> <strong>${e.kind}</strong>:
-                      ${e.message}
-                    </li>`,
-                )}
-              </ol>`
-            : html`<p>No events yet.</p>`
-        }`,
     });
   });
 
@@ -554,7 +460,8 @@ export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): 
   // ---- the page modules
 
   const kit: PanelKit = { deps, render, me, form, notFound, source };
-  for (const x of pages) x.register(app, kit);
+  // `/domains/add` before `/domains/:name`, which would take "add" for a name
+  for (const x of [domainAddPage(), domainPage(), ...pages]) x.register(app, kit);
 
   // ---- pages still to come: listed in the nav, answered honestly
 
