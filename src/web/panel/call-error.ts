@@ -29,7 +29,9 @@ const KIND_STATUS: Record<ErrorKind, PageStatus> = {
   unavailable: 409,
   protocol: 409,
   tempfail: 409,
-  noperm: 403,
+  // a server refusing danekeeper (a TSIG or API key), not the user: 403 would read as the
+  // viewer's own authorization
+  noperm: 409,
   config: 409,
   internal: 400,
 };

@@ -11,6 +11,7 @@ import { html } from 'hono/html';
 import type { AddressReport, CheckReport, HostReport } from '../../check/report.js';
 import { CheckQuery } from '../api/table.js';
 import { callFailure, type PageStatus } from './call-error.js';
+import { breakable } from './breakable.js';
 import type { Html } from './layout.js';
 import type { PanelPage } from './panel.js';
 
@@ -62,7 +63,7 @@ function chainTable(a: AddressReport, caption: string): Html {
             <td>${when(x.notBefore)}</td>
             <td>${when(x.notAfter)}</td>
             <td>${x.keyType}</td>
-            <td>${x.match ? html`<code>${x.match}</code>` : '—'}</td>
+            <td>${x.match ? html`<code>${breakable(x.match)}</code>` : '—'}</td>
           </tr>`,
       )}
     </tbody>
@@ -90,7 +91,7 @@ function addressSection(h: HostReport, a: AddressReport): Html {
       <dd>
         ${
           a.matched
-            ? html`<code>${a.matched.record}</code> at depth ${a.matched.depth}`
+            ? html`<code>${breakable(a.matched.record)}</code> at depth ${a.matched.depth}`
             : 'no TLSA record'
         }
       </dd>
@@ -120,7 +121,7 @@ function hostSection(h: HostReport): Html {
         ${
           h.tlsa?.records.length
             ? html`<ul>
-                ${h.tlsa.records.map((r) => html`<li><code>${r}</code></li>`)}
+                ${h.tlsa.records.map((r) => html`<li><code>${breakable(r)}</code></li>`)}
               </ul>`
             : 'none'
         }
@@ -201,7 +202,7 @@ export function reportHtml(r: CheckReport): Html {
                 <td>
                   ${
                     d.records.length
-                      ? d.records.map((x) => html`<code>${x}</code><br />`)
+                      ? d.records.map((x) => html`<code>${breakable(x)}</code><br />`)
                       : (d.rcode ?? 'no records')
                   }${d.why ? html` — ${d.why}` : ''}
                 </td>

@@ -12,6 +12,7 @@ import { html } from 'hono/html';
 import { authorize } from '../../auth/authz.js';
 import { validateTlsaForm, type TlsaFormField } from '../../core/forms/tlsa-form.js';
 import { callFailure, type PageStatus } from './call-error.js';
+import { breakable } from './breakable.js';
 import { csrfField, type Html } from './layout.js';
 import type { PanelPage } from './panel.js';
 
@@ -161,7 +162,7 @@ export const dnsPage: PanelPage = {
             (r) =>
               html`<tr>
                 <td><code>${r.owner}</code></td>
-                <td><code>${r.rdata}</code></td>
+                <td><code>${breakable(r.rdata)}</code></td>
                 <td>${r.ttl ?? '—'}</td>
                 <td>
                   ${
@@ -183,7 +184,11 @@ export const dnsPage: PanelPage = {
                       ? html`<form method="get" action="${url(domain)}/remove">
                           <input type="hidden" name="owner" value="${r.owner}" />
                           <input type="hidden" name="rdata" value="${r.rdata}" />
-                          <button type="submit">Remove…</button>
+                          <button type="submit">
+                            Remove…<span class="visually-hidden">
+                              ${r.rdata.slice(0, 20)}… at ${r.owner}</span
+                            >
+                          </button>
                         </form>`
                       : r.stale
                         ? '—'
@@ -311,7 +316,7 @@ export const dnsPage: PanelPage = {
           <h2>TLSA records</h2>
           ${
             got.ok
-              ? html`<p>Zone <code>${got.l.zone}</code>.</p>
+              ? html`<p>Zone: <code>${got.l.zone}</code></p>
                   ${got.l.notice ? html`<p class="note">${got.l.notice}</p>` : ''}
                   ${recordsTable(domain, got.l)}`
               : html`<p class="error" role="alert">${got.message}</p>`
@@ -407,7 +412,7 @@ export const dnsPage: PanelPage = {
             <dt>Owner</dt>
             <dd><code>${owner}</code></dd>
             <dt>Record</dt>
-            <dd><code>${rdata}</code></dd>
+            <dd><code>${breakable(rdata)}</code></dd>
           </dl>
           <p>
             DANE senders stop trusting a certificate whose key only this record names: danekeeper

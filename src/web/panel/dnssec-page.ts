@@ -10,6 +10,7 @@ import type { Context } from 'hono';
 import { html } from 'hono/html';
 import type { DnssecReport } from '../../publish/dnssec-status.js';
 import { callFailure, type PageStatus } from './call-error.js';
+import { breakable } from './breakable.js';
 import type { Html } from './layout.js';
 import type { PanelPage } from './panel.js';
 
@@ -88,7 +89,7 @@ export function dnssecHtml(r: DnssecReport, now: Date): Html {
               ? 'no parent server answered'
               : r.parentDs.length
                 ? html`<ul>
-                    ${r.parentDs.map((d) => html`<li><code>${d}</code></li>`)}
+                    ${r.parentDs.map((d) => html`<li><code>${breakable(d)}</code></li>`)}
                   </ul>`
                 : 'none'
           }
@@ -128,7 +129,7 @@ export function dnssecHtml(r: DnssecReport, now: Date): Html {
                     <dt>Digest type</dt>
                     <dd>${k.digestType} (${k.digestTypeName})</dd>
                     <dt>Digest</dt>
-                    <dd><code>${k.digest}</code></dd>
+                    <dd><code>${breakable(k.digest)}</code></dd>
                   </dl>
                   ${copyBox(`ds-${i}`, `DS record of key ${k.keyTag}`, 'DS', k.ds)}
                   ${copyBox(`dnskey-${i}`, `DNSKEY record of key ${k.keyTag}`, 'DNSKEY', k.dnskey)}`,

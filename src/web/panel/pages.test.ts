@@ -22,6 +22,7 @@ import { openState, type StateStore } from '../../store/state.js';
 import { openUsersStore, type UsersStore } from '../../store/users.js';
 import { routeCaller, type ApiDeps } from '../api/api.js';
 import { storedSettings } from '../api/settings.js';
+import { breakable } from './breakable.js';
 import { checkPage } from './check-page.js';
 import { dnsPage, hostOf, splitOwner } from './dns-page.js';
 import { COPY_SCRIPT_PATH, dnssecPage } from './dnssec-page.js';
@@ -371,6 +372,8 @@ function env(
   };
 }
 
+const flat = (html: string) => html.replaceAll('<wbr />', '');
+
 /** A signed-in browser: a session made in the store (no scrypt), its cookie and CSRF token. */
 class Browser {
   readonly cookie: string;
@@ -387,9 +390,11 @@ class Browser {
     this.cookie = `${PLAIN_COOKIE}=${s.id}`;
     this.csrf = s.csrfSecret;
   }
+  /** `text` without the `<wbr />` breakable() puts in long hex; `raw` as served */
   async get(path: string) {
     const res = await this.e.app.request(path, { headers: { cookie: this.cookie } });
-    return { res, text: await res.text() };
+    const raw = await res.text();
+    return { res, raw, text: flat(raw) };
   }
   async post(path: string, form: Record<string, string>, csrf = true) {
     const res = await this.e.app.request(path, {
@@ -400,7 +405,8 @@ class Browser {
       },
       body: new URLSearchParams(csrf ? { _csrf: this.csrf, ...form } : form).toString(),
     });
-    return { res, text: await res.text() };
+    const raw = await res.text();
+    return { res, raw, text: flat(raw) };
   }
 }
 
@@ -471,15 +477,21 @@ describe('panel DNS page', () => {
         },
       );
       e.dns.delete('_465._tcp.mail.example.org.');
-      const { res, text } = await new Browser(e, 'alice').get('/domains/example.org/dns');
+      const { res, text, raw } = await new Browser(e, 'alice').get('/domains/example.org/dns');
       assert.equal(res.status, 200, text);
       assertAccessibleShape(text);
+      // the 64 hex digits wrap inside the table (a break every 16), copied text unchanged
+      assert.match(raw, /<td><code>3 1 1 (ab){8}<wbr \/>(ab){8}<wbr \/>/);
       assert.match(text, /<title>DNS of example.org · danekeeper<\/title>/);
       const rows = [...text.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((m) => m[1]!).slice(1);
       assert.equal(rows.length, 3, 'three records');
       const row = (rdata: string) => rows.find((r) => r.includes(rdata))!;
       assert.match(row(`3 1 1 ${HEX}`), /danekeeper<\/span> since <time datetime="2026-12-01/);
-      assert.match(row(`3 1 1 ${HEX}`), /Remove…/);
+      // each Remove button names its record for a screen reader (WCAG 2.4.6)
+      assert.match(
+        row(`3 1 1 ${HEX}`),
+        /Remove…<span class="visually-hidden">\s*3 1 1 (ab){7}… at _25\._tcp\.mail\.example\.org\.<\/span/,
+      );
       assert.match(row(`3 1 1 ${'09'.repeat(32)}`), /by hand/);
       assert.doesNotMatch(row(`3 1 1 ${'09'.repeat(32)}`), /<form/);
       assert.match(row(`3 1 1 ${'05'.repeat(32)}`), /stale/);
@@ -684,6 +696,16 @@ describe('panel DNS page', () => {
     });
     assert.equal(splitOwner('mail.example.org.'), null);
     assert.equal(splitOwner('_25._icmp.mail.example.org.'), null);
+  });
+});
+
+describe('breakable', () => {
+  it('breaks long hex every 16 characters with <wbr />, short words untouched, text escaped', () => {
+    assert.equal(
+      String(breakable(`3 1 1 ${'ab'.repeat(20)}`)),
+      `3 1 1 ${'ab'.repeat(8)}<wbr />${'ab'.repeat(8)}<wbr />${'ab'.repeat(4)}`,
+    );
+    assert.equal(String(breakable('<b>')), '&lt;b&gt;');
   });
 });
 
