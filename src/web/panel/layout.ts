@@ -21,6 +21,7 @@ main { max-width: 64rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 0.3rem 0.5rem; border-bottom: 1px solid #ccc; vertical-align: top; }
 code, pre, textarea { font-family: ui-monospace, monospace; }
+td code { word-break: break-all; }
 pre { white-space: pre-wrap; word-break: break-all; background: #f4f4f4; padding: 0.5rem; }
 label { display: block; margin-top: 0.5rem; font-weight: 600; }
 input, textarea, button { font: inherit; }

@@ -497,6 +497,9 @@ describe('panel pages', () => {
         '/dnssec',
         '/settings',
         '/domains/nope.test',
+        '/domains/add',
+        '/domains/add?name=example.com',
+        '/domains/example.org/remove',
       ]) {
         const { res, text } = await b.get(p);
         assertAccessibleShape(text);
