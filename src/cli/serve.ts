@@ -1,9 +1,10 @@
 /**
- * `danekeeper serve` (DESIGN.md "The panel and the API (contract)", issue 10 item 1): the
- * daemon. Reads flags and the config file, takes the one-serve-per-state lock, wires the real
- * world exactly as `run` does (src/cli/run.ts's RunDeps), and turns signals into the daemon's
- * stop and reload. Everything it says goes to the JSON log on stdout; only a failure to start
- * is the usual one `danekeeper:` line on stderr.
+ * `danekeeper serve` (DESIGN.md "The panel and the API (contract)", issue 10 item 1, issue 11):
+ * the daemon. Reads flags and the config file, takes the one-serve-per-state lock, wires the
+ * real world exactly as `run` does (src/cli/run.ts's RunDeps), hosts the JSON API and the panel
+ * on the real services (./serve-web.ts), and turns signals into the daemon's stop and reload.
+ * Everything it says goes to the JSON log on stdout; only a failure to start is the usual one
+ * `danekeeper:` line on stderr.
  */
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
@@ -94,16 +95,29 @@ async function serve(f: Flags): Promise<number> {
       : undefined;
   let config: ConfigFile = loadConfig(f.config, env);
   const statePath = statePathFor(f.state, config, env, process.getuid?.() ?? 0);
-  const [{ createLogger }, { acquireServeLock }, { startDaemon }, { openState }, run, web, net] =
-    await Promise.all([
-      import('../daemon/log.js'),
-      import('../daemon/lock.js'),
-      import('../daemon/daemon.js'),
-      import('../store/state.js'),
-      import('./run.js'),
-      import('../web/app.js'),
-      import('../web/listen.js'),
-    ]);
+  const [
+    { createLogger },
+    { acquireServeLock },
+    { startDaemon },
+    { openState },
+    { openUsersStore },
+    { withOverrides },
+    run,
+    web,
+    net,
+    { webFaces },
+  ] = await Promise.all([
+    import('../daemon/log.js'),
+    import('../daemon/lock.js'),
+    import('../daemon/daemon.js'),
+    import('../store/state.js'),
+    import('../store/users.js'),
+    import('../daemon/settings.js'),
+    import('./run.js'),
+    import('../web/app.js'),
+    import('../web/listen.js'),
+    import('./serve-web.js'),
+  ]);
   const holder = processHolder();
   const lock = acquireServeLock(statePath, holder);
   const log = createLogger({ level });
@@ -123,13 +137,18 @@ async function serve(f: Flags): Promise<number> {
     process.off('SIGHUP', onSignal);
   };
   let store;
+  let users;
   try {
     store = openState(statePath);
+    // the accounts, sessions, audit log and the admin's settings: same file, own handle
+    users = openUsersStore(statePath);
   } catch (e) {
+    store?.close();
     unhook();
     lock.release();
     throw e;
   }
+  const theUsers = users;
   // what the world's pieces would print (a publisher's warning) goes to the log instead
   const logIo: Io = {
     out: (l) => log.info({ event: 'note' }, l),
@@ -139,21 +158,63 @@ async function serve(f: Flags): Promise<number> {
   };
   const deps = run.processRunDeps();
   const theStore = store;
+  // issue 11 item 3: what an admin set in the panel (daneEnabled, the confirmation interval)
+  // overrides the INI file for every pass and status look, as it does for `run`
+  const effective = () => withOverrides(config, theUsers.settings());
+  const world = () =>
+    deps.world({
+      config: effective(),
+      flags: {
+        ...(f.config ? { config: f.config } : {}),
+        ...(f.state ? { state: f.state } : {}),
+        ...(f.resolver ? { resolver: f.resolver } : {}),
+      },
+      store: theStore,
+      statePath,
+      io: logIo,
+      now: deps.now,
+    });
   // listening first: a port in use is refused before any pass has started
   const started: { daemon?: Awaited<ReturnType<typeof startDaemon>> } = {};
   let server: Awaited<ReturnType<typeof net.listen>>;
   try {
+    const faces = webFaces({
+      config: () => config,
+      ...(f.resolver ? { resolverFlags: f.resolver } : {}),
+      state: theStore,
+      users: theUsers,
+      env,
+      uid: process.getuid?.() ?? 0,
+      secure: tls !== undefined,
+      log,
+      io: logIo,
+      world,
+      renew: (domain) => {
+        if (!started.daemon) {
+          throw new DkError(
+            'tempfail',
+            'E_SERVE_STARTING',
+            'serve is starting: ask for the renewal again in a moment',
+          );
+        }
+        started.daemon.requestRenewal(domain);
+      },
+    });
     server = await net.listen(
-      web.daemonApp({
-        health: () => started.daemon?.health() ?? { ok: false, detail: { status: 'starting' } },
-        metrics: () => started.daemon?.metrics.render() ?? '',
-      }),
+      web.daemonApp(
+        {
+          health: () => started.daemon?.health() ?? { ok: false, detail: { status: 'starting' } },
+          metrics: () => started.daemon?.metrics.render() ?? '',
+        },
+        { ...faces, logger: log },
+      ),
       host,
       port,
       tls,
     );
   } catch (e) {
     unhook();
+    theUsers.close();
     store.close();
     lock.release();
     throw e;
@@ -167,19 +228,7 @@ async function serve(f: Flags): Promise<number> {
     findings: () => findingsStore.findings({ open: true }),
     statePath,
     store: theStore,
-    world: () =>
-      deps.world({
-        config,
-        flags: {
-          ...(f.config ? { config: f.config } : {}),
-          ...(f.state ? { state: f.state } : {}),
-          ...(f.resolver ? { resolver: f.resolver } : {}),
-        },
-        store: theStore,
-        statePath,
-        io: logIo,
-        now: deps.now,
-      }),
+    world,
     log,
     holder,
     holderGone,
@@ -235,19 +284,24 @@ async function serve(f: Flags): Promise<number> {
       }
       stopping = true;
       log.info({ event: 'stopping', signal }, 'finishing the current step');
-      void Promise.all([d.stop(), server.close()]).then(
-        () => {
-          findingsStore.close();
-          unhook();
-          lock.release();
-          resolve(EXIT.ok);
-        },
-        (e: unknown) => {
-          log.error({ event: 'stopping', error: { message: String(e) } }, 'stop failed');
-          lock.release();
-          resolve(EXIT.software);
-        },
-      );
+      // the listener first drains (requests in flight end and are answered) while the pass
+      // finishes its step; only then are the stores closed under them
+      void Promise.all([d.scheduler.stop(), server.close()])
+        .then(() => d.stop())
+        .then(
+          () => {
+            theUsers.close();
+            findingsStore.close();
+            unhook();
+            lock.release();
+            resolve(EXIT.ok);
+          },
+          (e: unknown) => {
+            log.error({ event: 'stopping', error: { message: String(e) } }, 'stop failed');
+            lock.release();
+            resolve(EXIT.software);
+          },
+        );
     };
     const reload = () => {
       try {
@@ -279,7 +333,7 @@ export function registerServe(
   return program
     .command('serve')
     .description(
-      'The daemon: keep-secured passes on a schedule (at each deadline the planner reports, and regularly), /healthz and /metrics; JSON log on stdout',
+      'The daemon: keep-secured passes on a schedule (at each deadline the planner reports, and regularly), the panel at /, the JSON API at /api/v1/ (OpenAPI at /api/openapi.json), /healthz and /metrics; JSON log on stdout',
     )
     .option('--listen <addr:port>', `HTTP listener (default ${DEFAULT_LISTEN})`)
     .option(

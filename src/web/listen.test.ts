@@ -4,7 +4,7 @@ import { get as httpsGet } from 'node:https';
 import { it } from 'node:test';
 import { Hono } from 'hono';
 import { issue, tempDir } from '../../test/support/pki.js';
-import { listen } from './listen.js';
+import { listen, socketAddress } from './listen.js';
 
 it('listens on a port, says where, and refuses a port in use with one line', async () => {
   const app = new Hono().get('/', (c) => c.text('hi'));
@@ -53,4 +53,46 @@ it('serves HTTPS with --tls-cert/--tls-key', async () => {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+it('close() lets a request in flight finish and be answered, closes idle keep-alive connections at once, cuts the rest after the grace', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => (release = r));
+  const app = new Hono()
+    .get('/slow', async (c) => {
+      await gate;
+      return c.text('done');
+    })
+    .get('/who', (c) => c.text(socketAddress(c)))
+    .get('/hang', () => new Promise<Response>(() => {}));
+  const a = await listen(app, '127.0.0.1', 0);
+  // a keep-alive connection that is idle now (a scraper's)
+  assert.equal(await (await fetch(`http://${a.address}/who`)).text(), '127.0.0.1');
+  const slow = fetch(`http://${a.address}/slow`);
+  await new Promise((r) => setTimeout(r, 100));
+  let closed = false;
+  const closing = a.close().then(() => (closed = true));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(closed, false, 'waits for the request in flight');
+  release();
+  const res = await slow;
+  assert.equal(await res.text(), 'done');
+  await closing;
+
+  // a request that never ends is cut after the grace
+  const b = await listen(app, '127.0.0.1', 0);
+  const hung = fetch(`http://${b.address}/hang`).then(
+    () => 'answered',
+    () => 'cut',
+  );
+  await new Promise((r) => setTimeout(r, 100));
+  const t0 = Date.now();
+  await b.close(300);
+  assert.ok(Date.now() - t0 < 2000);
+  assert.equal(await hung, 'cut');
+});
+
+it('socketAddress without a socket (app.request in tests) is unknown', async () => {
+  const app = new Hono().get('/', (c) => c.text(socketAddress(c)));
+  assert.equal(await (await app.request('/')).text(), 'unknown');
 });

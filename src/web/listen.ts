@@ -5,13 +5,26 @@
 import { createServer as createHttps } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { createAdaptorServer, type ServerType } from '@hono/node-server';
-import type { Hono } from 'hono';
+import type { Context, Hono } from 'hono';
 import { DkError } from '../core/errors.js';
 
 export interface Listening {
   /** host:port actually bound (port 0 picks one) */
   address: string;
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets the requests in flight finish (at most `graceMs`, default 10 s)
+   * and then cuts what is left. Idle keep-alive connections are closed at once.
+   */
+  close(graceMs?: number): Promise<void>;
+}
+
+/**
+ * The client's address as the socket has it, for the audit log (a proxy in front would have to
+ * be trusted explicitly to say otherwise). `unknown` when there is no socket (app.request()).
+ */
+export function socketAddress(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? 'unknown';
 }
 
 export async function listen(
@@ -45,11 +58,20 @@ export async function listen(
   const a = server.address() as AddressInfo;
   return {
     address: `${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`,
-    close: () =>
+    close: (graceMs = 10_000) =>
       new Promise<void>((resolve) => {
-        // keep-alive connections of a scraper would hold close() open
-        (server as { closeAllConnections?: () => void }).closeAllConnections?.();
-        server.close(() => resolve());
+        const s = server as {
+          closeAllConnections?: () => void;
+          closeIdleConnections?: () => void;
+        };
+        // a request in flight (a check waiting on DNS, a record being published) ends and is
+        // answered; keep-alive connections of a scraper would hold close() open: closed now
+        const cut = setTimeout(() => s.closeAllConnections?.(), graceMs);
+        server.close(() => {
+          clearTimeout(cut);
+          resolve();
+        });
+        s.closeIdleConnections?.();
       }),
   };
 }

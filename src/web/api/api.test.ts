@@ -737,6 +737,41 @@ describe('API routes', () => {
     }
   });
 
+  it('every DkError kind but internal answers a 4xx (a 5xx is a bug); a backend out of reach is 424', async () => {
+    const kinds = [
+      'usage',
+      'data',
+      'noinput',
+      'unavailable',
+      'protocol',
+      'tempfail',
+      'noperm',
+      'config',
+    ] as const;
+    for (const kind of kinds) {
+      const e = env({
+        overrides: {
+          status: async () => {
+            throw new DkError(kind, 'E_TEST_KIND', `The test throws ${kind}`);
+          },
+        },
+      });
+      try {
+        const res = await req(e, 'alice', 'GET', '/api/v1/domains/example.org');
+        assert.ok(res.status >= 400 && res.status < 500, `${kind}: ${res.status}`);
+        assert.deepEqual(await res.json(), {
+          error: { code: 'E_TEST_KIND', message: `The test throws ${kind}` },
+        });
+        assert.equal(e.logged.length, 0, `${kind} is not a bug`);
+        if (kind === 'unavailable' || kind === 'protocol' || kind === 'noperm') {
+          assert.equal(res.status, 424, kind);
+        }
+      } finally {
+        e.close();
+      }
+    }
+  });
+
   it('a bug answers 500 with a generic message; the detail goes to the logger only', async () => {
     const e = env({
       overrides: {

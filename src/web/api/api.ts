@@ -56,17 +56,30 @@ export interface ApiDeps extends ApiServices {
   clientAddress?: (c: Context) => string;
 }
 
-const STATUS: Record<ErrorKind, 400 | 403 | 404 | 409 | 503> = {
+export type ErrorStatus = 400 | 404 | 409 | 424;
+
+/**
+ * A DkError's HTTP status. DESIGN.md: a 5xx is a bug, so every kind a request can meet is a
+ * 4xx. A server danekeeper depends on that could not be reached, broke its protocol or refused
+ * danekeeper (a DNS backend, a resolver, a mail host) is RFC 4918 §11.4's 424 Failed
+ * Dependency: the request was fine, what it needed failed; 403 stays the caller's own
+ * authorization. `internal` is never asked: it is a bug and answers 500.
+ */
+const STATUS: Record<ErrorKind, ErrorStatus> = {
   usage: 400,
   data: 400,
   noinput: 404,
-  unavailable: 503,
-  protocol: 503,
+  unavailable: 424,
+  protocol: 424,
   tempfail: 409,
-  noperm: 403,
+  noperm: 424,
   config: 409,
-  internal: 400, // never used: an internal DkError is a bug and takes the 500 path below
+  internal: 400,
 };
+
+export function errorStatus(kind: Exclude<ErrorKind, 'internal'>): ErrorStatus {
+  return STATUS[kind];
+}
 
 /** Refusals made by the API itself, with their status. */
 export class ApiError extends Error {

@@ -1,0 +1,269 @@
+/**
+ * What `danekeeper serve` hosts besides /healthz and /metrics (issue 11 items 2 and 3;
+ * DESIGN.md "The panel and the API (contract)"): the JSON API at `/api` and the panel at `/`,
+ * on the real services. Each service is what the matching command runs, so the API's answer
+ * equals the command's `--json`:
+ *
+ * - stores: the daemon's state store and the accounts store, on the same database file;
+ * - settings: the INI file under the admin's overrides (src/daemon/settings.ts, the merge the
+ *   pass applies too);
+ * - certDir: `domain add`'s default; zoneCheck and mxAmongNames: `domain add`'s own;
+ * - status: `status --json` (src/daemon/status.ts) on a world built as the pass builds it;
+ * - check, dnssec, prereq: src/web/api/network.ts on the configured resolver;
+ * - DNS: the configured backend's publisher for the zone holding the name (as `dns add`
+ *   opens it), and for removals the endpoint check `dns remove` runs;
+ * - renew: a request queued for the daemon's pass, which it wakes.
+ *
+ * The configuration is read through a function: after a SIGHUP the next request sees the new
+ * file (the resolver is opened again when the file changed).
+ */
+import { isIP } from 'node:net';
+import type { Context as HonoContext } from 'hono';
+import type { Hono } from 'hono';
+import type { ConfigFile } from '../config/config.js';
+import { DkError, isDkError } from '../core/errors.js';
+import type { BackendObservation } from '../core/prereq/index.js';
+import type { DomainWorld } from '../daemon/pass.js';
+import type { Logger } from '../daemon/log.js';
+import { domainStatus } from '../daemon/status.js';
+import { queryDirect, rrsetIn } from '../io/dns/direct.js';
+import { openResolver } from '../io/dns/index.js';
+import type { Resolver } from '../io/dns/types.js';
+import { probe } from '../io/probe/index.js';
+import { openPublisher } from '../publish/backend.js';
+import { endpointGuard, endpointOf } from '../publish/endpoint-guard.js';
+import { absName } from '../publish/tlsa-set.js';
+import type { Publisher } from '../publish/types.js';
+import { findZone } from '../publish/zone-cut.js';
+import type { Domain } from '../store/domains.js';
+import type { StateStore } from '../store/state.js';
+import type { UsersStore } from '../store/users.js';
+import { apiRoutes, routeCaller, type ApiDeps } from '../web/api/api.js';
+import type { ApiServices } from '../web/api/handlers.js';
+import { networkServices, type NetworkServices } from '../web/api/network.js';
+import { storedSettings } from '../web/api/settings.js';
+import { socketAddress } from '../web/listen.js';
+import { panelRoutes, type PanelPage } from '../web/panel/panel.js';
+import { backendSettings, type Context } from './dns.js';
+import { defaultCertDir } from './domain.js';
+import { loadTrustStore } from './files.js';
+import type { Io } from './io.js';
+import { parseHostPort } from './options.js';
+
+/**
+ * The panel's page modules (src/web/panel/*-page.ts), each a `PanelPage`: adding a page is
+ * one line here.
+ */
+export const PANEL_PAGES: readonly PanelPage[] = [];
+
+export interface WebOptions {
+  /** the configuration as it is now (SIGHUP re-reads it) */
+  config: () => ConfigFile;
+  /** --resolver, over `resolver =` in [dns] */
+  resolverFlags?: string[];
+  state: StateStore;
+  users: UsersStore;
+  env: NodeJS.ProcessEnv;
+  uid: number;
+  /** served over TLS: the session cookie's name and Secure flag */
+  secure: boolean;
+  log: Logger;
+  /** where a backend's warnings go (the log) */
+  io: Io;
+  /** a world as the pass builds it, for `status` (observed, never acted on) */
+  world: () => Promise<DomainWorld>;
+  /** queues a renewal for the daemon's next pass and wakes it */
+  renew: (domain: string) => void;
+  now?: () => Date;
+  /** per network step of a check, prereq or endpoint probe (default 10 s) */
+  timeoutMs?: number;
+}
+
+/** RFC 1034 §4.3.2 / §3.1: a name is in a zone when it is the apex or below it. */
+function inZone(name: string, zone: string): boolean {
+  const n = absName(name);
+  const z = absName(zone);
+  return z === '.' || n === z || n.endsWith(`.${z}`);
+}
+
+export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
+  const now = o.now ?? (() => new Date());
+  const timeoutMs = o.timeoutMs ?? 10_000;
+
+  // The resolver and the network services on it, opened again when the file changed.
+  let net: { config: ConfigFile; v: Promise<{ resolver: Resolver; svc: NetworkServices }> } | null =
+    null;
+  const network = () => {
+    const config = o.config();
+    if (net?.config !== config) {
+      const v = openResolver(o.resolverFlags, config.dns.resolver).then((resolver) => ({
+        resolver,
+        svc: networkServices(resolver, {
+          backend: (zone) => observeBackend(config, zone),
+          now,
+          timeoutMs,
+        }),
+      }));
+      // a failure is not cached: the next request tries again
+      v.catch(() => (net = null));
+      net = { config, v };
+    }
+    return net.v;
+  };
+
+  const backendContext = (config: ConfigFile, zone: string): Context => {
+    const backend = config.dns.backend;
+    if (!backend) {
+      throw new DkError(
+        'config',
+        'E_API_NO_BACKEND',
+        'No DNS backend is configured on this server ([dns] backend = in the INI file): TLSA records cannot be read or published here',
+      );
+    }
+    return { config, zone: absName(zone), backend, env: o.env };
+  };
+
+  const warn = (w: string) => o.io.err(`danekeeper: warning: ${w}`);
+
+  /**
+   * The prereq rule "danekeeper's DNS backend is the primary for the zone": the zone read
+   * through the configured backend (as `prereq` reads it), and for rfc2136 the primary's own
+   * SOA serial to compare with what the delegated servers serve.
+   */
+  async function observeBackend(
+    config: ConfigFile,
+    domainZone: string | null,
+  ): Promise<BackendObservation> {
+    const zone = config.dns.zone ? absName(config.dns.zone) : domainZone && absName(domainZone);
+    if (!zone) {
+      return {
+        state: 'not-configured',
+        why: 'zone = is not set in [dns] and the zone was not found',
+      };
+    }
+    let pub: Publisher;
+    try {
+      const ctx = backendContext(config, zone);
+      pub = openPublisher(
+        backendSettings({ timeout: String(Math.ceil(timeoutMs / 1000)) }, ctx, o.io),
+        warn,
+      );
+    } catch (e) {
+      if (isDkError(e) && (e.code === 'E_BACKEND_CONFIG' || e.code === 'E_API_NO_BACKEND')) {
+        return { state: 'not-configured', zone, why: e.message };
+      }
+      throw e;
+    }
+    const head = { describe: pub.describe, zone };
+    try {
+      await pub.defaultTtl();
+    } catch (e) {
+      return {
+        state: 'failed',
+        ...head,
+        ...(isDkError(e) ? { code: e.code } : {}),
+        why: e instanceof Error ? e.message : String(e),
+      };
+    } finally {
+      await pub.close?.();
+    }
+    let serial: number | null = null;
+    const server = config.dns.backend === 'rfc2136' ? config.dns.server : undefined;
+    if (server) {
+      const { host, port } = parseHostPort(server, 53);
+      if (isIP(host)) {
+        const r = await queryDirect(host, zone, 'SOA', { port, timeoutMs });
+        if (r.outcome === 'answer' && r.message) {
+          serial =
+            rrsetIn(r.message, 'answer', zone.replace(/\.$/, ''), 'SOA').records[0]?.serial ?? null;
+        }
+      }
+    }
+    return { state: 'reachable', ...head, serial };
+  }
+
+  const services: ApiServices = {
+    state: o.state,
+    settings: storedSettings(o.users, o.config),
+    now,
+    certDir: (domain) => defaultCertDir(domain, o.env, o.uid),
+    zoneCheck: async (host) => (await network()).svc.zoneCheck(host),
+    mxAmongNames: async (domain, names) => (await network()).svc.mxAmongNames(domain, names),
+    check: async (domain, port) => (await network()).svc.check(domain, port),
+    dnssec: async (domain) => (await network()).svc.dnssec(domain),
+    prereq: async (domain) => (await network()).svc.prereq(domain),
+    status: async (d: Domain) => {
+      const world = await o.world();
+      try {
+        return await domainStatus(o.state, world, d, now());
+      } finally {
+        await world.close?.();
+      }
+    },
+    renew: (domain) => o.renew(domain),
+    dns: {
+      async publisher(name) {
+        const config = o.config();
+        backendContext(config, '.'); // no backend: say so before any lookup
+        // a configured zone is the one zone the backend serves (as `run` uses it); otherwise
+        // the zone holding the name, by its closest authenticated SOA (src/publish/zone-cut.ts)
+        const zone = config.dns.zone
+          ? absName(config.dns.zone)
+          : await findZone(name, (await network()).resolver);
+        if (!inZone(name, zone)) {
+          throw new DkError(
+            'config',
+            'E_API_ZONE',
+            `${name} is not in the zone ${zone} that the [dns] backend serves`,
+          );
+        }
+        return openPublisher(backendSettings({}, backendContext(config, zone), o.io), warn);
+      },
+      removeGuard(owner) {
+        // DESIGN.md's invariant: the check `dns remove` runs (no --force from the API); the
+        // resolver and probe are reached only once a change removes something
+        let guard: Promise<ReturnType<typeof endpointGuard>> | undefined;
+        return async (p) => {
+          if (p.remove.length === 0) return;
+          guard ??= network().then(({ resolver }) =>
+            endpointGuard({
+              resolver,
+              probe,
+              timeoutMs,
+              now,
+              // RFC 7671 §5.3/5.4: PKIX usages outside SMTP are judged against the trust store
+              trustStore:
+                (endpointOf(owner)?.port ?? 25) === 25 ? undefined : loadTrustStore(undefined),
+            }),
+          );
+          await (
+            await guard
+          )(p);
+        };
+      },
+    },
+  };
+
+  const clientAddress = (c: HonoContext) => socketAddress(c);
+  const apiDeps: ApiDeps = {
+    ...services,
+    users: o.users,
+    logger: o.log,
+    secure: o.secure,
+    clientAddress,
+  };
+  const api = apiRoutes(apiDeps);
+  const panel = panelRoutes(
+    {
+      users: o.users,
+      call: routeCaller(apiDeps),
+      state: o.state,
+      now,
+      status: services.status,
+      secure: o.secure,
+      clientAddress,
+    },
+    PANEL_PAGES,
+  );
+  return { api, panel };
+}
