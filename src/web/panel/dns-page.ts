@@ -311,7 +311,10 @@ export const dnsPage: PanelPage = {
         title: `DNS of ${domain}`,
         viewer: kit.me(c),
         current: '/domains',
-        body: html`<p><a href="/domains/${encodeURIComponent(domain)}">Back to ${domain}</a></p>
+        body: html`<p>
+            <a href="/domains/${encodeURIComponent(domain)}">Back to ${domain}</a> ·
+            <a href="/dnssec?${new URLSearchParams({ domain })}">DNSSEC of ${domain}</a>
+          </p>
           ${o.done ? html`<div class="note" role="status">${o.done}</div>` : ''}
           <h2>TLSA records</h2>
           ${
@@ -407,26 +410,30 @@ export const dnsPage: PanelPage = {
         viewer: kit.me(c),
         current: '/domains',
         body: html`${alert ? html`<p class="error" role="alert">${alert}</p>` : ''}
-          <p>Remove this record from the zone?</p>
-          <dl>
-            <dt>Owner</dt>
-            <dd><code>${owner}</code></dd>
-            <dt>Record</dt>
-            <dd><code>${breakable(rdata)}</code></dd>
-          </dl>
-          <p>
-            DANE senders stop trusting a certificate whose key only this record names: danekeeper
-            refuses the removal while a live service still needs it.
-          </p>
-          <form method="post" action="${url(domain)}/remove">
-            ${csrfField(kit.me(c).csrf)}
-            <input type="hidden" name="owner" value="${owner}" />
-            <input type="hidden" name="rdata" value="${rdata}" />
-            <p>
-              <button type="submit">Remove the record</button>
-              <a href="${url(domain)}">Cancel</a>
-            </p>
-          </form>`,
+        ${
+          splitOwner(owner) && rdata.trim() !== ''
+            ? html`<p>Remove this record from the zone?</p>
+                <dl>
+                  <dt>Owner</dt>
+                  <dd><code>${owner}</code></dd>
+                  <dt>Record</dt>
+                  <dd><code>${breakable(rdata)}</code></dd>
+                </dl>
+                <p>
+                  DANE senders stop trusting a certificate whose key only this record names:
+                  danekeeper refuses the removal while a live service still needs it.
+                </p>
+                <form method="post" action="${url(domain)}/remove">
+                  ${csrfField(kit.me(c).csrf)}
+                  <input type="hidden" name="owner" value="${owner}" />
+                  <input type="hidden" name="rdata" value="${rdata}" />
+                  <p>
+                    <button type="submit">Remove the record</button>
+                    <a href="${url(domain)}">Cancel</a>
+                  </p>
+                </form>`
+            : html`<p><a href="${url(domain)}">Back to the DNS of ${domain}</a></p>`
+        }`,
       });
 
     app.get('/domains/:name/dns/remove', (c) => {

@@ -284,6 +284,8 @@ function env(
   o: {
     guard?: (owner: string) => Promise<void>;
     check?: (d: string, port?: number) => Promise<unknown>;
+    /** extra keys GET /v1/settings reports (the read-only ones) */
+    settingsExtra?: Record<string, unknown>;
   } = {},
 ): Env {
   const path = join(dir, `state-${++n}.db`);
@@ -313,7 +315,10 @@ function env(
     },
     users,
     state,
-    settings: storedSettings(users, () => config),
+    settings: ((st) => ({
+      read: () => ({ ...st.read(), ...o.settingsExtra }),
+      change: st.change,
+    }))(storedSettings(users, () => config)),
     now: () => NOW,
     certDir: (d) => `/tmp/live/${d}`,
     zoneCheck: async (host) => ({ zone: host.split('.').slice(-2).join('.'), ok: true }),
@@ -483,6 +488,7 @@ describe('panel DNS page', () => {
       // the 64 hex digits wrap inside the table (a break every 16), copied text unchanged
       assert.match(raw, /<td><code>3 1 1 (ab){8}<wbr \/>(ab){8}<wbr \/>/);
       assert.match(text, /<title>DNS of example.org · danekeeper<\/title>/);
+      assert.match(text, /<a href="\/dnssec\?domain=example.org">DNSSEC of example.org<\/a>/);
       const rows = [...text.matchAll(/<tr>([\s\S]*?)<\/tr>/g)].map((m) => m[1]!).slice(1);
       assert.equal(rows.length, 3, 'three records');
       const row = (rdata: string) => rows.find((r) => r.includes(rdata))!;
@@ -632,6 +638,20 @@ describe('panel DNS page', () => {
       assert.deepEqual(e.guarded, [OWNER]);
       assert.deepEqual(e.dns.get(OWNER)!.records, [rec(1)]);
       assert.equal(e.users.auditLog()[0]!.action, 'dns.remove');
+    } finally {
+      e.close();
+    }
+  });
+
+  it('the confirmation page without a record to remove is a 400 with the message, and no form', async () => {
+    const e = env();
+    try {
+      const { res, text } = await new Browser(e, 'alice').get(
+        '/domains/example.org/dns/remove?owner=mail.example.org&rdata=',
+      );
+      assert.equal(res.status, 400);
+      assert.match(text, /role="alert">No TLSA record was named to remove/);
+      assert.doesNotMatch(text, /Remove the record<\/button>/);
     } finally {
       e.close();
     }
@@ -873,6 +893,32 @@ describe('panel Settings page', () => {
       );
       assert.match(text, /<th scope="row">admin<\/th>\s*<td>admin<\/td>\s*<td>all<\/td>/);
       assert.match(text, /danekeeper user add/);
+      assert.match(
+        text,
+        /<dt>DNS backend<\/dt>\s*<dd>\s*not reported by the API: see <code>\[dns\] backend<\/code>/,
+      );
+    } finally {
+      e.close();
+    }
+  });
+
+  it('shows the ACME CA, DNS backend and notification address read-only when the API reports them', async () => {
+    const e = env({
+      settingsExtra: {
+        acmeDirectory: 'https://acme-v02.api.letsencrypt.org/directory',
+        dnsBackend: 'rfc2136',
+        notifyEmail: 'admin@example.org',
+        extra: { a: 1 },
+      },
+    });
+    try {
+      const { text } = await new Browser(e, 'admin').get('/settings');
+      assert.match(text, /<dt>ACME CA \(directory\)<\/dt>\s*<dd>\s*https:\/\/acme-v02/);
+      assert.match(text, /<dt>DNS backend<\/dt>\s*<dd>\s*rfc2136/);
+      assert.match(text, /<dt>Notification address<\/dt>\s*<dd>\s*admin@example.org/);
+      assert.match(text, /<dt>extra<\/dt>\s*<dd>\{&quot;a&quot;:1\}<\/dd>/);
+      assert.doesNotMatch(text, /not reported by the API/);
+      assert.doesNotMatch(text, /name="acmeDirectory"/, 'display only: no field');
     } finally {
       e.close();
     }

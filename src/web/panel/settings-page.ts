@@ -26,6 +26,16 @@ const INTERVAL = SettingsChange.shape.confirmationInterval.unwrap();
 
 const EDITABLE = new Set(['daneEnabled', 'confirmationInterval']);
 
+/**
+ * Shown, not changed (the INI file is the operator's): the keys `GET /v1/settings` is asked to
+ * carry for them, the label, and where the INI file sets them (DESIGN.md "Global settings").
+ */
+const READ_ONLY: readonly (readonly [string, string, string])[] = [
+  ['acmeDirectory', 'ACME CA (directory)', '[acme] directory'],
+  ['dnsBackend', 'DNS backend', '[dns] backend'],
+  ['notifyEmail', 'Notification address', '[notify] email'],
+];
+
 /** Seconds as the INI file's hours (decimals allowed there, so here too). */
 export const hoursOf = (seconds: number) => String(Math.round((seconds / 3600) * 10_000) / 10_000);
 
@@ -77,7 +87,8 @@ export const settingsPage: PanelPage = {
         hours: s ? hoursOf(s.confirmationInterval) : '',
       };
       const err = o.error;
-      const others = s ? Object.entries(s).filter(([k]) => !EDITABLE.has(k)) : [];
+      const known = new Set([...EDITABLE, ...READ_ONLY.map(([k]) => k)]);
+      const others = s ? Object.entries(s).filter(([k]) => !known.has(k)) : [];
       // The accounts: no API route lists them yet, so the store is read here behind the same
       // authorize() rule a `GET /v1/users` would apply.
       const users = authorize(v.user, 'users.read') ? kit.deps.users.users() : [];
@@ -131,21 +142,25 @@ export const settingsPage: PanelPage = {
           <p><button type="submit">Save</button></p>
         </form>
         <h2>From the configuration</h2>
-        ${
-          others.length
-            ? html`<dl>
-                ${others.map(
-                  ([k, x]) =>
-                    html`<dt>${k}</dt>
-                      <dd>${shown(x)}</dd>`,
-                )}
-              </dl>`
-            : html`<p>
-                The ACME CA, the DNS backend and the notification address are set in the
-                configuration file (<code>[acme]</code>, <code>[dns]</code>, <code>[notify]</code>);
-                the API does not report them yet.
-              </p>`
-        }
+        <dl>
+          ${READ_ONLY.map(
+            ([k, label, ini]) =>
+              html`<dt>${label}</dt>
+                <dd>
+                  ${
+                    s && k in s
+                      ? shown(s[k])
+                      : html`not reported by the API: see <code>${ini}</code> in the configuration
+                          file`
+                  }
+                </dd>`,
+          )}
+          ${others.map(
+            ([k, x]) =>
+              html`<dt>${k}</dt>
+                <dd>${shown(x)}</dd>`,
+          )}
+        </dl>
         <h2>Users</h2>
         ${
           users.length
