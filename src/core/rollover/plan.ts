@@ -650,21 +650,31 @@ export function plan(
     s.renewal.requested = 'renew';
   }
   // --rotate-key: renew now with the next key (published ahead, so usually confirmed already).
-  // A request that exited 0 is carried out exactly once: one taken while a rotation is under way
-  // is not merged into it (the key that rotation installs may be the one the person wants gone)
-  // but queued, and started once that rotation is verified (verify()).
+  // A request that exited 0 is carried out exactly once: by the first rotation installed after it
+  // was taken, which moves off the key in use when it was asked for. One taken while a rotation
+  // is under way and not yet installed is carried out by that rotation (asking twice, e.g. again
+  // after a failed attempt, rotates once); one taken once the rotation's certificate is installed
+  // (being verified) asks to move off that key too: it is queued and started once the rotation
+  // is verified (verify()), never dropped.
   if (obs.request === 'rotate-key') {
-    if (s.renewal.rotating) {
-      s.renewal.queuedRotations = (s.renewal.queuedRotations ?? 0) + 1;
-      p.event(
-        'renewal-requested',
-        `Key rotation asked for (renew --rotate-key) while one is under way: queued (${s.renewal.queuedRotations} queued); it starts once the one under way is verified live`,
-      );
-    } else {
+    const next = s.keys.next;
+    const queued = s.renewal.queuedRotations ?? 0;
+    if (!s.renewal.rotating) {
       s.renewal.rotating = true;
       p.event(
         'renewal-requested',
-        `Key rotation asked for (renew --rotate-key): ${s.keys.next ? `to the next key ${s.keys.next.id}` : 'a next key is made, published and confirmed first'}`,
+        `Key rotation asked for (renew --rotate-key): ${next ? `to the next key ${next.id}` : 'a next key is made, published and confirmed first'}`,
+      );
+    } else if (next && s.installed?.keyId === next.id) {
+      if (queued === 0) s.renewal.queuedRotations = 1;
+      p.event(
+        'renewal-requested',
+        `Key rotation asked for (renew --rotate-key) while the rotation to ${next.id} is being verified: ${queued === 0 ? 'queued' : 'already queued'}; one more rotation starts once it is verified live`,
+      );
+    } else {
+      p.event(
+        'renewal-requested',
+        `Key rotation asked for (renew --rotate-key) while one ${next ? `to ${next.id} ` : ''}is under way and not yet installed: that rotation carries it out`,
       );
     }
   }

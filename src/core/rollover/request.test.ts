@@ -66,21 +66,26 @@ test('renew --rotate-key while a same-key renewal waits for its live check: the 
   assert.equal(r.state.renewal.rotating, false);
 });
 
-test('two renew --rotate-key, the second while the first rotation is under way: two rotations', () => {
+test('renew --rotate-key twice before the rotation is installed (e.g. asked again after a failed attempt): one rotation, said so', () => {
   const { policy, w, state } = bootstrap();
   const [k1, k2] = [state.keys.current!.id, state.keys.next!.id];
   w.advance(DAY);
   // the first request: the rotation is ordered, then the pass ends before the install
   let s: RolloverState = step(w, state, policy, { request: 'rotate-key' }).state;
   assert.equal(s.intent?.kind, 'orderCertificate');
-  // the second request, while the first is in progress (pending certificate of k2)
-  s = step(w, s, policy, { request: 'rotate-key' }).state;
+  // the second request, while the first is under way and k1 is still the key in use
+  const second = step(w, s, policy, { request: 'rotate-key' });
+  assert.ok(
+    second.decision.events.some(
+      (e) => e.kind === 'renewal-requested' && /that rotation carries it out/.test(e.message),
+    ),
+    JSON.stringify(second.decision.events),
+  );
+  s = second.state;
   const r = untilIdle(w, s, policy);
   const ks = verifiedKeys(w, r.decisions);
-  assert.equal(ks[0], k2, 'the first rotation: to the next key of the time');
-  assert.equal(ks.length, 2, `two rotations, one per request: ${ks.join(', ')}`);
-  assert.ok(![k1, k2].includes(ks[1]!), `the second: to a key made after the first: ${ks[1]}`);
-  assert.equal(r.state.keys.current?.id, ks[1]);
+  assert.deepEqual(ks, [k2], 'one rotation moves off k1, the key in use at both requests');
+  assert.notEqual(r.state.keys.current?.id, k1);
   assert.equal(r.state.renewal.rotating, false);
   assert.equal(r.state.renewal.queuedRotations ?? 0, 0);
   assert.deepEqual(w.violations(), [], 'the invariant held');
@@ -88,13 +93,40 @@ test('two renew --rotate-key, the second while the first rotation is under way: 
   assert.ok(r.state.keys.next, 'a next key again');
 });
 
-test('renew --rotate-key while the rotation certificate waits for its live check: queued, then carried out', () => {
+test('renew --rotate-key once the rotation certificate is installed (being verified): queued, then carried out; a third request joins the queued one', () => {
   const { policy, w, state } = bootstrap();
-  const k2 = state.keys.next!.id;
+  const [k1, k2] = [state.keys.current!.id, state.keys.next!.id];
   w.advance(DAY);
   let s: RolloverState = step(w, state, policy, { request: 'rotate-key' }).state; // order
   s = step(w, s, policy).state; // install (k2), not yet seen live by a plan
   assert.equal(s.intent?.kind, 'install');
+  // the live check of k2 fails (an address still presents k1): the request comes meanwhile
+  const stuck = w.addresses[MX]![0]!;
+  const shows = stuck.presents;
+  stuck.presents = stuck.previous ?? null;
+  let d = step(w, s, policy, { request: 'rotate-key' });
+  assert.equal(d.decision.kind, 'wait');
+  assert.equal(d.state.renewal.queuedRotations, 1);
+  d = step(w, d.state, policy, { request: 'rotate-key' });
+  assert.equal(d.state.renewal.queuedRotations, 1, 'asked again while k2 is in use: the same');
+  stuck.presents = shows;
+  d = step(w, d.state, policy);
+  assert.equal(d.state.keys.current?.id, k2, 'the first rotation completes');
+  assert.equal(d.state.renewal.rotating, true, 'and the queued one starts');
+  const r = untilIdle(w, d.state, policy);
+  const k3 = r.state.keys.current?.id;
+  assert.ok(k3 && ![k1, k2].includes(k3), `the second rotation moved off k2: ${k3}`);
+  assert.equal(r.state.installed?.keyId, k3);
+  assert.equal(r.state.renewal.queuedRotations, 0);
+  assert.deepEqual(w.violations(), []);
+});
+
+test('renew --rotate-key in the plan that sees the rotation certificate live: it completes, and one more starts', () => {
+  const { policy, w, state } = bootstrap();
+  const k2 = state.keys.next!.id;
+  w.advance(DAY);
+  let s: RolloverState = step(w, state, policy, { request: 'rotate-key' }).state; // order
+  s = step(w, s, policy).state; // install (k2)
   const d = step(w, s, policy, { request: 'rotate-key' });
   assert.equal(d.state.keys.current?.id, k2, 'the first rotation completes');
   assert.equal(d.state.renewal.rotating, true, 'and the second starts');
@@ -104,26 +136,49 @@ test('renew --rotate-key while the rotation certificate waits for its live check
   assert.deepEqual(w.violations(), []);
 });
 
-test('each request is in the event log: taken now, or queued behind the rotation in progress', () => {
+test('each request is in the event log: started, carried out by the rotation under way, or queued; each finished rotation too', () => {
   const { policy, w, state } = bootstrap();
   w.advance(DAY);
-  const a = step(w, state, policy, { request: 'rotate-key' });
-  assert.ok(
-    a.decision.events.some((e) => e.kind === 'renewal-requested' && /rotat/i.test(e.message)),
-    JSON.stringify(a.decision.events),
+  const said = (d: { decision: Decision }, re: RegExp) =>
+    assert.ok(
+      d.decision.events.some((e) => e.kind === 'renewal-requested' && re.test(e.message)),
+      JSON.stringify(d.decision.events),
+    );
+  const a = step(w, state, policy, { request: 'rotate-key' }); // order
+  said(a, /^Key rotation asked for \(renew --rotate-key\): to the next key example\.org#k2$/);
+  const b = step(w, a.state, policy, { request: 'rotate-key' }); // install
+  said(b, /under way and not yet installed: that rotation carries it out/);
+  const c = step(w, b.state, policy, { request: 'rotate-key' });
+  said(c, /is being verified: queued/);
+  const r = untilIdle(w, c.state, policy);
+  const rotated = [c, ...r.decisions.map((decision) => ({ decision }))].flatMap((d) =>
+    d.decision.events.filter((e) => e.kind === 'key-rotated'),
   );
-  const b = step(w, a.state, policy, { request: 'rotate-key' });
+  assert.equal(rotated.length, 2, JSON.stringify(rotated));
+  assert.match(
+    rotated[0]!.message,
+    /^Key rotation done: example\.org#k2 is now the current key \(was example\.org#k1\)$/,
+  );
+});
+
+test('--force asked twice before the order: one new certificate, said so', () => {
+  const { policy, w, state } = bootstrap();
+  w.advance(DAY);
+  w.faults.caFails = true;
+  const a = step(w, state, policy, { request: 'renew' });
+  assert.equal(a.state.renewal.requested, 'renew');
+  w.faults.caFails = false;
+  const b = step(w, a.state, policy, { request: 'renew' });
   assert.ok(
-    b.decision.events.some((e) => e.kind === 'renewal-requested' && /queued/.test(e.message)),
+    b.decision.events.some((e) => /one new certificate serves both/.test(e.message)),
     JSON.stringify(b.decision.events),
   );
   const r = untilIdle(w, b.state, policy);
-  const rotated = r.decisions.flatMap((d) => d.events.filter((e) => e.kind === 'key-rotated'));
-  assert.equal(rotated.length, 2, JSON.stringify(rotated));
-  assert.match(rotated[0]!.message, /example\.org#k2 is now the current key/);
+  assert.equal(verifiedKeys(w, r.decisions).length, 1);
+  assert.equal(r.state.renewal.requested, null);
 });
 
-test('with --new-key-each-renewal, a rotation asked for during a due renewal (itself a new key) is a second new key', () => {
+test('with --new-key-each-renewal, a rotation asked for while a due renewal (itself a new key) is under way: that new key carries it out', () => {
   const { policy, w, state } = bootstrap({ newKeyEachRenewal: true });
   const k1 = state.keys.current!.id;
   w.advance(61 * DAY);
@@ -133,8 +188,9 @@ test('with --new-key-each-renewal, a rotation asked for during a due renewal (it
   s = step(w, s, policy, { request: 'rotate-key' }).state;
   const r = untilIdle(w, s, policy);
   const ks = verifiedKeys(w, r.decisions);
-  assert.equal(ks.length, 2, ks.join(', '));
-  assert.ok(!ks.includes(k1) && ks[0] !== ks[1]);
+  assert.equal(ks.length, 1, ks.join(', '));
+  assert.notEqual(ks[0], k1);
+  assert.equal(r.state.keys.current?.id, ks[0]);
 });
 
 test('a rotation request is kept through a failed order and the backoff that follows', () => {
@@ -144,7 +200,7 @@ test('a rotation request is kept through a failed order and the backoff that fol
   w.faults.caFails = true;
   // the request's plan orders; the CA fails; the failure is recorded with the request kept
   const s: RolloverState = step(w, state, policy, { request: 'rotate-key' }).state;
-  assert.ok(s.failure);
+  assert.ok(s.failure, 'the order failed');
   assert.equal(s.renewal.rotating, true);
   // a plain run in the backoff: waits, keeps the request
   const d = plan(s, w.observe(), w.iso(), policy);

@@ -118,9 +118,10 @@ export interface RolloverState {
     /** the key rotation in progress: the pending/next certificate uses keys.next */
     rotating: boolean;
     /**
-     * `renew --rotate-key` requests taken while a rotation was already in progress: each is one
-     * more rotation, started when the one before it is verified live (a request that exited 0 is
-     * carried out exactly once). Absent in states saved before it existed: 0.
+     * 1 when `renew --rotate-key` was taken after the rotation under way had installed its
+     * certificate (so it asks to move off that key too): one more rotation, started when the one
+     * under way is verified live (plan.ts; a request that exited 0 is carried out exactly once).
+     * Absent in states saved before it existed: 0.
      */
     queuedRotations?: number;
     /** RFC 9773 §4.2: the moment picked inside the window, and the window it was picked from */
