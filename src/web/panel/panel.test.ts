@@ -169,7 +169,7 @@ function assertAccessibleShape(text: string) {
     .map((a) => /id="([^"]+)"/.exec(a)?.[1]);
   for (const id of ids) {
     assert.ok(id, 'every field has an id');
-    assert.match(text, new RegExp(`<label for="${id}">`), `label for ${id}`);
+    assert.match(text, new RegExp(`<label for="${id}"\\s*>`), `label for ${id}`);
   }
 }
 
