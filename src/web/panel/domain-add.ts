@@ -86,6 +86,8 @@ export function domainAddPage(): PanelPage {
 
       const stepOne = (c: Context, status: 200 | RefusalStatus, name: string, message?: string) => {
         const v = kit.me(c);
+        // a customer's own domains that are not managed yet, one click from step 2
+        const unmanaged = v.user.domains.filter((d) => !deps.state.domains.get(d));
         return kit.render(c, status, {
           title: 'Add a domain',
           viewer: v,
@@ -98,9 +100,24 @@ export function domainAddPage(): PanelPage {
             ${
               v.role === 'customer'
                 ? html`<p>
-                    You can add your own domains and names under them:
-                    ${v.user.domains.join(', ') || 'none yet (ask your administrator)'}.
-                  </p>`
+                      You can add your own domains and names under them:
+                      ${v.user.domains.join(', ') || 'none yet (ask your administrator)'}.
+                    </p>
+                    ${
+                      unmanaged.length
+                        ? html`<p>Not managed yet:</p>
+                            <ul>
+                              ${unmanaged.map(
+                                (d) =>
+                                  html`<li>
+                                    <a href="/domains/add?name=${encodeURIComponent(d)}"
+                                      >Add ${d}</a
+                                    >
+                                  </li>`,
+                              )}
+                            </ul>`
+                        : ''
+                    }`
                 : ''
             }
             <form method="get" action="/domains/add">

@@ -258,6 +258,10 @@ describe('panel: add a domain', () => {
       const one = await b.get('/domains/add');
       assert.equal(one.res.status, 200);
       assert.match(one.text, /<form method="get" action="\/domains\/add">/);
+      assert.match(
+        one.text,
+        /Not managed yet:<\/p> <ul> <li> <a href="\/domains\/add\?name=example\.org" ?>Add example\.org<\/a ?>/,
+      );
       assertAccessible(one.text, 'step 1');
       const two = await b.get('/domains/add?name=example.org');
       assert.equal(two.res.status, 200);
