@@ -4,6 +4,10 @@
  * Kept as a string in a module so that the build's bundle (scripts/build.mjs) carries it to
  * dist/ with no copy step. Without it the page works the same, with its "Refresh" link.
  *
+ * Each poll costs the server a fresh observation (DNS queries to every authoritative server,
+ * a probe of every endpoint), so it polls every 10 s while something is under way, every 60 s
+ * at rest, and not at all while the tab is hidden.
+ *
  * It writes text with textContent only (never innerHTML): record data and server names come
  * from DNS, which an attacker may control.
  */
@@ -14,7 +18,9 @@ export const PROGRESS_JS = `'use strict';
   var url = section.getAttribute('data-progress-url');
   var summary = document.getElementById('progress-summary');
   var rows = document.getElementById('progress-rows');
-  var busy = 5000, calm = 30000, timer = null, stopped = false;
+  // each poll is a fresh observation (every authoritative server asked, every endpoint
+  // probed): 10 s while something is under way, 60 s at rest, nothing while the tab is hidden
+  var busy = 10000, calm = 60000, timer = null, stopped = false;
   function text(id, value) {
     var el = document.getElementById(id);
     if (el && el.textContent !== value) el.textContent = value;
