@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { plan } from './plan.js';
+import { summarize } from './summary.js';
 import { step, untilIdle } from './testing/drive.js';
 import { World } from './testing/world.js';
 import type { Decision, RolloverPolicy, RolloverState } from './types.js';
@@ -107,6 +108,11 @@ test('renew --rotate-key once the rotation certificate is installed (being verif
   let d = step(w, s, policy, { request: 'rotate-key' });
   assert.equal(d.decision.kind, 'wait');
   assert.equal(d.state.renewal.queuedRotations, 1);
+  // status says it, so the person who asked does not ask again
+  assert.match(
+    summarize(d.decision, w.observe(), policy).next,
+    /^Waiting for every endpoint to present .+; then one more key rotation \(renew --rotate-key asked for while this one was being verified\)$/,
+  );
   d = step(w, d.state, policy, { request: 'rotate-key' });
   assert.equal(d.state.renewal.queuedRotations, 1, 'asked again while k2 is in use: the same');
   stuck.presents = shows;

@@ -269,7 +269,9 @@ export function summarize(d: Decision, obs: Observations, policy: RolloverPolicy
     phase: d.phase,
     waitingFor: d.kind === 'wait' ? d.waitingFor : null,
     until: d.kind === 'act' ? null : d.until,
-    next: nextStep(d),
+    // a rotation asked for while this one was being verified (plan.ts): said, so a person who
+    // asked does not ask again
+    next: `${nextStep(d)}${(s.renewal.queuedRotations ?? 0) > 0 ? '; then one more key rotation (renew --rotate-key asked for while this one was being verified)' : ''}`,
     failure: s.failure
       ? {
           code: s.failure.code,
