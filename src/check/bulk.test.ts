@@ -335,6 +335,42 @@ test('a domain over its time limit is an error line (status 3); the others finis
   assert.equal(summary.status, 3);
 });
 
+test('past its time limit a domain asks nothing more; what it asked carries no listener for it (the lookup is shared)', async () => {
+  const d = world();
+  d['slow.example/MX'] = { records: [{ preference: 10, exchange: 'mx.slow.example' }] };
+  d['mx.slow.example/A'] = { records: ['192.0.2.66'] };
+  d['mx.slow.example/AAAA'] = {};
+  const inner = new StaticResolver(d);
+  const asked: string[] = [];
+  const signals: unknown[] = [];
+  const spy = {
+    servers: inner.servers,
+    async lookup(...a: Parameters<StaticResolver['lookup']>) {
+      asked.push(`${a[0]}/${a[1]}`);
+      signals.push(a[2]?.signal);
+      // the slow domain's MX answer comes after its time is up
+      if (a[0] === 'slow.example') await new Promise((r) => setTimeout(r, 300));
+      return inner.lookup(...a);
+    },
+  } as unknown as StaticResolver;
+  const { results } = await bulk(
+    'slow.example\nd0.example',
+    { resolver: spy, probe: fakeProbe().probe },
+    { timeoutMs: 100 },
+  );
+  const slow = results.find((r) => r.entry.text === 'slow.example')!;
+  assert.ok(slow.kind === 'error' && slow.error.error.code === 'E_BULK_TIMEOUT');
+  // let the MX answer arrive: the timed-out check must not go on to the host's addresses
+  await new Promise((r) => setTimeout(r, 350));
+  assert.ok(!asked.some((q) => q.startsWith('mx.slow.example/')), asked.join(' '));
+  assert.ok(asked.includes('mx1.hoster.test/A'), 'the other domain was checked');
+  assert.deepEqual(
+    signals.filter((x) => x !== undefined),
+    [],
+    'no lookup listens on a domain signal',
+  );
+});
+
 test("a malformed line is that line's error, not a crash; a name the resolver refuses too", async () => {
   const { results, summary } = await bulk('d0.example\nno thing\na..b.example', {
     probe: fakeProbe().probe,

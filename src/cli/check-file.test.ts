@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { tempDir } from '../../test/support/pki.js';
 import { isDkError } from '../core/errors.js';
 import { fakeServerPool, response } from '../io/dns/fake-server.js';
-import { runCheck, type BulkIo } from './check.js';
+import { lineBatcher, runCheck, type BulkIo } from './check.js';
 import type { Io } from './io.js';
 
 const io: Io = { out: () => {}, err: () => {}, verbose: () => {}, withVerbose: () => io };
@@ -92,4 +92,26 @@ test('the bulk run asks the resolver over one pipelined TCP connection and says 
   );
   assert.equal(new Set(s.queries.map((q) => q.port)).size, 1, 'one connection');
   assert.match(err.join('\n'), /over 1 pipelined TCP connection\)/);
+});
+
+test('lines go out in batches: at most 20 ms late, at most 256 a write, the rest on flush', async () => {
+  const writes: string[] = [];
+  const b = lineBatcher((t) => writes.push(t));
+  // lines finished in different turns of the event loop, within the wait: one write
+  b.push('{"a":1}');
+  await new Promise((r) => setImmediate(r));
+  b.push('{"b":2}');
+  assert.equal(writes.length, 0);
+  await new Promise((r) => setTimeout(r, 40));
+  assert.deepEqual(writes, ['{"a":1}\n{"b":2}']);
+  // a full batch goes at once
+  for (let i = 0; i < 256; i++) b.push(`{"i":${i}}`);
+  assert.equal(writes.length, 2);
+  assert.equal(writes[1]!.split('\n').length, 256);
+  // flush writes what is left and stops the timer (nothing is written twice)
+  b.push('{"z":0}');
+  b.flush();
+  b.flush();
+  await new Promise((r) => setTimeout(r, 40));
+  assert.deepEqual(writes.slice(2), ['{"z":0}']);
 });

@@ -275,6 +275,40 @@ async function readList(path: string, bulkIo: BulkIo): Promise<string> {
   }
 }
 
+/** Most lines, and longest wait in ms, before the lines finished so far are written. */
+const BATCH_LINES = 256;
+const BATCH_MS = 20;
+
+/**
+ * Lines go out in batches: a write system call per line (or per event-loop turn, where the
+ * domains of one shared answer finish) cost more than building the JSON when thousands of
+ * domains finish within a second. A line waits at most `maxMs` (a reader still sees each one
+ * as its domain finishes, give or take that) and a batch holds at most `maxLines`. `write`
+ * gets the lines joined by newlines, without the final one (Io.out adds it).
+ */
+export function lineBatcher(
+  write: (text: string) => void,
+  maxLines = BATCH_LINES,
+  maxMs = BATCH_MS,
+): { push(line: string): void; flush(): void } {
+  let batch: string[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (batch.length > 0) write(batch.join('\n'));
+    batch = [];
+  };
+  return {
+    push(line) {
+      batch.push(line);
+      if (batch.length >= maxLines) flush();
+      else timer ??= setTimeout(flush, maxMs);
+    },
+    flush,
+  };
+}
+
 /**
  * `check --file LIST`: one JSON line per domain on stdout as each finishes (the object `check
  * DOMAIN --json` prints, or `{domain, line, error}` for a line that could not be checked), a
@@ -347,17 +381,10 @@ export async function runCheckFile(
     progressShown = true;
   };
   let done = 0;
-  // Lines finished in the same turn of the event loop go out in one write: one system call
-  // per line costs more than the JSON itself when thousands of domains share a few answers.
-  let batch: string[] = [];
-  const flush = () => {
-    if (batch.length > 0) io.out(batch.join('\n'));
-    batch = [];
-  };
+  const lines = lineBatcher((text) => io.out(text));
   const onResult = (r: BulkResult) => {
     done++;
-    if (batch.length === 0) setImmediate(flush);
-    batch.push(JSON.stringify(r.kind === 'report' ? r.report : r.error));
+    lines.push(JSON.stringify(r.kind === 'report' ? r.report : r.error));
     progress({ done });
   };
   const unlisten = bulkIo.onInterrupt(() => stop.abort());
@@ -372,7 +399,7 @@ export async function runCheckFile(
     );
   } finally {
     unlisten();
-    flush();
+    lines.flush();
     pipeline.close();
   }
   if (progressShown) bulkIo.writeErrRaw('\r\x1b[K');
