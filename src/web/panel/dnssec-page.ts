@@ -3,7 +3,7 @@
  * registrar DS step): the status of the zone holding a domain (signing, chain of trust, keys,
  * RRSIG expiry, each authoritative server) and the DS / DNSKEY to hand to the registrar, each
  * in a readonly textarea the user can select without any script, plus a "Copy" button that
- * /dnssec/copy.js adds when scripts may run (the panel's CSP must allow script-src 'self').
+ * /dnssec/copy.js adds when scripts run (the panel's CSP allows script-src 'self').
  * The report is the API's (`GET /v1/domains/{name}/dnssec`), the same as `dnssec status --json`.
  */
 import type { Context } from 'hono';
@@ -271,8 +271,9 @@ export const dnssecPage: PanelPage = {
             />
             <p><button type="submit">Show</button></p>
           </form>
-          ${o.report ?? ''}
-          ${o.report ? html`<script src="${COPY_SCRIPT_PATH}" defer></script>` : ''}`,
+          ${o.report ?? ''}`,
+        // only with records to copy; layout.ts loads it deferred (CSP script-src 'self')
+        ...(o.report ? { scripts: [COPY_SCRIPT_PATH] } : {}),
       });
 
     app.get('/dnssec', async (c) => {

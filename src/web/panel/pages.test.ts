@@ -833,7 +833,13 @@ describe('panel DNSSEC page', () => {
         /<textarea id="dnskey-0" readonly[^>]*>example.org. IN DNSKEY 257 3 13 AAAA<\/textarea>/,
       );
       assert.match(text, /a &lt;b&gt;note&lt;\/b&gt; for the reader/, 'report text is escaped');
-      assert.match(text, new RegExp(`<script src="${COPY_SCRIPT_PATH}" defer></script>`));
+      assert.match(
+        text,
+        new RegExp(
+          `<head>[\\s\\S]*<script src="${COPY_SCRIPT_PATH}" defer></script>[\\s\\S]*</head>`,
+        ),
+        'the copy script, from the head (layout.ts scripts)',
+      );
       const js = await b.get(COPY_SCRIPT_PATH);
       assert.equal(js.res.status, 200);
       assert.match(js.res.headers.get('content-type')!, /^text\/javascript/);
