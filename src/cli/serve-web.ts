@@ -74,6 +74,10 @@ export interface WebOptions {
   world: () => Promise<DomainWorld>;
   /** queues a renewal for the daemon's next pass and wakes it */
   renew: (domain: string) => void;
+  /** an admin changed the settings: the pass should act on them now, not at its interval */
+  settingsChanged?: () => void;
+  /** a domain was added, removed, or had DANE turned on or off: the same */
+  domainChanged?: (domain: string) => void;
   now?: () => Date;
   /** per network step of a check, prereq or endpoint probe (default 10 s) */
   timeoutMs?: number;
@@ -182,9 +186,17 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
     return { state: 'reachable', ...head, serial };
   }
 
+  const stored = storedSettings(o.users, o.config);
   const services: ApiServices = {
     state: o.state,
-    settings: storedSettings(o.users, o.config),
+    settings: {
+      read: () => stored.read(),
+      change: (patch, at) => {
+        const after = stored.change(patch, at);
+        o.settingsChanged?.();
+        return after;
+      },
+    },
     now,
     certDir: (domain) => defaultCertDir(domain, o.env, o.uid),
     zoneCheck: async (host) => (await network()).svc.zoneCheck(host),
@@ -201,6 +213,7 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
       }
     },
     renew: (domain) => o.renew(domain),
+    ...(o.domainChanged ? { domainChanged: o.domainChanged } : {}),
     dns: {
       async publisher(name) {
         const config = o.config();

@@ -199,6 +199,10 @@ async function serve(f: Flags): Promise<number> {
         }
         started.daemon.requestRenewal(domain);
       },
+      // daneEnabled off, a new confirmation interval: the next pass acts on it now
+      settingsChanged: () => started.daemon?.scheduler.wake('pass'),
+      // a new domain is issued now, a domain's DANE turned on publishes now
+      domainChanged: () => started.daemon?.scheduler.wake('pass'),
     });
     server = await net.listen(
       web.daemonApp(

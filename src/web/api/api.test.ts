@@ -796,6 +796,45 @@ describe('API routes', () => {
   });
 });
 
+describe('the daemon told of a change (it wakes its pass)', () => {
+  it('add, DANE off and on, remove: each tells the daemon once; a refused change does not', async () => {
+    const changed: string[] = [];
+    const e = env({ overrides: { domainChanged: (d) => void changed.push(d) } });
+    try {
+      const add = await req(e, 'admin', 'POST', '/api/v1/domains', {
+        name: 'new.example.org',
+        subdomains: ['mail'],
+      });
+      assert.equal(add.status, 201, await add.text());
+      assert.deepEqual(changed, ['new.example.org']);
+      const dup = await req(e, 'admin', 'POST', '/api/v1/domains', {
+        name: 'new.example.org',
+        subdomains: ['mail'],
+      });
+      assert.equal(dup.status, 409);
+      const other = await req(e, 'bob', 'POST', '/api/v1/domains/example.org/disable-dane');
+      assert.equal(other.status, 403);
+      assert.deepEqual(changed, ['new.example.org'], 'refused: not told');
+      for (const p of ['disable-dane', 'enable-dane']) {
+        const r = await req(e, 'alice', 'POST', `/api/v1/domains/example.org/${p}`);
+        assert.equal(r.status, 200, await r.text());
+      }
+      const same = await req(e, 'alice', 'POST', '/api/v1/domains/example.org/enable-dane');
+      assert.equal(((await same.json()) as { changed: boolean }).changed, false);
+      const rm = await req(e, 'admin', 'DELETE', '/api/v1/domains/new.example.org');
+      assert.equal(rm.status, 200);
+      assert.deepEqual(changed, [
+        'new.example.org',
+        'example.org',
+        'example.org',
+        'new.example.org',
+      ]);
+    } finally {
+      e.close();
+    }
+  });
+});
+
 describe('API TLSA records', () => {
   it('add through the form and the publish layer; list ours, hand-made and stale; a hand-made one is not removed', async () => {
     const e = env();

@@ -64,6 +64,11 @@ export interface ApiServices {
   prereq: (domain: string) => Promise<unknown>;
   /** asks the daemon for a renewal of the domain at its next pass */
   renew: (domain: string) => void | Promise<void>;
+  /**
+   * a domain was added, removed, or had DANE turned on or off: the daemon's pass should act on
+   * it now (issue, publish, remove), not at its next interval
+   */
+  domainChanged?: (domain: string) => void;
   dns: ZoneDns;
 }
 
@@ -291,6 +296,7 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
         return added;
       });
       audit(i, 'domain.add', domain, { dane, names });
+      deps.domainChanged?.(domain);
       return { domain: domainJson(d, i.user) };
     },
 
@@ -310,6 +316,7 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
         }),
       );
       audit(i, 'domain.remove', d.name);
+      deps.domainChanged?.(d.name);
       return { removed: d.name };
     },
 
@@ -475,6 +482,7 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
       }),
     );
     audit(i, on ? 'domain.enable-dane' : 'domain.disable-dane', d.name, on ? { zones } : {});
+    deps.domainChanged?.(d.name);
     return { domain: d.name, dane: on, changed: true };
   }
 }
