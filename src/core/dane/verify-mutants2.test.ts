@@ -576,6 +576,27 @@ describe('how each record fails, word for word', () => {
     );
   });
 
+  test('a SHA2-512 digest is never read as a key, even when its 64 bytes are a valid SPKI (RFC 6698 §2.1.3)', () => {
+    // secp160r1's uncompressed SPKI is exactly 64 bytes: as "2 1 2" data it is a digest to
+    // compare, not a bare-key anchor (RFC 7671 §5.2.3 is for matching type 0 only)
+    const spki = openssl(
+      ['pkey', '-pubin', '-outform', 'DER'],
+      openssl(
+        ['pkey', '-pubout'],
+        openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:secp160r1']),
+      ),
+    );
+    assert.equal(spki.length, 64, 'a 64-byte SPKI');
+    const t: TlsaRecord = { usage: 2, selector: 1, mtype: 2, data: spki };
+    outcome(
+      run([t], [a.leaf, a.intermediate].map(c)),
+      false,
+      null,
+      'digest matches no certificate in the chain; the server sent no issuer of CN=Test Intermediate (depth 1) ' +
+        '— if that issuer is the trust anchor, the server must send it (RFC 7671 §5.2.2)',
+    );
+  });
+
   test('unusable records: each reason once, several joined by "; "; no records at all', () => {
     const chain = [a.leaf, a.intermediate].map(c);
     const pkix = ofCert(a.intermediate, 0, 1, 1);
