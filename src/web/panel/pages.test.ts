@@ -284,6 +284,8 @@ function env(
   o: {
     guard?: (owner: string) => Promise<void>;
     check?: (d: string, port?: number) => Promise<unknown>;
+    /** the DNS backend's publisher (default: the in-memory zone) */
+    publisher?: (name: string) => Promise<Publisher>;
     /** extra keys GET /v1/settings reports (the read-only ones) */
     settingsExtra?: Record<string, unknown>;
   } = {},
@@ -307,7 +309,7 @@ function env(
   const pub = (name: string) => new MemPublisher(`${name.split('.').slice(-2).join('.')}.`, dns);
   const services: Omit<ApiDeps, 'logger'> = {
     dns: {
-      publisher: async (name) => pub(name),
+      publisher: o.publisher ?? (async (name) => pub(name)),
       removeGuard: (owner) => async () => {
         guarded.push(owner);
         await o.guard?.(owner);
@@ -594,6 +596,36 @@ describe('panel DNS page', () => {
       assert.equal(e.snapshot(), before);
       // the admin sees every domain
       assert.equal((await new Browser(e, 'admin').get('/domains/example.org/dns')).res.status, 200);
+    } finally {
+      e.close();
+    }
+  });
+
+  it('a DNS backend out of reach: the page says so with a 4xx (never a 500) and keeps the form', async () => {
+    const e = env({
+      publisher: async () => {
+        throw new DkError(
+          'unavailable',
+          'E_RFC2136_TIMEOUT',
+          'Cannot read _25._tcp.mail.example.org. from 127.0.0.1: no answer in 5 s',
+        );
+      },
+    });
+    try {
+      const b = new Browser(e, 'alice');
+      const { res, text } = await b.get('/domains/example.org/dns');
+      assert.equal(res.status, 409);
+      assertAccessibleShape(text);
+      assert.match(
+        text,
+        /<p class="error" role="alert">Cannot read _25\._tcp\.mail\.example\.org\. from 127\.0\.0\.1/,
+      );
+      assert.match(text, /Add the record<\/button>/);
+      const before = e.snapshot();
+      const add = await b.post('/domains/example.org/dns', FORM);
+      assert.equal(add.res.status, 409);
+      assert.match(add.text, /The record was not added: Cannot read/);
+      assert.equal(e.snapshot(), before);
     } finally {
       e.close();
     }
