@@ -110,7 +110,9 @@ describe('chain shapes: verifyDane agrees with OpenSSL (verdict and depth)', () 
     const x = issue(dir, 'cyc-xtmp', { cn: 'Cycle X', ca: true });
     const y = issue(dir, 'cyc-ytmp', { cn: 'Cycle Y', ca: true });
     s = {
-      ...a,
+      root: a.root,
+      intermediate: a.intermediate,
+      leaf: a.leaf,
       intExpired: alt('int-exp', { notBeforeDays: -400, notAfterDays: -30 }),
       intValid: alt('int-valid', { notAfterDays: 1800 }),
       loopLeaf,
