@@ -282,6 +282,15 @@ test('DANE-EE through the shared judgement: many domains on one MX host, one jud
     );
     assert.deepEqual(r.report, alone, r.entry.text);
   }
+  // the shared cache's answer about mx1 is one DNS entry in every report that shows it
+  const entry = (d: string) => {
+    const r = results.find((x) => x.entry.text === d);
+    return r?.kind === 'report'
+      ? r.report.dns.find((e) => e.name === 'mx1.hoster.test' && e.type === 'A')
+      : undefined;
+  };
+  assert.ok(entry('d0.example'), 'd0.example shows mx1/A');
+  assert.equal(entry('d2.example'), entry('d0.example'));
   // 20 domains on mx1, 20 on mx2, nomx.example: each a next-hop domain of its own, but a
   // DANE-EE(3) RRset checks no names (RFC 7672 §3.1.1): one judgement per chain and RRset —
   // mx1's and nomx.example's (the same chain, the same record) and mx2's

@@ -52,7 +52,22 @@ export interface CheckOptions {
   timeoutMs: number;
 }
 
+/**
+ * One entry per lookup result: a bulk run's shared cache hands the same result (an MX host's
+ * A, AAAA and TLSA answers) to thousands of domains, and each report shows it alike.
+ */
+const dnsEntries = new WeakMap<LookupResult<unknown>, DnsEntry>();
+
 function dnsEntry(r: LookupResult<unknown>, fmt: (x: never) => string): DnsEntry {
+  let e = dnsEntries.get(r);
+  if (e === undefined) {
+    e = makeDnsEntry(r, fmt);
+    dnsEntries.set(r, e);
+  }
+  return e;
+}
+
+function makeDnsEntry(r: LookupResult<unknown>, fmt: (x: never) => string): DnsEntry {
   const e: DnsEntry = {
     name: r.name,
     type: r.type,

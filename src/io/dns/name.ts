@@ -41,6 +41,20 @@ export function canonicalKey(name: string): string {
  * (253 characters in presentation form without the final dot).
  */
 export function queryName(input: string): string {
+  const known = checkedNames.get(input);
+  if (known !== undefined) return known;
+  const name = checkQueryName(input);
+  // a bulk run asks about the same few thousand names again and again, each through the
+  // cache, the resolver and the client: checked once each (the bound only stops a runaway)
+  if (checkedNames.size >= 50_000) checkedNames.clear();
+  checkedNames.set(input, name);
+  return name;
+}
+
+/** Names already checked, as given -> as normalised. Only valid names are kept. */
+const checkedNames = new Map<string, string>();
+
+function checkQueryName(input: string): string {
   if (input === '.') return '.';
   const name = input.endsWith('.') ? input.slice(0, -1) : input;
   const labels = name.split('.');
