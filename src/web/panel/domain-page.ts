@@ -65,11 +65,16 @@ export function domainPage(): PanelPage {
         const done = DONE[c.req.query('done') ?? ''];
         const base = `/domains/${encodeURIComponent(d.name)}`;
         const may = (a: DomainAction) => authorize(v.user, a, d.name);
+        const progress = progressOf(d.dane, s);
+        // DANE off with nothing left in DNS: there is nothing to propagate, so no table of
+        // nameservers, no polling script, one plain sentence (leftover records being removed
+        // after "Turn DANE off" still show, with their servers, until they are gone).
+        const quiet = !d.dane && progress.records.length === 0;
         return kit.render(c, status, {
           title: d.name,
           viewer: v,
           current: '/domains',
-          scripts: ['/progress.js'],
+          ...(quiet ? {} : { scripts: ['/progress.js'] }),
           body: html`${message ? html`<p class="error" role="alert">${message}</p>` : ''}
             ${done && !message ? html`<p class="note" role="status">${done}</p>` : ''}
             <p>${badgeHtml(badge(d, s))}</p>
@@ -153,7 +158,17 @@ export function domainPage(): PanelPage {
                   </section>`
                 : ''
             }
-            ${progressHtml(d.name, progressOf(d.dane, s))}
+            ${
+              quiet
+                ? html`<section aria-labelledby="progress-h" id="progress">
+                    <h2 id="progress-h">Propagation</h2>
+                    <p id="progress-summary">
+                      DANE is off: this domain has no TLSA records, so there is nothing to
+                      propagate.
+                    </p>
+                  </section>`
+                : progressHtml(d.name, progress)
+            }
             ${timelineHtml(timeline(events, s), events)}`,
         });
       };

@@ -785,6 +785,46 @@ describe('panel: propagation progress and the rollover timeline', () => {
     }
   });
 
+  it('DANE off with no TLSA records: one plain sentence, no nameserver table, no polling script; leftovers being removed still show', async () => {
+    const leftovers = async (d: Domain) => {
+      const p = await propagating(d);
+      return { ...p, phase: 'idle', waitingFor: null, tlsa: [{ ...p.tlsa[0]!, role: 'stale' }] };
+    };
+    const e = env({ status: async (d) => (d.dane ? propagating(d) : leftovers(d)) });
+    try {
+      const b = await new Browser(e).login('admin');
+      const off = await b.get('/domains/off.example.net');
+      assert.equal(off.res.status, 200);
+      assertAccessible(off.text, 'DANE-off domain page');
+      assert.match(off.text, /<h2 id="progress-h">Propagation<\/h2>/);
+      // the leftover stale record is still in DNS: its removal is shown with its servers
+      assert.match(off.text, /<td>stale \(to be removed\)<\/td>/);
+      assert.match(off.text, /<script src="\/progress\.js" defer><\/script>/);
+      const quiet = env();
+      try {
+        const q = await new Browser(quiet).login('admin');
+        const { res, text } = await q.get('/domains/off.example.net');
+        assert.equal(res.status, 200);
+        assertAccessible(text, 'DANE-off domain page, nothing in DNS');
+        assert.match(
+          text,
+          /<p id="progress-summary">\s*DANE is off: this domain has no TLSA records, so there is nothing to propagate\.\s*<\/p>/,
+        );
+        assert.doesNotMatch(text, /authoritative servers that serve them/, 'no nameserver table');
+        assert.doesNotMatch(text, /data-progress-url/, 'nothing for a script to poll');
+        assert.doesNotMatch(text, /progress\.js/, 'no script at all');
+        assert.doesNotMatch(text, /id="progress-refresh"/, 'no Refresh link for nothing');
+        // DANE on: the full section is back
+        const on = await q.get('/domains/example.net');
+        assert.match(on.text, /data-progress-url="\/domains\/example\.net\/progress\.json"/);
+      } finally {
+        quiet.close();
+      }
+    } finally {
+      e.close();
+    }
+  });
+
   it('progress.json: the same data as the page, for the session only', async () => {
     const e = env({ status: propagating });
     try {
