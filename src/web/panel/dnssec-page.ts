@@ -50,6 +50,8 @@ document.querySelectorAll('textarea[data-copy]').forEach(function (t) {
 });
 `;
 
+const EXPIRY_WARNING_MS = 3 * 86400_000;
+
 const when = (iso: string) => html`<time datetime="${iso}">${iso}</time>`;
 
 /** A readonly, selectable copy of a record, labelled; the script adds its Copy button. */
@@ -61,7 +63,15 @@ function copyBox(id: string, label: string, what: string, value: string): Html {
 
 export function dnssecHtml(r: DnssecReport, now: Date): Html {
   const chain = r.chain;
-  const soon = (iso: string) => new Date(iso).getTime() - now.getTime() < 3 * 86400_000;
+  // core/dnssec/readiness.ts's rule: BIND re-signs 5 days ahead, so under 3 days left means
+  // re-signing stopped; RFC 4035 §5.3.1: past its expiration an RRSIG validates nothing.
+  const expiry = (iso: string): Html | '' => {
+    const left = new Date(iso).getTime() - now.getTime();
+    if (left <= 0) return html` <span class="badge badge-failing">expired</span>`;
+    if (left < EXPIRY_WARNING_MS)
+      return html` <span class="badge badge-waiting">expires soon</span>`;
+    return '';
+  };
   return html`<section aria-labelledby="status-h">
       <h2 id="status-h">Status of ${r.zone}</h2>
       <dl>
@@ -191,14 +201,7 @@ export function dnssecHtml(r: DnssecReport, now: Date): Html {
                       <th scope="row">${s.covered}</th>
                       <td>${s.keyTag}</td>
                       <td>${when(s.inception)}</td>
-                      <td>
-                        ${when(s.expires)}${
-                          // RFC 4035 §5.3.1: past its expiration an RRSIG makes the zone bogus.
-                          soon(s.expires)
-                            ? html` <span class="badge badge-failing">expires soon</span>`
-                            : ''
-                        }
-                      </td>
+                      <td>${when(s.expires)}${expiry(s.expires)}</td>
                     </tr>`,
                 )}
               </tbody>

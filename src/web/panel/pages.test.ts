@@ -221,6 +221,20 @@ const DNSSEC = (zone: string): DnssecReport =>
         expires: '2026-12-02T10:00:00.000Z',
         inception: '2026-11-20T00:00:00.000Z',
       },
+      {
+        covered: 'DNSKEY',
+        keyTag: 4242,
+        algorithm: 13,
+        expires: '2026-11-30T10:00:00.000Z',
+        inception: '2026-11-20T00:00:00.000Z',
+      },
+      {
+        covered: 'NSEC',
+        keyTag: 4242,
+        algorithm: 13,
+        expires: '2026-12-20T10:00:00.000Z',
+        inception: '2026-11-20T00:00:00.000Z',
+      },
     ],
     servers: [
       {
@@ -852,10 +866,15 @@ describe('panel DNSSEC page', () => {
       assert.match(text, /Status of example.org/);
       assert.match(text, /secure \(SOA secure, DNSKEY\s+secure\)/);
       assert.match(text, /<th scope="row">4242<\/th>\s*<td>KSK<\/td>/);
+      // RRSIG expiry against now (2026-12-01T10:00Z): 1 day left, expired, 19 days left
+      const expiry = (covered: string) =>
+        new RegExp(`<th scope="row">${covered}</th>[\\s\\S]*?</tr>`).exec(text)![0];
       assert.match(
-        text,
-        /<time datetime="2026-12-02T10:00:00.000Z">[^<]*<\/time> <span class="badge badge-failing">expires soon/,
+        expiry('SOA'),
+        /2026-12-02T10:00:00.000Z<\/time> <span class="badge badge-waiting">expires soon/,
       );
+      assert.match(expiry('DNSKEY'), /<span class="badge badge-failing">expired<\/span>/);
+      assert.doesNotMatch(expiry('NSEC'), /badge/);
       assert.match(
         text,
         /<label for="ds-0">DS record of key 4242<\/label>\s*<textarea id="ds-0" readonly rows="3" data-copy="DS">example.org. IN DS 4242 13 2 ABCDEF<\/textarea>/,
