@@ -181,7 +181,13 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
         if (r.some((x) => x.result === 'busy') && !queued.has(domain)) queued.set(domain, request);
         requested.push(...r);
         log.info(
-          { event: 'renew-request', domain, request, result: r[0]?.result ?? null },
+          {
+            event: 'renew-request',
+            domain,
+            request,
+            result: r[0]?.result ?? null,
+            actions: r[0]?.actions ?? [],
+          },
           `${request} request for ${domain} handed to the pass`,
         );
       } catch (e) {
