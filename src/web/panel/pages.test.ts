@@ -950,6 +950,11 @@ describe('panel Settings page', () => {
       );
       assert.match(text, /<th scope="row">admin<\/th>\s*<td>admin<\/td>\s*<td>all<\/td>/);
       assert.match(text, /danekeeper user add/);
+      // the switch's hint says what turning it off does to published records
+      assert.match(
+        text,
+        /next keep-secured pass removes danekeeper's TLSA records from every domain/,
+      );
       assert.match(
         text,
         /<dt>DNS backend<\/dt>\s*<dd>\s*not reported by the API: see <code>\[dns\] backend<\/code>/,

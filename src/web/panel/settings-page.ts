@@ -92,6 +92,8 @@ export const settingsPage: PanelPage = {
       // The accounts: no API route lists them yet, so the store is read here behind the same
       // authorize() rule a `GET /v1/users` would apply.
       const users = authorize(v.user, 'users.read') ? kit.deps.users.users() : [];
+      // The switch's hint says what off does to what is published: daemon/world.ts gives the
+      // planner no TLSA owners for any domain then, so the pass removes danekeeper's records.
       const body: Html = html`${o.done ? html`<p class="note" role="status">${o.done}</p>` : ''}
         ${readError ? html`<p class="error" role="alert">${readError}</p>` : ''}
         ${
@@ -102,7 +104,7 @@ export const settingsPage: PanelPage = {
         <h2>DANE</h2>
         <form method="post" action="/settings">
           ${csrfField(v.csrf)}
-          <p>
+          <div class="check">
             <input
               type="checkbox"
               id="settings-dane"
@@ -112,13 +114,13 @@ export const settingsPage: PanelPage = {
               aria-describedby="settings-dane-hint"
             />
             <label for="settings-dane">DANE support offered (daneEnabled)</label>
-          </p>
-          <p id="settings-dane-hint">
-            Off: the “DANE support” checkbox is hidden from everyone and the API refuses to turn
-            DANE on; domains that have it keep it.
+          </div>
+          <p class="hint" id="settings-dane-hint">
+            Off: the “DANE support” checkbox is hidden from everyone, the API refuses to turn DANE
+            on, and the next keep-secured pass removes danekeeper's TLSA records from every domain.
           </p>
           <label for="settings-interval">Confirmation interval (hours)</label>
-          <p id="settings-interval-hint">
+          <p class="hint" id="settings-interval-hint">
             How long new TLSA records must be served by every nameserver before a certificate that
             relies on them is installed (dane-confirmation-interval-in-hours; default 24). The wait
             is never shorter than twice the records' TTL.
