@@ -93,7 +93,8 @@ export const settingsPage: PanelPage = {
       // authorize() rule a `GET /v1/users` would apply.
       const users = authorize(v.user, 'users.read') ? kit.deps.users.users() : [];
       // The switch's hint says what off does to what is published: daemon/world.ts gives the
-      // planner no TLSA owners for any domain then, so the pass removes danekeeper's records.
+      // planner no TLSA owners then, and the planner (core/rollover/plan.ts cleanup) only ever
+      // removes records at its owners, so what was published stays.
       const body: Html = html`${o.done ? html`<p class="note" role="status">${o.done}</p>` : ''}
         ${readError ? html`<p class="error" role="alert">${readError}</p>` : ''}
         ${
@@ -117,7 +118,8 @@ export const settingsPage: PanelPage = {
           </div>
           <p class="hint" id="settings-dane-hint">
             Off: the “DANE support” checkbox is hidden from everyone, the API refuses to turn DANE
-            on, and the next keep-secured pass removes danekeeper's TLSA records from every domain.
+            on, and the keep-secured pass publishes no TLSA records for any domain. Records it
+            published before stay in the zones: see each domain's DNS page.
           </p>
           <label for="settings-interval">Confirmation interval (hours)</label>
           <p class="hint" id="settings-interval-hint">
