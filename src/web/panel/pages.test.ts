@@ -953,7 +953,7 @@ describe('panel Settings page', () => {
       // the switch's hint says what turning it off does to published records
       assert.match(
         text,
-        /next keep-secured pass removes danekeeper's TLSA records from every domain/,
+        /publishes no TLSA records for any domain\. Records it\s+published before stay in the zones/,
       );
       assert.match(
         text,
