@@ -20,6 +20,7 @@ import { labTsigKey } from '../lab/dns/tsig.js';
 import { createNetns, type Netns } from '../lab/netns.js';
 import { startPebble, type Pebble } from '../lab/pebble.js';
 import { listenerLine, POSTFIX, startPostfix, type PostfixInstance } from '../lab/postfix.js';
+import { openState } from '../../src/store/state.js';
 
 export const PEBBLE = '127.0.57.1';
 export const CA_NS = '127.0.54.80';
@@ -253,6 +254,25 @@ export function dk(
       });
     });
   });
+}
+
+/**
+ * The domain's event log from `since` on, read from the state database between two CLI calls
+ * (no danekeeper process runs then; a killed one is gone).
+ */
+export function domainEvents(
+  lab: Pick<SoakLab, 'dir'>,
+  domain: string,
+  since: Date,
+): { kind: string; message: string; at: string }[] {
+  const st = openState(join(lab.dir, 'state.db'));
+  try {
+    return st.events
+      .list({ domain, since })
+      .map(({ kind, message, at }) => ({ kind, message, at }));
+  } finally {
+    st.close();
+  }
 }
 
 /** The TLSA RRset `server` serves at `owner` (RD=0), lower-case, sorted. */

@@ -15,10 +15,17 @@
  * keeps the key, `renew --rotate-key` switches to the confirmed next key), and two.soak.test
  * with `--new-key-each-renewal` (each renewal publishes a new key, waits, installs).
  *
- * Prints `soak: N rollovers, M probes, F failed` and asserts F = 0 (DESIGN.md "The one
- * invariant": a DANE client never sees a chain that no served record matches), N >= 20,
- * kills >= 10, 2 or more key rotations, and that every authoritative server serves exactly the current (+ next) key's
- * records at the end (no stale record, RFC 7671 §8.1). DK_SOAK_SEED replays a run's random
+ * soak.test is asked for a fixed number of key rotations (`renew --rotate-key`, one in each of
+ * the first ROTATIONS rounds), each judged on its own (rotation.ts): the request exited 0 and is
+ * in the event log, then a `key-rotated` event names the next key of before, which is then the
+ * current key, installed, verified live and served; the probes meanwhile all pass. The product
+ * rule it checks: a request that exited 0 is carried out exactly once (plan.ts).
+ *
+ * Prints `soak: N rollovers, M probes, F failed` and `soak: key rotations asked A, done D` and
+ * asserts F = 0 (DESIGN.md "The one invariant": a DANE client never sees a chain that no served
+ * record matches), D = A = ROTATIONS, N >= 20, kills >= 10, and that every authoritative server
+ * serves exactly the current (+ next) key's records at the end (no stale record, RFC 7671
+ * §8.1). DK_SOAK_SEED replays a run's random
  * moments; DK_SHOW=1 prints every command as it runs. The soak fails when the planner's
  * confirmation wait is set to zero (TTL 8 s: a resolver still holds the old RRset then).
  */
@@ -29,6 +36,7 @@ import { after, before, describe, it } from 'node:test';
 import { labAvailable, sleep } from '../lab/netns.js';
 import {
   dk,
+  domainEvents,
   installedLeaf,
   POSTFIX,
   PRIMARY,
@@ -42,11 +50,21 @@ import {
 } from './lab.js';
 import { startProber, type Prober } from './prober.js';
 import { mulberry32 } from './random.js';
+import { judgeRotation, type RotationAsked } from './rotation.js';
 
 const avail = labAvailable();
 /** rollovers the soak aims at (the assertion asks for 20) */
 const TARGET = 22;
-/** no new round starts after this long (the soak must stay within ~6 min on 2 cores) */
+/**
+ * `renew --rotate-key` requests for soak.test, one in each of the first rounds, each checked: a
+ * fixed number, so the count asked is known and each lost one is named (a count of rotations
+ * seen after the fact depended on how many rounds fitted, and hid a lost request)
+ */
+const ROTATIONS = 4;
+/**
+ * no new round starts after this long, except the ROTATIONS rounds (the soak must stay within
+ * ~6 min on 2 cores; 4 rounds took 246 s at a load average of 16)
+ */
 const ROUNDS_BUDGET_MS = 260_000;
 const FREEZE_ROUNDS = new Set([1, 3]);
 const KILLS_PER_ROUND = 3;
@@ -82,7 +100,12 @@ describe(
       { last: { serial: string; spki: string } | null; seen: Set<string> }
     >();
     let rollovers = 0;
+    /** rollovers with a new key, either domain (two.soak.test: every renewal) */
     let rotations = 0;
+    /** soak.test's `renew --rotate-key`: asked, carried out, and what went wrong with the rest */
+    let rotationsAsked = 0;
+    let rotationsDone = 0;
+    const rotationsLost: string[] = [];
     let kills = 0;
     let freezes = 0;
     let failedRuns = 0;
@@ -124,6 +147,45 @@ describe(
       const r = await cli(['status', '--json']);
       assert.equal(r.code, 0, r.stderr);
       return JSON.parse(r.stdout) as Status;
+    };
+
+    /**
+     * soak.test's `renew --rotate-key`, asked once more after a non-zero exit (a request taken
+     * by the first attempt is carried out by the same rotation: plan.ts), with what is needed to
+     * judge it once the round is over.
+     */
+    type Asked = RotationAsked & { since: Date; failuresBefore: number };
+    const failuresOf = (domain: string) =>
+      (prober?.failures ?? []).filter((f) => f.domain === domain).length;
+    const askRotation = async (): Promise<Asked> => {
+      const one = lab.domains[0];
+      const before = (await status()).domains.find((x) => x.name === one.name)!;
+      const leafBefore = installedLeaf(one.certDir);
+      const since = new Date();
+      const failuresBefore = failuresOf(one.name);
+      const exits: number[] = [];
+      for (let i = 0; i < 2 && !exits.includes(0); i++) {
+        exits.push((await cli(['renew', one.name, '--rotate-key'])).code);
+      }
+      rotationsAsked++;
+      return { before, leafBefore, exits, since, failuresBefore };
+    };
+
+    const judgeRotationOf = async (a: Asked, round: number) => {
+      const one = lab.domains[0];
+      const after = (await status()).domains.find((x) => x.name === one.name)!;
+      const v = judgeRotation(a, {
+        events: domainEvents(lab, one.name, a.since),
+        after,
+        leafAfter: installedLeaf(one.certDir),
+        served: await served(lab.dns, PRIMARY, one.owner),
+        probeFailures: failuresOf(one.name) - a.failuresBefore,
+      });
+      if (v.done) rotationsDone++;
+      else rotationsLost.push(`round ${round}: ${v.why.join('; ')}`);
+      log.push(
+        `[${new Date().toISOString()}] rotation of round ${round}: ${v.done ? `done, to ${v.to}` : `NOT done: ${v.why.join('; ')}`}`,
+      );
     };
 
     /** runs still to be SIGKILLed at a random moment (each round adds some) */
@@ -232,7 +294,11 @@ describe(
       prober.add(two.name);
 
       const t0 = Date.now();
-      for (let round = 0; rollovers < TARGET && Date.now() - t0 < ROUNDS_BUDGET_MS; round++) {
+      for (
+        let round = 0;
+        rotationsAsked < ROTATIONS || (rollovers < TARGET && Date.now() - t0 < ROUNDS_BUDGET_MS);
+        round++
+      ) {
         // two.soak.test: every renewal is a new key: published, confirmed, then installed; in
         // some rounds the RFC 2136 update that publishes it meets a frozen primary, and a
         // renewal that failed for it (exit 75) is asked for again once named is back
@@ -240,14 +306,16 @@ describe(
         if (FREEZE_ROUNDS.has(round)) {
           if ((await frozenPass(FREEZE_MS, renewTwo)).code !== 0) await cli(renewTwo);
         } else await cli(renewTwo);
-        // soak.test, every other round: a key rotation to the next key published two rounds
-        // before and confirmed since (RFC 7671 §8.1), installed at once; in between the new next
-        // key is confirmed while soak.test is renewed with the same key (no TLSA change)
-        if (round % 2 === 0) await cli(['renew', one.name, '--force', '--rotate-key']);
+        // soak.test, in each of the first ROTATIONS rounds: a key rotation to the next key
+        // published ahead (RFC 7671 §8.1): installed at once when its record is confirmed, else
+        // after the wait (the next key made by the round before may still be confirming); then
+        // runs carry it on, some killed, and it is judged once both domains are idle
+        const asked = rotationsAsked < ROTATIONS ? await askRotation() : null;
         killsOwed += KILLS_PER_ROUND;
         await runUntilIdle(`round ${round}`, async () => {
           await cli(['renew', one.name, '--force']);
         });
+        if (asked) await judgeRotationOf(asked, round);
       }
       // the kills not yet made: a renewal of soak.test (one more rollover) killed at a random
       // moment while it works, then carried on by `run`. A `run` after a renewal finds both
@@ -270,6 +338,8 @@ describe(
       console.log(
         `soak: a probe took ${prober.meanMs} ms on average; ${prober.skipped} half-second slots skipped (3 probes of the domain still in flight)`,
       );
+      console.log(`soak: key rotations asked ${rotationsAsked}, done ${rotationsDone}`);
+      for (const x of rotationsLost) console.log(`soak: key rotation NOT done: ${x}`);
       console.log(
         `soak: seed ${seed}; ${rotations} of the rollovers with a new key; ${kills} runs killed, ${freezes} freezes of named, ${failedRuns} runs or renews failed (non-zero exit); rounds took ${Math.round(rounds / 1000)} s`,
       );
@@ -298,9 +368,10 @@ describe(
       assert.equal(f.length, 0, `probe failures: ${JSON.stringify(f.slice(0, 3), null, 1)}`);
       assert.ok(rollovers >= 20, `${rollovers} rollovers`);
       assert.ok(kills >= MIN_KILLS, `${kills} kills`);
-      // the issue asks for key rotations among the rollovers; a CI run once saw 3 where 5-6 are
-      // usual (cause not yet known, see the session note), so the floor is 2, not 4
-      assert.ok(rotations >= 2, `${rotations} key rotations`);
+      // the issue asks for key rotations among the rollovers: each one asked for is carried out
+      assert.equal(rotationsAsked, ROTATIONS);
+      assert.deepEqual(rotationsLost, [], 'every renew --rotate-key carried out');
+      assert.equal(rotationsDone, rotationsAsked);
       assert.ok(freezes >= 1);
     });
   },
