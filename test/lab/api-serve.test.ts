@@ -227,6 +227,57 @@ describe(
       const records = await served();
       assert.ok(records.length > 0, 'TLSA records are served');
 
+      // the zone through the configured backend (rfc2136 with TSIG): ours listed, a record
+      // added by the owner served, and removed again past the endpoint check (Postfix still
+      // presents a chain the remaining records match)
+      const list = await api('alice', 'GET', `/v1/domains/${ZONE}/tlsa`);
+      assert.equal(list.status, 200, JSON.stringify(list.body));
+      const owners = list.body.owners as {
+        owner: string;
+        records: { rdata: string; kind: string }[];
+      }[];
+      const at25 = owners.find((o) => o.owner === OWNER);
+      assert.deepEqual(
+        at25?.records.map((r) => `${r.kind} ${r.rdata.toLowerCase()}`).sort(),
+        records.map((r) => `ours ${r}`).sort(),
+      );
+      const extra = `3 1 1 ${'5a'.repeat(32)}`;
+      const hand = await api('alice', 'POST', `/v1/domains/${ZONE}/tlsa`, {
+        port: '25',
+        protocol: 'tcp',
+        name: `mail.${ZONE}`,
+        usage: '3',
+        selector: '1',
+        mtype: '1',
+        data: '5a'.repeat(32),
+        ttl: '',
+      });
+      assert.equal(hand.status, 201, JSON.stringify(hand.body));
+      assert.ok((await served()).includes(extra), 'served after the add');
+      const removed = await api('alice', 'POST', `/v1/domains/${ZONE}/tlsa/remove`, {
+        name: `mail.${ZONE}`,
+        port: 25,
+        rdata: extra,
+      });
+      assert.equal(removed.status, 200, JSON.stringify(removed.body));
+      assert.deepEqual((await served()).sort(), [...records].sort());
+      for (const path of [
+        `/v1/domains/${ZONE}/dnssec`,
+        `/v1/domains/${ZONE}/prereq`,
+        `/v1/check/${ZONE}`,
+      ]) {
+        const r = await api('alice', 'GET', path);
+        assert.equal(r.status, 200, `${path}: ${JSON.stringify(r.body)}`);
+        if (path.endsWith('/prereq')) {
+          const backend = (r.body.observations as { backend: { state: string; zone: string } })
+            .backend;
+          assert.deepEqual([backend.state, backend.zone], ['reachable', `${ZONE}.`]);
+        }
+        if (path.endsWith('/dnssec')) {
+          assert.equal((r.body.chain as { status: string }).status, 'secure');
+        }
+      }
+
       // another customer: not shown, not readable, not renewable
       const bobList = await api('bob', 'GET', '/v1/domains');
       assert.equal(bobList.status, 200);
