@@ -11,7 +11,7 @@
  * (the lab) and a build (`npm run build`; DK_BENCH_CLI points at another build).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,12 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
  */
 const SAMPLE = Number(process.env.BENCH_SAMPLE ?? 7);
 const cli = process.env.DK_BENCH_CLI ?? join(root, 'dist', 'cli', 'main.js');
+/**
+ * Another build to time in the same rounds, alternating with this one (e.g. the build of an
+ * earlier commit: `DK_BUILD_OUT=/tmp/old node scripts/build.mjs` there): before and after from
+ * the same machine state, whatever the neighbours do. Its verdicts are compared too.
+ */
+const other = process.env.DK_BENCH_COMPARE;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -42,6 +48,7 @@ if (!lab0.ok) {
   process.exit(0);
 }
 if (!existsSync(cli)) throw new Error(`${cli}: run \`npm run build\` first (npm run bench does)`);
+if (other !== undefined && !existsSync(other)) throw new Error(`${other}: no such build`);
 
 const lab = await startBulkLab({ domains: DOMAINS });
 try {
@@ -49,17 +56,17 @@ try {
   const names = lab.domains.map((d) => d.domain);
 
   /** one `check --file` run: wall ms, max RSS in MB, the verdict of each domain */
-  const bulk = () => {
+  const bulk = (entry = cli, list = lab.listFile) => {
     const t = process.hrtime.bigint();
     const cmd = inNs(
       '/usr/bin/time',
       '-f',
       'dk-bench-maxrss %M cpu %U %S',
       process.execPath,
-      cli,
+      entry,
       'check',
       '--file',
-      lab.listFile,
+      list,
       '--resolver',
       lab.resolver,
     );
@@ -110,9 +117,13 @@ try {
   // warm the resolver's cache once, so that both sides meet the same warm Unbound
   const warm = bulk();
   const runs: ReturnType<typeof bulk>[] = [];
+  const others: ReturnType<typeof bulk>[] = [];
   const loops: number[] = [];
   for (let i = 0; i < ROUNDS; i++) {
+    // the other build first in odd rounds: neither always meets the machine right after the loop
+    if (other !== undefined && i % 2 === 1) others.push(bulk(other));
     runs.push(bulk());
+    if (other !== undefined && i % 2 === 0) others.push(bulk(other));
     loops.push(fingerLoop());
   }
 
@@ -127,7 +138,7 @@ try {
   );
   const singleMs = Date.now() - t;
   const single = new Map(singles.map((s) => [s.domain, (s.report as { verdict: string }).verdict]));
-  const differ = [warm, ...runs].flatMap((r) =>
+  const differ = [warm, ...runs, ...others].flatMap((r) =>
     names.filter((d) => r.verdicts.get(d) !== single.get(d)),
   );
 
@@ -153,9 +164,31 @@ try {
   console.log(
     `  rate ratio danekeeper / posttls-finger loop: ${(dkRate / pfRate).toFixed(0)}x (goal: at least 50x)`,
   );
+  if (other !== undefined) {
+    const oMs = median(others.map((r) => r.ms));
+    const oRate = DOMAINS / (oMs / 1000);
+    const oCpu = median(others.map((r) => r.cpuMs));
+    console.log(
+      `  compared build ${other} in the same rounds: ${(oMs / 1000).toFixed(2)} s, ${oRate.toFixed(0)} domains/s ` +
+        `(${(oRate / pfRate).toFixed(0)}x), CPU ${(oCpu / 1000).toFixed(2)} s = ${(oCpu / DOMAINS).toFixed(2)} ms/domain, ` +
+        `peak RSS ${f1(median(others.map((r) => r.rssMb)))} MB; rounds (s) ${others.map((r) => (r.ms / 1000).toFixed(2)).join(' ')}`,
+    );
+  }
+  // the fixed cost: the same command over one domain (start-up, the resolver proof, one check)
+  const oneList = join(lab.dir, 'one-domain.txt');
+  writeFileSync(oneList, `${names[0]}\n`);
+  const ones = [1, 2, 3].map(() => bulk(cli, oneList));
+  console.log(
+    `  fixed cost (check --file over 1 domain, median of 3): ${(median(ones.map((r) => r.ms)) / 1000).toFixed(2)} s wall, ` +
+      `${(median(ones.map((r) => r.cpuMs)) / 1000).toFixed(2)} s CPU, peak RSS ${f1(median(ones.map((r) => r.rssMb)))} MB; ` +
+      `lab start-up (not timed above): ${Object.entries(lab.timings)
+        .map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} s`)
+        .join(', ')}`,
+  );
+  const nRuns = 1 + runs.length + others.length;
   console.log(
     `  verdicts equal to the single-domain check's (runCheck per domain, nothing shared; ${f1(singleMs / 1000)} s for all ${DOMAINS}): ` +
-      `${differ.length === 0 ? `all, in all ${ROUNDS + 1} runs` : `${differ.length} differ: ${[...new Set(differ)].slice(0, 5).join(', ')}`}`,
+      `${differ.length === 0 ? `all, in all ${nRuns} runs` : `${differ.length} differ: ${[...new Set(differ)].slice(0, 5).join(', ')}`}`,
   );
   const cpu = median(runs.map((r) => r.cpuMs));
   console.log(
