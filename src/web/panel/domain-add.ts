@@ -11,7 +11,7 @@
 import type { Context, Hono } from 'hono';
 import { html } from 'hono/html';
 import { authorize } from '../../auth/authz.js';
-import type { PrereqFinding, PrereqReport } from '../../core/prereq/index.js';
+import type { MxObservation, PrereqFinding, PrereqReport } from '../../core/prereq/index.js';
 import { DomainAdd } from '../api/table.js';
 import type { PanelKit, PanelPage } from './panel.js';
 import { refusal, type RefusalStatus } from './domain-common.js';
@@ -22,7 +22,7 @@ export const SUBDOMAIN_BOXES = ['www', 'mail', 'webmail'] as const;
 
 /** Whether DANE may be offered for a name, and if not, what stands in the way. */
 export type DaneOffer =
-  | { kind: 'offered'; warnings: PrereqFinding[] }
+  | { kind: 'offered'; warnings: PrereqFinding[]; mx?: string[] }
   | { kind: 'server-off' }
   | { kind: 'failing'; findings: PrereqFinding[] }
   | { kind: 'unchecked'; message: string };
@@ -32,11 +32,47 @@ export type DaneOffer =
  * (`unknown`: DNS or the mail service did not answer) is not met either: offering DANE on a
  * guess is how panels broke mail. A warning (`warn`) is met, and shown.
  */
-export function daneOffer(report: PrereqReport): DaneOffer {
+export function daneOffer(
+  // the API's prereq answer carries the observations it judged (src/web/api/network.ts)
+  report: PrereqReport & { observations?: { mx?: MxObservation } },
+): DaneOffer {
   const findings = report.findings ?? [];
   const failing = findings.filter((f) => f.status === 'fail' || f.status === 'unknown');
   if (failing.length) return { kind: 'failing', findings: failing };
-  return { kind: 'offered', warnings: findings.filter((f) => f.status === 'warn') };
+  // the MX hosts the check saw, by preference: the form's mail host defaults to the first
+  const mx = [...(report.observations?.mx?.records ?? [])]
+    .sort((a, b) => a.preference - b.preference)
+    .map((r) => r.exchange.replace(/\.$/, '').toLowerCase())
+    .filter((x) => x !== '' && x !== '.');
+  return {
+    kind: 'offered',
+    warnings: findings.filter((f) => f.status === 'warn'),
+    ...(mx.length ? { mx } : {}),
+  };
+}
+
+/**
+ * Seed: "Assign the certificate to the mail domain" puts the mail domain on the certificate
+ * (SSL It! secures mail.DOMAIN with it). The mail host typed ("mail" or "mail.example.org") is
+ * qualified under the domain and added to the names when it is not there yet; a host outside
+ * the domain is passed on as typed, for the API to refuse with its reason.
+ */
+export function mailDomainNames(
+  name: string,
+  typed: string,
+  includeDomainName: boolean,
+  subdomains: string[],
+): { host: string; includeDomainName: boolean; subdomains: string[] } {
+  const t = typed.trim().toLowerCase().replace(/\.$/, '');
+  const host = t === name || t.endsWith(`.${name}`) || t.includes('.') ? t : `${t}.${name}`;
+  if (host === name) return { host, includeDomainName: true, subdomains };
+  if (!host.endsWith(`.${name}`)) return { host, includeDomainName, subdomains };
+  const label = host.slice(0, -name.length - 1);
+  return {
+    host,
+    includeDomainName,
+    subdomains: subdomains.includes(label) ? subdomains : [...subdomains, label],
+  };
 }
 
 /** The name typed in step 1, checked as the API will check it (table.ts DomainAdd.name). */
@@ -146,6 +182,12 @@ export function domainAddPage(): PanelPage {
       ) => {
         const v = kit.me(c);
         const o = known ?? (await offer(c, name));
+        // a fresh form: the mail host the prerequisite check found (the first MX under the
+        // domain), so the seed's defaults secure the mail service as they are
+        const mxDefault =
+          o.kind === 'offered'
+            ? (o.mx ?? []).find((h) => h === name || h.endsWith(`.${name}`))
+            : '';
         // A fresh form: the seed's defaults ("Keep «Secure the domain name» selected"; select
         // «Assign the certificate to the mail domain» and «DANE support»).
         const checked = (field: string, dflt: boolean) =>
@@ -248,12 +290,13 @@ export function domainAddPage(): PanelPage {
                   <label for="assign-mail">Assign the certificate to the mail domain</label>
                 </div>
                 <label for="mail-host"
-                  >Mail host (blank: the domain's MX host among the names above)</label
+                  >Mail host (put on the certificate; blank: the domain's MX host among the names
+                  above)</label
                 >
                 <input
                   id="mail-host"
                   name="mailHost"
-                  value="${f?.mailHost ?? ''}"
+                  value="${f ? (f.mailHost ?? '') : mxDefault}"
                   autocomplete="off"
                   spellcheck="false"
                 />
@@ -291,13 +334,22 @@ export function domainAddPage(): PanelPage {
         if (!authorize(v.user, 'domain.add', name)) {
           return stepOne(c, 403, raw, `You may add only your own domains and names under them`);
         }
-        const subdomains = [
-          ...SUBDOMAIN_BOXES.filter((s) => f[`sub_${s}`] === 'on'),
-          ...(f.subOther ?? '').split(/[\s,]+/).filter((s) => s !== ''),
-        ];
         const dane = f.dane === 'on';
         const assignMail = f.assignMail === 'on';
-        const mailHost = (f.mailHost ?? '').trim();
+        const typedHost = (f.mailHost ?? '').trim();
+        const boxes = {
+          includeDomainName: f.includeDomainName === 'on',
+          subdomains: [
+            ...SUBDOMAIN_BOXES.filter((s) => f[`sub_${s}`] === 'on'),
+            ...(f.subOther ?? '').split(/[\s,]+/).filter((s) => s !== ''),
+          ],
+        };
+        const mail =
+          assignMail && typedHost
+            ? mailDomainNames(name, typedHost, boxes.includeDomainName, boxes.subdomains)
+            : { host: '', ...boxes };
+        const { subdomains } = mail;
+        const mailHost = mail.host;
         let known: DaneOffer | undefined;
         if (dane) {
           // A forged or stale form: DANE is refused exactly when the checkbox would not be shown.
@@ -338,7 +390,7 @@ export function domainAddPage(): PanelPage {
             user: v.user,
             body: {
               name,
-              includeDomainName: f.includeDomainName === 'on',
+              includeDomainName: mail.includeDomainName,
               subdomains,
               mailHosts: assignMail && mailHost ? [mailHost] : [],
               // always explicit: an unticked box is "off", not the API's default

@@ -16,7 +16,7 @@ import { makePki } from '../../../test/support/pki.js';
 import { routeCaller } from '../api/api.js';
 import type { ApiServices } from '../api/handlers.js';
 import { storedSettings } from '../api/settings.js';
-import { daneOffer } from './domain-add.js';
+import { daneOffer, mailDomainNames } from './domain-add.js';
 import { certificatesOnly } from './domain-page.js';
 import { PROGRESS_JS } from './domain-progress-script.js';
 import { progressOf, timeline } from './domain-progress.js';
@@ -297,6 +297,72 @@ describe('panel: add a domain', () => {
     } finally {
       e.close();
     }
+  });
+
+  it('the seed defaults alone secure the mail domain: the mail host found as MX is pre-filled and put on the certificate', async () => {
+    // as a newcomer does it: name, then the form as it comes (mail not ticked as a subdomain)
+    const e = env({
+      prereq: async (d) => ({
+        domain: d,
+        zone: d,
+        status: 'ok',
+        findings: [finding('mx', 'ok'), finding('dnssec', 'ok')],
+        checkedAt: NOW.toISOString(),
+        observations: {
+          mx: {
+            status: 'ok',
+            rcode: 'NOERROR',
+            records: [
+              { preference: 20, exchange: 'backup.mx.example.com' },
+              { preference: 10, exchange: `mail.${d}` },
+            ],
+          },
+        },
+      }),
+    });
+    try {
+      const b = await new Browser(e).login('alice');
+      const two = await b.get('/domains/add?name=example.org');
+      assert.match(two.text, /id="mail-host" name="mailHost" value="mail\.example\.org"/);
+      assert.match(two.text, /id="sub-mail" name="sub_mail"\s*\/>/, 'mail not ticked');
+      const done = await b.post('/domains/add', {
+        name: 'example.org',
+        includeDomainName: 'on',
+        assignMail: 'on',
+        mailHost: 'mail.example.org',
+        dane: 'on',
+      });
+      assert.equal(done.res.status, 303, done.text);
+      const d = e.state.domains.get('example.org')!;
+      assert.deepEqual(d.subdomains, ['mail'], 'the mail domain is on the certificate');
+      assert.deepEqual(d.mailHosts, ['mail.example.org']);
+      assert.equal(d.dane, true);
+    } finally {
+      e.close();
+    }
+  });
+
+  it('mailDomainNames: the typed mail host qualified and added once; the domain itself ticks "Secure the domain name"; outside hosts passed on', () => {
+    assert.deepEqual(mailDomainNames('example.org', 'mail', false, ['www']), {
+      host: 'mail.example.org',
+      includeDomainName: false,
+      subdomains: ['www', 'mail'],
+    });
+    assert.deepEqual(mailDomainNames('example.org', 'MX1.Example.org.', true, ['mx1']), {
+      host: 'mx1.example.org',
+      includeDomainName: true,
+      subdomains: ['mx1'],
+    });
+    assert.deepEqual(mailDomainNames('example.org', 'example.org', false, []), {
+      host: 'example.org',
+      includeDomainName: true,
+      subdomains: [],
+    });
+    assert.deepEqual(mailDomainNames('example.org', 'mx.provider.net', true, []), {
+      host: 'mx.provider.net',
+      includeDomainName: true,
+      subdomains: [],
+    });
   });
 
   it('unticked boxes are sent as off: no domain name, no DANE; the mail host field is used', async () => {
