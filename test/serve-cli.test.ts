@@ -256,6 +256,23 @@ it('hosts the JSON API and the panel: OpenAPI, tokens, a bad token, a huge body,
     const panelPage = await call(`${base}/domains`, { headers: { cookie: session } });
     assert.equal(panelPage.status, 200);
     assert.match(panelPage.body, /<html/);
+    // the page modules are mounted (no "not built yet" stand-in); Settings is the admin's
+    const admin = cookieOf(
+      await panelLogin(base, 'admin', 'correct horse battery staple'),
+      'dk_session',
+    )!;
+    for (const path of ['/check', '/dnssec', '/settings', '/domains/add']) {
+      const r = await call(`${base}${path}`, { headers: { cookie: admin } });
+      assert.equal(r.status, 200, `${path}: ${r.body.slice(0, 300)}`);
+      assert.doesNotMatch(r.body, /not built yet/, path);
+    }
+    const settingsPage = await call(`${base}/settings`, { headers: { cookie: admin } });
+    assert.match(
+      settingsPage.body,
+      /id="settings-interval"[^>]*value="2"/,
+      'the Settings page shows the API change (7200 s: 2 hours)',
+    );
+    assert.equal((await call(`${base}/settings`, { headers: { cookie: session } })).status, 404);
 
     const unknown = await call(`${base}/no/such/page`);
     assert.equal(unknown.status, 404);

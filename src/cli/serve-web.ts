@@ -43,7 +43,11 @@ import type { ApiServices } from '../web/api/handlers.js';
 import { networkServices, type NetworkServices } from '../web/api/network.js';
 import { storedSettings } from '../web/api/settings.js';
 import { socketAddress } from '../web/listen.js';
+import { checkPage } from '../web/panel/check-page.js';
+import { dnsPage } from '../web/panel/dns-page.js';
+import { dnssecPage } from '../web/panel/dnssec-page.js';
 import { panelRoutes, type PanelPage } from '../web/panel/panel.js';
+import { settingsPage } from '../web/panel/settings-page.js';
 import { backendSettings, type Context } from './dns.js';
 import { defaultCertDir } from './domain.js';
 import { loadTrustStore } from './files.js';
@@ -52,9 +56,9 @@ import { parseHostPort } from './options.js';
 
 /**
  * The panel's page modules (src/web/panel/*-page.ts), each a `PanelPage`: adding a page is
- * one line here.
+ * one line here. (panel.ts registers the domain pages, add and show, itself.)
  */
-export const PANEL_PAGES: readonly PanelPage[] = [];
+export const PANEL_PAGES: readonly PanelPage[] = [dnsPage, checkPage, dnssecPage, settingsPage];
 
 export interface WebOptions {
   /** the configuration as it is now (SIGHUP re-reads it) */
@@ -275,6 +279,8 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
       status: services.status,
       secure: o.secure,
       clientAddress,
+      // the checkbox "DANE support" is offered only while the effective setting is on
+      daneEnabled: () => services.settings.read().daneEnabled,
     },
     PANEL_PAGES,
   );
