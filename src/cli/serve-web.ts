@@ -190,6 +190,24 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
     return { state: 'reachable', ...head, serial };
   }
 
+  /**
+   * The world of a status look. A file the configuration names that cannot be read (the ACME
+   * ca-file, say) is the operator's configuration, not a bug: a 409 naming it, not a 500.
+   */
+  const worldNow = async (): Promise<DomainWorld> => {
+    try {
+      return await o.world();
+    } catch (e) {
+      const x = e as NodeJS.ErrnoException;
+      if (isDkError(e) || typeof x?.code !== 'string' || typeof x.syscall !== 'string') throw e;
+      throw new DkError(
+        'config',
+        'E_SERVE_CONFIG_FILE',
+        `Cannot look at the domain: a file the configuration names cannot be read (${x.code}${x.path ? ` ${x.path}` : ''})`,
+      );
+    }
+  };
+
   const stored = storedSettings(o.users, o.config);
   const services: ApiServices = {
     state: o.state,
@@ -209,7 +227,7 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
     dnssec: async (domain) => (await network()).svc.dnssec(domain),
     prereq: async (domain) => (await network()).svc.prereq(domain),
     status: async (d: Domain) => {
-      const world = await o.world();
+      const world = await worldNow();
       try {
         return await domainStatus(o.state, world, d, now());
       } finally {
