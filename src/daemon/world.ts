@@ -9,6 +9,7 @@ import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from '
 import { DkError, isDkError } from '../core/errors.js';
 import {
   confirmedAt,
+  retiringOwners,
   type Action,
   type AddressObservation,
   type CertFacts,
@@ -295,8 +296,9 @@ export class RealWorld implements DomainWorld {
   ): Promise<Omit<Observations, 'request'>> {
     const dns: Record<string, OwnerDns> = {};
     const live: Record<string, AddressObservation[]> = {};
+    // and where DANE was turned off: what danekeeper published there must go (retire.ts)
     await Promise.all(
-      policy.owners.map(async (owner) => {
+      [...policy.owners, ...retiringOwners(state, policy)].map(async (owner) => {
         dns[owner] = await this.#dns(d, owner);
       }),
     );

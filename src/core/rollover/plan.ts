@@ -15,6 +15,7 @@ import { DkError } from '../errors.js';
 import { confirmedAt, confirmedEverywhereAt, updateTracks } from './confirm.js';
 import { chainMatches, desiredRecords, eeRecord, recordsFor } from './records.js';
 import { dueAt, foldAri } from './renewal.js';
+import { retiredHold, retiringOwners, updateRetired } from './retire.js';
 import {
   STATE_VERSION,
   type Action,
@@ -439,6 +440,9 @@ class Planner {
     const wantNext = policy.newKeyEachRenewal ? s.renewal.rotating : true;
     if (wantNext && !s.keys.next) return this.generate('next');
 
+    const r = this.retire();
+    if (r) return r;
+
     // Publish what the key policy asks for, at every owner, before anything relies on it.
     const desired = desiredRecords(s, policy);
     for (const owner of policy.owners) {
@@ -528,11 +532,52 @@ class Planner {
   }
 
   /**
+   * retire.ts rule 1: every record danekeeper published at an owner that is no longer a DANE
+   * owner is removed, whatever the live chain matches (no TLSA RRset means unauthenticated TLS,
+   * RFC 7672 §2.2, while the certificate stays the same: rule 2 holds back a new key).
+   */
+  retire(): Decision | null {
+    const { s, obs, policy } = this;
+    for (const owner of retiringOwners(s, policy)) {
+      const pub = obs.dns[owner]?.published;
+      if (!pub) {
+        if ((s.managed[owner] ?? []).length > 0) this.unreadable.push(owner);
+        continue;
+      }
+      // Forget what the backend no longer holds (removed by hand, or by our last step).
+      const ours = (s.managed[owner] ?? []).filter((r) => pub.includes(r));
+      if (ours.length === 0) {
+        delete s.managed[owner];
+        continue;
+      }
+      s.managed[owner] = ours;
+      return this.act({ kind: 'publishRecords', owner, add: [], remove: ours });
+    }
+    return null;
+  }
+
+  /**
    * Install only a certificate whose key's `3 1 1` (or, with issuer records, whose issuer's
    * `2 1 1`) is confirmed at every endpoint owner (DESIGN.md, the confirmation rule).
    */
   install(cert: CertFacts): Decision {
     const { s, policy, nowMs } = this;
+    // retire.ts rule 2: a new key only once no sender can hold a retired record of the old one
+    const hold = s.installed && cert.keyId !== s.installed.keyId ? retiredHold(s) : null;
+    if (hold) {
+      const owners = hold.owners.join(', ');
+      return hold.until === null
+        ? this.wait(
+            'propagation',
+            null,
+            `Waiting for every authoritative server to stop serving the TLSA records danekeeper published at ${owners} (DANE is off there) before certificate ${cert.id} with a new key is installed`,
+          )
+        : this.wait(
+            'confirmation',
+            hold.until,
+            `Waiting until ${iso(hold.until)}: the TLSA records removed at ${owners} (DANE is off there) may be cached for 2 x TTL, and certificate ${cert.id} has a new key`,
+          );
+    }
     const key = this.keyIndex.get(cert.keyId);
     const recs = recordsFor(cert, key?.spki, policy);
     const ats = recs.map((r) => confirmedEverywhereAt(s.tracks, r, policy));
@@ -630,9 +675,18 @@ export function plan(
   const s = structuredClone(state ?? emptyState());
   // A rest is the pass's mark on an idle decision (rest.ts); a fresh plan decides anew.
   delete s.rest;
+  // before updateTracks drops the tracks of owners that left the policy: their TTLs are what
+  // senders may still cache (retire.ts)
+  const retiredNow = updateRetired(s, obs, policy, iso(nowMs));
   s.tracks = updateTracks(s.tracks, obs, policy, iso(nowMs));
   const p = new Planner(s, obs, iso(nowMs), policy);
   p.absorb();
+  for (const owner of retiredNow) {
+    p.event(
+      'records-removed',
+      `The TLSA records danekeeper published at ${owner} are gone from every authoritative server for 2 x TTL: no sender can hold them any more`,
+    );
+  }
   // A person asked (`renew`): they may have removed the cause of the failure, so the next
   // attempt is now, not after the backoff. The failure stays on record (status, the attempt
   // count) until the step succeeds; a CA still rate limiting answers with

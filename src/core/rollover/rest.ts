@@ -46,6 +46,8 @@ export function resting(state: RolloverState | null, now: IsoTime, key: string):
     state.renewal.requested !== null ||
     state.renewal.rotating ||
     (state.renewal.queuedRotations ?? 0) > 0 ||
+    // records being retired (retire.ts): every pass looks until they are out of every cache
+    Object.keys(state.retired ?? {}).length > 0 ||
     !(t < Date.parse(r.recheckAt)) ||
     !(t < Date.parse(r.until))
   ) {

@@ -139,6 +139,21 @@ export interface RolloverState {
    * observing. `plan` drops it: any decision that is not idle ends the rest.
    */
   rest?: RestMark | null;
+  /**
+   * Owners no longer DANE owners (DANE turned off, an endpoint dropped) whose records danekeeper
+   * published: what was there, the longest TTL seen, and since when no server serves any of it
+   * (retire.ts). Absent when there is none (and in states saved before it existed).
+   */
+  retired?: Record<string, RetiredOwner>;
+}
+
+/** See `RolloverState.retired` and retire.ts. */
+export interface RetiredOwner {
+  records: Rdata[];
+  /** seconds */
+  ttl: number;
+  /** the first look at which every server answered and none served any of `records` */
+  clearSince: IsoTime | null;
 }
 
 /** See `RolloverState.rest` and rest.ts. */
