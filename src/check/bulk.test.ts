@@ -6,6 +6,7 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { getEventListeners } from 'node:events';
 import { parseCertificates, type Cert } from '../core/x509/index.js';
 import { CachingResolver } from '../io/dns/cache.js';
 import { StaticResolver, type StaticEntry } from '../io/dns/index.js';
@@ -425,6 +426,24 @@ test('stopping the run (Ctrl-C): nothing new starts, unfinished domains are drop
   assert.equal(results.length, 6);
   assert.equal(summary.done, 6);
   assert.ok(p.calls.length < 15, `${p.calls.length} probes started`);
+});
+
+test("one listener on the run's stop signal however many domains are in progress; none left after the run", async () => {
+  const stop = new AbortController();
+  let most = 0;
+  const p = fakeProbe({ delayMs: 5 });
+  const watching = async (o: ProbeOptions) => {
+    most = Math.max(most, getEventListeners(stop.signal, 'abort').length);
+    return p.probe(o);
+  };
+  const { results } = await bulk(
+    names().join('\n'),
+    { probe: watching },
+    { concurrency: 16, signal: stop.signal },
+  );
+  assert.equal(results.length, names().length);
+  assert.equal(most, 1);
+  assert.equal(getEventListeners(stop.signal, 'abort').length, 0);
 });
 
 test('concurrency bounds the domains in progress', async () => {

@@ -145,16 +145,25 @@ export interface BulkSummary {
 }
 
 /**
+ * Why one domain's check ended early (its time limit, or the run stopped), once it has. A plain
+ * object rather than an AbortController per domain: nothing listens to it (see scopedResolver),
+ * and Node's AbortSignal and EventTarget cost more than the check of a domain on a shared host.
+ */
+interface Stop {
+  reason: DkError | undefined;
+}
+
+/**
  * A Resolver that asks nothing more once one domain's time is up or the run stops. A lookup
- * already asked is not given the domain's signal: it is shared with other domains and goes on
- * for them anyway, the domain's own wait ends at its time limit in runBulk, and a listener per
+ * already asked is not stopped for the domain: it is shared with other domains and goes on
+ * for them anyway, and the domain's own wait ends at its time limit in runBulk; a listener per
  * lookup on each domain's signal (thousands) cost more CPU than the lookups' answers.
  */
-function scopedResolver(shared: Resolver, signal: AbortSignal): Resolver {
+function scopedResolver(shared: Resolver, stop: Stop): Resolver {
   return {
     servers: shared.servers,
     lookup(name, type, opts?: LookupOptions) {
-      if (signal.aborted) return Promise.reject(signal.reason as Error);
+      if (stop.reason) return Promise.reject(stop.reason);
       return shared.lookup(name, type as RecordType, opts) as never;
     },
   };
@@ -163,10 +172,10 @@ function scopedResolver(shared: Resolver, signal: AbortSignal): Resolver {
 /** The same for probes: none starts once the domain's time is up (the pool shares the rest). */
 function scopedProbe(
   probe: (o: ProbeOptions) => Promise<ProbeResult>,
-  signal: AbortSignal,
+  stop: Stop,
 ): (o: ProbeOptions) => Promise<ProbeResult> {
   return (o) => {
-    if (signal.aborted) return Promise.reject(signal.reason as Error);
+    if (stop.reason) return Promise.reject(stop.reason);
     return probe(o);
   };
 }
@@ -215,18 +224,34 @@ export async function runBulk(
       'error',
     );
 
+  // one listener on the run's signal for all domains in progress, not one per domain
+  const inProgress = new Set<() => void>();
+  const stopEvery = () => {
+    for (const f of [...inProgress]) f();
+  };
+  opts.signal?.addEventListener('abort', stopEvery, { once: true });
+
   const one = async (entry: BulkEntry): Promise<void> => {
     if (entry.error) {
       fail(entry, entry.error);
       return;
     }
-    const ctl = new AbortController();
+    const stop: Stop = { reason: undefined };
+    let reject!: (e: DkError) => void;
+    // the time limit wins even while a step is busy inside checkDomain
+    const stopped = new Promise<never>((_, r) => (reject = r));
+    stopped.catch(() => undefined);
+    const end = (e: DkError) => {
+      if (stop.reason) return;
+      stop.reason = e;
+      reject(e);
+    };
     const stopAll = () =>
-      ctl.abort(new DkError('unavailable', 'E_BULK_STOPPED', `${entry.text}: the run was stopped`));
-    opts.signal?.addEventListener('abort', stopAll, { once: true });
+      end(new DkError('unavailable', 'E_BULK_STOPPED', `${entry.text}: the run was stopped`));
+    inProgress.add(stopAll);
     const timer = setTimeout(
       () =>
-        ctl.abort(
+        end(
           new DkError(
             'unavailable',
             'E_BULK_TIMEOUT',
@@ -238,33 +263,25 @@ export async function runBulk(
     try {
       const scoped: CheckDeps = {
         ...deps,
-        resolver: scopedResolver(deps.resolver, ctl.signal),
-        probe: scopedProbe(deps.probe, ctl.signal),
+        resolver: scopedResolver(deps.resolver, stop),
+        probe: scopedProbe(deps.probe, stop),
       };
       const work = checkDomain(entry.text, scoped, opts.check);
-      // the time limit wins even while a step is busy inside checkDomain
-      const stopped = new Promise<never>((_, reject) => {
-        if (ctl.signal.aborted) reject(ctl.signal.reason as Error);
-        ctl.signal.addEventListener('abort', () => reject(ctl.signal.reason as Error), {
-          once: true,
-        });
-      });
       work.catch(() => undefined);
-      stopped.catch(() => undefined);
       const report = await Promise.race([work, stopped]);
       if (opts.signal?.aborted) return;
       record({ kind: 'report', entry, report, status: exitStatus(report) }, report.verdict);
     } catch (e) {
       if (opts.signal?.aborted) return;
-      // whatever a step made of the abort, the reason is the time limit
-      const cause: unknown = ctl.signal.aborted ? ctl.signal.reason : e;
+      // whatever a step made of the stop, the reason is the time limit
+      const cause: unknown = stop.reason ?? e;
       const err = isDkError(cause)
         ? cause
         : new DkError('internal', 'E_BULK_INTERNAL', `${entry.text}: ${String(cause)}`);
       fail(entry, err);
     } finally {
       clearTimeout(timer);
-      opts.signal?.removeEventListener('abort', stopAll);
+      inProgress.delete(stopAll);
     }
   };
 
@@ -277,6 +294,7 @@ export async function runBulk(
   };
   const n = Math.max(1, Math.min(opts.concurrency, entries.length));
   await Promise.all(Array.from({ length: n }, worker));
+  opts.signal?.removeEventListener('abort', stopEvery);
   summary.interrupted = opts.signal?.aborted ?? false;
   summary.elapsedMs = clock() - started;
   return summary;
