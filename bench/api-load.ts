@@ -3,7 +3,8 @@
  * each one request at a time on its own keep-alive connection (no pause between requests),
  * cycling through the requests it is given (each client starts at a different place in the
  * list), until SIGTERM or `seconds` at most. Prints `{"started": true}` once running, and
- * one JSON line when done: requests made, how many were not 2xx, per status.
+ * one JSON line when done: requests made, how many were not 2xx, per status (a refusal with
+ * its path and the start of its body, a failed connection with its error).
  *
  *   node --import tsx bench/api-load.ts '{"base": "http://127.0.0.1:PORT", "clients": 8,
  *     "seconds": 300, "requests": [{"path": "/api/v1/domains?page=3", "headers": {...}}]}'
@@ -32,14 +33,25 @@ export interface LoadReport {
 }
 
 /** One GET, the body read to its end; resolves with the status (0: the connection failed). */
-export function get(agent: Agent, base: string, r: LoadRequest): Promise<number> {
+export function get(agent: Agent, base: string, r: LoadRequest): Promise<string> {
   return new Promise((resolve) => {
     const req = request(new URL(r.path, base), { agent, headers: r.headers }, (res) => {
-      res.on('data', () => {});
-      res.on('end', () => resolve(res.statusCode ?? 0));
-      res.on('error', () => resolve(0));
+      const parts: Buffer[] = [];
+      res.on('data', (b: Buffer) => parts.push(b));
+      res.on('end', () => {
+        const s = String(res.statusCode ?? 0);
+        // what a refusal said, for the report (an error body is small)
+        resolve(
+          s.startsWith('2')
+            ? s
+            : `${s} ${r.path.replace(/\?.*/, '')}: ${Buffer.concat(parts).toString().slice(0, 200)}`,
+        );
+      });
+      res.on('error', (e) => resolve(`response error: ${e.message}`));
     });
-    req.on('error', () => resolve(0));
+    req.on('error', (e) =>
+      resolve(`request error: ${(e as NodeJS.ErrnoException).code ?? e.message}`),
+    );
     req.end();
   });
 }
@@ -65,7 +77,7 @@ async function main(plan: LoadPlan): Promise<void> {
     }),
   );
   const notOk = Object.entries(byStatus)
-    .filter(([s]) => !(Number(s) >= 200 && Number(s) < 300))
+    .filter(([s]) => !/^2\d\d$/.test(s))
     .reduce((a, [, k]) => a + k, 0);
   const report: LoadReport = { requests: n, notOk, byStatus, seconds: (Date.now() - t) / 1000 };
   process.stdout.write(`${JSON.stringify(report)}\n`);
