@@ -20,7 +20,7 @@ export function badge(d: Domain, s: StatusView | null): Badge {
   return 'waiting';
 }
 
-const BADGE_TEXT: Record<Badge, string> = {
+export const BADGE_TEXT: Record<Badge, string> = {
   verified: 'DANE verified',
   waiting: 'waiting',
   failing: 'failing',

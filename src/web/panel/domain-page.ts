@@ -12,6 +12,7 @@ import type { Domain } from '../../store/domains.js';
 import type { PanelKit, PanelPage } from './panel.js';
 import {
   badge,
+  BADGE_TEXT,
   badgeHtml,
   pathName,
   refusal,
@@ -65,7 +66,7 @@ export function domainPage(): PanelPage {
         const done = DONE[c.req.query('done') ?? ''];
         const base = `/domains/${encodeURIComponent(d.name)}`;
         const may = (a: DomainAction) => authorize(v.user, a, d.name);
-        const progress = progressOf(d.dane, s);
+        const progress = progressOf(d.dane, s, deps.now());
         // DANE off with nothing left in DNS: there is nothing to propagate, so no table of
         // nameservers, no polling script, one plain sentence (leftover records being removed
         // after "Turn DANE off" still show, with their servers, until they are gone).
@@ -77,7 +78,7 @@ export function domainPage(): PanelPage {
           ...(quiet ? {} : { scripts: ['/progress.js'] }),
           body: html`${message ? html`<p class="error" role="alert">${message}</p>` : ''}
             ${done && !message ? html`<p class="note" role="status">${done}</p>` : ''}
-            <p>${badgeHtml(badge(d, s))}</p>
+            <p id="domain-badge">${badgeHtml(badge(d, s))}</p>
             ${s?.error ? html`<p class="error" role="alert">${s.error.message}</p>` : ''}
             ${s?.hint ? html`<p class="note">${s.hint}</p>` : ''}
             <section aria-labelledby="cert-h">
@@ -169,7 +170,7 @@ export function domainPage(): PanelPage {
                   </section>`
                 : progressHtml(d.name, progress)
             }
-            ${timelineHtml(timeline(events, s), events)}`,
+            ${timelineHtml(timeline(events, s, deps.now()), events)}`,
         });
       };
 
@@ -181,7 +182,17 @@ export function domainPage(): PanelPage {
       app.get('/domains/:name/progress.json', async (c) => {
         const d = domainFor(c, 'domain.read');
         if (!d) return c.json({ error: { code: 'E_NOT_FOUND', message: 'No such domain' } }, 404);
-        return c.json(progressOf(d.dane, await statusOf(deps.status, d)));
+        const s = await statusOf(deps.status, d);
+        const now = deps.now();
+        const events = deps.state.events.list({ domain: d.name, limit: 50 });
+        // the badge and the timeline too: the script turns "waiting" into "DANE verified" and
+        // fills in each step as it happens, without a reload
+        const b = badge(d, s);
+        return c.json({
+          ...progressOf(d.dane, s, now),
+          badge: { kind: b, text: BADGE_TEXT[b] },
+          steps: timeline(events, s, now),
+        });
       });
 
       app.get('/domains/:name/certificate.pem', (c) => {

@@ -914,19 +914,23 @@ describe('panel: propagation progress and the rollover timeline', () => {
   });
 
   it('the confirmation wait: its end is said; DANE off and nothing published is said too', () => {
-    const p = progressOf(true, {
-      phase: 'confirming',
-      waitingFor: 'confirmation',
-      until: '2026-12-02T10:00:00.000Z',
-      tlsa: [],
-    });
+    const p = progressOf(
+      true,
+      {
+        phase: 'confirming',
+        waitingFor: 'confirmation',
+        until: '2026-12-02T10:00:00.000Z',
+        tlsa: [],
+      },
+      NOW,
+    );
     assert.match(p.summary, /The confirmation wait ends at 2026-12-02T10:00:00\.000Z\./);
     assert.equal(
-      progressOf(false, { phase: 'idle' }).summary,
+      progressOf(false, { phase: 'idle' }, NOW).summary,
       'DANE is off: no TLSA records to publish.',
     );
     assert.match(
-      progressOf(true, { error: { code: 'E_DNS', message: 'no answer' } }).summary,
+      progressOf(true, { error: { code: 'E_DNS', message: 'no answer' } }, NOW).summary,
       /could not be read: no answer/,
     );
   });
@@ -955,7 +959,9 @@ describe('panel: propagation progress and the rollover timeline', () => {
       assert.match(text, /<h2 id="timeline-h">Rollover timeline<\/h2>/);
       const steps = /<ol class="steps">([\s\S]*?)<\/ol>/.exec(text)![1]!;
       const items = [
-        ...steps.matchAll(/<strong>([^<]+)<\/strong>:\s*(?:<time datetime="([^"]+)">|not yet)/g),
+        ...steps.matchAll(
+          /<strong>([^<]+)<\/strong>:\s*<span id="step-[a-z]+"\s*>(?:<time datetime="([^"]+)">|not yet)/g,
+        ),
       ].map((m) => [m[1], m[2] ?? null]);
       assert.deepEqual(items, [
         ['New TLSA records published', '2026-11-30T08:00:00.000Z'],
@@ -1004,9 +1010,86 @@ describe('panel: propagation progress and the rollover timeline', () => {
           },
         ],
       } as never,
+      NOW,
     );
     assert.equal(steps.find((s) => s.id === 'removed')?.at, '2026-03-01T00:00:00Z');
     assert.equal(steps.find((s) => s.id === 'confirmed')?.at, null);
+  });
+
+  it('a confirmation still ahead: "wait ends T" in the Confirmed cell, the timeline step not done; once past, the time', async () => {
+    const ahead = '2026-12-01T10:05:00.000Z'; // NOW + 5 min
+    const waiting = async (d: Domain) => {
+      const p = await propagating(d);
+      return {
+        ...p,
+        phase: 'confirming',
+        waitingFor: 'confirmation',
+        until: ahead,
+        certificate: { ...p.certificate, verified: false },
+        tlsa: p.tlsa.map((t) => ({
+          ...t,
+          servedBy: ['ns1.example.net'],
+          notServedBy: [],
+          confirmedAt: ahead,
+        })),
+      };
+    };
+    const e = env({ status: waiting });
+    try {
+      const b = await new Browser(e).login('bob');
+      const { text } = await b.get('/domains/example.net');
+      assert.match(text, /<td>wait ends 2026-12-01T10:05:00\.000Z<\/td>/);
+      assert.doesNotMatch(text, /<td>2026-12-01T10:05:00\.000Z<\/td>/, 'not shown as done');
+      assert.match(
+        text,
+        /Records confirmed on every nameserver \(wait over\)<\/strong>:\s*<span id="step-confirmed"\s*>not yet<\/span/,
+      );
+      assert.match(
+        text,
+        /<p id="domain-badge"><span class="badge badge-waiting">waiting<\/span><\/p>/,
+      );
+      // progress.json carries what the script updates: the cells, the badge, the steps
+      const j = JSON.parse((await b.get('/domains/example.net/progress.json')).text) as {
+        records: { confirmed: string }[];
+        badge: { kind: string; text: string };
+        steps: { id: string; at: string | null }[];
+      };
+      assert.equal(j.records[0]!.confirmed, `wait ends ${ahead}`);
+      assert.deepEqual(j.badge, { kind: 'waiting', text: 'waiting' });
+      assert.equal(j.steps.find((x) => x.id === 'confirmed')?.at, null);
+    } finally {
+      e.close();
+    }
+    const later = new Date(Date.parse(ahead) + 1000);
+    const p = progressOf(true, (await waiting({ name: 'example.net' } as Domain)) as never, later);
+    assert.equal(p.records[0]!.confirmed, ahead);
+    assert.equal(
+      timeline([], (await waiting({ name: 'example.net' } as Domain)) as never, later).find(
+        (x) => x.id === 'confirmed',
+      )?.at,
+      ahead,
+    );
+  });
+
+  it('progress.json at rest and verified: the badge says "DANE verified" for the script to show', async () => {
+    const e = env({
+      status: async (d) => ({ ...(await propagating(d)), phase: 'idle', waitingFor: null }),
+    });
+    try {
+      const b = await new Browser(e).login('bob');
+      const j = JSON.parse((await b.get('/domains/example.net/progress.json')).text) as {
+        badge: { kind: string; text: string };
+      };
+      assert.deepEqual(j.badge, { kind: 'verified', text: 'DANE verified' });
+    } finally {
+      e.close();
+    }
+  });
+
+  it('the script updates the badge and the timeline steps, with textContent', () => {
+    assert.match(PROGRESS_JS, /#domain-badge \.badge/);
+    assert.match(PROGRESS_JS, /'step-' \+ x\.id/);
+    assert.match(PROGRESS_JS, /r\.confirmed \|\|/);
   });
 
   it('the script parses, writes with textContent only, and stops on a non-JSON answer', () => {

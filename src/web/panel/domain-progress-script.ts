@@ -57,13 +57,20 @@ export const PROGRESS_JS = `'use strict';
       cell(tr, r.role);
       cell(tr, list(r.servedBy));
       cell(tr, list(r.notServedBy));
-      cell(tr, r.confirmedAt || 'not yet');
+      cell(tr, r.confirmed || r.confirmedAt || 'not yet');
       body.appendChild(tr);
     });
     if (rows && rows.parentNode) {
       rows.parentNode.replaceChild(body, rows);
       rows = body;
     }
+    // the badge and the timeline's steps (text only; the page's <time> elements give way)
+    var badge = document.querySelector('#domain-badge .badge');
+    if (badge && p.badge && badge.textContent !== p.badge.text) {
+      badge.className = 'badge badge-' + p.badge.kind;
+      badge.textContent = p.badge.text;
+    }
+    (p.steps || []).forEach(function (x) { text('step-' + x.id, x.at || 'not yet'); });
     // the live region: changed only when the sentence changes, so it is announced once
     if (summary && summary.textContent !== p.summary) summary.textContent = p.summary;
   }

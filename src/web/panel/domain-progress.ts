@@ -16,7 +16,10 @@ export interface ProgressRecord {
   role: string;
   servedBy: string[];
   notServedBy: string[];
+  /** when the record is (or will be) confirmed: every server serves it, then the wait */
   confirmedAt: string | null;
+  /** the Confirmed cell: the time once it has passed, "wait ends T" before, "not yet" */
+  confirmed: string;
 }
 
 export interface Progress {
@@ -36,7 +39,14 @@ const ROLE_TEXT: Record<string, string> = {
   stale: 'stale (to be removed)',
 };
 
-export function progressOf(dane: boolean, s: StatusView | null): Progress {
+/**
+ * Whether a record's confirmation moment has come. status gives the moment the wait ends
+ * (every server serving it since T, plus max(interval, 2 x TTL)): before it, the record is
+ * served but not relied on yet (DESIGN.md "Confirmation").
+ */
+const isPast = (at: string | null, now: Date) => at !== null && Date.parse(at) <= now.getTime();
+
+export function progressOf(dane: boolean, s: StatusView | null, now: Date): Progress {
   const records: ProgressRecord[] = (s?.tlsa ?? []).map((t) => ({
     owner: t.owner,
     rdata: String(t.rdata),
@@ -44,6 +54,12 @@ export function progressOf(dane: boolean, s: StatusView | null): Progress {
     servedBy: t.servedBy,
     notServedBy: t.notServedBy,
     confirmedAt: t.confirmedAt,
+    confirmed:
+      t.confirmedAt === null
+        ? 'not yet'
+        : isPast(t.confirmedAt, now)
+          ? t.confirmedAt
+          : `wait ends ${t.confirmedAt}`,
   }));
   const live = records.filter((r) => r.role !== ROLE_TEXT.stale);
   const everywhere = live.filter((r) => r.servedBy.length > 0 && r.notServedBy.length === 0);
@@ -129,7 +145,7 @@ export function progressHtml(name: string, p: Progress) {
                     <td>${t.role}</td>
                     <td>${list(t.servedBy)}</td>
                     <td>${list(t.notServedBy)}</td>
-                    <td>${t.confirmedAt ?? 'not yet'}</td>
+                    <td>${t.confirmed}</td>
                   </tr>`,
               )
             : html`<tr>
@@ -200,7 +216,11 @@ export interface TimelineStep {
  * Each step with the last time it happened: from the event log, and "confirmed" from the
  * status (the confirmation is a moment the planner computes, not an action it logs).
  */
-export function timeline(events: readonly DkEvent[], s: StatusView | null): TimelineStep[] {
+export function timeline(
+  events: readonly DkEvent[],
+  s: StatusView | null,
+  now: Date,
+): TimelineStep[] {
   const latest = (kinds: readonly string[]) =>
     events
       .filter((e) => kinds.includes(e.kind))
@@ -209,7 +229,8 @@ export function timeline(events: readonly DkEvent[], s: StatusView | null): Time
       .at(-1) ?? null;
   const confirmed =
     (s?.tlsa ?? [])
-      .filter((t) => t.role !== 'stale' && t.confirmedAt)
+      // a wait still running is not a step done
+      .filter((t) => t.role !== 'stale' && isPast(t.confirmedAt, now))
       .map((t) => t.confirmedAt!)
       .sort()
       .at(-1) ?? null;
@@ -228,7 +249,9 @@ export function timelineHtml(steps: TimelineStep[], events: readonly DkEvent[]) 
         (x) =>
           html`<li>
             <strong>${x.label}</strong>:
-            ${x.at ? html`<time datetime="${x.at}">${x.at}</time>` : 'not yet'}
+            <span id="step-${x.id}"
+              >${x.at ? html`<time datetime="${x.at}">${x.at}</time>` : 'not yet'}</span
+            >
           </li>`,
       )}
     </ol>
