@@ -84,6 +84,8 @@ export async function launchBrowser(
 
 /** Logs in through the login form (mouse-free fill + Enter) and waits for the domains list. */
 export async function login(page: Page, base: string, name: string, password: string) {
+  // a fresh start: a session left by a failed step before would redirect /login away
+  await page.context().clearCookies();
   const r = await page.goto(`${base}/login`);
   if (r?.status() !== 200) throw new Error(`GET ${base}/login answered ${r?.status()}`);
   await page.getByLabel('User name').fill(name);
@@ -221,6 +223,45 @@ export async function tabTo(
     if (f && want(f)) return path;
   }
   throw new Error(`${max} presses of Tab never reached ${what}; path: ${path.join(' -> ')}`);
+}
+
+/**
+ * Tabs through the whole page from the top (WCAG 2.1.1, 2.4.7): every stop must show its
+ * focus, and Tab must come round (to the browser's UI, or back to the first stop) within `max`
+ * presses, so no control traps the keyboard. Returns the stops.
+ */
+export async function tabThrough(page: Page, what: string, max = 80): Promise<string[]> {
+  await page.evaluate(() => {
+    (document.activeElement as HTMLElement | null)?.blur();
+    window.scrollTo(0, 0);
+  });
+  const path: string[] = [];
+  for (let i = 0; i < max; i++) {
+    await page.keyboard.press('Tab');
+    const round = await page.evaluate(() => {
+      const w = window as unknown as { dkFirstStop?: Element | null };
+      const el = document.activeElement;
+      if (el === null || el === document.body) return true;
+      if (w.dkFirstStop === undefined) w.dkFirstStop = el;
+      else if (w.dkFirstStop === el) return true;
+      return false;
+    });
+    if (round) {
+      await page.evaluate(
+        () => delete (window as unknown as { dkFirstStop?: unknown }).dkFirstStop,
+      );
+      if (path.length === 0) throw new Error(`Nothing on ${what} takes the keyboard focus`);
+      return path;
+    }
+    const f = await focused(page);
+    path.push(describeFocus(f));
+    if (!f?.visible) {
+      throw new Error(
+        `Focus is not visible on ${describeFocus(f)} (${f?.indicator || 'no outline'}) on ${what}; path: ${path.join(' -> ')}`,
+      );
+    }
+  }
+  throw new Error(`Tab did not come round on ${what} after ${max} presses: ${path.join(' -> ')}`);
 }
 
 /** Focus is on an element whose name matches `name` (and tag, when given). */
