@@ -953,7 +953,7 @@ describe('panel Settings page', () => {
       // the switch's hint says what turning it off does to published records
       assert.match(
         text,
-        /publishes no TLSA records for any domain\. Records it\s+published before stay in the zones/,
+        /removes the TLSA records it\s+published\.\s+A certificate with\s+a\s+new key then waits/,
       );
       assert.match(
         text,

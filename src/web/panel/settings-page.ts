@@ -118,8 +118,8 @@ export const settingsPage: PanelPage = {
           </div>
           <p class="hint" id="settings-dane-hint">
             Off: the “DANE support” checkbox is hidden from everyone, the API refuses to turn DANE
-            on, and the keep-secured pass publishes no TLSA records for any domain. Records it
-            published before stay in the zones: see each domain's DNS page.
+            on, and the keep-secured pass removes the TLSA records it published. A certificate with
+            a new key then waits until no resolver can still hold them (2 × TTL).
           </p>
           <label for="settings-interval">Confirmation interval (hours)</label>
           <p class="hint" id="settings-interval-hint">
