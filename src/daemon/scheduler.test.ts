@@ -188,4 +188,34 @@ describe('Scheduler', () => {
     assert.throws(() => s.add('pass', async () => {}, 1), /exists already/);
     await s.stop();
   });
+
+  it('a wake() while the job runs (a renew asked mid-pass) runs it again right after, not at the interval', async () => {
+    const ft = fakeTime();
+    const s = new Scheduler({ ...ft, random: () => 0 });
+    const runs: number[] = [];
+    let finish!: () => void;
+    s.add(
+      'pass',
+      () => {
+        runs.push(ft.now());
+        return new Promise<void>((r) => (finish = r));
+      },
+      3_600_000,
+      { jitterMs: 0 },
+    );
+    s.start();
+    await ft.advance(0);
+    assert.equal(runs.length, 1);
+    await ft.advance(5000);
+    s.wake('pass');
+    await ft.advance(5000);
+    assert.equal(runs.length, 1, 'jobs never overlap');
+    finish();
+    await ft.advance(0);
+    assert.deepEqual(runs, [1_000_000, 1_010_000], 'the woken run follows the running one');
+    finish();
+    await ft.advance(0);
+    assert.equal(s.schedule().pass, 1_010_000 + 3_600_000, 'then the interval again');
+    await s.stop();
+  });
 });

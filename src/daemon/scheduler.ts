@@ -41,6 +41,8 @@ interface Job {
   intervalMs: number;
   jitterMs: number;
   due: number;
+  /** a wake() that came while the job ran: the run it asks for is still owed */
+  wokenAt: number | null;
 }
 
 // setTimeout keeps a 32-bit signed delay; a longer one fires at once
@@ -77,6 +79,7 @@ export class Scheduler {
       intervalMs,
       jitterMs,
       due: opts.runAtStart === false ? this.now() + intervalMs : this.now(),
+      wokenAt: null,
     });
     if (this.started) this.arm();
   }
@@ -85,6 +88,9 @@ export class Scheduler {
   wake(name: string, at: number = this.now()): void {
     const j = this.jobs.get(name);
     if (!j) return;
+    // while it runs, the run's end sets the next due time: remember the wake past it (the
+    // change that asked for it may have come after the running pass looked)
+    if (this.current?.name === name) j.wokenAt = Math.min(j.wokenAt ?? at, at);
     j.due = Math.min(j.due, at);
     if (this.started) this.arm();
   }
@@ -147,6 +153,8 @@ export class Scheduler {
       // a deadline that is now or past still leaves minDelayMs: a planner whose wait ends
       // "now" must not spin the process
       j.due = asked === null ? regular : Math.min(regular, Math.max(asked, end + this.minDelayMs));
+      if (j.wokenAt !== null) j.due = Math.min(j.due, Math.max(j.wokenAt, end));
+      j.wokenAt = null;
       this.o.onRun?.(j.name, { startedAt, durationMs: end - startedAt, next: j.due });
     })();
     this.current = { name: j.name, done, abort };
