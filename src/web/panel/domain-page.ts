@@ -21,6 +21,8 @@ import {
 } from './domain-common.js';
 import { progressHtml, progressOf, timeline, timelineHtml } from './domain-progress.js';
 import { csrfField } from './layout.js';
+import { formatRdata } from '../../core/tlsa/format.js';
+import { tlsaOwner } from '../../core/tlsa/record.js';
 
 /** What a finished action says on the page it redirects to (fixed texts: no query reflected). */
 const DONE: Record<string, string> = {
@@ -44,6 +46,15 @@ export function domainPage(): PanelPage {
     register(app: Hono, kit: PanelKit) {
       const { deps } = kit;
       const daneOn = () => deps.daneEnabled?.() ?? false;
+
+      /** The TLSA records danekeeper published at the domain's endpoints and still holds as its own. */
+      const stillPublished = (d: Domain) => {
+        const owners = new Set(d.endpoints.map((e) => tlsaOwner(e.host, e.port, e.proto)));
+        return deps.state.ownership
+          .list()
+          .filter((o) => owners.has(o.owner.toLowerCase()))
+          .map((o) => ({ owner: o.owner, rdata: formatRdata(o.record), at: o.createdAt }));
+      };
 
       /** The domain when the viewer may do `action` on it; null answers 404 (not 403). */
       const domainFor = (c: Context, action: DomainAction): Domain | null => {
@@ -70,7 +81,12 @@ export function domainPage(): PanelPage {
         // DANE off with nothing left in DNS: there is nothing to propagate, so no table of
         // nameservers, no polling script, one plain sentence (leftover records being removed
         // after "Turn DANE off" still show, with their servers, until they are gone).
-        const quiet = !d.dane && progress.records.length === 0;
+        // The status lists no records for a domain with DANE off, but danekeeper's own ledger
+        // of what it published (the ownership store) may still hold some: those are in the
+        // zone and senders still rely on them (RFC 7672 §2.2), so the page must not say
+        // "nothing to propagate" while they are there.
+        const left = !d.dane && progress.records.length === 0 ? stillPublished(d) : [];
+        const quiet = !d.dane && progress.records.length === 0 && left.length === 0;
         return kit.render(c, status, {
           title: d.name,
           viewer: v,
@@ -160,15 +176,49 @@ export function domainPage(): PanelPage {
                 : ''
             }
             ${
-              quiet
+              left.length
                 ? html`<section aria-labelledby="progress-h" id="progress">
                     <h2 id="progress-h">Propagation</h2>
                     <p id="progress-summary">
-                      DANE is off: this domain has no TLSA records, so there is nothing to
-                      propagate.
+                      DANE is off, but
+                      ${left.length === 1 ? 'this TLSA record' : `these ${left.length} TLSA records`}
+                      danekeeper published ${left.length === 1 ? 'is' : 'are'} still in the zone:
+                      sending servers that check DANE keep relying on
+                      ${left.length === 1 ? 'it' : 'them'} until danekeeper removes
+                      ${left.length === 1 ? 'it' : 'them'}.
                     </p>
+                    <table>
+                      <caption>
+                        TLSA records still published
+                      </caption>
+                      <thead>
+                        <tr>
+                          <th scope="col">Owner</th>
+                          <th scope="col">Record</th>
+                          <th scope="col">Published</th>
+                        </tr>
+                      </thead>
+                      <tbody>
+                        ${left.map(
+                          (r) =>
+                            html`<tr>
+                              <td><code>${r.owner}</code></td>
+                              <td><code>${r.rdata}</code></td>
+                              <td><time datetime="${r.at}">${r.at}</time></td>
+                            </tr>`,
+                        )}
+                      </tbody>
+                    </table>
                   </section>`
-                : progressHtml(d.name, progress)
+                : quiet
+                  ? html`<section aria-labelledby="progress-h" id="progress">
+                      <h2 id="progress-h">Propagation</h2>
+                      <p id="progress-summary">
+                        DANE is off: this domain has no TLSA records, so there is nothing to
+                        propagate.
+                      </p>
+                    </section>`
+                  : progressHtml(d.name, progress)
             }
             ${timelineHtml(timeline(events, s, deps.now()), events)}`,
         });

@@ -880,6 +880,27 @@ describe('panel: propagation progress and the rollover timeline', () => {
         assert.doesNotMatch(text, /data-progress-url/, 'nothing for a script to poll');
         assert.doesNotMatch(text, /progress\.js/, 'no script at all');
         assert.doesNotMatch(text, /id="progress-refresh"/, 'no Refresh link for nothing');
+        // DANE turned off while danekeeper's records are still in the zone (its ownership
+        // ledger holds them): never "nothing to propagate"; the records are listed
+        q.e.state.ownership.remember(
+          'example.net.',
+          '_25._tcp.mail.off.example.net.',
+          [{ usage: 3, selector: 1, mtype: 1, data: Buffer.alloc(32, 0xab) }],
+          NOW,
+        );
+        const still = await q.get('/domains/off.example.net');
+        assertAccessible(still.text, 'DANE-off domain page, records left');
+        assert.doesNotMatch(still.text, /nothing to propagate/);
+        assert.match(
+          still.text,
+          /DANE is off, but this TLSA record danekeeper published is still in the zone: sending servers that check DANE keep relying on it until danekeeper removes it\./,
+        );
+        assert.match(
+          still.text,
+          new RegExp(
+            `<td><code>_25\\._tcp\\.mail\\.off\\.example\\.net\\.</code></td> <td><code>3 1 1 ${'ab'.repeat(32)}</code></td>`,
+          ),
+        );
         // DANE on: the full section is back
         const on = await q.get('/domains/example.net');
         assert.match(on.text, /data-progress-url="\/domains\/example\.net\/progress\.json"/);
