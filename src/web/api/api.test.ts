@@ -796,6 +796,32 @@ describe('API routes', () => {
   });
 });
 
+describe("the operator's paths", () => {
+  it('a customer sees no cert dir, in the domain or in its status; the admin sees both', async () => {
+    const e = env({
+      overrides: { status: async (d) => ({ name: d.name, phase: 'idle', certDir: d.certDir }) },
+    });
+    try {
+      const mine = (await (await req(e, 'alice', 'GET', '/api/v1/domains/example.org')).json()) as {
+        domain: Record<string, unknown>;
+        status: Record<string, unknown>;
+      };
+      assert.equal('certDir' in mine.domain, false);
+      assert.deepEqual(mine.status, { name: 'example.org', phase: 'idle' });
+      const admin = (await (
+        await req(e, 'admin', 'GET', '/api/v1/domains/example.org')
+      ).json()) as {
+        domain: Record<string, unknown>;
+        status: Record<string, unknown>;
+      };
+      assert.equal(admin.domain.certDir, '/tmp/live/example.org');
+      assert.equal(admin.status.certDir, '/tmp/live/example.org');
+    } finally {
+      e.close();
+    }
+  });
+});
+
 describe('the daemon told of a change (it wakes its pass)', () => {
   it('add, DANE off and on, remove: each tells the daemon once; a refused change does not', async () => {
     const changed: string[] = [];

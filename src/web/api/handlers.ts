@@ -217,7 +217,13 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
 
     'GET /v1/domains/{name}': async (i) => {
       const d = mustGet(String(i.params.name));
-      return { domain: domainJson(d, i.user), status: await deps.status(d) };
+      const status = await deps.status(d);
+      // `status --json` names the cert dir too: the operator's path, not the customer's
+      if (i.user.role !== 'admin' && status && typeof status === 'object' && 'certDir' in status) {
+        const { certDir: _hidden, ...rest } = status as Record<string, unknown>;
+        return { domain: domainJson(d, i.user), status: rest };
+      }
+      return { domain: domainJson(d, i.user), status };
     },
 
     'POST /v1/domains': async (i) => {
