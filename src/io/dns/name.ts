@@ -22,6 +22,22 @@ export function escapeLabel(label: Uint8Array): string {
 }
 
 /**
+ * escapeLabel of `buf[start..end)`, without copying the label first: a label of plain
+ * printable ASCII other than `.` and `\\` (nearly every label there is) reads as it is. A bulk
+ * run decodes thousands of names; building each one character by character was most of the
+ * decoder's allocations.
+ */
+export function escapeLabelAt(buf: Buffer, start: number, end: number): string {
+  for (let i = start; i < end; i++) {
+    const c = buf[i]!;
+    if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) {
+      return escapeLabel(buf.subarray(start, end));
+    }
+  }
+  return buf.toString('latin1', start, end);
+}
+
+/**
  * RFC 4343 §3: DNS compares names case-insensitively for ASCII letters only. Names from
  * escapeLabel are pure ASCII (everything else is `\DDD`), so lower-casing the string is exact.
  */

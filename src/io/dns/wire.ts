@@ -9,7 +9,7 @@
  * the tests check this decoder against its encoder.
  */
 import { DkError } from '../../core/errors.js';
-import { escapeLabel } from './name.js';
+import { escapeLabelAt } from './name.js';
 
 export interface WireHeader {
   id: number;
@@ -172,7 +172,7 @@ export function decodeName(buf: Buffer, offset: number): { name: string; end: nu
     if (pos + 1 + len > buf.length) {
       throw malformed(`label at offset ${pos} runs past the end of the message`, pos);
     }
-    labels.push(escapeLabel(buf.subarray(pos + 1, pos + 1 + len)));
+    labels.push(escapeLabelAt(buf, pos + 1, pos + 1 + len));
     pos += 1 + len;
   }
   return { name: labels.length === 0 ? '.' : labels.join('.'), end };
