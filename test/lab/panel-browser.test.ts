@@ -57,7 +57,7 @@ const BASE = `http://${LISTEN}`;
 const TSIG = labTsigKey('dk-panel-browser');
 /** RFC 6376 §3.6.1: a DKIM key record, split into 255-octet strings (RFC 1035 §3.3.14) */
 const DKIM = (() => {
-  const p = generateKeyPairSync('rsa', { modulusLength: 1024 })
+  const p = generateKeyPairSync('rsa', { modulusLength: 2048 })
     .publicKey.export({ type: 'spki', format: 'der' })
     .toString('base64');
   return (`v=DKIM1; k=rsa; p=${p}`.match(/.{1,200}/g) ?? []).map((c) => `"${c}"`).join(' ');
@@ -379,6 +379,20 @@ describe(
       await visit('/domains', 'domains');
       await visit(`/domains/${ZONE}`, 'domain');
       await visit(`/domains/${ZONE}/dns`, 'dns');
+      // the DNS form refusing bad input: the message tied to its field
+      await p.getByLabel('Certificate association data').fill('zz');
+      await p.getByRole('button', { name: 'Add the record' }).click();
+      await p.locator('main .error').first().waitFor();
+      await assertAccessible(p, 'the DNS form with an error');
+      await shot(p, 'dns-invalid');
+      // a record's removal asks first
+      await p.goto(`${BASE}/domains/${ZONE}/dns`);
+      await p.getByRole('button', { name: 'Remove…' }).first().click();
+      await p.getByRole('button', { name: 'Remove the record' }).waitFor();
+      await assertAccessible(p, 'removing a TLSA record');
+      await tabThrough(p, 'removing a TLSA record');
+      await shot(p, 'dns-remove');
+      await visit(`/domains/${ZONE}/remove`, 'domain-remove');
       await visit('/generate', 'generate');
       await visit(`/check?domain=${ZONE}`, 'check', () =>
         p

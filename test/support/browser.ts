@@ -13,7 +13,7 @@
  * Screenshots go to a temp dir unless DK_SCREENSHOTS=1, which writes docs/screenshots/*.png
  * (so CI never dirties the tree); `screenshotDir()` says where they went.
  */
-import { mkdtempSync, statSync, writeFileSync, chmodSync, mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -41,9 +41,10 @@ export async function launchBrowser(
   opts: { netns?: string; viewport?: { width: number; height: number } } = {},
 ): Promise<LabBrowser> {
   let executablePath = CHROMIUM;
+  let dir: string | undefined;
   if (opts.netns) {
     if (!/^[A-Za-z0-9_.-]+$/.test(opts.netns)) throw new Error(`Bad netns name ${opts.netns}`);
-    const dir = mkdtempSync(join(tmpdir(), 'dk-chromium-'));
+    dir = mkdtempSync(join(tmpdir(), 'dk-chromium-'));
     executablePath = join(dir, 'chromium-in-netns');
     writeFileSync(executablePath, `#!/bin/sh\nexec ip netns exec ${opts.netns} ${CHROMIUM} "$@"\n`);
     chmodSync(executablePath, 0o755);
@@ -65,9 +66,13 @@ export async function launchBrowser(
   const problems: string[] = [];
   const watch = (p: Page) => {
     p.on('console', (m) => {
-      // the panel serves no favicon; the browser's own request for it is no page's fault
-      if (m.type() === 'error' && !/\/favicon\.ico$/.test(m.location().url))
-        problems.push(`${p.url()}: console: ${m.text()}`);
+      if (m.type() !== 'error') return;
+      const from = m.location().url;
+      // the panel serves no favicon: the browser's own request for it is no page's fault; and
+      // a page answered with its 4xx (a refused form, a missing domain) is the page itself
+      if (/\/favicon\.ico$/.test(from)) return;
+      if (from === p.url() && /^Failed to load resource: .* status of 4\d\d/.test(m.text())) return;
+      problems.push(`${p.url()}: console: ${m.text()}`);
     });
     p.on('pageerror', (e) => problems.push(`${p.url()}: ${e.message}`));
   };
@@ -78,7 +83,10 @@ export async function launchBrowser(
     context,
     page,
     problems,
-    close: () => browser.close(),
+    close: async () => {
+      await browser.close();
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -275,11 +283,16 @@ let shots: string | undefined;
 /** docs/screenshots with DK_SCREENSHOTS=1; otherwise one temp dir per test process. */
 export function screenshotDir(): string {
   if (!shots) {
-    shots =
-      process.env.DK_SCREENSHOTS === '1'
-        ? join(root, 'docs', 'screenshots')
-        : mkdtempSync(join(tmpdir(), 'dk-screenshots-'));
-    mkdirSync(shots, { recursive: true });
+    if (process.env.DK_SCREENSHOTS === '1') {
+      shots = join(root, 'docs', 'screenshots');
+      mkdirSync(shots, { recursive: true });
+    } else {
+      // CI leaves the tree as it was: the screenshots are taken (each size-checked) and dropped
+      const tmp = mkdtempSync(join(tmpdir(), 'dk-screenshots-'));
+      shots = tmp;
+      if (process.env.DK_LAB_KEEP !== '1')
+        process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+    }
   }
   return shots;
 }
@@ -288,19 +301,23 @@ export function screenshotDir(): string {
 export const MAX_SHOT_BYTES = 250_000;
 
 /**
- * A PNG of the page as a user sees it (viewport width, the whole height up to 2000 px), named
+ * A PNG of the page as a user sees it (viewport width, the whole height up to 1600 px), named
  * `NAME.png`. Returns its path; throws when it is larger than MAX_SHOT_BYTES.
  */
 export async function shot(page: Page, name: string): Promise<string> {
   if (!/^[a-z0-9-]+$/.test(name)) throw new Error(`Bad screenshot name ${name}`);
   const file = join(screenshotDir(), `${name}.png`);
-  const height = await page.evaluate(() => document.documentElement.scrollHeight);
+  // as a user first sees it: no control left focused by a keyboard walk
+  const height = await page.evaluate(() => {
+    (document.activeElement as HTMLElement | null)?.blur();
+    return document.documentElement.scrollHeight;
+  });
   const vp = page.viewportSize() ?? { width: 1024, height: 720 };
   await page.screenshot({
     path: file,
     type: 'png',
     fullPage: true,
-    clip: { x: 0, y: 0, width: vp.width, height: Math.min(Math.max(height, vp.height), 2000) },
+    clip: { x: 0, y: 0, width: vp.width, height: Math.min(Math.max(height, vp.height), 1600) },
     animations: 'disabled',
     caret: 'hide',
   });
