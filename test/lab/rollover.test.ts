@@ -405,5 +405,45 @@ describe(
       );
       assert.doesNotMatch(text.stdout, /next-key/);
     });
+
+    it('disable-dane: our records leave both servers, then a renewal with a new key goes in; never a moment a DANE client refuses', async () => {
+      const owner = `_25._tcp.mail.${TWO}.`;
+      const one = (st: Status) => st.domains.find((x) => x.name === TWO)!;
+      const idleLine = new RegExp(`^${TWO.replace(/\./g, '\\.')}: (secured, )?idle`, 'm');
+      const before = one(status());
+      const off = dk(['domain', 'disable-dane', TWO]);
+      assert.equal(off.code, 0, off.stderr);
+      // the removal, then idle; posttls-finger at each boundary: verified while a record is
+      // served, plain TLS once none is (RFC 7672 §2.2), never a DANE failure
+      for (let i = 0; i < 20; i++) {
+        const r = dk(['run']);
+        assert.equal(r.code, 0, r.stderr);
+        const f = await posttlsFinger(ns, TWO);
+        assert.ok(['verified', 'no-dane'].includes(f.verdict), `after run ${i + 1}: ${f.output}`);
+        await lab.refreshSecondary(ZONE);
+        const [a, b] = await Promise.all([served(PRIMARY, owner), served(SECONDARY, owner)]);
+        if (a.length === 0 && b.length === 0 && idleLine.test(r.stdout)) break;
+        await new Promise((res) => setTimeout(res, 1500));
+      }
+      assert.deepEqual(await served(PRIMARY, owner), [], 'the primary serves none of our records');
+      assert.deepEqual(await served(SECONDARY, owner), [], 'nor the secondary');
+      // a renewal with a new key (--new-key-each-renewal) is installed only once no cache can
+      // hold the removed records (2 x TTL after the last server stopped serving them)
+      const r = dk(['renew', TWO, '--force']);
+      assert.equal(r.code, 0, r.stderr);
+      for (let i = 0; i < 20; i++) {
+        const run = dk(['run']);
+        assert.equal(run.code, 0, run.stderr);
+        const f = await posttlsFinger(ns, TWO);
+        assert.equal(f.verdict, 'no-dane', `after run ${i + 1}: ${f.output}`);
+        if (idleLine.test(run.stdout) && one(status()).keys.current!.id !== before.keys.current!.id)
+          break;
+        await new Promise((res) => setTimeout(res, 1500));
+      }
+      const after = one(status());
+      assert.notEqual(after.keys.current!.id, before.keys.current!.id, 'a new key is in use');
+      assert.equal(presented(MAIL2), `3 1 1 ${after.keys.current!.spki}`);
+      assert.deepEqual(await served(PRIMARY, owner), [], 'nothing published with DANE off');
+    });
   },
 );
