@@ -13,8 +13,12 @@ export type Badge = 'verified' | 'waiting' | 'failing' | 'off';
 export type StatusView = Partial<RolloverSummary> & { error?: { code: string; message: string } };
 
 /** The list's badge from `status --json` data. */
-export function badge(d: Domain, s: StatusView | null): Badge {
-  if (!d.dane) return 'off';
+/**
+ * `serverDane`: the server's daneEnabled. Off, no domain has TLSA records (the pass plans no
+ * DANE owner for any domain, src/daemon/world.ts), whatever the domain's own flag says.
+ */
+export function badge(d: Domain, s: StatusView | null, serverDane = true): Badge {
+  if (!d.dane || !serverDane) return 'off';
   if (!s || s.error || s.failure) return 'failing';
   if (s.certificate?.verified && s.waitingFor == null) return 'verified';
   return 'waiting';

@@ -46,6 +46,9 @@ export function domainPage(): PanelPage {
     register(app: Hono, kit: PanelKit) {
       const { deps } = kit;
       const daneOn = () => deps.daneEnabled?.() ?? false;
+      // For what the page says the pass does: an unwired panel (no daneEnabled) cannot know the
+      // server's setting, so it shows the domain's own flag; it still never offers DANE (daneOn).
+      const serverDane = () => deps.daneEnabled?.() ?? true;
 
       /** The TLSA records danekeeper published at the domain's endpoints and still holds as its own. */
       const stillPublished = (d: Domain) => {
@@ -77,7 +80,9 @@ export function domainPage(): PanelPage {
         const done = DONE[c.req.query('done') ?? ''];
         const base = `/domains/${encodeURIComponent(d.name)}`;
         const may = (a: DomainAction) => authorize(v.user, a, d.name);
-        const progress = progressOf(d.dane, s, deps.now());
+        // the domain's DANE as the pass sees it: its own flag under the server's daneEnabled
+        const dane = d.dane && serverDane();
+        const progress = progressOf(dane, s, deps.now());
         // DANE off with nothing left in DNS: there is nothing to propagate, so no table of
         // nameservers, no polling script, one plain sentence (leftover records being removed
         // after "Turn DANE off" still show, with their servers, until they are gone).
@@ -85,8 +90,8 @@ export function domainPage(): PanelPage {
         // of what it published (the ownership store) may still hold some: those are in the
         // zone and senders still rely on them (RFC 7672 §2.2), so the page must not say
         // "nothing to propagate" while they are there.
-        const left = !d.dane && progress.records.length === 0 ? stillPublished(d) : [];
-        const quiet = !d.dane && progress.records.length === 0 && left.length === 0;
+        const left = !dane && progress.records.length === 0 ? stillPublished(d) : [];
+        const quiet = !dane && progress.records.length === 0 && left.length === 0;
         return kit.render(c, status, {
           title: d.name,
           viewer: v,
@@ -94,7 +99,7 @@ export function domainPage(): PanelPage {
           ...(quiet ? {} : { scripts: ['/progress.js'] }),
           body: html`${message ? html`<p class="error" role="alert">${message}</p>` : ''}
             ${done && !message ? html`<p class="note" role="status">${done}</p>` : ''}
-            <p id="domain-badge">${badgeHtml(badge(d, s))}</p>
+            <p id="domain-badge">${badgeHtml(badge(d, s, serverDane()))}</p>
             ${s?.error ? html`<p class="error" role="alert">${s.error.message}</p>` : ''}
             ${s?.hint ? html`<p class="note">${s.hint}</p>` : ''}
             <section aria-labelledby="cert-h">
@@ -135,30 +140,40 @@ export function domainPage(): PanelPage {
                 ? html`<section aria-labelledby="actions-h">
                     <h2 id="actions-h">Actions</h2>
                     ${
-                      d.dane
-                        ? html`<form method="post" action="${base}/disable-dane">
-                            ${csrfField(v.csrf)}
-                            <p id="dane-off-text">
-                              DANE is on. Turning it off makes the next pass remove danekeeper's
-                              TLSA records: sending servers then stop authenticating this mail host.
-                            </p>
-                            <button type="submit" aria-describedby="dane-off-text">
-                              Turn DANE off
-                            </button>
-                          </form>`
-                        : daneOn()
-                          ? html`<form method="post" action="${base}/enable-dane">
+                      d.dane && !serverDane()
+                        ? html`<p>
+                            DANE is on for this domain, but DANE support is turned off on this
+                            server (daneEnabled = false): danekeeper publishes no TLSA records for
+                            any domain and removes the ones it published.
+                          </p>`
+                        : d.dane
+                          ? html`<form method="post" action="${base}/disable-dane">
                               ${csrfField(v.csrf)}
-                              <p id="dane-on-text">
-                                DANE is off. Turning it on publishes TLSA records for the mail host;
-                                the certificate relies on them only after every nameserver serves
-                                them for the confirmation interval. The zone must be DNSSEC-signed.
+                              <p id="dane-off-text">
+                                DANE is on. Turning it off makes the next pass remove danekeeper's
+                                TLSA records: sending servers then stop authenticating this mail
+                                host.
                               </p>
-                              <button type="submit" aria-describedby="dane-on-text">
-                                Turn DANE on
+                              <button type="submit" aria-describedby="dane-off-text">
+                                Turn DANE off
                               </button>
                             </form>`
-                          : html`<p>DANE is off, and DANE support is turned off on this server.</p>`
+                          : daneOn()
+                            ? html`<form method="post" action="${base}/enable-dane">
+                                ${csrfField(v.csrf)}
+                                <p id="dane-on-text">
+                                  DANE is off. Turning it on publishes TLSA records for the mail
+                                  host; the certificate relies on them only after every nameserver
+                                  serves them for the confirmation interval. The zone must be
+                                  DNSSEC-signed.
+                                </p>
+                                <button type="submit" aria-describedby="dane-on-text">
+                                  Turn DANE on
+                                </button>
+                              </form>`
+                            : html`<p>
+                                DANE is off, and DANE support is turned off on this server.
+                              </p>`
                     }
                     <form method="post" action="${base}/renew">
                       ${csrfField(v.csrf)}
@@ -237,9 +252,9 @@ export function domainPage(): PanelPage {
         const events = deps.state.events.list({ domain: d.name, limit: 50 });
         // the badge and the timeline too: the script turns "waiting" into "DANE verified" and
         // fills in each step as it happens, without a reload
-        const b = badge(d, s);
+        const b = badge(d, s, serverDane());
         return c.json({
-          ...progressOf(d.dane, s, now),
+          ...progressOf(d.dane && serverDane(), s, now),
           badge: { kind: b, text: BADGE_TEXT[b] },
           steps: timeline(events, s, now),
         });

@@ -644,6 +644,32 @@ describe('panel: a domain page', () => {
     }
   });
 
+  it('daneEnabled = false on a domain with DANE on: the badge, the list and the page say DANE is off (the pass plans no records), no "Turn DANE off" claim', async () => {
+    const e = env({ ini: '[ext-sslit]\ndaneEnabled = false\n', status: propagating });
+    try {
+      const b = await new Browser(e).login('bob');
+      const { text } = await b.get('/domains/example.net');
+      assert.match(
+        text,
+        /<p id="domain-badge"><span class="badge badge-off">DANE off<\/span><\/p>/,
+      );
+      assert.match(
+        text,
+        /DANE is on for this domain, but DANE support is turned off on this server \(daneEnabled = false\)/,
+      );
+      assert.doesNotMatch(text, /DANE is on\. Turning it off/);
+      assert.doesNotMatch(text, /action="\/domains\/example\.net\/disable-dane"/);
+      const list = await b.get('/domains');
+      assert.match(list.text, />example\.net<\/a>\s*<\/td>\s*<td><span class="badge badge-off">/);
+      const j = JSON.parse((await b.get('/domains/example.net/progress.json')).text) as {
+        badge: { kind: string };
+      };
+      assert.equal(j.badge.kind, 'off');
+    } finally {
+      e.close();
+    }
+  });
+
   it('Renew now asks the daemon for a renewal, audited', async () => {
     const e = env();
     try {

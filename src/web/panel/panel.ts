@@ -377,7 +377,7 @@ export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): 
                     ({ d, s }) =>
                       html`<tr>
                         <td><a href="/domains/${encodeURIComponent(d.name)}">${d.name}</a></td>
-                        <td>${badgeHtml(badge(d, s))}</td>
+                        <td>${badgeHtml(badge(d, s, deps.daneEnabled?.() ?? true))}</td>
                         <td>${s?.phase ?? '—'}</td>
                       </tr>`,
                   )}
