@@ -19,8 +19,8 @@
  * speed; fails if a measured request does not answer 200 or the list does not hold what the
  * store holds.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,8 @@ const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 4);
 /** per phase: SAMPLES of each request, or MAX_SECONDS, whichever comes first */
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 100);
 const MAX_SECONDS = Number(process.env.BENCH_MAX_SECONDS ?? 120);
+/** requests per target for the server's CPU time per request */
+const CPU_ROUNDS = Number(process.env.BENCH_CPU_ROUNDS ?? 20);
 const cli = process.env.DK_BENCH_CLI ?? join(root, 'dist', 'cli', 'main.js');
 const tsx = ['--import', 'tsx'];
 const API_PER_PAGE = 50; // table.ts DomainList's default
@@ -116,7 +118,27 @@ interface Server {
   base: string;
   kind: string;
   startup: string;
+  /** the server's process, for its CPU time */
+  pid: number;
   stop(): Promise<void>;
+}
+
+const CLK_TCK = (() => {
+  const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
+  return Number(r.stdout.trim()) || 100;
+})();
+
+/** User + system CPU time of a process so far (ms), from /proc; NaN where there is none. */
+function cpuMs(pid: number): number {
+  try {
+    // proc(5): fields 14 and 15 (utime, stime) in clock ticks, counted after the ")" of comm
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8')
+      .replace(/^.*\) /s, '')
+      .split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
 }
 
 /** Lines of a child's stdout as they come, and a wait for one. */
@@ -199,6 +221,7 @@ async function startServer(fx: Fixture): Promise<Server> {
           `serve's own first pass: ${pass.domains} domains in ${pass.seconds.toFixed(1)} s; ` +
           `monitor pass done ${((Date.now() - passAt) / 1000).toFixed(1)} s after it; ` +
           `${((Date.now() - t) / 1000).toFixed(1)} s from start to measuring`,
+        pid: child.pid!,
         stop: () => stopChild(child),
       };
     }
@@ -218,6 +241,7 @@ async function startServer(fx: Fixture): Promise<Server> {
     base: `http://${l.listening}`,
     kind: `stand-in bench/api-server.ts (${why}; the same apiRoutes/panelRoutes/listen/domainStatus, no daemon passes)`,
     startup: '',
+    pid: child.pid!,
     stop: () => stopChild(child),
   };
 }
@@ -268,6 +292,26 @@ async function measure(base: string, targets: Target[], samples: number, seconds
   }
   agent.destroy();
   return { ms, resets, seconds: (Date.now() - until) / 1000 + seconds };
+}
+
+/**
+ * The server's CPU time per request of each target: `k` requests of it back to back, the
+ * server's user + system time before and after. Unlike wall time, this hardly depends on what
+ * else the machine is doing (clock ticks of 10 ms, so k of them).
+ */
+async function cpuPerRequest(base: string, pid: number, targets: Target[], k: number) {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const out = new Map<string, number>();
+  for (const t of targets) {
+    const c0 = cpuMs(pid);
+    for (let i = 0; i < k; i++) {
+      const r = await fetchOnce(agent, base, t.path, { headers: t.headers });
+      if (r.status !== 200) throw new Error(`${t.label} (${t.path}) answered ${r.status}`);
+    }
+    out.set(t.label, (cpuMs(pid) - c0) / k);
+  }
+  agent.destroy();
+  return out;
 }
 
 /** The load process, started; `stop()` ends it and gives its report. */
@@ -459,6 +503,7 @@ async function main(): Promise<void> {
 
     // warm-up: the JIT and SQLite's page cache, as a running daemon has them
     await measure(base, targets, 3, 30);
+    const cpu = await cpuPerRequest(base, server.pid, targets, CPU_ROUNDS);
     const load0 = loadavg()[0]!;
     const idle = await measure(base, targets, SAMPLES, MAX_SECONDS);
     const loadRun = await startLoad({
@@ -489,7 +534,7 @@ async function main(): Promise<void> {
     console.log(
       `  latency per request (ms), from sending to the body's last byte, one at a time on one keep-alive connection,` +
         ` the requests taking turns, up to ${SAMPLES} each or ${MAX_SECONDS} s per column (idle ${f1(idle.seconds)} s, loaded ${f1(loaded.seconds)} s);` +
-        ` p99 is the largest sample when n < 100; connections the server reset under a kept-alive request: idle ${idle.resets}, loaded ${loaded.resets}`,
+        ` p99 is the largest sample when n < 100; server CPU: the server process's user + system ms per request (${CPU_ROUNDS} in a row, nothing else running); connections the server reset under a kept-alive request: idle ${idle.resets}, loaded ${loaded.resets}`,
     );
     console.log(
       `  loaded: ${CLIENTS} clients in a second process (no pause between requests; lists at random pages, API` +
@@ -501,13 +546,13 @@ async function main(): Promise<void> {
     }
     const w = Math.max(...targets.map((t) => t.label.length));
     console.log(
-      `  ${'request'.padEnd(w)}  ${'idle p50'.padStart(9)} ${'p99'.padStart(8)} ${'n'.padStart(5)}   ${'loaded p50'.padStart(10)} ${'p99'.padStart(8)} ${'n'.padStart(5)}`,
+      `  ${'request'.padEnd(w)}  ${'idle p50'.padStart(9)} ${'p99'.padStart(8)} ${'n'.padStart(5)}   ${'loaded p50'.padStart(10)} ${'p99'.padStart(8)} ${'n'.padStart(5)}   ${'server CPU'.padStart(10)}`,
     );
     for (const t of targets) {
       const a = idle.ms.get(t.label)!;
       const b = loaded.ms.get(t.label)!;
       console.log(
-        `  ${t.label.padEnd(w)}  ${f1(quantile(a, 0.5)).padStart(9)} ${f1(quantile(a, 0.99)).padStart(8)} ${String(a.length).padStart(5)}   ${f1(quantile(b, 0.5)).padStart(10)} ${f1(quantile(b, 0.99)).padStart(8)} ${String(b.length).padStart(5)}`,
+        `  ${t.label.padEnd(w)}  ${f1(quantile(a, 0.5)).padStart(9)} ${f1(quantile(a, 0.99)).padStart(8)} ${String(a.length).padStart(5)}   ${f1(quantile(b, 0.5)).padStart(10)} ${f1(quantile(b, 0.99)).padStart(8)} ${String(b.length).padStart(5)}   ${f1(cpu.get(t.label)!).padStart(10)}`,
       );
     }
     const enc = [...new Set(weights.flatMap((x) => x.parts.map((p) => p.encoding)))].join(', ');
