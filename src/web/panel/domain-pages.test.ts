@@ -1128,6 +1128,18 @@ describe('panel: propagation progress and the rollover timeline', () => {
         badge: { kind: string; text: string };
       };
       assert.deepEqual(j.badge, { kind: 'verified', text: 'DANE verified' });
+      const rest = progressOf(
+        true,
+        {
+          phase: 'idle',
+          waitingFor: null,
+          until: '2030-01-01T00:00:00Z',
+          next: 'Nothing to do until 2030-01-01T00:00:00Z',
+        },
+        NOW,
+      );
+      assert.equal(rest.until, null, 'at rest there is no wait to end');
+      assert.match(rest.next ?? '', /until 2030/, 'the next deadline is said in Next');
     } finally {
       e.close();
     }

@@ -86,7 +86,9 @@ export function progressOf(dane: boolean, s: StatusView | null, now: Date): Prog
   return {
     phase: s?.phase ?? 'unknown',
     waitingFor: s?.waitingFor ?? null,
-    until: s?.until ?? null,
+    // the end of a wait; at rest status gives the next deadline (renewal), which the Next
+    // sentence says: "Waiting for: nothing, Until: <in four years>" read as a stuck wait
+    until: s?.waitingFor ? (s.until ?? null) : null,
     next: s?.next ?? null,
     summary: parts.join(' '),
     records,
