@@ -4,11 +4,18 @@
  * which runs there too next to BIND (a signed zone, TSIG updates), Unbound, Pebble and a
  * Postfix reading the domain's --cert-dir. One lab, one browser, subtests in sequence:
  *
- *   - a customer logs in and reaches the add-domain form with the keyboard alone;
- *   - every page passes axe-core with no serious or critical violation, with a screenshot of
- *     each (docs/screenshots/ with DK_SCREENSHOTS=1, a temp dir otherwise);
+ *   - a customer logs in, adds her domain with DANE support and submits it by the keyboard
+ *     alone (Tab, Space, Enter), focus visible at every stop;
+ *   - the progress table shows the records as the primary serves them, the badge turns
+ *     "DANE verified", and Postfix's own DANE client (posttls-finger -l dane) says Verified;
+ *   - every page passes axe-core with no serious or critical violation and tabs through with
+ *     visible focus, with a screenshot of each (docs/screenshots/ with DK_SCREENSHOTS=1, a
+ *     temp dir otherwise: CI leaves the tree alone);
  *   - Generate gives the 3 1 1 record `danekeeper tlsa` computes for the same certificate;
- *   - a customer cannot see or change another customer's domain, by page or by API.
+ *   - a customer cannot see or change another customer's domain, by page (404, forged forms
+ *     with her own CSRF token too) or by API (403/404), and nothing is written;
+ *   - with daneEnabled = false (the admin's Settings page) the DANE checkbox is gone and the
+ *     API refuses DANE for a new domain and an existing one.
  *
  * DK_SHOW=1 prints serve's log as it comes.
  */
@@ -437,9 +444,54 @@ describe(
       await login(p, BASE, 'alice', PASSWORDS.alice);
       const list = await p.locator('main').innerText();
       assert.ok(!list.includes(OTHER), `alice's list shows ${OTHER}:\n${list}`);
-      const r = await p.goto(`${BASE}/domains/${OTHER}`);
-      assert.equal(r?.status(), 404, "another customer's domain answers as a missing one");
-      assert.ok(!(await p.locator('main').innerText()).includes('DANE'), 'nothing about it shown');
+      for (const path of ['', '/dns', '/remove', '/progress.json', '/certificate.pem']) {
+        const r = await p.goto(`${BASE}/domains/${OTHER}${path}`);
+        assert.equal(
+          r?.status(),
+          404,
+          `${path}: another customer's domain answers as a missing one`,
+        );
+        assert.ok(!(await p.content()).includes('DANE off'), `${path}: nothing about it shown`);
+      }
+      // forms posted from alice's own session, with her own CSRF token, at bob's domain
+      await p.goto(`${BASE}/generate`);
+      // (one evaluate per request, with no named function inside: tsx would wrap it in a
+      // helper the page does not have)
+      const post = (path: string, fields: Record<string, string>) =>
+        p.evaluate(
+          async ({ path, fields }) =>
+            (
+              await fetch(path, {
+                method: 'POST',
+                body: new URLSearchParams({
+                  _csrf: document.querySelector<HTMLInputElement>('input[name=_csrf]')!.value,
+                  ...fields,
+                }),
+              })
+            ).status,
+          { path, fields },
+        );
+      const forged = {
+        enable: await post(`/domains/${OTHER}/enable-dane`, {}),
+        remove: await post(`/domains/${OTHER}/remove`, { confirm: OTHER }),
+        record: await post(`/domains/${OTHER}/dns`, {
+          port: '25',
+          protocol: 'tcp',
+          name: 'mail',
+          usage: '3',
+          selector: '1',
+          mtype: '1',
+          data: 'ab'.repeat(32),
+        }),
+        // the token itself is good: the same session's own form goes through
+        own: await post('/generate', { pem: self.leaf.certPem, port: '25' }),
+      };
+      assert.deepEqual(
+        { enable: forged.enable, remove: forged.remove, record: forged.record },
+        { enable: 404, remove: 404, record: 404 },
+        JSON.stringify(forged),
+      );
+      assert.equal(forged.own, 200, "alice's own form with the same token");
       await logout(p, BASE);
 
       const seen = await api('alice', 'GET', '/api/v1/domains');
@@ -452,10 +504,24 @@ describe(
       assert.match(change.body, /"error":\{"code":"E_/);
       const gone = await api('alice', 'DELETE', `/api/v1/domains/${OTHER}`);
       assert.ok([403, 404].includes(gone.status), `remove: ${gone.status} ${gone.body}`);
+      const tlsa = await api('alice', 'POST', `/api/v1/domains/${OTHER}/tlsa`, {
+        port: 25,
+        protocol: 'tcp',
+        name: 'mail',
+        usage: 3,
+        selector: 1,
+        mtype: 1,
+        data: 'ab'.repeat(32),
+      });
+      assert.ok([403, 404].includes(tlsa.status), `tlsa: ${tlsa.status} ${tlsa.body}`);
+      const listing = await api('alice', 'GET', `/api/v1/domains/${OTHER}/tlsa`);
+      assert.ok([403, 404].includes(listing.status), `tlsa list: ${listing.status}`);
       // bob still has it, unchanged
       const own = await api('bob', 'GET', `/api/v1/domains/${OTHER}`);
       assert.equal(own.status, 200, own.body);
       assert.equal((JSON.parse(own.body) as { domain: { dane: boolean } }).domain.dane, false);
+      const records = await lab.dig([`@${PRIMARY}`, '+norec', `_25._tcp.mail.${OTHER}.`, 'TLSA']);
+      assert.deepEqual(tlsaIn(records.answer), [], `no TLSA record was written in ${OTHER}`);
     });
 
     it('with daneEnabled = false (set on the Settings page) the checkbox is gone and the API refuses', async () => {
