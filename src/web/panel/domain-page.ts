@@ -336,16 +336,8 @@ export function domainPage(): PanelPage {
           const r = refusal(e);
           return removePage(c, d, r.status, r.message);
         }
-        return kit.render(c, 200, {
-          title: `${d.name} removed`,
-          viewer: kit.me(c),
-          current: '/domains',
-          body: html`<p role="status">
-              ${d.name} is no longer managed. Its certificate files and TLSA records were left in
-              place.
-            </p>
-            <p><a href="/domains">Back to the domains</a></p>`,
-        });
+        // POST-redirect-GET: a reload of the result must not send the removal again
+        return c.redirect('/domains?done=removed', 303);
       });
     },
   };

@@ -696,8 +696,15 @@ describe('panel: a domain page', () => {
       assert.match(confirm.text, /<button type="submit" aria-describedby="remove-text">/);
       assert.ok(e.state.domains.get('example.net'), 'the GET changes nothing');
       const r = await b.post('/domains/example.net/remove');
-      assert.equal(r.res.status, 200);
-      assert.match(r.text, /example\.net is no longer managed/);
+      // POST-redirect-GET: reloading the result does not send the removal again
+      assert.equal(r.res.status, 303);
+      assert.equal(r.res.headers.get('location'), '/domains?done=removed');
+      const list = await b.get('/domains?done=removed');
+      assert.match(
+        list.text,
+        /<p class="note" role="status"> The domain was removed: danekeeper no longer manages it\./,
+      );
+      assert.doesNotMatch((await b.get('/domains?done=%3Cb%3E')).text, /role="status"/);
       assert.equal(e.state.domains.get('example.net'), undefined);
       assert.equal(e.users.auditLog()[0]?.action, 'domain.remove');
       assert.equal((await b.get('/domains/example.net')).res.status, 404);

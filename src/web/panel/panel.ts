@@ -352,7 +352,16 @@ export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): 
       title: 'Domains',
       viewer: v,
       current: '/domains',
-      body: html`<p><a href="/domains/add">Add a domain</a></p>
+      // after a removal (POST-redirect-GET): a fixed text, nothing from the query reflected
+      body: html`${
+          c.req.query('done') === 'removed'
+            ? html`<p class="note" role="status">
+                The domain was removed: danekeeper no longer manages it. Its certificate files and
+                TLSA records were left in place.
+              </p>`
+            : ''
+        }
+        <p><a href="/domains/add">Add a domain</a></p>
         <form method="get" action="/domains" role="search">
           <label for="q">Search domains</label>
           <input id="q" name="q" type="search" value="${q}" />
