@@ -14,12 +14,15 @@ body { margin: 0; }
 header, main, footer { padding: 0.75rem 1.5rem; }
 header { display: flex; flex-wrap: wrap; align-items: center; gap: 1rem; background: #12355b; color: #fff; }
 header a { color: #fff; }
-nav ul { display: flex; gap: 1rem; list-style: none; margin: 0; padding: 0; }
+nav ul { display: flex; flex-wrap: wrap; gap: 0.25rem 1rem; list-style: none; margin: 0; padding: 0; }
 nav a[aria-current="page"] { font-weight: 700; text-decoration: underline; }
 .who { margin-left: auto; display: flex; gap: 0.5rem; align-items: center; }
 main { max-width: 64rem; }
 table { border-collapse: collapse; width: 100%; }
 th, td { text-align: left; padding: 0.3rem 0.5rem; border-bottom: 1px solid #ccc; vertical-align: top; }
+/* a phone's width: a cell may break anywhere rather than push the table off the screen
+   (WCAG 2.1 1.4.10 Reflow: no horizontal scrolling at 320 CSS px) */
+th, td { overflow-wrap: anywhere; }
 code, pre, textarea { font-family: ui-monospace, monospace; }
 td code { word-break: break-all; }
 pre { white-space: pre-wrap; word-break: break-all; background: #f4f4f4; padding: 0.5rem; }

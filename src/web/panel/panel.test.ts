@@ -518,6 +518,10 @@ describe('panel pages', () => {
       const css = await b.get('/panel.css');
       assert.match(css.res.headers.get('content-type') ?? '', /text\/css/);
       assert.match(css.text, /focus-visible/);
+      // reflow at 320 px (WCAG 1.4.10), found on a phone-sized chromium: the nav wraps, and a
+      // table cell breaks anywhere instead of pushing the page sideways
+      assert.match(css.text, /nav ul \{ display: flex; flex-wrap: wrap;/);
+      assert.match(css.text, /th, td \{ overflow-wrap: anywhere; \}/);
     } finally {
       e.close();
     }
