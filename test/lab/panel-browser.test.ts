@@ -378,7 +378,9 @@ describe(
         const r = await p.goto(`${BASE}${path}`);
         assert.equal(r?.status(), 200, `${path}: ${r?.status()}`);
         await ready?.();
-        await assertAccessible(p, path);
+        const minor = await assertAccessible(p, path);
+        if (process.env.DK_SHOW && minor.length)
+          process.stderr.write(`${path}: axe (minor/moderate): ${JSON.stringify(minor)}\n`);
         await tabThrough(p, path);
         await shot(p, name);
       };
