@@ -455,6 +455,8 @@ describe(
         );
         assert.ok(!(await p.content()).includes('DANE off'), `${path}: nothing about it shown`);
       }
+      await p.goto(`${BASE}/domains/${OTHER}`);
+      await assertAccessible(p, 'the not-found page');
       // forms posted from alice's own session, with her own CSRF token, at bob's domain
       await p.goto(`${BASE}/generate`);
       // (one evaluate per request, with no named function inside: tsx would wrap it in a
