@@ -339,6 +339,11 @@ describe(
           throw new Error(`${e.message}\n${text}\nserve: ${serve.raw.slice(-3).join('\n')}`);
         });
       const live = (await p.locator('#progress-rows').innerText()).toLowerCase();
+      // the live region (role=status) follows, still without a reload
+      await p
+        .locator('#progress-summary')
+        .filter({ hasText: /served by every authoritative server/ })
+        .waitFor({ timeout: 30_000 });
       await assertAccessible(p, 'the progress of a new domain');
       await shot(p, 'domain-progress');
       const published = await served();
