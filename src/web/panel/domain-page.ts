@@ -100,6 +100,17 @@ export function domainPage(): PanelPage {
           body: html`${message ? html`<p class="error" role="alert">${message}</p>` : ''}
             ${done && !message ? html`<p class="note" role="status">${done}</p>` : ''}
             <p id="domain-badge">${badgeHtml(badge(d, s, serverDane()))}</p>
+            ${
+              kit.serves('/domains/:name/dns') || kit.serves('/dnssec') || kit.serves('/check')
+                ? html`<nav aria-label="This domain">
+                    <ul>
+                      ${kit.serves('/domains/:name/dns') ? html`<li><a href="${base}/dns">DNS records</a></li>` : ''}
+                      ${kit.serves('/dnssec') ? html`<li><a href="/dnssec?${new URLSearchParams({ domain: d.name })}">DNSSEC</a></li>` : ''}
+                      ${kit.serves('/check') ? html`<li><a href="/check?${new URLSearchParams({ domain: d.name })}">Check</a></li>` : ''}
+                    </ul>
+                  </nav>`
+                : ''
+            }
             ${s?.error ? html`<p class="error" role="alert">${s.error.message}</p>` : ''}
             ${s?.hint ? html`<p class="note">${s.hint}</p>` : ''}
             <section aria-labelledby="cert-h">
@@ -224,6 +235,14 @@ export function domainPage(): PanelPage {
                         )}
                       </tbody>
                     </table>
+                    ${
+                      kit.serves('/domains/:name/dns')
+                        ? html`<p>
+                            To take ${left.length === 1 ? 'it' : 'them'} out now:
+                            <a href="${base}/dns">DNS records of ${d.name}</a>.
+                          </p>`
+                        : ''
+                    }
                   </section>`
                 : quiet
                   ? html`<section aria-labelledby="progress-h" id="progress">

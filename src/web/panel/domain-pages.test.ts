@@ -20,7 +20,10 @@ import { daneOffer, mailDomainNames } from './domain-add.js';
 import { certificatesOnly } from './domain-page.js';
 import { PROGRESS_JS } from './domain-progress-script.js';
 import { progressOf, timeline } from './domain-progress.js';
-import { panelRoutes } from './panel.js';
+import { panelRoutes, type PanelPage } from './panel.js';
+import { dnsPage } from './dns-page.js';
+import { dnssecPage } from './dnssec-page.js';
+import { checkPage } from './check-page.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dk-panel-domain-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -83,6 +86,8 @@ function env(
     zoneSecure?: boolean;
     /** the panel's daneEnabled; default: the settings' */
     daneEnabled?: (() => boolean) | null;
+    /** other page modules mounted next to the domain pages */
+    pages?: PanelPage[];
   } = {},
 ): Env {
   const path = join(dir, `state-${++n}.db`);
@@ -154,7 +159,7 @@ function env(
           ? {}
           : { daneEnabled: o.daneEnabled ?? (() => svc.settings.read().daneEnabled) }),
       },
-      [],
+      o.pages ?? [],
     ),
   );
   return {
@@ -665,6 +670,39 @@ describe('panel: a domain page', () => {
         badge: { kind: string };
       };
       assert.equal(j.badge.kind, 'off');
+    } finally {
+      e.close();
+    }
+  });
+
+  it("links to the domain's DNS, DNSSEC and Check pages when they are mounted (none otherwise); records left after DANE off link to the DNS page", async () => {
+    const bare = env();
+    try {
+      const b = await new Browser(bare).login('bob');
+      assert.doesNotMatch((await b.get('/domains/example.net')).text, /aria-label="This domain"/);
+    } finally {
+      bare.close();
+    }
+    const e = env({ pages: [dnsPage, dnssecPage, checkPage] });
+    try {
+      const b = await new Browser(e).login('admin');
+      const { text } = await b.get('/domains/example.net');
+      assertAccessible(text, 'domain page with links');
+      assert.match(
+        text,
+        /<nav aria-label="This domain"> <ul> <li><a href="\/domains\/example\.net\/dns">DNS records<\/a><\/li> <li><a href="\/dnssec\?domain=example\.net">DNSSEC<\/a><\/li> <li><a href="\/check\?domain=example\.net">Check<\/a><\/li> <\/ul> <\/nav>/,
+      );
+      e.state.ownership.remember(
+        'example.net.',
+        '_25._tcp.mail.off.example.net.',
+        [{ usage: 3, selector: 1, mtype: 1, data: Buffer.alloc(32, 0xcd) }],
+        NOW,
+      );
+      const off = await b.get('/domains/off.example.net');
+      assert.match(
+        off.text,
+        /To take it out now: <a href="\/domains\/off\.example\.net\/dns">DNS records of off\.example\.net<\/a>\./,
+      );
     } finally {
       e.close();
     }

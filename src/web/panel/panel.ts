@@ -96,6 +96,8 @@ export interface PanelKit {
   notFound(c: Context, v: Viewer | null): Response | Promise<Response>;
   /** the client's address, for the audit log */
   source(c: Context): string;
+  /** whether a page module answers this path pattern (e.g. '/domains/:name/dns'): link to it */
+  serves(path: string): boolean;
 }
 
 /**
@@ -468,7 +470,15 @@ export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): 
 
   // ---- the page modules
 
-  const kit: PanelKit = { deps, render, me, form, notFound, source };
+  const kit: PanelKit = {
+    deps,
+    render,
+    me,
+    form,
+    notFound,
+    source,
+    serves: (path) => pagePaths.includes(path),
+  };
   // `/domains/add` before `/domains/:name`, which would take "add" for a name
   for (const x of [domainAddPage(), domainPage(), ...pages]) x.register(app, kit);
 
