@@ -20,7 +20,7 @@ import { labTsigKey } from '../lab/dns/tsig.js';
 import { createNetns, type Netns } from '../lab/netns.js';
 import { startPebble, type Pebble } from '../lab/pebble.js';
 import { listenerLine, POSTFIX, startPostfix, type PostfixInstance } from '../lab/postfix.js';
-import { openState } from '../../src/store/state.js';
+import Database from 'better-sqlite3';
 
 export const PEBBLE = '127.0.57.1';
 export const CA_NS = '127.0.54.80';
@@ -258,20 +258,22 @@ export function dk(
 
 /**
  * The domain's event log from `since` on, read from the state database between two CLI calls
- * (no danekeeper process runs then; a killed one is gone).
+ * (no danekeeper process runs then; a killed one is gone). Read-only and by plain SQL on the
+ * append-only events table: the test never migrates or writes the database the CLI owns (a
+ * test process started before a schema change would refuse the newer database).
  */
 export function domainEvents(
   lab: Pick<SoakLab, 'dir'>,
   domain: string,
   since: Date,
 ): { kind: string; message: string; at: string }[] {
-  const st = openState(join(lab.dir, 'state.db'));
+  const db = new Database(join(lab.dir, 'state.db'), { readonly: true, fileMustExist: true });
   try {
-    return st.events
-      .list({ domain, since })
-      .map(({ kind, message, at }) => ({ kind, message, at }));
+    return db
+      .prepare('SELECT kind, message, at FROM events WHERE domain = ? AND at >= ? ORDER BY at, id')
+      .all(domain, since.toISOString()) as { kind: string; message: string; at: string }[];
   } finally {
-    st.close();
+    db.close();
   }
 }
 
