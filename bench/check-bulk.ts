@@ -11,7 +11,7 @@
  * (the lab) and a build (`npm run build`; DK_BENCH_CLI points at another build).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,6 +37,10 @@ const cli = process.env.DK_BENCH_CLI ?? join(root, 'dist', 'cli', 'main.js');
  */
 const other = process.env.DK_BENCH_COMPARE;
 
+/** clock ticks per second of /proc's CPU times (sysconf(_SC_CLK_TCK)); 100 on Linux */
+const CLK_TCK =
+  Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
@@ -55,8 +59,36 @@ try {
   const inNs = (...args: string[]) => ['ip', 'netns', 'exec', lab.ns.name, ...args];
   const names = lab.domains.map((d) => d.domain);
 
+  /**
+   * CPU time so far (ms, user + system, children reaped included) of the lab's servers, by
+   * program: what the same 2 cores spend answering us. A server child that exits during a run
+   * moves its whole time into its parent's children time, and its time before the run was in
+   * the earlier snapshot under its own pid: the difference counts only the run.
+   */
+  const POSTFIX = /^(master|smtpd|tlsmgr|postlogd|pickup|qmgr|anvil|proxymap|scache|cleanup)$/;
+  const serverCpu = (): Map<string, number> => {
+    const pids = spawnSync('ip', ['netns', 'pids', lab.ns.name], { encoding: 'utf8' }).stdout;
+    const out = new Map<string, number>();
+    for (const pid of pids.split('\n').filter((x) => x !== '')) {
+      let stat: string;
+      try {
+        stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      } catch {
+        continue;
+      }
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      // proc(5): after the name, fields 3.. ; utime stime cutime cstime are fields 14-17
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ticks = [11, 12, 13, 14].reduce((a, i) => a + Number(f[i]), 0);
+      const group = POSTFIX.test(comm) ? 'postfix' : comm;
+      out.set(group, (out.get(group) ?? 0) + ticks * (1000 / CLK_TCK));
+    }
+    return out;
+  };
+
   /** one `check --file` run: wall ms, max RSS in MB, the verdict of each domain */
   const bulk = (entry = cli, list = lab.listFile) => {
+    const cpu0 = serverCpu();
     const t = process.hrtime.bigint();
     const cmd = inNs(
       '/usr/bin/time',
@@ -76,6 +108,8 @@ try {
       maxBuffer: 1 << 30,
     });
     const ms = Number(process.hrtime.bigint() - t) / 1e6;
+    const cpu1 = serverCpu();
+    const servers = new Map([...cpu1].map(([k, v]) => [k, v - (cpu0.get(k) ?? 0)]));
     if (r.status === null) throw new Error('check --file did not finish');
     const rss = /dk-bench-maxrss (\d+) cpu (\S+) (\S+)/.exec(r.stderr);
     // user + system CPU of the whole process (start-up included): on a loaded machine the
@@ -97,6 +131,7 @@ try {
       verdicts,
       summary,
       code: r.status,
+      servers,
     };
   };
 
@@ -193,6 +228,17 @@ try {
   const cpu = median(runs.map((r) => r.cpuMs));
   console.log(
     `  CPU of check --file (user + system, start-up included): ${(cpu / 1000).toFixed(2)} s, ${(cpu / DOMAINS).toFixed(2)} ms/domain`,
+  );
+  const groups = [...new Set(runs.flatMap((r) => [...r.servers.keys()]))].sort();
+  const srv = groups.map((g) => [g, median(runs.map((r) => r.servers.get(g) ?? 0))] as const);
+  const srvTotal = srv.reduce((a, [, v]) => a + v, 0);
+  const tls = Number(/(\d+) TLS connections/.exec(runs[runs.length - 1]!.summary)?.[1] ?? NaN);
+  const pfMs = srv.find(([g]) => g === 'postfix')?.[1] ?? 0;
+  console.log(
+    `  CPU of the lab's servers during a check --file run (medians, on the same ${cpus().length} CPUs): ` +
+      `${srv.map(([g, v]) => `${g} ${v.toFixed(0)} ms`).join(', ')}; ${(srvTotal / 1000).toFixed(2)} s, ` +
+      `${(srvTotal / DOMAINS).toFixed(2)} ms/domain (Postfix ${(pfMs / tls).toFixed(2)} ms per TLS connection); ` +
+      `with check --file: ${((cpu + srvTotal) / 1000).toFixed(2)} s of CPU, at best ${((cpu + srvTotal) / cpus().length / 1000).toFixed(2)} s on ${cpus().length} CPUs`,
   );
   const load1 = loadavg();
   const la = (l: number[]) => l.map((x) => x.toFixed(1)).join(' ');
