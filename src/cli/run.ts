@@ -21,6 +21,7 @@ import type { DomainStatus } from '../daemon/status.js';
 import type { Observations } from '../core/rollover/index.js';
 import type { Domain } from '../store/domains.js';
 import { holderGone, processHolder as holder } from '../daemon/holder.js';
+import { runningServe } from '../daemon/serve-holder.js';
 import { hostName } from '../store/guard.js';
 import { withStoredSettings } from '../daemon/settings.js';
 import { statePathFor } from '../store/path.js';
@@ -225,6 +226,12 @@ function outcomeLine(r: DomainOutcome): string {
   }
 }
 
+/** whether the domain's lease is held by the serve running on this state database */
+function serveHolds(store: StateStore, statePath: string, domain: string, now: Date): boolean {
+  const serve = runningServe(statePath);
+  return serve !== null && store.rollover.lease(domain, now)?.holder === serve;
+}
+
 async function pass(
   f: Flags,
   io: Io,
@@ -247,6 +254,22 @@ async function pass(
       ...(one ? { domain: one.domain } : {}),
       ...(one?.request ? { request: one.request } : {}),
     });
+    // `renew --force` / `--rotate-key` while the running serve holds the domain: serve reads
+    // the renew_requests table at every pass, so the request is queued there and taken exactly
+    // once (issue 10); a lease held by a `run` is still a request not taken (below)
+    const queued =
+      one?.request !== undefined &&
+      results[0]?.result === 'busy' &&
+      serveHolds(store, statePath, one.domain, deps.now());
+    if (queued) {
+      store.requests.ask(one.domain, one.request!, 'cli', deps.now());
+      if (f.json) io.out(JSON.stringify({ domains: results, queued: one.request }, null, 2));
+      else
+        io.out(
+          `${one.domain}: queued: the running serve carries it out at its next pass (${one.request})`,
+        );
+      return EXIT.ok;
+    }
     if (f.json) io.out(JSON.stringify({ domains: results }, null, 2));
     let failed = false;
     for (const r of results) {

@@ -77,7 +77,7 @@ export interface WebOptions {
   /** a world as the pass builds it, for `status` (observed, never acted on) */
   world: () => Promise<DomainWorld>;
   /** queues a renewal for the daemon's next pass and wakes it */
-  renew: (domain: string) => void;
+  renew: (domain: string, by: string) => void;
   /** an admin changed the settings: the pass should act on them now, not at its interval */
   settingsChanged?: () => void;
   /** a domain was added, removed, or had DANE turned on or off: the same */
@@ -234,7 +234,7 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
         await world.close?.();
       }
     },
-    renew: (domain) => o.renew(domain),
+    renew: (domain, by) => o.renew(domain, by),
     ...(o.domainChanged ? { domainChanged: o.domainChanged } : {}),
     dns: {
       async publisher(name) {

@@ -189,7 +189,7 @@ async function serve(f: Flags): Promise<number> {
       log,
       io: logIo,
       world,
-      renew: (domain) => {
+      renew: (domain, by) => {
         if (!started.daemon) {
           throw new DkError(
             'tempfail',
@@ -197,7 +197,7 @@ async function serve(f: Flags): Promise<number> {
             'serve is starting: ask for the renewal again in a moment',
           );
         }
-        started.daemon.requestRenewal(domain);
+        started.daemon.requestRenewal(domain, 'renew', by);
       },
       // daneEnabled off, a new confirmation interval: the next pass acts on it now
       settingsChanged: () => started.daemon?.scheduler.wake('pass'),

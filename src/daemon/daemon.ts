@@ -58,14 +58,16 @@ export interface Daemon {
   /** whether the store is readable now */
   health(): Health;
   /**
-   * Asks for `request` on `domain` (the API's and the panel's renew): queued for the next
-   * pass, which is woken to run now rather than at its interval. The pass hands it to the
-   * planner exactly as `danekeeper renew --force` / `--rotate-key` does (runPass's request),
-   * and the planner persists it (renewal.requested). A request for a domain another process
-   * holds is kept for the pass after; one still queued when serve stops is logged as dropped.
+   * Asks for `request` on `domain` (the API's and the panel's renew): a row in the state
+   * database's renew_requests (src/store/requests.ts) for the next pass, which is woken to run
+   * now rather than at its interval. The pass hands it to the planner exactly as `danekeeper
+   * renew --force` / `--rotate-key` does (runPass's request) and removes the row in the
+   * transaction that saves the state carrying it, so a restart or a kill -9 loses nothing and
+   * repeats nothing. A request for a domain another process holds stays for the pass after.
+   * `by` is who asked (the audit log's actor).
    */
-  requestRenewal(domain: string, request?: Request): void;
-  /** the requests not yet handed to a pass */
+  requestRenewal(domain: string, request?: Request, by?: string): void;
+  /** the requests not yet taken by a pass */
   queuedRequests(): { domain: string; request: Request }[];
   /** finishes the current step and closes the store */
   stop(): Promise<void>;
@@ -94,9 +96,6 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const { store, log } = o;
   const metrics = new DaemonMetrics(o.findings);
   let lastPass: string | null = null;
-  // renew requests from the API/panel, by domain (a later request for a domain replaces one
-  // not yet run: rotate-key after renew means the rotation)
-  const queued = new Map<string, Request>();
 
   const passJob = async ({ signal }: { signal: AbortSignal }): Promise<Date | null> => {
     const t0 = now();
@@ -162,23 +161,22 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     // The requests first, each as `renew DOMAIN --force` runs it (runPass with its request:
     // a domain at rest is then observed, and the planner remembers the request); the world
     // stays open for the regular pass that follows and closes it.
-    const asked = [...queued];
-    queued.clear();
+    const asked = store.requests.list();
     const requested: DomainOutcome[] = [];
-    for (const [domain, request] of asked) {
-      if (signal.aborted) {
-        if (!queued.has(domain)) queued.set(domain, request);
-        continue;
-      }
+    for (const row of asked) {
+      // a stop asked meanwhile: the row stays for the next start
+      if (signal.aborted) continue;
+      const { domain, request } = row;
       try {
         const r = await runPass({
           ...common,
           world: { ...watched, close: undefined },
           domain,
           request,
+          // removed with the save of the state that carries it (pass.ts); a domain another
+          // process holds, or a pass that failed before that save, leaves it for the next pass
+          taken: () => void store.requests.take(row),
         });
-        // another process holds the domain: ask again at the next pass, not never
-        if (r.some((x) => x.result === 'busy') && !queued.has(domain)) queued.set(domain, request);
         requested.push(...r);
         log.info(
           {
@@ -193,6 +191,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       } catch (e) {
         if (!isDkError(e)) throw e;
         // the domain was removed since the request: nothing to renew
+        if (e.code === 'E_DOMAIN_UNKNOWN') store.requests.drop(domain);
         log.warn({ event: 'renew-request', domain, request, error: { code: e.code } }, e.message);
       }
     }
@@ -305,19 +304,24 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     scheduler,
     metrics,
     health,
-    requestRenewal(domain, request = 'renew') {
-      queued.set(domain, request);
+    requestRenewal(domain, request = 'renew', by = 'api') {
+      store.requests.ask(domain, request, by, now());
       scheduler.wake('pass');
     },
-    queuedRequests: () => [...queued].map(([domain, request]) => ({ domain, request })),
+    queuedRequests: () => store.requests.list().map(({ domain, request }) => ({ domain, request })),
     stop: () =>
       (stopped ??= (async () => {
         await scheduler.stop();
-        if (queued.size > 0) {
-          log.warn(
-            { event: 'renew-dropped', domains: [...queued.keys()] },
-            'renew requests not yet run are dropped: ask again after the restart',
-          );
+        try {
+          const left = store.requests.list();
+          if (left.length > 0) {
+            log.info(
+              { event: 'renew-kept', domains: left.map((r) => r.domain) },
+              'renew requests not yet taken are kept: the next start carries them out',
+            );
+          }
+        } catch (e) {
+          if (!isDkError(e)) throw e;
         }
         store.close();
         log.info({ event: 'stopped' }, 'stopped');

@@ -65,6 +65,12 @@ export interface PassOptions {
   /** `renew --force` / `--rotate-key` for `domain`: handed to the planner once */
   request?: Request;
   /**
+   * Runs in the same store transaction as the save of the state that carries `request` (the
+   * daemon removes its queued row there): a kill at any moment leaves either the row or the
+   * state with the request, never both and never neither (issue 10: exactly once).
+   */
+  taken?: () => void;
+  /**
    * Whether a lease holder is certainly gone (a pass on this host whose process no longer
    * exists, e.g. after `kill -9`): its lease is then taken over at once instead of after it
    * expires. Default: never.
@@ -265,20 +271,26 @@ async function passDomain(d: Domain, o: PassOptions): Promise<DomainOutcome> {
       });
       // the request is the planner's to remember (renewal.requested): hand it over once
       const obs: Observations = request ? { ...seen, request } : seen;
+      const handing = request !== null;
       request = null;
       const dec = plan(state, obs, iso, policy);
       last = dec;
       // docs/rollover.md: persist d.state (with the intent) BEFORE the action runs; an idle
       // decision is persisted with its rest, so the next pass need not observe (rest.ts)
-      save(
+      const next =
         dec.kind === 'idle'
           ? {
               ...dec.state,
               rest: restMark(dec, iso, recheckMsOf(o, policy), settingsKey(d, policy)),
             }
-          : dec.state,
-        now,
-      );
+          : dec.state;
+      const taken = handing ? o.taken : undefined;
+      if (taken) {
+        store.transaction(() => {
+          save(next, now);
+          taken();
+        });
+      } else save(next, now);
       for (const ev of dec.events) store.events.append(d.name, ev.kind, ev.message, {}, now);
       if (dec.kind !== 'act') {
         return {

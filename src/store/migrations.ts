@@ -295,6 +295,23 @@ export const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    version: 9,
+    name: 'renew requests: asked through the API, the panel or a busy `renew`, until a pass takes them',
+    // Issue 10: "a crash or kill -9 loses nothing". A renewal asked through the API or the
+    // panel (answered 200) or by `danekeeper renew` while serve holds the domain is a row here
+    // until a pass has handed it to the planner and saved the state carrying it (one
+    // transaction, src/daemon/pass.ts), so it is carried out exactly once across restarts.
+    // One row per domain: the stronger request stands (rotate-key includes a renewal).
+    sql: `
+      CREATE TABLE renew_requests (
+        domain   TEXT PRIMARY KEY,
+        request  TEXT NOT NULL CHECK (request IN ('renew', 'rotate-key')),
+        asked_at TEXT NOT NULL,
+        asked_by TEXT NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** The schema version this build knows: the last migration's. */

@@ -11,6 +11,7 @@ import { CertificateStore } from './certificates.js';
 import { DomainStore } from './domains.js';
 import { EventStore } from './events.js';
 import { KeyStore } from './keys.js';
+import { RequestStore } from './requests.js';
 import { RolloverStore } from './rollover.js';
 import { openError, openHandle, ownershipOn, prepareFile } from './store.js';
 import { txtOwnershipOn, type TxtStore } from './txt-ownership.js';
@@ -26,6 +27,8 @@ export interface StateStore {
   readonly certificates: CertificateStore;
   readonly rollover: RolloverStore;
   readonly events: EventStore;
+  /** renew requests waiting for a pass (API, panel, a `renew` while serve holds the domain) */
+  readonly requests: RequestStore;
   /** runs f in one IMMEDIATE transaction (all or nothing across the stores) */
   transaction<T>(f: () => T): T;
   close(): void;
@@ -64,6 +67,7 @@ function on(db: Database.Database, label: string, path?: string): StateStore {
     certificates: new CertificateStore(db, label),
     rollover: new RolloverStore(db, label),
     events: new EventStore(db, label),
+    requests: new RequestStore(db, label),
     transaction: <T>(f: () => T): T => db.transaction(f).immediate(),
     close: () => {
       if (db.open) db.close();

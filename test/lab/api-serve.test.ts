@@ -12,11 +12,13 @@
  */
 import assert from 'node:assert/strict';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCliAsync } from '../support/cli.js';
 import { tempDir } from '../support/pki.js';
 import { startServe, type ServeProcess } from '../support/serve.js';
+import { openState } from '../../src/store/state.js';
 import { labResolvConf, RESOLVER, startDnsLab, tlsaIn, type DnsLab } from './dns/dnslab.js';
 import { labTsigKey } from './dns/tsig.js';
 import { createNetns, labAvailable, type Netns } from './netns.js';
@@ -315,6 +317,64 @@ describe(
       );
       assert.notEqual(second.status.certificate!.serial, first.status.certificate!.serial);
       assert.equal((await posttlsFinger(ns, ZONE)).verdict, 'verified');
+
+      // issue 10, a kill -9 loses nothing: a renew answered 200 while another process holds
+      // the domain (this test, as a `run` would) cannot be taken yet; serve is killed before
+      // any pass takes it, and the next serve carries it out, once
+      const db = openState(join(dir, 'state.db'));
+      const other = `${hostname()}:${process.pid}`;
+      try {
+        assert.ok(db.rollover.acquireLease(ZONE, other, 600_000, new Date()));
+        const seen = s.lines.length;
+        const queued = await api('alice', 'POST', `/v1/domains/${ZONE}/renew`);
+        assert.equal(queued.status, 200, JSON.stringify(queued.body));
+        await s.waitFor(
+          'the pass that finds the domain held',
+          (l) => l.event === 'renew-request' && l.result === 'busy',
+          30_000,
+        );
+        assert.ok(
+          s.lines.slice(seen).every((l) => l.event !== 'renew-request' || l.result === 'busy'),
+        );
+        s.child.kill('SIGKILL');
+        await s.exited;
+        assert.deepEqual(
+          db.requests.list().map((r) => [r.domain, r.request, r.askedBy]),
+          [[ZONE, 'renew', 'alice']],
+          'the request outlived the process',
+        );
+        db.rollover.releaseLease(ZONE, other);
+        s = startServe(['--listen', LISTEN, '--pass-interval', '10m'], { netns: ns.name, env });
+        await s.waitFor('listening again', (l) => l.event === 'listening');
+        const taken = await s.waitFor(
+          'the request handed to the first pass of the new serve',
+          (l) => l.event === 'renew-request',
+          60_000,
+        );
+        assert.notEqual(taken.result, 'busy');
+        assert.ok((taken.actions as string[]).includes('orderCertificate'), JSON.stringify(taken));
+        const third = await watch(
+          'the certificate of the request verified',
+          (v) => verified(v) && v.status.certificate!.serial !== second.status.certificate!.serial,
+        );
+        assert.equal((await posttlsFinger(ns, ZONE)).verdict, 'verified');
+        assert.deepEqual(db.requests.list(), [], 'taken, and gone from the table');
+        // exactly once: the passes after it (woken by a settings write) order nothing more
+        const passes = s.lines.filter((l) => l.event === 'pass').length;
+        let k = 0;
+        const same = await api('admin', 'PUT', '/v1/settings', { daneEnabled: true });
+        assert.equal(same.status, 200, JSON.stringify(same.body));
+        await s.waitFor('a pass after', (l) => l.event === 'pass' && ++k > passes, 30_000);
+        assert.equal(s.lines.filter((l) => l.event === 'renew-request').length, 1);
+        const now = await api('alice', 'GET', `/v1/domains/${ZONE}`);
+        assert.equal(
+          (now.body as unknown as DomainView).status.certificate!.serial,
+          third.status.certificate!.serial,
+          'no second renewal',
+        );
+      } finally {
+        db.close();
+      }
 
       // daneEnabled off by the admin: refused with a message; the pass publishes nothing new
       const before = await served();

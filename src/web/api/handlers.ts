@@ -62,8 +62,8 @@ export interface ApiServices {
   dnssec: (domain: string) => Promise<unknown>;
   /** `prereq --json` */
   prereq: (domain: string) => Promise<unknown>;
-  /** asks the daemon for a renewal of the domain at its next pass */
-  renew: (domain: string) => void | Promise<void>;
+  /** asks the daemon for a renewal of the domain at its next pass; `by` is the user asking */
+  renew: (domain: string, by: string) => void | Promise<void>;
   /**
    * a domain was added, removed, or had DANE turned on or off: the daemon's pass should act on
    * it now (issue, publish, remove), not at its next interval
@@ -331,7 +331,7 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
 
     'POST /v1/domains/{name}/renew': async (i) => {
       const d = mustGet(String(i.params.name));
-      await deps.renew(d.name);
+      await deps.renew(d.name, i.user.name);
       audit(i, 'domain.renew', d.name);
       return { domain: d.name, renew: 'requested' };
     },
