@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one test command: typecheck, lint, format check, unit tests, then the integration lab.
-# `npm test` runs everything; `npm run test:unit` only the pure/unit part.
+# `npm test` runs everything; `npm run test:unit` only the pure/unit part; `list` names the files.
 # The lab needs root (network namespaces, port 25). Without root it is skipped with a loud
 # notice, except on CI (CI=true), where a missing lab is a failure.
 set -euo pipefail
@@ -28,13 +28,24 @@ if [[ "$mode" == all ]]; then
   fi
 fi
 
+# test/soak needs the lab too (namespaces, Postfix, Pebble): it runs last, with the lab files.
+# test/soak/rotation.test.ts is pure (the soak's judgement of a rotation, no lab): a unit test.
+pure_soak=(test/soak/rotation.test.ts)
+mapfile -t unit < <(
+  { find src test -name '*.test.ts' -not -path 'test/lab/*' -not -path 'test/soak/*'
+    printf '%s\n' "${pure_soak[@]}"; } | sort
+)
+mapfile -t lab < <(find test/lab test/soak -name '*.test.ts' 2>/dev/null | grep -vxF -f <(printf '%s\n' "${pure_soak[@]}") | sort)
+# `scripts/test.sh list`: which files each part would run, nothing run (test/test-lists.test.ts).
+if [[ "$mode" == list ]]; then
+  printf 'unit %s\n' "${unit[@]}"
+  printf 'lab %s\n' "${lab[@]}"
+  exit 0
+fi
+
 node_modules/.bin/tsc -p tsconfig.json --noEmit
 node_modules/.bin/eslint .
 node_modules/.bin/prettier --check . >/dev/null || { node_modules/.bin/prettier --check .; exit 1; }
-
-# test/soak needs the lab too (namespaces, Postfix, Pebble): it runs last, with the lab files.
-mapfile -t unit < <(find src test -name '*.test.ts' -not -path 'test/lab/*' -not -path 'test/soak/*' | sort)
-mapfile -t lab < <(find test/lab test/soak -name '*.test.ts' 2>/dev/null | sort)
 
 files=("${unit[@]}")
 if [[ "$lab_ok" == true ]]; then
