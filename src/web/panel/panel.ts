@@ -63,6 +63,12 @@ export interface PanelDeps {
   now: () => Date;
   /** `status --json`'s entry for the domain (src/daemon/status.ts domainStatus) */
   status: (d: Domain) => Promise<unknown>;
+  /**
+   * The Domains list's status per row, from the stored state and the last pass (serve wires
+   * src/daemon/list-status.ts): `status` observes every nameserver and endpoint, too much for
+   * each row of every page view. Absent (an unwired panel): `status`.
+   */
+  listStatus?: (d: Domain) => unknown;
   /** served over TLS: decides the cookie's name and Secure flag (see the module comment) */
   secure: boolean;
   limiter?: LoginLimiter;
@@ -347,7 +353,12 @@ export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): 
     const pages = Math.max(1, Math.ceil(all.length / PAGE_SIZE));
     const n = Math.min(pages, Math.max(1, Number.parseInt(c.req.query('page') ?? '1', 10) || 1));
     const shown = all.slice((n - 1) * PAGE_SIZE, n * PAGE_SIZE);
-    const rows = await Promise.all(shown.map(async (d) => ({ d, s: await statusOf(d) })));
+    const rows = await Promise.all(
+      shown.map(async (d) => ({
+        d,
+        s: deps.listStatus ? (deps.listStatus(d) as StatusView) : await statusOf(d),
+      })),
+    );
     const link = (p: number) =>
       `/domains?${new URLSearchParams({ ...(q ? { q } : {}), page: String(p) })}`;
     return render(c, 200, {
