@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -86,8 +87,22 @@ function setup(o: { ini?: string; world?: () => Promise<DomainWorld> } = {}) {
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
+  // a panel session for the admin, as the login makes one (its cookie over plain HTTP)
+  const sid = 'test-session-id';
+  users.createSession(
+    {
+      sha256: createHash('sha256').update(sid).digest('hex'),
+      user: 'admin',
+      csrfSecret: 'c',
+      ttlMs: 3_600_000,
+    },
+    NOW,
+  );
+  const page = (p: string) => app.request(p, { headers: { cookie: `dk_session=${sid}` } });
   return {
     req,
+    page,
+    state,
     renewed,
     woken,
     logged,
@@ -99,6 +114,34 @@ function setup(o: { ini?: string; world?: () => Promise<DomainWorld> } = {}) {
 }
 
 describe('serve-web: the API on the services serve builds', () => {
+  it('the domains list (panel and API) observes nothing per row; the domain page and GET look', async () => {
+    const world = new FakeWorld({ t: NOW.getTime() });
+    const s = setup({ world: () => Promise.resolve(world) });
+    try {
+      for (let i = 0; i < 19; i++) {
+        s.state.domains.add(
+          { ...s.state.domains.get('example.org')!, name: `d${i}.example.org` },
+          NOW,
+        );
+      }
+      const panel = await s.page('/domains');
+      assert.equal(panel.status, 200);
+      assert.match(await panel.text(), /d18\.example\.org/);
+      const api = await s.req('GET', '/v1/domains?perPage=50');
+      assert.equal(api.status, 200);
+      const body = (await api.json()) as { domains: { status: { source: string } }[] };
+      assert.equal(body.domains.length, 20);
+      assert.ok(body.domains.every((d) => d.status.source === 'stored'));
+      assert.equal(world.observed, 0, '20 rows, no observation');
+      assert.equal((await s.page('/domains/example.org')).status, 200);
+      assert.equal(world.observed, 1, 'the domain page observes its domain');
+      assert.equal((await s.req('GET', '/v1/domains/example.org')).status, 200);
+      assert.equal(world.observed, 2);
+    } finally {
+      s.close();
+    }
+  });
+
   it('renew queues through the daemon; settings and DANE changes wake it', async () => {
     const s = setup();
     try {

@@ -46,6 +46,7 @@ import { socketAddress } from '../web/listen.js';
 import { checkPage } from '../web/panel/check-page.js';
 import { dnsPage } from '../web/panel/dns-page.js';
 import { dnssecPage } from '../web/panel/dnssec-page.js';
+import { listStatus, type LastOutcome } from '../daemon/list-status.js';
 import { panelRoutes, type PanelPage } from '../web/panel/panel.js';
 import { settingsPage } from '../web/panel/settings-page.js';
 import { backendSettings, type Context } from './dns.js';
@@ -78,6 +79,8 @@ export interface WebOptions {
   world: () => Promise<DomainWorld>;
   /** queues a renewal for the daemon's next pass and wakes it */
   renew: (domain: string, by: string) => void;
+  /** the daemon's last pass outcome for a domain: the lists' phase (no observation per row) */
+  lastOutcome?: (domain: string) => LastOutcome | undefined;
   /** an admin changed the settings: the pass should act on them now, not at its interval */
   settingsChanged?: () => void;
   /** a domain was added, removed, or had DANE turned on or off: the same */
@@ -235,6 +238,7 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
       }
     },
     renew: (domain, by) => o.renew(domain, by),
+    ...(o.lastOutcome ? { lastOutcome: o.lastOutcome } : {}),
     ...(o.domainChanged ? { domainChanged: o.domainChanged } : {}),
     dns: {
       async publisher(name) {
@@ -295,6 +299,8 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
       state: o.state,
       now,
       status: services.status,
+      // the list's badges from the stored state and the last pass: no observation per row
+      listStatus: (d: Domain) => listStatus(o.state, d, now(), o.lastOutcome?.(d.name)),
       secure: o.secure,
       clientAddress,
       // the checkbox "DANE support" is offered only while the effective setting is on

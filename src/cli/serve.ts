@@ -199,6 +199,7 @@ async function serve(f: Flags): Promise<number> {
         }
         started.daemon.requestRenewal(domain, 'renew', by);
       },
+      lastOutcome: (domain) => started.daemon?.lastOutcome(domain),
       // daneEnabled off, a new confirmation interval: the next pass acts on it now
       settingsChanged: () => started.daemon?.scheduler.wake('pass'),
       // a new domain is issued now, a domain's DANE turned on publishes now

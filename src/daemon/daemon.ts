@@ -24,6 +24,7 @@ import {
   restingFacts,
   type DomainFacts,
 } from './metrics.js';
+import type { LastOutcome } from './list-status.js';
 import { runPass, type DomainOutcome, type DomainWorld, type Request } from './pass.js';
 import { Scheduler } from './scheduler.js';
 
@@ -67,6 +68,8 @@ export interface Daemon {
    * `by` is who asked (the audit log's actor).
    */
   requestRenewal(domain: string, request?: Request, by?: string): void;
+  /** the last pass's outcome for the domain since this start (the list's status, list-status.ts) */
+  lastOutcome(domain: string): LastOutcome | undefined;
   /** the requests not yet taken by a pass */
   queuedRequests(): { domain: string; request: Request }[];
   /** finishes the current step and closes the store */
@@ -96,6 +99,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
   const { store, log } = o;
   const metrics = new DaemonMetrics(o.findings);
   let lastPass: string | null = null;
+  const lastOutcomes = new Map<string, LastOutcome>();
 
   const passJob = async ({ signal }: { signal: AbortSignal }): Promise<Date | null> => {
     const t0 = now();
@@ -247,6 +251,9 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       managed: store.domains.list().map((d) => d.name),
     });
     lastPass = end.toISOString();
+    for (const r of outcomes) {
+      if (r.error?.code !== STOPPING) lastOutcomes.set(r.domain, { outcome: r, at: lastPass });
+    }
     const untils = outcomes
       .filter((r) => r.error?.code !== STOPPING)
       .map((r) => (r.until ? Date.parse(r.until) : NaN))
@@ -308,6 +315,7 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
       store.requests.ask(domain, request, by, now());
       scheduler.wake('pass');
     },
+    lastOutcome: (domain) => lastOutcomes.get(domain),
     queuedRequests: () => store.requests.list().map(({ domain, request }) => ({ domain, request })),
     stop: () =>
       (stopped ??= (async () => {

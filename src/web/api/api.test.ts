@@ -311,6 +311,61 @@ describe('API authorization matrix (role x route x own/other domain)', () => {
   });
 });
 
+describe('the domains list does not observe the network per row', () => {
+  it("each row's status is the stored one (no status call); one domain's GET observes", async () => {
+    let observed = 0;
+    const e = env({
+      overrides: {
+        status: async (d) => {
+          observed++;
+          return { name: d.name, phase: 'steady' };
+        },
+        lastOutcome: (d) =>
+          d === 'example.org'
+            ? {
+                outcome: {
+                  domain: d,
+                  actions: [],
+                  result: 'waiting',
+                  phase: 'confirming',
+                  waitingFor: 'confirmation',
+                  until: '2026-03-02T00:00:00.000Z',
+                  detail: 'waiting',
+                },
+                at: NOW.toISOString(),
+              }
+            : undefined,
+      },
+    });
+    try {
+      for (let i = 0; i < 30; i++) e.state.domains.add(settings(`d${i}.example.org`), NOW);
+      e.state.rollover.save(
+        'example.org',
+        { failure: null, installed: null, intent: null } as never,
+        {
+          expectedVersion: 0,
+          now: new Date(NOW.getTime() - 1000),
+        },
+      );
+      const res = await req(e, 'alice', 'GET', '/api/v1/domains?perPage=50');
+      assert.equal(res.status, 200);
+      const list = (await res.json()) as {
+        domains: { name: string; status: { phase: string | null; waitingFor: string | null } }[];
+      };
+      assert.equal(list.domains.length, 31);
+      assert.equal(observed, 0, 'no observation for the list');
+      const org = list.domains.find((d) => d.name === 'example.org')!;
+      assert.deepEqual([org.status.phase, org.status.waitingFor], ['confirming', 'confirmation']);
+      const never = list.domains.find((d) => d.name === 'd0.example.org')!;
+      assert.deepEqual([never.status.phase, never.status.waitingFor], [null, 'pass']);
+      assert.equal((await req(e, 'alice', 'GET', '/api/v1/domains/example.org')).status, 200);
+      assert.equal(observed, 1, "the domain's own GET observes");
+    } finally {
+      e.close();
+    }
+  });
+});
+
 describe('API authentication', () => {
   it('no credentials, a malformed or a revoked token: 401', async () => {
     const e = env();

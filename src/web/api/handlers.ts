@@ -15,6 +15,7 @@ import {
   type ZoneCheck,
 } from '../../cli/domain.js';
 import { DkError } from '../../core/errors.js';
+import { listStatus, type LastOutcome } from '../../daemon/list-status.js';
 import { formatRdata, formatZoneLine, generateTlsa, tlsaOwner } from '../../core/tlsa/index.js';
 import type { TlsaRecord } from '../../core/tlsa/index.js';
 import { certLabel, findIssuer, parseCertificates, parseKey } from '../../core/x509/index.js';
@@ -56,6 +57,8 @@ export interface ApiServices {
   mxAmongNames: (domain: string, names: string[]) => Promise<{ mailHosts: string[]; mx: string[] }>;
   /** `status --json`'s entry for the domain (src/daemon/status.ts domainStatus) */
   status: (d: Domain) => Promise<unknown>;
+  /** the last pass's outcome for a domain (serve's daemon): the list's phase, list-status.ts */
+  lastOutcome?: (domain: string) => LastOutcome | undefined;
   /** the `check --json` report */
   check: (domain: string, port?: number) => Promise<unknown>;
   /** `dnssec status --json` of the zone holding the domain, with the DS/DNSKEY */
@@ -211,7 +214,12 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
         total: all.length,
         page: q.page,
         perPage: q.perPage,
-        domains: all.slice(start, start + q.perPage).map((d) => domainJson(d, i.user)),
+        // the stored state and the last pass's outcome: no DNS query or probe per row (a page
+        // of a 10,000-domain list must not be a page of observations); one domain's GET looks
+        domains: all.slice(start, start + q.perPage).map((d) => ({
+          ...domainJson(d, i.user),
+          status: listStatus(state, d, deps.now(), deps.lastOutcome?.(d.name)),
+        })),
       };
     },
 
