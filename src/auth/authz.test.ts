@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import {
   ADMIN_ACTIONS,
   ALL_ACTIONS,
@@ -105,5 +106,83 @@ describe('authorize (role x action x own/other domain)', () => {
       ).map((d) => d.name),
       ['example.net'],
     );
+  });
+});
+
+// The implementation before the owned names became a Set (a scan of every owned name per
+// row), kept as the model: the Set must give the same answers for any names.
+const modelNorm = (name: string) => {
+  const l = name.replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return l.endsWith('.') ? l.slice(0, -1) : l;
+};
+function modelOwns(owned: readonly string[], domain: string): boolean {
+  const d = modelNorm(domain);
+  if (d === '') return false;
+  return owned.some((o) => {
+    const n = modelNorm(o);
+    return n !== '' && (d === n || d.endsWith(`.${n}`));
+  });
+}
+
+describe('ownsDomain / visibleDomains against the scan they replace', () => {
+  // few letters, dots and case, so owned names and domains often share labels and suffixes
+  const name = fc
+    .array(fc.constantFrom('a', 'B', 'b', 'c', '.', '-', 'A'), { maxLength: 10 })
+    .map((cs) => cs.join(''));
+  const label = fc.constantFrom('a', 'b', 'ab', 'B', 'x-y');
+  const dotted = fc
+    .tuple(fc.array(label, { minLength: 1, maxLength: 4 }), fc.boolean())
+    .map(([ls, dot]) => ls.join('.') + (dot ? '.' : ''));
+  const anyName = fc.oneof(name, dotted);
+
+  it('ownsDomain answers as the scan did, for any owned list and name', () => {
+    fc.assert(
+      fc.property(fc.array(anyName, { maxLength: 6 }), anyName, (owned, d) => {
+        assert.equal(ownsDomain(owned, d), modelOwns(owned, d));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it('visibleDomains keeps the same rows in the same order (strings and objects)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(anyName, { maxLength: 6 }),
+        fc.array(anyName, { maxLength: 20 }),
+        (owned, all) => {
+          const user = { name: 'c', role: 'customer' as const, domains: owned };
+          assert.deepEqual(
+            visibleDomains(user, all),
+            all.filter((d) => modelOwns(owned, d)),
+          );
+          const objs = all.map((n, i) => ({ name: n, i }));
+          assert.deepEqual(
+            visibleDomains(user, objs),
+            objs.filter((d) => modelOwns(owned, d.name)),
+          );
+          const admin = { name: 'a', role: 'admin' as const, domains: owned };
+          assert.deepEqual(visibleDomains(admin, all), all);
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('visibleDomains reads the owned names once, not once per row', () => {
+    const owned = Array.from({ length: 300 }, (_, i) => `c${i}.example`);
+    let reads = 0;
+    const counted = new Proxy(owned, {
+      get(t, k, r) {
+        if (typeof k === 'string' && /^\d+$/.test(k)) reads++;
+        return Reflect.get(t, k, r) as unknown;
+      },
+    });
+    const all = Array.from({ length: 1000 }, (_, i) => `d${i}.c${i % 600}.example`);
+    const user = { name: 'c', role: 'customer' as const, domains: counted };
+    const seen = visibleDomains(user, all);
+    assert.equal(seen.length, 600);
+    // the scan read all 300 names for each of the 400 rows it did not own (and part of the
+    // list for the others): 120,000+ reads; normalised once, 300
+    assert.equal(reads, owned.length);
   });
 });

@@ -60,18 +60,37 @@ function norm(name: string): string {
   return l.endsWith('.') ? l.slice(0, -1) : l;
 }
 
+/** The owned names, normalised once: a customer's list is checked against them per row. */
+function ownedSet(owned: readonly string[]): Set<string> {
+  const s = new Set<string>();
+  for (const o of owned) {
+    const n = norm(o);
+    if (n !== '') s.add(n);
+  }
+  return s;
+}
+
+/**
+ * `d` (normalised) or a parent of it at a label boundary is in `owned`: the name itself, then
+ * the suffix after each dot, so a lookup per label instead of a scan of every owned name per
+ * row (10,000 rows x a few hundred owned names was most of a customer's list request).
+ */
+function ownedBy(owned: ReadonlySet<string>, d: string): boolean {
+  if (d === '' || owned.size === 0) return false;
+  if (owned.has(d)) return true;
+  for (let i = d.indexOf('.'); i !== -1; i = d.indexOf('.', i + 1)) {
+    if (owned.has(d.slice(i + 1))) return true;
+  }
+  return false;
+}
+
 /**
  * True when `domain` is one of `owned` or a name under one (mail.example.org under
  * example.org): the zone is the customer's. A label boundary is required, so owning
  * example.org does not give notexample.org.
  */
 export function ownsDomain(owned: readonly string[], domain: string): boolean {
-  const d = norm(domain);
-  if (d === '') return false;
-  return owned.some((o) => {
-    const n = norm(o);
-    return n !== '' && (d === n || d.endsWith(`.${n}`));
-  });
+  return ownedBy(ownedSet(owned), norm(domain));
 }
 
 const has = (list: readonly string[], a: string): boolean => list.includes(a);
@@ -96,5 +115,6 @@ export function visibleDomains<T extends string | { name: string }>(
   all: readonly T[],
 ): T[] {
   if (user.role === 'admin') return [...all];
-  return all.filter((d) => ownsDomain(user.domains, typeof d === 'string' ? d : d.name));
+  const owned = ownedSet(user.domains);
+  return all.filter((d) => ownedBy(owned, norm(typeof d === 'string' ? d : d.name)));
 }
