@@ -8,6 +8,7 @@ import { DkError } from '../core/errors.js';
 import { StaticResolver } from '../io/dns/static-resolver.js';
 import type { Resolver } from '../io/dns/types.js';
 import { openState } from '../store/state.js';
+import { openUsersStore } from '../store/users.js';
 import { FakeDnsServer, response } from '../io/dns/fake-server.js';
 import { runCli, runCliAsync } from '../../test/support/cli.js';
 import {
@@ -537,6 +538,26 @@ describe('domain add (in process)', () => {
     assert.deepEqual(d.checked, []);
     const e2 = await rejects(runDane('example.org', true, {}, capture(), d));
     assert.equal(e2.code, 'E_DOMAIN_DANE_DISABLED');
+  });
+
+  it("daneEnabled off in the panel's settings (over an INI that has it on): --dane and enable-dane refused, the default is off", async () => {
+    const d = deps(fresh());
+    await runAdd('a.example', add({ subdomain: ['mail'], dane: false }), capture(), d);
+    const users = openUsersStore(join(d.env.DANEKEEPER_STATE_DIR!, 'state.db'));
+    users.setSettings({ daneEnabled: false }, new Date());
+    users.close();
+    const e = await rejects(
+      runAdd('example.org', add({ dane: true, subdomain: ['mail'] }), capture(), d),
+    );
+    assert.equal(e.code, 'E_DOMAIN_DANE_DISABLED');
+    assert.match(e.message, /settings an admin changed in the panel or the API/);
+    assert.equal(await runAdd('example.org', add({ subdomain: ['mail'] }), capture(), d), 0);
+    const s = openState(join(d.env.DANEKEEPER_STATE_DIR!, 'state.db'));
+    assert.equal(s.domains.get('example.org')?.dane, false, 'the default follows the override');
+    s.close();
+    const e2 = await rejects(runDane('example.org', true, {}, capture(), d));
+    assert.equal(e2.code, 'E_DOMAIN_DANE_DISABLED');
+    assert.deepEqual(d.checked, [], 'refused before any DNS lookup');
   });
 
   it('enable-dane checks the zones, disable-dane does not; both logged', async () => {

@@ -30,6 +30,7 @@ import {
 } from '../store/domains.js';
 import { hostName } from '../store/guard.js';
 import { defaultStorePath, statePathFor } from '../store/path.js';
+import { withStoredSettings } from '../daemon/settings.js';
 import { memoryState, openState, type StateStore } from '../store/state.js';
 import { existsSync } from 'node:fs';
 import { EXIT } from './exit.js';
@@ -327,12 +328,24 @@ export function defaultCertDir(domain: string, env: NodeJS.ProcessEnv, uid: numb
   return resolve(dirname(defaultStorePath(env, uid)), 'live', domain);
 }
 
-function refuseDaneOff(config: ConfigFile, what: string): void {
-  if (!daneEnabled(config)) {
+/**
+ * The configuration with the settings an admin changed in the panel or the API put over the
+ * INI file (issue 11; src/daemon/settings.ts, the merge `serve` and `run` use too), so the CLI
+ * does not turn DANE on where the server has it off. No database yet: nothing overridden.
+ */
+function effective(config: ConfigFile, f: CommonFlags, deps: DomainDeps): ConfigFile {
+  const path = statePath(f, config, deps);
+  return existsSync(path) ? withStoredSettings(config, path) : config;
+}
+
+function refuseDaneOff(config: ConfigFile, merged: ConfigFile, what: string): void {
+  if (!daneEnabled(merged)) {
     throw new DkError(
       'usage',
       'E_DOMAIN_DANE_DISABLED',
-      `${what}: DANE is turned off on this server (daneEnabled = false in [ext-sslit]${config.path ? ` of ${config.path}` : ''})`,
+      daneEnabled(config)
+        ? `${what}: DANE is turned off on this server (daneEnabled = false in the settings an admin changed in the panel or the API, over [ext-sslit]${config.path ? ` of ${config.path}` : ''})`
+        : `${what}: DANE is turned off on this server (daneEnabled = false in [ext-sslit]${config.path ? ` of ${config.path}` : ''})`,
     );
   }
 }
@@ -353,9 +366,10 @@ export async function runAdd(name: string, o: AddFlags, io: Io, deps: DomainDeps
   const domain = parseDomainName(name);
   const keyType = oneOf<KeyType>('--key-type', o.keyType, KEY_TYPES) ?? 'ec-p256';
   const challenge = oneOf<Challenge>('--challenge', o.challenge, CHALLENGES) ?? null;
-  if (o.dane === true) refuseDaneOff(config, `Cannot add ${domain} with --dane`);
+  const merged = effective(config, o, deps);
+  if (o.dane === true) refuseDaneOff(config, merged, `Cannot add ${domain} with --dane`);
   // The seed's panel offers DANE where it is enabled: on unless --no-dane or daneEnabled = false.
-  const dane = o.dane ?? daneEnabled(config);
+  const dane = o.dane ?? daneEnabled(merged);
   const subdomains = [...new Set((o.subdomain ?? []).map((s) => parseSubdomain(s, domain)))];
   const includeDomainName = o.domainName;
   if (!includeDomainName && subdomains.length === 0) {
@@ -656,7 +670,7 @@ export async function runDane(
 ): Promise<number> {
   const config = loadConfig(o.config, deps.env);
   const domain = parseDomainName(name);
-  if (on) refuseDaneOff(config, `Cannot turn DANE on for ${domain}`);
+  if (on) refuseDaneOff(config, effective(config, o, deps), `Cannot turn DANE on for ${domain}`);
   const state = openFor(o, config, deps, true); // no database: nothing to change
   try {
     const d = mustGet(state, domain);
