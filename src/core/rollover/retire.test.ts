@@ -255,3 +255,53 @@ test('retiringOwners / updateRetired: only owners with our records; unknown TTL 
   assert.deepEqual(updateRetired(st, obs, { ...full, owners: [] }, later), [MX]);
   assert.equal(st.retired, undefined);
 });
+
+test('DANE off, on while the backend cannot be written, off again: the records still served are still waited out before a new key', () => {
+  // Found by the model (model.test.ts, DANE toggles): DANE on again dropped the retirement at
+  // once; with the backend down nothing was published, so DANE off again found no record of
+  // ours and let a rotation install a new key while a server still served the old `3 1 1`.
+  const full = policyOf();
+  const off = { ...full, owners: [] };
+  const r = new Run(full);
+  r.untilIdle(full);
+  // a rotation: the next key becomes current, a new next key's record is published at the
+  // primary only (the server has not copied it: it serves the two older records)
+  let d = plan(r.s, r.w.observe(0.5, 'rotate-key'), r.w.iso(), full);
+  for (let i = 0; i < 20 && d.kind === 'act'; i++) {
+    r.s = persist(d.state);
+    r.w.act(d.action);
+    r.check();
+    d = plan(r.s, r.w.observe(), r.w.iso(), full);
+  }
+  r.s = persist(d.state);
+  const before = r.keyOf(r.installs.at(-1)!);
+  d = plan(r.s, r.w.observe(), r.w.iso(), off);
+  assert.ok(d.kind === 'act' && d.action.kind === 'publishRecords' && d.action.remove.length > 0);
+  r.s = persist(d.state);
+  r.w.act(d.action); // removed at the primary; the servers have not copied it yet
+  d = plan(r.s, r.w.observe(), r.w.iso(), off); // the removal seen: nothing of ours published
+  r.s = persist(d.state);
+  assert.deepEqual(r.s.managed[MX] ?? [], []);
+  r.w.backendDown = true;
+  d = plan(r.s, r.w.observe(), r.w.iso(), full); // DANE on: nothing can be published
+  r.s = persist(d.state);
+  assert.equal(d.kind, 'wait');
+  // DANE off again, and a rotation asked for: no new key while the server serves the old record
+  for (let i = 0; i < 20; i++) {
+    d = plan(r.s, r.w.observe(0.5, i === 0 ? 'rotate-key' : null), r.w.iso(), off);
+    r.s = persist(d.state);
+    if (d.kind !== 'act') break;
+    assert.notEqual(d.action.kind, 'install', 'no install while the server serves the old record');
+    const res = r.w.act(d.action);
+    if (!res.ok) r.s = persist(recordFailure(r.s, res, r.w.iso(), off));
+    r.check();
+  }
+  assert.deepEqual(r.problems, []);
+  // once the backend answers and the servers catch up, the rotation is carried out
+  r.w.backendDown = false;
+  r.w.sync();
+  r.check();
+  r.untilIdle(off);
+  assert.deepEqual(r.problems, []);
+  assert.notEqual(r.keyOf(r.installs.at(-1)!), before, 'the rotation was carried out');
+});

@@ -49,12 +49,21 @@ export function updateRetired(
   const nowMs = Date.parse(now);
   const current = new Set(policy.owners);
   const retired = { ...(s.retired ?? {}) };
-  // DANE back on at an owner: its records are governed by the confirmation rule again.
-  for (const owner of Object.keys(retired)) if (current.has(owner)) delete retired[owner];
   const ended: string[] = [];
-  for (const owner of retiringOwners(s, policy)) {
+  for (const owner of new Set([...retiringOwners(s, policy), ...Object.keys(retired)])) {
     const before = retired[owner];
-    const records = [...new Set([...(before?.records ?? []), ...(s.managed[owner] ?? [])])];
+    const managed = s.managed[owner] ?? [];
+    // DANE on again at an owner: what it manages is governed by the confirmation rule again,
+    // but a record removed while DANE was off may still be served by a lagging server or held
+    // in a cache, and is waited out as before (off, on and off again within a TTL).
+    const back = current.has(owner);
+    const records = [...new Set([...(before?.records ?? []), ...(back ? [] : managed)])].filter(
+      (r) => !back || !managed.includes(r),
+    );
+    if (records.length === 0) {
+      delete retired[owner];
+      continue;
+    }
     const servers = obs.dns[owner]?.servers ?? [];
     const ttl = Math.max(
       before?.ttl ?? 0,
@@ -68,7 +77,7 @@ export function updateRetired(
       servers.length > 0 &&
       servers.every((x) => x.served !== null && !x.served.some((r) => records.includes(r)));
     const clearSince = clear ? (before?.clearSince ?? now) : null;
-    const left = (s.managed[owner] ?? []).length > 0;
+    const left = !back && managed.length > 0;
     if (!left && clearSince !== null && Date.parse(clearSince) + retiredWaitMs(ttl) <= nowMs) {
       delete retired[owner];
       ended.push(owner);
