@@ -669,3 +669,37 @@ test('policy: [run] retry-seconds and verify-grace-seconds reach the planner; un
   assert.equal(w.policy(d).backoffBaseSeconds, 2);
   assert.equal(w.policy(d).verifyGraceSeconds, 3);
 });
+
+test('a domain added again takes over the records danekeeper published at its owners before; an owner another domain uses is left alone', async () => {
+  const { store, d, world } = setup();
+  const OWNER = '_25._tcp.mail.example.org.';
+  const old = parseTlsa(`3 1 1 ${'ab'.repeat(32)}`);
+  const shared = parseTlsa(`3 1 1 ${'cd'.repeat(32)}`);
+  store.ownership.remember('example.org.', OWNER, [old], T0);
+  store.ownership.remember('example.net.', '_25._tcp.mx.example.net.', [shared], T0);
+  store.domains.add(
+    {
+      ...d,
+      name: 'example.net',
+      mailHosts: ['mx.example.net'],
+      endpoints: [{ host: 'mx.example.net', port: 25, proto: 'tcp' }],
+    },
+    T0,
+  );
+  store.domains.add(
+    {
+      ...d,
+      name: 'example.com',
+      mailHosts: ['mx.example.net'],
+      endpoints: [{ host: 'mx.example.net', port: 25, proto: 'tcp' }],
+    },
+    T0,
+  );
+  const first = await world.observe(d, null, world.policy(d), { ari: false });
+  assert.deepEqual(first.inherited, { [OWNER]: [formatRdata(old)] });
+  const later = await world.observe(d, emptyState(), world.policy(d), { ari: false });
+  assert.equal(later.inherited, undefined, 'only before the domain has a state');
+  const net = store.domains.get('example.net')!;
+  const o = await world.observe(net, null, world.policy(net), { ari: false });
+  assert.equal(o.inherited, undefined, 'example.com uses mx.example.net too: not taken');
+});

@@ -296,6 +296,7 @@ export class RealWorld implements DomainWorld {
   ): Promise<Omit<Observations, 'request'>> {
     const dns: Record<string, OwnerDns> = {};
     const live: Record<string, AddressObservation[]> = {};
+    const obsExtra: Pick<Observations, 'inherited'> = {};
     // and where DANE was turned off: what danekeeper published there must go (retire.ts)
     await Promise.all(
       [...policy.owners, ...retiringOwners(state, policy)].map(async (owner) => {
@@ -308,10 +309,15 @@ export class RealWorld implements DomainWorld {
         live[owner] = await this.#live(owner, d);
       }),
     );
+    if (state === null) {
+      const inherited = this.#inherited(d);
+      if (Object.keys(inherited).length > 0) obsExtra.inherited = inherited;
+    }
     const keys: KeyFacts[] = this.#o.store.keys
       .list(d.name)
       .map((k) => ({ id: k.id, keyType: k.type, spki: k.spkiSha256 }));
     const obs: Omit<Observations, 'request'> = {
+      ...obsExtra,
       dns,
       live,
       keys,
@@ -619,6 +625,29 @@ export class RealWorld implements DomainWorld {
       }
     }
     return tlsa([...out]);
+  }
+
+  /**
+   * Records the ownership store says danekeeper published at the domain's owners, for the first
+   * plan of a domain (Observations.inherited). An owner another managed domain also uses is left
+   * out: those records may be that domain's.
+   */
+  #inherited(d: Domain): Record<string, string[]> {
+    const mine = new Set(ownersOf(d).map((o) => o.toLowerCase()));
+    const others = new Set(
+      this.#o.store.domains
+        .list()
+        .filter((x) => x.name !== d.name)
+        .flatMap(ownersOf)
+        .map((o) => o.toLowerCase()),
+    );
+    const out: Record<string, string[]> = {};
+    for (const r of this.#o.store.ownership.list()) {
+      const owner = r.owner.toLowerCase();
+      if (!mine.has(owner) || others.has(owner)) continue;
+      (out[owner] ??= []).push(formatRdata(r.record));
+    }
+    return out;
   }
 
   async close(): Promise<void> {

@@ -314,7 +314,11 @@ class Planner {
   /** Which addresses of which endpoints do not (visibly) present the certificate. */
   notPresenting(cert: CertFacts, spki: string): string[] {
     const out: string[] = [];
-    for (const owner of this.policy.owners) {
+    // Every endpoint, DANE on or off (the world probes them all): a service left on the old
+    // certificate while DANE is off would be presenting it when DANE is turned on again, under
+    // records published for the installed key only.
+    const endpoints = [...new Set([...this.policy.owners, ...Object.keys(this.obs.live)])];
+    for (const owner of endpoints) {
       const live = this.obs.live[owner] ?? [];
       if (live.length === 0) out.push(`${endpointName(owner)}: no address could be probed`);
       for (const a of live) {
@@ -506,9 +510,12 @@ class Planner {
     if (this.unreadable.length > 0) return this.backendWait();
     // Nothing left to do: whatever failed before has been overtaken (status shows no old error).
     s.failure = null;
+    // a retirement under way ends at its own time (retire.ts): the pass should look then
+    const retiredEnd = retiredHold(s)?.until ?? Infinity;
     const until = Math.min(
       due ?? nowMs,
       s.renewal.nextAriCheck ? Date.parse(s.renewal.nextAriCheck) : Infinity,
+      retiredEnd,
     );
     return { kind: 'idle', until: iso(until), state: s, phase: 'idle', events: this.ev };
   }
@@ -563,7 +570,9 @@ class Planner {
   install(cert: CertFacts): Decision {
     const { s, policy, nowMs } = this;
     // retire.ts rule 2: a new key only once no sender can hold a retired record of the old one
-    const hold = s.installed && cert.keyId !== s.installed.keyId ? retiredHold(s) : null;
+    // (the first install too: a domain added again finds the old pair still deployed under
+    // the records it inherited)
+    const hold = !s.installed || cert.keyId !== s.installed.keyId ? retiredHold(s) : null;
     if (hold) {
       const owners = hold.owners.join(', ');
       return hold.until === null
@@ -673,6 +682,8 @@ export function plan(
     );
   }
   const s = structuredClone(state ?? emptyState());
+  const inherited = state ? [] : Object.entries(obs.inherited ?? {}).filter(([, rs]) => rs.length);
+  for (const [owner, rs] of inherited) s.managed[owner] = [...new Set(rs)];
   // A rest is the pass's mark on an idle decision (rest.ts); a fresh plan decides anew.
   delete s.rest;
   // before updateTracks drops the tracks of owners that left the policy: their TTLs are what
@@ -681,6 +692,12 @@ export function plan(
   s.tracks = updateTracks(s.tracks, obs, policy, iso(nowMs));
   const p = new Planner(s, obs, iso(nowMs), policy);
   p.absorb();
+  for (const [owner, rs] of inherited) {
+    p.event(
+      'records-published',
+      `Took over ${rs.join(', ')} at ${owner}: published by danekeeper before this domain was added; removed once stale (never while a presented chain matches) or when DANE is off`,
+    );
+  }
   for (const owner of retiredNow) {
     p.event(
       'records-removed',

@@ -256,6 +256,31 @@ test('retiringOwners / updateRetired: only owners with our records; unknown TTL 
   assert.equal(st.retired, undefined);
 });
 
+test('a domain added again: records danekeeper published there before are taken over, and go once stale or when DANE is off', () => {
+  const full = policyOf();
+  const old = `3 1 1 ${'ab'.repeat(32)}`;
+  for (const dane of [true, false]) {
+    const r = new Run(full);
+    r.w.primary[MX] = [old];
+    r.w.sync();
+    const policy = dane ? full : { ...full, owners: [] };
+    const first = plan(null, { ...r.w.observe(), inherited: { [MX]: [old] } }, r.w.iso(), policy);
+    assert.deepEqual(first.state.managed[MX], [old], 'taken over at the first plan');
+    assert.ok(first.events.some((e) => /Took over 3 1 1 abab/.test(e.message)));
+    const again = plan(
+      first.state,
+      { ...r.w.observe(), inherited: { [MX]: ['3 1 1 ff'] } },
+      r.w.iso(),
+      policy,
+    );
+    assert.ok(!(again.state.managed[MX] ?? []).includes('3 1 1 ff'), 'never once a state exists');
+    r.s = persist(first.state);
+    r.untilIdle(policy);
+    assert.ok(!(r.w.primary[MX] ?? []).includes(old), `removed (DANE ${dane ? 'on' : 'off'})`);
+    assert.deepEqual(r.problems, []);
+  }
+});
+
 test('DANE off, on while the backend cannot be written, off again: the records still served are still waited out before a new key', () => {
   // Found by the model (model.test.ts, DANE toggles): DANE on again dropped the retirement at
   // once; with the backend down nothing was published, so DANE off again found no record of

@@ -256,6 +256,13 @@ export interface Observations {
    * DOMAIN` (try what failed now, renew only if due). Every request ends a failure's backoff.
    */
   request?: 'renew' | 'rotate-key' | 'retry' | null;
+  /**
+   * Only with no state yet (a domain added, or removed and added again): records danekeeper
+   * published earlier at this domain's owners (the ownership store: a removed domain's, or the
+   * manual path's) that no other managed domain uses. They become this domain's to manage, so
+   * they go when stale or when DANE is turned off, instead of staying forever.
+   */
+  inherited?: Record<string, Rdata[]>;
 }
 
 export type WaitReason =
