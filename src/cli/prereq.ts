@@ -40,7 +40,7 @@ interface PrereqFlags {
  * reads from it) and, where the backend can list, its TLSA RRsets. A backend that cannot be
  * opened for want of settings is "not configured"; one that fails to read is "failed".
  */
-async function observeBackend(
+export async function observeBackend(
   ctx: Context,
   domainZone: string | null,
   timeoutMs: number,

@@ -17,7 +17,6 @@
  * The configuration is read through a function: after a SIGHUP the next request sees the new
  * file (the resolver is opened again when the file changed).
  */
-import { isIP } from 'node:net';
 import type { Context as HonoContext } from 'hono';
 import type { Hono } from 'hono';
 import type { ConfigFile } from '../config/config.js';
@@ -26,14 +25,12 @@ import type { BackendObservation } from '../core/prereq/index.js';
 import type { DomainWorld } from '../daemon/pass.js';
 import type { Logger } from '../daemon/log.js';
 import { domainStatus } from '../daemon/status.js';
-import { queryDirect, rrsetIn } from '../io/dns/direct.js';
 import { openResolver } from '../io/dns/index.js';
 import type { Resolver } from '../io/dns/types.js';
 import { probe } from '../io/probe/index.js';
 import { openPublisher } from '../publish/backend.js';
 import { endpointGuard, endpointOf } from '../publish/endpoint-guard.js';
 import { absName } from '../publish/tlsa-set.js';
-import type { Publisher } from '../publish/types.js';
 import { findZone } from '../publish/zone-cut.js';
 import type { Domain } from '../store/domains.js';
 import type { StateStore } from '../store/state.js';
@@ -53,7 +50,7 @@ import { backendSettings, type Context } from './dns.js';
 import { defaultCertDir } from './domain.js';
 import { loadTrustStore } from './files.js';
 import type { Io } from './io.js';
-import { parseHostPort } from './options.js';
+import { observeBackend } from './prereq.js';
 
 /**
  * The panel's page modules (src/web/panel/*-page.ts), each a `PanelPage`: adding a page is
@@ -110,7 +107,7 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
       const v = openResolver(o.resolverFlags, config.dns.resolver).then((resolver) => ({
         resolver,
         svc: networkServices(resolver, {
-          backend: (zone) => observeBackend(config, zone),
+          backend: (zone) => backendLook(config, zone),
           now,
           timeoutMs,
         }),
@@ -137,61 +134,20 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
   const warn = (w: string) => o.io.err(`danekeeper: warning: ${w}`);
 
   /**
-   * The prereq rule "danekeeper's DNS backend is the primary for the zone": the zone read
-   * through the configured backend (as `prereq` reads it), and for rfc2136 the primary's own
-   * SOA serial to compare with what the delegated servers serve.
+   * The prereq rule "danekeeper's DNS backend is the primary for the zone": `prereq`'s own
+   * look (src/cli/prereq.ts), on the configured backend; none configured is said so, not
+   * taken for the CLI's zonefile default.
    */
-  async function observeBackend(
-    config: ConfigFile,
-    domainZone: string | null,
-  ): Promise<BackendObservation> {
-    const zone = config.dns.zone ? absName(config.dns.zone) : domainZone && absName(domainZone);
-    if (!zone) {
-      return {
+  const backendLook = (config: ConfigFile, zone: string | null): Promise<BackendObservation> => {
+    if (!config.dns.backend) {
+      return Promise.resolve({
         state: 'not-configured',
-        why: 'zone = is not set in [dns] and the zone was not found',
-      };
+        ...(zone ? { zone: absName(config.dns.zone ?? zone) } : {}),
+        why: 'No DNS backend is configured on this server ([dns] backend = in the INI file)',
+      });
     }
-    let pub: Publisher;
-    try {
-      const ctx = backendContext(config, zone);
-      pub = openPublisher(
-        backendSettings({ timeout: String(Math.ceil(timeoutMs / 1000)) }, ctx, o.io),
-        warn,
-      );
-    } catch (e) {
-      if (isDkError(e) && (e.code === 'E_BACKEND_CONFIG' || e.code === 'E_API_NO_BACKEND')) {
-        return { state: 'not-configured', zone, why: e.message };
-      }
-      throw e;
-    }
-    const head = { describe: pub.describe, zone };
-    try {
-      await pub.defaultTtl();
-    } catch (e) {
-      return {
-        state: 'failed',
-        ...head,
-        ...(isDkError(e) ? { code: e.code } : {}),
-        why: e instanceof Error ? e.message : String(e),
-      };
-    } finally {
-      await pub.close?.();
-    }
-    let serial: number | null = null;
-    const server = config.dns.backend === 'rfc2136' ? config.dns.server : undefined;
-    if (server) {
-      const { host, port } = parseHostPort(server, 53);
-      if (isIP(host)) {
-        const r = await queryDirect(host, zone, 'SOA', { port, timeoutMs });
-        if (r.outcome === 'answer' && r.message) {
-          serial =
-            rrsetIn(r.message, 'answer', zone.replace(/\.$/, ''), 'SOA').records[0]?.serial ?? null;
-        }
-      }
-    }
-    return { state: 'reachable', ...head, serial };
-  }
+    return observeBackend(backendContext(config, config.dns.zone ?? '.'), zone, timeoutMs, o.io);
+  };
 
   /**
    * The world of a status look. A file the configuration names that cannot be read (the ACME
