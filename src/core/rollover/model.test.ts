@@ -9,13 +9,17 @@
  * (World.truth, kept from the servers' copies, not from what the planner believes). Once the faults
  * stop, the planner comes to rest with the installed certificate live everywhere and no stale
  * record left, and every `renew --rotate-key` / `--force` taken was carried out by a later plan
- * (a rotation done, a certificate obtained).
+ * (a rotation done, a certificate obtained). DANE is turned off and on again among the faults
+ * (retire.ts): after every change, whatever an address presents must match every non-empty
+ * RRset a sender may hold (World.senderCacheViolations); with DANE off at the end, every record
+ * is gone from every server and the retirement is over.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { plan, recordFailure } from './plan.js';
 import { desiredRecords } from './records.js';
+import { retiredHold, UNKNOWN_TTL_S } from './retire.js';
 import { persist, untilIdle } from './testing/drive.js';
 import { World } from './testing/world.js';
 import type { Decision, Observations, RolloverPolicy, RolloverState } from './types.js';
@@ -48,6 +52,9 @@ const faults = [
   'revert',
   'ari-past',
   'ari-ahead',
+  // DANE turned off for the domain (or server-wide): policy.owners = []; and on again
+  'dane-off',
+  'dane-on',
 ] as const;
 type Fault = (typeof faults)[number];
 
@@ -81,6 +88,8 @@ const requestStepArb = fc.record({
     'unstuck',
     'reload',
     'ca',
+    'dane-off',
+    'dane-on',
   ),
   random: fc.double({ min: 0, max: 0.999, noNaN: true }),
 });
@@ -116,7 +125,20 @@ function run(cfg: Config, steps: StepIn[]) {
     ttl: cfg.ttl,
   });
   let s: RolloverState = untilIdle(w, null, policy).state;
-  const check = (when: string) => assert.deepEqual(w.violations(), [], when);
+  // DANE toggles (retire.ts): `cur` is the policy the planner is given now; the World keeps the
+  // full one (the endpoints stay, and it still shows the servers of the owners that left).
+  const off: RolloverPolicy = { ...policy, owners: [] };
+  let cur = policy;
+  let toggled = false;
+  // What any sender may hold, DANE on or off (World.senderCacheViolations), after every change;
+  // the confirmation rule (World.violations: what is presented matches a record served
+  // everywhere for max(interval, 2 x TTL)) only while DANE has stayed on: once it was off, a
+  // chain no record matches is what no-DANE senders get, and the records published again later
+  // are new.
+  const check = (when: string) => {
+    assert.deepEqual(w.senderCacheViolations(), [], `${when} (a sender's cache)`);
+    if (!toggled) assert.deepEqual(w.violations(), [], when);
+  };
   // A request is taken once the plan that saw it is persisted (here always; the CLI exits 0
   // after that). plan.ts: `renew --rotate-key` is carried out by a rotation whose certificate is
   // installed after the plan that took it; `renew --force` by a certificate ordered by that plan
@@ -160,12 +182,18 @@ function run(cfg: Config, steps: StepIn[]) {
     if (st.fault === 'reachable') addr.unreachable = false;
     if (st.fault === 'backend-down') w.backendDown = true;
     if (st.fault === 'backend-up') w.backendDown = false;
-    if (st.fault === 'revert' && addr.previous !== undefined) {
+    if (st.fault === 'dane-off') {
+      cur = off;
+      toggled = true;
+    }
+    if (st.fault === 'dane-on') cur = policy;
+    if (st.fault === 'revert' && cur === policy && addr.previous !== undefined) {
       // A service restarted outside danekeeper, from older files, while the record its chain
       // matches is still confirmed and still published: the planner must then keep that record.
       const now = addr.presents;
       addr.presents = addr.previous;
-      if (w.violations().length > 0 || !w.matchesPrimary(firstOwner, addr)) addr.presents = now;
+      const bad = w.violations().length > 0 || w.senderCacheViolations().length > 0;
+      if (bad || !w.matchesPrimary(firstOwner, addr)) addr.presents = now;
     }
     let request: Observations['request'] =
       st.fault === 'rotate-key'
@@ -175,6 +203,7 @@ function run(cfg: Config, steps: StepIn[]) {
           : null;
 
     w.advance(st.dt);
+    check(`step ${k}: after ${st.dt} ms`);
     w.sync((i) => st.sync[i] ?? true);
     check(`step ${k}: after the servers moved`);
 
@@ -186,7 +215,7 @@ function run(cfg: Config, steps: StepIn[]) {
         const at = st.fault === 'ari-past' ? w.now - 2 * DAY : w.now + 3 * DAY;
         obs.ari = { start: new Date(at).toISOString(), end: new Date(at + DAY).toISOString() };
       }
-      const d = plan(s, obs, w.iso(), policy);
+      const d = plan(s, obs, w.iso(), cur);
       seen(d, request);
       request = null;
       s = persist(d.state);
@@ -198,7 +227,7 @@ function run(cfg: Config, steps: StepIn[]) {
       // killed right after an install: the next plan sees it live (and may take a request)
       if (st.fault === 'crash-after-install' && d.action.kind === 'install') break;
       if (!r.ok) {
-        s = persist(recordFailure(s, r, w.iso(), policy));
+        s = persist(recordFailure(s, r, w.iso(), cur));
         break;
       }
     }
@@ -214,10 +243,21 @@ function run(cfg: Config, steps: StepIn[]) {
       Object.assign(a, { stuck: false, unreachable: false, presents: w.deployed });
     }
   w.sync();
-  const end = untilIdle(w, s, policy, { maxPasses: 400 });
+  check('the faults stopped');
+  const end = untilIdle(w, s, cur, { maxPasses: 400 });
   s = end.state;
   for (const d of end.decisions) seen(d, null);
-  check('at rest');
+  assert.deepEqual(w.senderCacheViolations(), [], "at rest (a sender's cache)");
+  if (cur === policy && toggled) {
+    // DANE on again with the certificate unchanged: the planner publishes its records and is
+    // idle at once (senders without them use no DANE, RFC 7672 §2.2); the confirmation rule
+    // holds again once they have been served everywhere for max(interval, 2 x TTL)
+    w.advance(Math.max(cfg.hours * HOUR, 2 * cfg.ttl * 1000));
+    w.sync();
+    s = untilIdle(w, s, cur).state;
+    w.advance(Math.max(cfg.hours * HOUR, 2 * cfg.ttl * 1000));
+  }
+  if (cur === policy) assert.deepEqual(w.violations(), [], 'at rest');
   for (const kind of ['rotate-key', 'renew'] as const) {
     for (const i of asked[kind]) {
       assert.ok(
@@ -229,11 +269,26 @@ function run(cfg: Config, steps: StepIn[]) {
   assert.equal(s.renewal.queuedRotations ?? 0, 0, 'no rotation left queued at rest');
   assert.equal(s.verified, true);
   assert.equal(w.deployed, s.installed?.id);
-  const want = desiredRecords(s, policy);
+  const want = cur === policy ? desiredRecords(s, policy) : [];
   for (const o of policy.owners) {
     assert.deepEqual(w.staleAt(o, want), [], `stale records at ${o}`);
     assert.deepEqual([...w.primary[o]!].sort(), [...want].sort());
     for (const a of w.addresses[o]!) assert.equal(a.presents, s.installed?.id);
+  }
+  if (cur === off) {
+    // retire.ts rule 1: every record we published is gone from every server, and the retirement
+    // ends. The planner may be idle before the servers copied the removal; a retiring domain
+    // is looked at again, and the look 2 x TTL after they stopped serving them ends it.
+    w.sync();
+    s = untilIdle(w, s, cur).state;
+    for (const x of w.servers) for (const o of policy.owners) assert.deepEqual(x.zone[o] ?? [], []);
+    // (2 x TTL; a day assumed for a TTL never seen, e.g. the server was down: retire.ts)
+    const until = retiredHold(s)?.until ?? w.now;
+    assert.ok(until !== null && until <= w.now + 2 * Math.max(cfg.ttl, UNKNOWN_TTL_S) * 1000);
+    w.advance(Math.max(0, until - w.now));
+    s = untilIdle(w, s, cur).state;
+    check('retirement over');
+    assert.equal(s.retired, undefined, 'the retirement ended');
   }
 }
 

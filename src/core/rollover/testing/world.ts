@@ -63,6 +63,12 @@ export class World {
   truth: Record<string, Record<Rdata, number>> = {};
   faults: SimFaults = {};
   serial = 0;
+  /**
+   * What each answering server served, per owner, at every change of its copy (taken just before
+   * and just after each sync): a sender may hold any of these RRsets for TTL after it was served
+   * (RFC 7671 §8.1). `senderCacheViolations` checks against it.
+   */
+  served: { at: number; owner: string; rrset: Rdata[] }[] = [];
 
   constructor(
     readonly policy: RolloverPolicy,
@@ -88,6 +94,7 @@ export class World {
       }));
     }
     this.updateTruth();
+    this.noteServed();
   }
 
   /** A deep copy: the same world, to try two futures from one moment. */
@@ -110,11 +117,24 @@ export class World {
 
   /** Servers that are not frozen copy the primary (all of them, or those in `which`). */
   sync(which?: (i: number) => boolean) {
+    this.noteServed();
     this.servers.forEach((s, i) => {
       if (s.frozen || (which && !which(i))) return;
       s.zone = structuredClone(this.primary);
     });
     this.updateTruth();
+    this.noteServed();
+  }
+
+  /** Records what every answering server serves now (a server that is down serves nothing). */
+  noteServed() {
+    const keep = this.now - this.ttl * 1000;
+    this.served = this.served.filter((v) => v.at > keep);
+    for (const o of this.policy.owners) {
+      for (const x of this.servers) {
+        if (!x.down) this.served.push({ at: this.now, owner: o, rrset: [...(x.zone[o] ?? [])] });
+      }
+    }
   }
 
   advance(ms: number) {
@@ -252,6 +272,33 @@ export class World {
           return u === '3' ? data === p.leafSpki : p.chainSpkis.slice(1).includes(data!);
         });
         if (!ok) out.push(`${o} ${a.address} presents ${a.presents ?? 'pre-danekeeper files'}`);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * The invariant as a sender sees it, DANE on or off: whatever an address presents must match a
+   * record of every non-empty TLSA RRset some server served within the last TTL, since a sender
+   * may have cached that one (RFC 7671 §8.1; RFC 7672 §3.1.1: no match, no delivery). An empty
+   * RRset means no DANE for that sender (RFC 7672 §2.2). Addresses still presenting the files
+   * from before danekeeper, and ones that cannot be reached, are not judged.
+   */
+  senderCacheViolations(): string[] {
+    const out: string[] = [];
+    for (const o of this.policy.owners) {
+      for (const a of this.addresses[o] ?? []) {
+        if (a.presents === null) continue;
+        const p = this.present({ ...a, unreachable: false });
+        for (const v of this.served) {
+          if (v.owner !== o || v.at + this.ttl * 1000 <= this.now || v.rrset.length === 0) continue;
+          if (!v.rrset.some((r) => chainMatches(p, r))) {
+            out.push(
+              `${o} ${a.address} presents ${a.presents}, matching none of [${v.rrset.join(', ')}] served at ${new Date(v.at).toISOString()}`,
+            );
+            break;
+          }
+        }
       }
     }
     return out;
