@@ -52,6 +52,23 @@ export interface RunDeps {
   }) => Promise<DomainWorld>;
 }
 
+/**
+ * [acme] ca-file (the private CA's root, for a test CA such as Pebble): a file that cannot be
+ * read is the operator's configuration (exit 78, one line naming it), not a crash.
+ */
+export function readCaFile(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new DkError(
+      'config',
+      'E_CONFIG_CA_FILE',
+      `Cannot read [acme] ca-file ${path} (${code}): fix the path or remove the setting`,
+    );
+  }
+}
+
 /** The wiring of src/daemon/world.ts from the config file (loaded only when a pass runs). */
 async function realWorld(o: Parameters<RunDeps['world']>[0]): Promise<DomainWorld> {
   const [{ RealWorld }, dnsIo, probeIo, acmeIo, dnsCli, dns01] = await Promise.all([
@@ -105,7 +122,7 @@ async function realWorld(o: Parameters<RunDeps['world']>[0]): Promise<DomainWorl
       directory,
       accountFile,
       ...(a.email ? { email: a.email } : {}),
-      ...(a['ca-file'] ? { ca: readFileSync(a['ca-file'], 'utf8') } : {}),
+      ...(a['ca-file'] ? { ca: readCaFile(a['ca-file']) } : {}),
       ...(a['eab-kid'] && eabKey
         ? { eab: { kid: a['eab-kid'], hmacKey: eabKey.value.trim() } }
         : {}),
