@@ -9,18 +9,17 @@ import type { DkEvent } from '../store/events.js';
 import type { Notice, Problem } from './policy.js';
 
 /** Events that say a step ran (or a wait ended) after a failure: the failure is over. */
-const PROGRESS = /^(action-|certificate-|records-|key-generated$|republished$)/;
+const PROGRESS = /^(action-|certificate-|records-|key-generated$|key-rotated$|republished$)/;
 
 /**
  * DESIGN.md (the seed's "send an e-mail notification" on renewal): issued when the CA hands a
- * certificate over, renewed when it is live and verified at every endpoint, key rotated when a
- * new next key follows a verified certificate (the old next key became the current one).
+ * certificate over, renewed when it is live and verified at every endpoint, key rotated when
+ * the planner says so (its `key-rotated` event: the next key became the current one once a
+ * certificate for it was verified live). Not guessed from a next key's `key-generated`: a next
+ * key is also generated with no rotation (a domain's first, one replaced after a failure), and a
+ * rotation is done before its successor is generated (or with DANE off, without one for a while).
  */
-export function eventNotices(
-  fresh: readonly DkEvent[],
-  earlier: (domain: string) => readonly DkEvent[],
-  now: Date,
-): Notice[] {
+export function eventNotices(fresh: readonly DkEvent[], now: Date): Notice[] {
   const at = now.toISOString();
   const out: Notice[] = [];
   for (const e of fresh) {
@@ -35,16 +34,14 @@ export function eventNotices(
       out.push({ ...base, kind: 'certificate-issued', title: 'Certificate issued' });
     } else if (e.kind === 'certificate-verified') {
       out.push({ ...base, kind: 'certificate-renewed', title: 'Certificate live and verified' });
-    } else if (e.kind === 'key-generated' && /\bnext key\b/.test(e.message)) {
-      const before = earlier(e.domain).filter((x) => x.id < e.id);
-      if (before.some((x) => x.kind === 'certificate-verified')) {
-        out.push({
-          ...base,
-          kind: 'key-rotated',
-          title: 'Key rotated',
-          text: `The next key is now the current one; ${e.message.replace(/^Generated/, 'generated')} and publishes its record ahead of the next rotation (RFC 7671 §8.1).`,
-        });
-      }
+    } else if (e.kind === 'key-rotated') {
+      out.push({
+        ...base,
+        kind: 'key-rotated',
+        title: 'Key rotated',
+        // RFC 7671 §8.1: a new next key's record is published ahead of the next rotation
+        text: `${e.message}. danekeeper generates a new next key and publishes its record ahead of the next rotation.`,
+      });
     }
   }
   return out;

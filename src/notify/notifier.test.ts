@@ -98,6 +98,15 @@ describe('notifier', () => {
       {},
       at(0.6),
     );
+    // what the planner logs for a rotation: the certificate verified, the rotation done, then
+    // the next key (only the rotation is the 'key rotated' notice)
+    w.state.events.append(
+      'example.org',
+      'key-rotated',
+      'Key rotation done: k2 is now the current key (was k1)',
+      {},
+      at(0.65),
+    );
     w.state.events.append(
       'example.org',
       'key-generated',

@@ -109,7 +109,7 @@ export async function runNotifyPass(
     reminderMs: (s.reminderHours ?? DEFAULT_REMINDER_HOURS) * 3_600_000,
     inSight,
   });
-  const notices = [...dec.notices, ...eventNotices(fresh, recent, now)];
+  const notices = [...dec.notices, ...eventNotices(fresh, now)];
   const result: NotifyResult = { notices, delivered: [], errors: [], configured: true };
   if (notices.length > 0) {
     const batches = batchNotices(notices, s.maxPerPass ?? 5);
