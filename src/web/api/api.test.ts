@@ -875,6 +875,28 @@ describe("the operator's paths", () => {
       e.close();
     }
   });
+
+  it("a customer sees until when a pass holds the domain, not the holder's host:pid; the admin sees it", async () => {
+    const lease = { holder: 'mail-host-7:4242', expiresAt: '2026-12-01T10:10:00.000Z' };
+    const e = env({
+      overrides: { status: async (d) => ({ name: d.name, phase: 'ordering', lease }) },
+    });
+    try {
+      const mine = await req(e, 'alice', 'GET', '/api/v1/domains/example.org');
+      const text = await mine.text();
+      assert.equal(mine.status, 200);
+      assert.ok(!text.includes('mail-host-7') && !text.includes('4242'), text);
+      assert.deepEqual((JSON.parse(text) as { status: { lease: unknown } }).status.lease, {
+        expiresAt: lease.expiresAt,
+      });
+      const admin = (await (
+        await req(e, 'admin', 'GET', '/api/v1/domains/example.org')
+      ).json()) as { status: { lease: unknown } };
+      assert.deepEqual(admin.status.lease, lease);
+    } finally {
+      e.close();
+    }
+  });
 });
 
 describe('the daemon told of a change (it wakes its pass)', () => {
