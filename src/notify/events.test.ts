@@ -40,9 +40,9 @@ test("a rotation (the planner's key-rotated event) is one 'Key rotated' notice t
   );
 });
 
-test('a next key generated after a verified certificate without a rotation is no key-rotated notice', () => {
-  // e.g. a next key replaced after its certificate order failed, or the first one a domain gets
-  // after its first certificate: the old guess called each of these a rotation
+test('a next key generated after a verified certificate, with no rotation done yet, is no key-rotated notice', () => {
+  // plan.ts with a new key at every renewal: the next key is generated when a renewal falls
+  // due, before the rotation (which may still fail); the old guess announced it then
   const log = [
     ev('certificate-verified', 'Certificate c1 is presented at every endpoint'),
     ev('key-generated', 'Generated the next key example.org#k4 (ec-p256)'),

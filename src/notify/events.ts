@@ -15,9 +15,10 @@ const PROGRESS = /^(action-|certificate-|records-|key-generated$|key-rotated$|re
  * DESIGN.md (the seed's "send an e-mail notification" on renewal): issued when the CA hands a
  * certificate over, renewed when it is live and verified at every endpoint, key rotated when
  * the planner says so (its `key-rotated` event: the next key became the current one once a
- * certificate for it was verified live). Not guessed from a next key's `key-generated`: a next
- * key is also generated with no rotation (a domain's first, one replaced after a failure), and a
- * rotation is done before its successor is generated (or with DANE off, without one for a while).
+ * certificate for it was verified live). Not guessed from a next key's `key-generated`: with a
+ * new key at every renewal, the next key is generated when a renewal falls due, before (and
+ * whether or not) that rotation is carried out; and a rotation is done before its successor
+ * key is generated, maybe in a later pass.
  */
 export function eventNotices(fresh: readonly DkEvent[], now: Date): Notice[] {
   const at = now.toISOString();
