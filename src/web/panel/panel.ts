@@ -23,7 +23,13 @@ import { isDkError } from '../../core/errors.js';
 import type { Domain } from '../../store/domains.js';
 import type { StateStore } from '../../store/state.js';
 import type { User, UsersStore } from '../../store/users.js';
-import { BODY_LIMIT, type RouteCaller } from '../api/api.js';
+import {
+  BODY_LIMIT,
+  PLAIN_SESSION_COOKIE,
+  SECURE_SESSION_COOKIE,
+  sessionCookieName,
+  type RouteCaller,
+} from '../api/api.js';
 import { generateFromPem } from '../api/handlers.js';
 import { Generate } from '../api/table.js';
 import { badge, badgeHtml, statusOf as readStatus, type StatusView } from './domain-common.js';
@@ -34,8 +40,9 @@ import { CSS, csrfField, page, type Html, type Viewer } from './layout.js';
 
 export { badge } from './domain-common.js';
 
-export const SECURE_COOKIE = '__Host-dk_session';
-export const PLAIN_COOKIE = 'dk_session';
+// the API's names (api.ts sessionCookieName): the panel sets the cookie the API reads
+export const SECURE_COOKIE = SECURE_SESSION_COOKIE;
+export const PLAIN_COOKIE = PLAIN_SESSION_COOKIE;
 /** double-submit token for the login form, which has no session yet (login CSRF) */
 export const LOGIN_CSRF_COOKIE = 'dk_login_csrf';
 export const PAGE_SIZE = 20;
@@ -118,7 +125,7 @@ export interface PanelPage {
 export function panelRoutes(deps: PanelDeps, pages: readonly PanelPage[] = []): Hono {
   const app = new Hono();
   const limiter = deps.limiter ?? new LoginLimiter();
-  const cookieName = deps.secure ? SECURE_COOKIE : PLAIN_COOKIE;
+  const cookieName = sessionCookieName(deps.secure);
   const ttl = deps.sessionTtlMs ?? 12 * 3600_000;
   const idle = deps.sessionIdleMs ?? 30 * 60_000;
   const source = (c: Context) => deps.clientAddress?.(c) ?? 'unknown';
