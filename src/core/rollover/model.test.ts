@@ -55,6 +55,8 @@ const faults = [
   // DANE turned off for the domain (or server-wide): policy.owners = []; and on again
   'dane-off',
   'dane-on',
+  // an endpoint no longer listed (the second owner leaves the policy; with one owner, none)
+  'drop-endpoint',
 ] as const;
 type Fault = (typeof faults)[number];
 
@@ -90,6 +92,7 @@ const requestStepArb = fc.record({
     'ca',
     'dane-off',
     'dane-on',
+    'drop-endpoint',
   ),
   random: fc.double({ min: 0, max: 0.999, noNaN: true }),
 });
@@ -128,6 +131,7 @@ function run(cfg: Config, steps: StepIn[]) {
   // DANE toggles (retire.ts): `cur` is the policy the planner is given now; the World keeps the
   // full one (the endpoints stay, and it still shows the servers of the owners that left).
   const off: RolloverPolicy = { ...policy, owners: [] };
+  const oneEndpoint: RolloverPolicy = { ...policy, owners: policy.owners.slice(0, 1) };
   let cur = policy;
   let toggled = false;
   // What any sender may hold, DANE on or off (World.senderCacheViolations), after every change;
@@ -187,6 +191,10 @@ function run(cfg: Config, steps: StepIn[]) {
       toggled = true;
     }
     if (st.fault === 'dane-on') cur = policy;
+    if (st.fault === 'drop-endpoint' && cur === policy && policy.owners.length > 1) {
+      cur = oneEndpoint;
+      toggled = true;
+    }
     if (st.fault === 'revert' && cur === policy && addr.previous !== undefined) {
       // A service restarted outside danekeeper, from older files, while the record its chain
       // matches is still confirmed and still published: the planner must then keep that record.
@@ -269,19 +277,20 @@ function run(cfg: Config, steps: StepIn[]) {
   assert.equal(s.renewal.queuedRotations ?? 0, 0, 'no rotation left queued at rest');
   assert.equal(s.verified, true);
   assert.equal(w.deployed, s.installed?.id);
-  const want = cur === policy ? desiredRecords(s, policy) : [];
+  const dropped = policy.owners.filter((o) => !cur.owners.includes(o));
   for (const o of policy.owners) {
+    const want = cur.owners.includes(o) ? desiredRecords(s, cur) : [];
     assert.deepEqual(w.staleAt(o, want), [], `stale records at ${o}`);
     assert.deepEqual([...w.primary[o]!].sort(), [...want].sort());
     for (const a of w.addresses[o]!) assert.equal(a.presents, s.installed?.id);
   }
-  if (cur === off) {
+  if (dropped.length > 0) {
     // retire.ts rule 1: every record we published is gone from every server, and the retirement
     // ends. The planner may be idle before the servers copied the removal; a retiring domain
     // is looked at again, and the look 2 x TTL after they stopped serving them ends it.
     w.sync();
     s = untilIdle(w, s, cur).state;
-    for (const x of w.servers) for (const o of policy.owners) assert.deepEqual(x.zone[o] ?? [], []);
+    for (const x of w.servers) for (const o of dropped) assert.deepEqual(x.zone[o] ?? [], []);
     // (2 x TTL; a day assumed for a TTL never seen, e.g. the server was down: retire.ts)
     const until = retiredHold(s)?.until ?? w.now;
     assert.ok(until !== null && until <= w.now + 2 * Math.max(cfg.ttl, UNKNOWN_TTL_S) * 1000);
