@@ -366,6 +366,45 @@ describe('the domains list does not observe the network per row', () => {
   });
 });
 
+describe('the domains list reads only its page from the store', () => {
+  it('no list() of every domain: counted and paged in SQL (admin), names then the page (customer)', async () => {
+    const e = env();
+    try {
+      for (let i = 0; i < 40; i++) {
+        e.state.domains.add(settings(`d${String(i).padStart(2, '0')}.example.org`), NOW);
+        e.state.domains.add(settings(`d${i}.other.test`), NOW);
+      }
+      const every = e.state.domains.list().map((d) => d.name);
+      // every row read and parsed per request was most of a 10,000-domain list's time
+      e.state.domains.list = () => assert.fail('the list read every domain');
+      type List = { total: number; domains: { name: string }[] };
+      const get = async (who: 'admin' | 'alice', q: string) => {
+        const r = await req(e, who, 'GET', `/api/v1/domains?${q}`);
+        assert.equal(r.status, 200);
+        return (await r.json()) as List;
+      };
+      const admin = await get('admin', 'q=EXAMPLE.org&page=3&perPage=7');
+      const adminAll = every.filter((n) => n.includes('example.org'));
+      assert.equal(admin.total, adminAll.length);
+      assert.deepEqual(
+        admin.domains.map((d) => d.name),
+        adminAll.slice(14, 21),
+      );
+      assert.equal((await get('admin', '')).total, every.length);
+      const alice = await get('alice', 'q=d1&page=2&perPage=4');
+      const aliceAll = every.filter((n) => n.endsWith('example.org') && n.includes('d1'));
+      assert.equal(alice.total, aliceAll.length);
+      assert.deepEqual(
+        alice.domains.map((d) => d.name),
+        aliceAll.slice(4, 8),
+      );
+      assert.ok(alice.domains.length > 0);
+    } finally {
+      e.close();
+    }
+  });
+});
+
 describe('API authentication', () => {
   it('no credentials, a malformed or a revoked token: 401', async () => {
     const e = env();
