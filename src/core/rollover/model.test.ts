@@ -57,6 +57,9 @@ const faults = [
   'dane-on',
   // an endpoint no longer listed (the second owner leaves the policy; with one owner, none)
   'drop-endpoint',
+  // the zone of the last owner stops (and starts again) reaching the first server
+  'freeze-owner',
+  'thaw-owner',
 ] as const;
 type Fault = (typeof faults)[number];
 
@@ -93,6 +96,7 @@ const requestStepArb = fc.record({
     'dane-off',
     'dane-on',
     'drop-endpoint',
+    'freeze-owner',
   ),
   random: fc.double({ min: 0, max: 0.999, noNaN: true }),
 });
@@ -178,6 +182,8 @@ function run(cfg: Config, steps: StepIn[]) {
     const addr = w.addresses[firstOwner]![0]!;
     if (st.fault === 'freeze') srv[0]!.frozen = true;
     if (st.fault === 'thaw') srv[0]!.frozen = false;
+    if (st.fault === 'freeze-owner') srv[0]!.frozenOwners = policy.owners.slice(-1);
+    if (st.fault === 'thaw-owner') delete srv[0]!.frozenOwners;
     if (st.fault === 'down') srv[srv.length - 1]!.down = true;
     if (st.fault === 'up') srv[srv.length - 1]!.down = false;
     if (st.fault === 'stuck') addr.stuck = true;
@@ -244,7 +250,10 @@ function run(cfg: Config, steps: StepIn[]) {
   // the faults stop: everything answers, syncs and reloads again
   w.faults = {};
   w.backendDown = false;
-  for (const x of w.servers) Object.assign(x, { frozen: false, down: false });
+  for (const x of w.servers) {
+    Object.assign(x, { frozen: false, down: false });
+    delete x.frozenOwners;
+  }
   for (const o of policy.owners)
     // services restarted: every address presents what --cert-dir holds
     for (const a of w.addresses[o]!) {

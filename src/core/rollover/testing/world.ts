@@ -25,6 +25,11 @@ export interface SimServer {
   zone: Record<string, Rdata[]>;
   /** does not copy from the primary while frozen */
   frozen: boolean;
+  /**
+   * owners it does not copy (their zone's transfer to it is stuck) while the rest of its copy
+   * moves on: owners in different zones (an MX host in another domain) lag independently
+   */
+  frozenOwners?: string[];
   /** gives no answer (the planner sees null); keeps its copy */
   down: boolean;
 }
@@ -120,7 +125,8 @@ export class World {
     this.noteServed();
     this.servers.forEach((s, i) => {
       if (s.frozen || (which && !which(i))) return;
-      s.zone = structuredClone(this.primary);
+      const keep = Object.fromEntries((s.frozenOwners ?? []).map((o) => [o, s.zone[o] ?? []]));
+      s.zone = { ...structuredClone(this.primary), ...keep };
     });
     this.updateTruth();
     this.noteServed();
