@@ -428,6 +428,48 @@ describe('panel pages', () => {
     }
   });
 
+  it('the list reads only its page from the store (no list() of every domain), admin and customer', async () => {
+    const e = env();
+    try {
+      for (let i = 0; i < PAGE_SIZE + 7; i++) {
+        e.state.domains.add(settings(`d${String(i).padStart(2, '0')}.example.org`), NOW);
+        e.state.domains.add(settings(`d${String(i).padStart(2, '0')}.other.test`), NOW);
+      }
+      // every row read and parsed per page view was most of a 10,000-domain list's time
+      e.state.domains.list = () => assert.fail('the list read every domain');
+      const names = (text: string) =>
+        [...text.matchAll(/>([a-z0-9.-]+)<\/a>\s*<\/td>/g)].map((m) => m[1]);
+      const admin = new Browser(e);
+      await admin.login('admin', 'admin-pass-123');
+      // d00..d09 of both (20, one page): a page beyond the last shows the last
+      const a2 = await admin.get('/domains?q=D0&page=2');
+      assert.equal(a2.res.status, 200);
+      assert.match(a2.text, /Page 1 of 1 \(20 domains\)/);
+      assert.equal(names(a2.text).length, 20);
+      assert.deepEqual(names(a2.text).slice(0, 3), [
+        'd00.example.org',
+        'd00.other.test',
+        'd01.example.org',
+      ]);
+      const a1 = await admin.get('/domains?q=other');
+      assert.match(a1.text, new RegExp(`Page 1 of 2 \\(${PAGE_SIZE + 7} domains\\)`));
+      assert.equal(names(a1.text)[0], 'd00.other.test');
+      const alice = new Browser(e);
+      await alice.login('alice', 'alice-pass-123');
+      const c2 = await alice.get('/domains?page=2');
+      assert.equal(c2.res.status, 200);
+      // example.org, off.example.org and the d*.example.org: PAGE_SIZE + 9, by name
+      assert.match(c2.text, new RegExp(`Page 2 of 2 \\(${PAGE_SIZE + 9} domains\\)`));
+      assert.deepEqual(names(c2.text), [
+        ...Array.from({ length: 7 }, (_, i) => `d${PAGE_SIZE + i}.example.org`),
+        'example.org',
+        'off.example.org',
+      ]);
+    } finally {
+      e.close();
+    }
+  });
+
   it('a domain page: phase, certificate dates, TLSA records with servers, the timeline', async () => {
     const e = env();
     try {
