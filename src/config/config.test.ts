@@ -57,6 +57,61 @@ describe('config file', () => {
     }
   });
 
+  it('reads [prereq] address and dkim-selector: space- or comma-separated, and every repeated line counts', () => {
+    const c = parseConfig(
+      '[prereq]\naddress = 192.0.2.25 2001:db8::25 ; the MX\naddress = 192.0.2.26,192.0.2.27\n' +
+        'dkim-selector = mail2024\ndkim-selector = s2 s3\n',
+      'f.ini',
+    );
+    assert.deepEqual(c.prereq, {
+      address: ['192.0.2.25', '2001:db8::25', '192.0.2.26', '192.0.2.27'],
+      'dkim-selector': ['mail2024', 's2', 's3'],
+    });
+    assert.deepEqual(parseConfig('[dns]\nzone = a\n', 'f.ini').prereq, {});
+    assert.deepEqual(loadConfig(undefined, { DANEKEEPER_CONFIG: undefined }).prereq, {});
+    // the same key under another section is not made repeatable: a second zone = still counts once
+    assert.equal(parseConfig('[dns]\nzone = a\nzone = b\n', 'f.ini').dns.zone, 'b');
+    const cases: [string, RegExp][] = [
+      [
+        '[prereq]\naddress = 192.0.2.25 mx.example.org\n',
+        /^f\.ini: prereq\.address: "mx\.example\.org" is not an IP address/,
+      ],
+      [
+        '[prereq]\ndkim-selector = a..b\n',
+        /^f\.ini: prereq\.dkim-selector: "a\.\.b" is not a DKIM selector \(RFC 6376 §3\.1/,
+      ],
+      ['[prereq]\nmail-host = mx\n', /^f\.ini: prereq: unknown setting "mail-host"$/],
+      [
+        'address = 192.0.2.1\n',
+        /^f\.ini: setting "address" is outside any section: put it under \[prereq\]$/,
+      ],
+    ];
+    for (const [text, re] of cases) {
+      assert.throws(
+        () => parseConfig(text, 'f.ini'),
+        (e: unknown) => isConfigError(e) && re.test((e as Error).message),
+        text,
+      );
+    }
+  });
+
+  it('reads [run] reload, the default reload: one command a line, split like --reload, none empty', () => {
+    const c = parseConfig(
+      '[run]\nreload = "systemctl reload postfix"\nreload = doveadm reload\n',
+      'f.ini',
+    );
+    assert.deepEqual(c.run.reload, [
+      ['systemctl', 'reload', 'postfix'],
+      ['doveadm', 'reload'],
+    ]);
+    assert.equal(parseConfig('[run]\nretry-seconds = 2\n', 'f.ini').run.reload, undefined);
+    assert.throws(
+      () => parseConfig('[run]\nreload = ""\n', 'f.ini'),
+      (e: unknown) =>
+        isConfigError(e) && (e as Error).message === 'f.ini: run.reload: names no command',
+    );
+  });
+
   it("reads the confirmation interval from [ext-sslit] (the seed's panel.ini key), in hours", () => {
     const c = parseConfig('[ext-sslit]\ndane-confirmation-interval-in-hours = 0.5\n', 'f.ini');
     assert.equal(c['ext-sslit']['dane-confirmation-interval-in-hours'], 0.5);
@@ -70,7 +125,7 @@ describe('config file', () => {
       ['[dns]\ntsig-secret = abc\n', /^f\.ini: dns: unknown setting "tsig-secret"$/],
       [
         '[dnss]\nzone = x\n',
-        /^f\.ini: unknown section \[dnss\]; danekeeper reads \[dns\], \[store\], \[run\], \[acme\], \[ext-sslit\], \[notify\], \[monitor\]$/,
+        /^f\.ini: unknown section \[dnss\]; danekeeper reads \[dns\], \[store\], \[run\], \[acme\], \[ext-sslit\], \[notify\], \[monitor\], \[prereq\]$/,
       ],
       // no [dns] header: the settings sit outside any section, which zod calls unknown
       [

@@ -34,6 +34,15 @@
  *   [run]                             ; the keep-secured pass (run, renew, serve)
  *   retry-seconds = 300               ; the wait after a failed step, doubled per failure (to 1 day)
  *   verify-grace-seconds = 60         ; how long an installed certificate may take to show live
+ *   reload = "systemctl reload postfix" ; run after installing for a domain added without its
+ *                                     ; own --reload (no shell; repeatable: one command a line)
+ *
+ *   [prereq]                          ; what `prereq --address/--dkim-selector` give, for `serve`
+ *   address = 192.0.2.25 2001:db8::25 ; the server's public mail addresses (space- or comma-
+ *                                     ; separated, or repeated lines); default: its interfaces
+ *   dkim-selector = mail2024          ; the DKIM selector(s) the signer uses, same forms;
+ *                                     ; default: common ones
+ *                                     ; a flag on the command line wins over either key
  *
  *   [ext-sslit]                       ; the seed's panel.ini keys, verbatim
  *   dane-confirmation-interval-in-hours = 24 ; decimals allowed
@@ -53,6 +62,7 @@
  *   cert-warn-days = 14               ; warn when a matched certificate expires sooner
  */
 import { readFileSync, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { createRequire } from 'node:module';
 import { parse as parseIni } from 'ini';
 import type * as Zod from 'zod';
@@ -99,12 +109,40 @@ function buildSchemas(z: typeof Zod.z) {
     .transform(Number)
     .refine((v) => v > 0, 'must be more than 0')
     .optional();
+  // A key the file may repeat: repeatLines turned each line into an array element.
+  const lines = z.array(z.string());
+  // One command a line, split like --reload (no shell): an empty one names no command.
+  const commands = lines
+    .transform((v) => v.map(splitCommand))
+    .refine((v) => v.every((a) => a.length > 0), 'names no command')
+    .optional();
+  // Several values a line (space or comma separated) and several lines: one flat list.
+  const words = (ok: (w: string) => boolean, message: string) =>
+    lines
+      .transform((v) => v.flatMap((l) => l.split(/[\s,]+/).filter(Boolean)))
+      .superRefine((v, ctx) => {
+        const bad = v.find((w) => !ok(w));
+        if (bad !== undefined) ctx.addIssue({ code: 'custom', message: `"${bad}" ${message}` });
+      })
+      .optional();
   const run = z
     .object({
       // the planner's backoff base: a failed step waits this long, then twice as long, ...
       'retry-seconds': seconds,
       // after an install, how long every endpoint may take to present it before rolling back
       'verify-grace-seconds': seconds,
+      // the reload of a domain whose own list is empty (added without --reload)
+      reload: commands,
+    })
+    .strict();
+  const prereq = z
+    .object({
+      address: words((a) => isIP(a) !== 0, 'is not an IP address (e.g. 192.0.2.25 2001:db8::25)'),
+      // RFC 6376 §3.1: a selector is dot-separated sub-domain labels
+      'dkim-selector': words(
+        (s) => /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(s),
+        'is not a DKIM selector (RFC 6376 §3.1; e.g. mail2024)',
+      ),
     })
     .strict();
   const extSslit = z
@@ -225,7 +263,7 @@ function buildSchemas(z: typeof Zod.z) {
       'cert-warn-days': days('days'),
     })
     .strict();
-  const sections = { dns, store, run, acme, 'ext-sslit': extSslit, notify, monitor };
+  const sections = { dns, store, run, acme, 'ext-sslit': extSslit, notify, monitor, prereq };
   const file = z
     .object({
       dns: dns.optional(),
@@ -235,9 +273,10 @@ function buildSchemas(z: typeof Zod.z) {
       'ext-sslit': extSslit.optional(),
       notify: notify.optional(),
       monitor: monitor.optional(),
+      prereq: prereq.optional(),
     })
     .strict();
-  return { dns, run, acme, extSslit, notify, monitor, file, sections };
+  return { dns, run, acme, extSslit, notify, monitor, prereq, file, sections };
 }
 
 type Schemas = ReturnType<typeof buildSchemas>;
@@ -256,6 +295,7 @@ export type ExtSslitSection = Zod.z.infer<Schemas['extSslit']>;
 export type AcmeSection = Zod.z.infer<Schemas['acme']>;
 export type NotifySection = Zod.z.infer<Schemas['notify']>;
 export type MonitorSection = Zod.z.infer<Schemas['monitor']>;
+export type PrereqSection = Zod.z.output<Schemas['prereq']>;
 export interface ConfigFile {
   /** where it was read from; null when no file was given and the default does not exist */
   path: string | null;
@@ -266,6 +306,7 @@ export interface ConfigFile {
   'ext-sslit': ExtSslitSection;
   notify: NotifySection;
   monitor: MonitorSection;
+  prereq: PrereqSection;
 }
 
 /** RFC 8555 directories of Let's Encrypt, by the names `directory =` accepts. */
@@ -306,6 +347,7 @@ export function loadConfig(explicit: string | undefined, env: NodeJS.ProcessEnv)
         'ext-sslit': {},
         notify: {},
         monitor: {},
+        prereq: {},
       };
     }
     throw new DkError(
@@ -357,7 +399,7 @@ function checkLayout(
 export function parseConfig(text: string, path: string): ConfigFile {
   let raw: Record<string, unknown>;
   try {
-    raw = parseIni(text) as Record<string, unknown>;
+    raw = parseIni(repeatLines(text)) as Record<string, unknown>;
   } catch (e) {
     throw new DkError('config', 'E_CONFIG', `${path}: ${(e as Error).message.split('\n')[0]}`);
   }
@@ -382,7 +424,36 @@ export function parseConfig(text: string, path: string): ConfigFile {
     'ext-sslit': r.data['ext-sslit'] ?? {},
     notify: r.data.notify ?? {},
     monitor: r.data.monitor ?? {},
+    prereq: r.data.prereq ?? {},
   };
+}
+
+/** Keys a section may repeat, one value a line; the ini parser would keep only the last line. */
+const REPEATABLE: Record<string, string[]> = {
+  run: ['reload'],
+  prereq: ['address', 'dkim-selector'],
+};
+
+/**
+ * `key = v` of a repeatable key becomes `key[] = v`, the parser's array spelling, so every
+ * line counts (a second `address =` silently replacing the first would drop an address).
+ */
+function repeatLines(text: string): string {
+  let section = '';
+  return text
+    .split(/\r?\n/)
+    .map((line) => {
+      const head = /^\s*\[([^\]]+)\]/.exec(line);
+      if (head) {
+        section = head[1]!.trim();
+        return line;
+      }
+      const m = /^(\s*)([A-Za-z-]+)(\s*=)/.exec(line);
+      return m && REPEATABLE[section]?.includes(m[2]!)
+        ? `${m[1]}${m[2]}[]${m[3]}${line.slice(m[0].length)}`
+        : line;
+    })
+    .join('\n');
 }
 
 /** Splits a command such as `rndc reload "example.org"` into argv; no shell is involved. */
