@@ -6,7 +6,7 @@ import { after, describe, test } from 'node:test';
 import type { PrereqReport } from '../core/prereq/index.js';
 import { runCli } from '../../test/support/cli.js';
 import type { Io } from './io.js';
-import { printPrereq } from './prereq.js';
+import { prereqTargets, printPrereq } from './prereq.js';
 
 function capture(): Io & { lines: string[] } {
   const lines: string[] = [];
@@ -127,5 +127,57 @@ describe('prereq: the DNS backend read through a zone file (no network but a dea
     assert.match(backend.message, /missing\.zone/);
     assert.ok(backend.fix);
     assert.equal(r.code, 2);
+  });
+});
+
+describe('prereq targets: the flags, else [prereq] of the config', () => {
+  test('the config gives what no flag gives; a flag replaces its key; neither: nothing (detected)', () => {
+    const file = { address: ['192.0.2.25', '2001:db8::25'], 'dkim-selector': ['mail2024'] };
+    assert.deepEqual(prereqTargets({}, file), {
+      addresses: ['192.0.2.25', '2001:db8::25'],
+      dkimSelectors: ['mail2024'],
+    });
+    assert.deepEqual(prereqTargets({ address: ['198.51.100.1'], dkimSelector: [] }, file), {
+      addresses: ['198.51.100.1'],
+      dkimSelectors: ['mail2024'],
+    });
+    assert.deepEqual(prereqTargets({ dkimSelector: ['s1'] }, {}), { dkimSelectors: ['s1'] });
+    assert.deepEqual(prereqTargets({}, {}), {});
+  });
+
+  const dir = mkdtempSync(join(tmpdir(), 'dk-prereq-targets-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  test('[prereq] address of the config is the server address prereq compares the MX with (no flag)', () => {
+    const cfg = join(dir, 'dk.ini');
+    writeFileSync(cfg, '[prereq]\naddress = 192.0.2.25 2001:db8::25\n');
+    const run = (extra: string[]) => {
+      const r = runCli(
+        [
+          'prereq',
+          'example.test',
+          '--resolver',
+          '127.0.0.1:1',
+          '--timeout',
+          '1',
+          '--json',
+          ...extra,
+        ],
+        { env: { DANEKEEPER_CONFIG: cfg } },
+      );
+      return (JSON.parse(r.stdout) as { observations: { server: { addresses: string[] } } })
+        .observations.server.addresses;
+    };
+    assert.deepEqual(run([]), ['192.0.2.25', '2001:db8::25']);
+    assert.deepEqual(run(['--address', '198.51.100.7']), ['198.51.100.7']);
+  });
+
+  test('a bad [prereq] address in the config is a config error (exit 78) before anything is looked up', () => {
+    const f = join(dir, 'bad-prereq.ini');
+    writeFileSync(f, '[prereq]\naddress = mx.example.org\n');
+    const r = runCli(['prereq', 'example.org'], { env: { DANEKEEPER_CONFIG: f } });
+    assert.equal(r.code, 78, r.stderr);
+    assert.match(r.stderr, /prereq\.address: "mx\.example\.org" is not an IP address/);
+    assert.equal(r.stdout, '');
   });
 });

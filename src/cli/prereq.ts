@@ -20,6 +20,7 @@ import { gatherPrereq } from '../io/prereq/gather.js';
 import { openPublisher } from '../publish/backend.js';
 import { dnssecStatus } from '../publish/dnssec-status.js';
 import { absName } from '../publish/tlsa-set.js';
+import type { PrereqSection } from '../config/config.js';
 import { backendSettings, contextFor, type Context } from './dns.js';
 import type { Io } from './io.js';
 import { dnssecObservation } from './prereq-dnssec.js';
@@ -136,6 +137,24 @@ export function printPrereq(r: PrereqReport, io: Io): void {
   }
 }
 
+/**
+ * The addresses and DKIM selectors prereq looks for: the flags, else `[prereq] address` /
+ * `dkim-selector` of the config (so `serve`, which has no flags, asks the same question), else
+ * nothing, which means this machine's interfaces and the common selectors. A flag replaces the
+ * key rather than adding to it: a one-off check of another address must not mix in the file's.
+ */
+export function prereqTargets(
+  flags: Pick<PrereqFlags, 'address' | 'dkimSelector'>,
+  file: PrereqSection,
+): { addresses?: string[]; dkimSelectors?: string[] } {
+  const addresses = flags.address?.length ? flags.address : file.address;
+  const dkimSelectors = flags.dkimSelector?.length ? flags.dkimSelector : file['dkim-selector'];
+  return {
+    ...(addresses?.length ? { addresses } : {}),
+    ...(dkimSelectors?.length ? { dkimSelectors } : {}),
+  };
+}
+
 export async function runPrereq(domain: string, o: PrereqFlags, io: Io): Promise<number> {
   if (!/^[A-Za-z0-9_.-]+\.?$/.test(domain) || isIP(domain) !== 0) {
     throw new DkError('usage', 'E_OPTION', `"${domain}" is not a domain name`);
@@ -163,8 +182,7 @@ export async function runPrereq(domain: string, o: PrereqFlags, io: Io): Promise
     {
       domain,
       ...(o.mailHost ? { mailHost: o.mailHost } : {}),
-      ...(o.address?.length ? { addresses: o.address } : {}),
-      ...(o.dkimSelector?.length ? { dkimSelectors: o.dkimSelector } : {}),
+      ...prereqTargets(o, ctx.config.prereq),
       timeoutMs: timeout * 1000,
     },
     {
@@ -211,12 +229,12 @@ export function registerPrereq(
     .option('--mail-host <host>', 'the mail host to probe (default: the MX hosts)')
     .option(
       '--address <ip>',
-      "this server's address; repeatable (default: the machine's interfaces)",
+      "this server's address; repeatable (default: [prereq] address, else the machine's interfaces)",
       collect,
     )
     .option(
       '--dkim-selector <s>',
-      'DKIM selector to look for; repeatable (default: common ones)',
+      'DKIM selector to look for; repeatable (default: [prereq] dkim-selector, else common ones)',
       collect,
     )
     .option('--timeout <s>', 'seconds to wait for each network step', '10')
