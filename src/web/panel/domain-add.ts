@@ -14,7 +14,7 @@ import { authorize } from '../../auth/authz.js';
 import type { MxObservation, PrereqFinding, PrereqReport } from '../../core/prereq/index.js';
 import { DomainAdd } from '../api/table.js';
 import type { PanelKit, PanelPage } from './panel.js';
-import { refusal, type RefusalStatus } from './domain-common.js';
+import { panelFix, refusal, type RefusalStatus } from './domain-common.js';
 import { csrfField, type Html } from './layout.js';
 
 /** The seed's subdomain checkboxes (SSL It! offers www, mail and webmail). */
@@ -92,7 +92,7 @@ const findingItem = (f: PrereqFinding) =>
     ${
       f.fix
         ? html`<br />Fix:
-            <pre>${f.fix}</pre>`
+            <pre>${panelFix(f.fix)}</pre>`
         : ''
     }
   </li>`;

@@ -82,3 +82,26 @@ export function refusal(e: unknown): { status: RefusalStatus; message: string } 
 
 /** A domain name from a URL path: lower case, no final dot (RFC 4343 §3). */
 export const pathName = (raw: string) => raw.toLowerCase().replace(/\.$/, '');
+
+/**
+ * A prerequisite's fix as the panel shows it. core/prereq writes fixes for the CLI, where a
+ * flag is the answer; a panel user runs no command line, and `serve` reads the same answers
+ * from the config file ([prereq] address / dkim-selector, [dns] resolver), so the flag is
+ * replaced by the key. --mail-host has no key (the MX decides which host is probed for
+ * `serve`), so its alternative is dropped rather than shown as something one cannot do.
+ */
+const PANEL_FIXES: [RegExp, string][] = [
+  [
+    /; give --address when it is another/g,
+    '; set [prereq] address = IP in danekeeper.ini when it is another',
+  ],
+  [/ with --address IP\./g, ' as [prereq] address = IP in danekeeper.ini.'],
+  [/ with --dkim-selector\./g, ' as [prereq] dkim-selector = SELECTOR in danekeeper.ini.'],
+  [/ \(or give --config with the settings for [^)]*\)/g, ' of danekeeper.ini'],
+  [/Give --resolver \(or resolver = in \[dns\]\)/g, 'Set resolver = in [dns] of danekeeper.ini to'],
+  [/, or give --mail-host HOST\./g, '.'],
+];
+
+export function panelFix(fix: string): string {
+  return PANEL_FIXES.reduce((t, [re, by]) => t.replace(re, by), fix);
+}
