@@ -6,6 +6,7 @@ import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { DkError } from '../core/errors.js';
 import {
+  acmeCaName,
   acmeDirectoryUrl,
   daneEnabled,
   loadConfig,
@@ -297,6 +298,16 @@ describe('config file', () => {
           assert.ok(isConfigError(e), String(e));
         }
       }),
+    );
+  });
+
+  it("acmeCaName: Let's Encrypt by name (the default), any other directory by its host", () => {
+    assert.equal(acmeCaName({}), "Let's Encrypt");
+    assert.equal(acmeCaName({ directory: 'letsencrypt' }), "Let's Encrypt");
+    assert.match(acmeCaName({ directory: 'letsencrypt-staging' }), /^Let's Encrypt's staging CA/);
+    assert.equal(
+      acmeCaName({ directory: 'https://pebble.lab:14000/dir' }),
+      'the ACME CA at pebble.lab:14000',
     );
   });
 

@@ -321,6 +321,19 @@ export function acmeDirectoryUrl(acme: AcmeSection): string {
   return d === 'letsencrypt' || d === 'letsencrypt-staging' ? ACME_DIRECTORIES[d] : d;
 }
 
+/**
+ * The CA of `[acme] directory` in words a panel user knows: Let's Encrypt by its name, any
+ * other directory by its host (the panel must not promise Let's Encrypt when Pebble or a
+ * commercial CA issues).
+ */
+export function acmeCaName(acme: AcmeSection): string {
+  const d = acme.directory ?? 'letsencrypt';
+  if (d === 'letsencrypt') return "Let's Encrypt";
+  if (d === 'letsencrypt-staging')
+    return "Let's Encrypt's staging CA (untrusted test certificates)";
+  return `the ACME CA at ${new URL(d).host}`;
+}
+
 /** `daneEnabled` of [ext-sslit]; the seed's default is on. */
 export const daneEnabled = (c: Pick<ConfigFile, 'ext-sslit'>): boolean =>
   c['ext-sslit'].daneEnabled ?? true;

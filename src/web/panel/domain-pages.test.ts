@@ -89,6 +89,7 @@ function env(
     daneEnabled?: (() => boolean) | null;
     /** other page modules mounted next to the domain pages */
     pages?: PanelPage[];
+    acmeCa?: string;
   } = {},
 ): Env {
   const path = join(dir, `state-${++n}.db`);
@@ -156,6 +157,7 @@ function env(
         secure: true,
         clientAddress: () => '192.0.2.7',
         status: svc.status,
+        ...(o.acmeCa ? { acmeCa: o.acmeCa } : {}),
         ...(o.daneEnabled === null
           ? {}
           : { daneEnabled: o.daneEnabled ?? (() => svc.settings.read().daneEnabled) }),
@@ -508,6 +510,26 @@ describe('panel: add a domain', () => {
       assert.doesNotMatch(panelFix(cli), /--[a-z]/);
     }
     assert.equal(panelFix('Publish the record.'), 'Publish the record.');
+  });
+
+  it("step 2 names the configured CA, never Let's Encrypt unless it is the one", async () => {
+    for (const [acmeCa, said] of [
+      [undefined, /a certificate from the configured ACME CA for\s*<strong>example\.org/],
+      [
+        'the ACME CA at pebble.lab:14000',
+        /a certificate from the ACME CA at pebble\.lab:14000 for/,
+      ],
+    ] as const) {
+      const e = env(acmeCa ? { acmeCa } : {});
+      try {
+        const b = await new Browser(e).login('alice');
+        const two = await b.get('/domains/add?name=example.org');
+        assert.match(two.text, said);
+        assert.doesNotMatch(two.text, /Let&#39;s Encrypt|Let's Encrypt/);
+      } finally {
+        e.close();
+      }
+    }
   });
 
   it('the prerequisites cannot be checked (DNS down): no checkbox, the reason, never a 500', async () => {

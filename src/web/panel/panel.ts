@@ -90,6 +90,11 @@ export interface PanelDeps {
    * false hides the checkbox from everyone).
    */
   daneEnabled?: () => boolean;
+  /**
+   * Who issues the certificates, in words (config.ts acmeCaName of [acme] directory), for the
+   * add form's "a certificate from ...". Absent: "the configured ACME CA".
+   */
+  acmeCa?: string;
 }
 
 export type RenderStatus = 200 | 400 | 403 | 404 | 409 | 429;
