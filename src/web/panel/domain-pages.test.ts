@@ -20,7 +20,7 @@ import { daneOffer, mailDomainNames } from './domain-add.js';
 import { panelFix } from './domain-common.js';
 import { certificatesOnly } from './domain-page.js';
 import { PROGRESS_JS } from './domain-progress-script.js';
-import { progressOf, timeline } from './domain-progress.js';
+import { historyRows, progressOf, timeline } from './domain-progress.js';
 import { panelRoutes, type PanelPage } from './panel.js';
 import { dnsPage } from './dns-page.js';
 import { dnssecPage } from './dnssec-page.js';
@@ -1130,6 +1130,38 @@ describe('panel: propagation progress and the rollover timeline', () => {
       progressOf(true, { error: { code: 'E_DNS', message: 'no answer' } }, NOW).summary,
       /could not be read: no answer/,
     );
+  });
+
+  it('the history: a run of the same event is one row with its count and first time; the page shows it so', async () => {
+    const at = (h: number) => new Date(Date.UTC(2026, 10, 30, h));
+    const e = env({ status: propagating });
+    try {
+      for (const h of [8, 9, 10]) {
+        e.state.events.append('example.net', 'failed', 'Port 25 refused', {}, at(h));
+      }
+      e.state.events.append('example.net', 'certificate-verified', 'c1 is presented', {}, at(11));
+      e.state.events.append('example.net', 'failed', 'Port 25 refused', {}, at(12));
+      const rows = historyRows(e.state.events.list({ domain: 'example.net' }));
+      assert.deepEqual(
+        rows.map((r) => [r.kind, r.count, r.first, r.last]),
+        [
+          ['failed', 1, at(12).toISOString(), at(12).toISOString()],
+          ['certificate-verified', 1, at(11).toISOString(), at(11).toISOString()],
+          ['failed', 3, at(8).toISOString(), at(10).toISOString()],
+        ],
+        'newest first; runs only: the same event after another one is a row of its own',
+      );
+      const b = await new Browser(e).login('bob');
+      const { text } = await b.get('/domains/example.net');
+      const history = /<h3>History<\/h3>([\s\S]*?)<\/table>/.exec(text)![1]!;
+      assert.equal([...history.matchAll(/<td>Port 25 refused<\/td>/g)].length, 2);
+      assert.match(
+        history,
+        /<time datetime="2026-11-30T10:00:00.000Z">[^<]*<\/time><br \/>3 times since\s*<time datetime="2026-11-30T08:00:00.000Z">/,
+      );
+    } finally {
+      e.close();
+    }
   });
 
   it('the timeline: published, confirmed, installed, verified, removed, each with its time, in plain words', async () => {

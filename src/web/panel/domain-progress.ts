@@ -243,6 +243,34 @@ export function timeline(
   }));
 }
 
+export interface HistoryRow {
+  kind: string;
+  message: string;
+  /** the oldest and the newest of the run */
+  first: string;
+  last: string;
+  count: number;
+}
+
+/**
+ * The history newest first, a run of the same event (same words, same detail) one row with
+ * its count: a pass that logs the same failure or verification again each time would
+ * otherwise fill the page with copies and push the rest out of sight.
+ */
+export function historyRows(events: readonly DkEvent[]): HistoryRow[] {
+  const rows: HistoryRow[] = [];
+  for (const e of [...events].reverse()) {
+    const prev = rows.at(-1);
+    if (prev && eventText(prev.kind) === eventText(e.kind) && prev.message === e.message) {
+      prev.first = e.at;
+      prev.count++;
+    } else {
+      rows.push({ kind: e.kind, message: e.message, first: e.at, last: e.at, count: 1 });
+    }
+  }
+  return rows;
+}
+
 export function timelineHtml(steps: TimelineStep[], events: readonly DkEvent[]) {
   return html`<section aria-labelledby="timeline-h">
     <h2 id="timeline-h">Rollover timeline</h2>
@@ -272,12 +300,19 @@ export function timelineHtml(steps: TimelineStep[], events: readonly DkEvent[]) 
               </tr>
             </thead>
             <tbody>
-              ${[...events].reverse().map(
-                (e) =>
+              ${historyRows(events).map(
+                (r) =>
                   html`<tr>
-                    <td><time datetime="${e.at}">${e.at}</time></td>
-                    <td>${eventText(e.kind)}</td>
-                    <td>${e.message}</td>
+                    <td>
+                      <time datetime="${r.last}">${r.last}</time>${
+                        r.count > 1
+                          ? html`<br />${r.count} times since
+                              <time datetime="${r.first}">${r.first}</time>`
+                          : ''
+                      }
+                    </td>
+                    <td>${eventText(r.kind)}</td>
+                    <td>${r.message}</td>
                   </tr>`,
               )}
             </tbody>
