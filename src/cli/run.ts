@@ -262,15 +262,39 @@ async function pass(
       one && !one.request ? one.domain : undefined,
     );
     const { runPass } = await import('../daemon/pass.js');
-    const results = await runPass({
-      store,
-      world,
-      now: deps.now,
-      holder: holder(),
-      holderGone,
-      ...(one ? { domain: one.domain } : {}),
-      ...(one?.request ? { request: one.request } : {}),
-    });
+    const common = { store, now: deps.now, holder: holder(), holderGone };
+    // `run` (cron, a timer) carries out the queued renew requests too, exactly once, as serve
+    // does (issue 10): a serve stopped with rows left, or an operator who moved to the timer
+    const { passQueued, mergeOutcomes } = await import('../daemon/queued.js');
+    const queuedRun = one ? [] : await passQueued(common, world);
+    const results = mergeOutcomes(
+      queuedRun,
+      await runPass({
+        ...common,
+        world,
+        ...(one ? { domain: one.domain } : {}),
+        ...(one?.request ? { request: one.request } : {}),
+      }),
+    );
+    const carried = queuedRun.filter((q) => q.outcome && q.outcome.result !== 'busy');
+    // a request for a domain removed since is dropped (nothing to renew); any other error
+    // leaves the row for the next run, and this run says so (exit 75)
+    let failed = false;
+    for (const q of queuedRun) {
+      if (q.error && q.error.code !== 'E_DOMAIN_UNKNOWN') {
+        failed = true;
+        io.err(
+          `danekeeper: ${q.row.domain}: the queued ${q.row.request} request was not carried out: ${q.error.message}`,
+        );
+      }
+    }
+    if (!f.json) {
+      for (const { row } of carried) {
+        io.out(
+          `${row.domain}: queued ${row.request} request (asked by ${row.askedBy} at ${row.askedAt}) handed to the pass`,
+        );
+      }
+    }
     // `renew --force` / `--rotate-key` while the running serve holds the domain: serve reads
     // the renew_requests table at every pass, so the request is queued there and taken exactly
     // once (issue 10); a lease held by a `run` is still a request not taken (below)
@@ -287,8 +311,20 @@ async function pass(
         );
       return EXIT.ok;
     }
-    if (f.json) io.out(JSON.stringify({ domains: results }, null, 2));
-    let failed = false;
+    if (f.json) {
+      io.out(
+        JSON.stringify(
+          one
+            ? { domains: results }
+            : {
+                domains: results,
+                requests: carried.map((q) => ({ ...q.row, result: q.outcome!.result })),
+              },
+          null,
+          2,
+        ),
+      );
+    }
     for (const r of results) {
       // the planner waits on something else (a confirmation, say) while the backend cannot be
       // read: the rollover goes on, but cannot publish or remove later; not fine either

@@ -26,6 +26,7 @@ import {
 } from './metrics.js';
 import type { LastOutcome } from './list-status.js';
 import { runPass, type DomainOutcome, type DomainWorld, type Request } from './pass.js';
+import { mergeOutcomes, passQueued } from './queued.js';
 import { Scheduler } from './scheduler.js';
 
 export interface DaemonOptions {
@@ -164,47 +165,31 @@ export async function startDaemon(o: DaemonOptions): Promise<Daemon> {
     };
     // The requests first, each as `renew DOMAIN --force` runs it (runPass with its request:
     // a domain at rest is then observed, and the planner remembers the request); the world
-    // stays open for the regular pass that follows and closes it.
-    const asked = store.requests.list();
-    const requested: DomainOutcome[] = [];
-    for (const row of asked) {
-      // a stop asked meanwhile: the row stays for the next start
-      if (signal.aborted) continue;
+    // stays open for the regular pass that follows and closes it. A stop asked meanwhile
+    // leaves the rest of the rows for the next start.
+    const queued = await passQueued(common, watched, () => signal.aborted);
+    for (const { row, outcome, error } of queued) {
       const { domain, request } = row;
-      try {
-        const r = await runPass({
-          ...common,
-          world: { ...watched, close: undefined },
+      if (error) {
+        log.warn(
+          { event: 'renew-request', domain, request, error: { code: error.code } },
+          error.message,
+        );
+        continue;
+      }
+      log.info(
+        {
+          event: 'renew-request',
           domain,
           request,
-          // removed with the save of the state that carries it (pass.ts); a domain another
-          // process holds, or a pass that failed before that save, leaves it for the next pass
-          taken: () => void store.requests.take(row),
-        });
-        requested.push(...r);
-        log.info(
-          {
-            event: 'renew-request',
-            domain,
-            request,
-            result: r[0]?.result ?? null,
-            actions: r[0]?.actions ?? [],
-          },
-          `${request} request for ${domain} handed to the pass`,
-        );
-      } catch (e) {
-        if (!isDkError(e)) throw e;
-        // the domain was removed since the request: nothing to renew
-        if (e.code === 'E_DOMAIN_UNKNOWN') store.requests.drop(domain);
-        log.warn({ event: 'renew-request', domain, request, error: { code: e.code } }, e.message);
-      }
+          result: outcome?.result ?? null,
+          actions: outcome?.actions ?? [],
+        },
+        `${request} request for ${domain} handed to the pass`,
+      );
     }
     const regular = await runPass({ ...common, world: watched });
-    // a domain passed twice (its request, then the regular pass): its last outcome stands
-    const outcomes = [
-      ...requested.filter((r) => !regular.some((x) => x.domain === r.domain)),
-      ...regular,
-    ];
+    const outcomes = mergeOutcomes(queued, regular);
     const end = now();
     const facts: DomainFacts[] = [];
     for (const r of outcomes) {
