@@ -1132,6 +1132,44 @@ describe('panel: propagation progress and the rollover timeline', () => {
     );
   });
 
+  it('timeline(): the confirmed step never reads "not yet" once records are gone (DANE off) or a wait is running', async () => {
+    const at = (h: number) => new Date(Date.UTC(2026, 10, 30, h)).toISOString();
+    const e = env();
+    try {
+      e.state.events.append('example.net', 'records-published', 'Published', {}, new Date(at(8)));
+      const events = e.state.events.list({ domain: 'example.net' });
+      const base = (await propagating({ name: 'example.net' } as Domain)) as {
+        tlsa: { role: string; confirmedAt: string | null }[];
+      };
+      const confirmedStep = (tlsa: unknown[]) =>
+        timeline(events, { ...base, tlsa } as never, NOW).find((x) => x.id === 'confirmed')!;
+      // DANE off: the records are gone, or only stale ones wait for removal
+      assert.deepEqual(confirmedStep([]), {
+        id: 'confirmed',
+        label: 'Records confirmed on every nameserver (wait over)',
+        at: null,
+        note: 'no TLSA records now',
+      });
+      assert.equal(
+        confirmedStep([{ ...base.tlsa[0]!, role: 'stale' }]).note,
+        'no TLSA records now',
+      );
+      // a new key's records published but not served everywhere yet: plainly not yet
+      const unserved = confirmedStep([{ ...base.tlsa[0]!, role: 'current', confirmedAt: null }]);
+      assert.equal(unserved.at, null);
+      assert.equal(unserved.note, undefined);
+      // the status could not be read: nothing claimed
+      assert.equal(
+        timeline(events, { error: { code: 'E', message: 'x' } }, NOW).find(
+          (x) => x.id === 'confirmed',
+        )?.note,
+        undefined,
+      );
+    } finally {
+      e.close();
+    }
+  });
+
   it('the history: a run of the same event is one row with its count and first time; the page shows it so', async () => {
     const at = (h: number) => new Date(Date.UTC(2026, 10, 30, h));
     const e = env({ status: propagating });
@@ -1271,7 +1309,7 @@ describe('panel: propagation progress and the rollover timeline', () => {
       assert.doesNotMatch(text, /<td>2026-12-01T10:05:00\.000Z<\/td>/, 'not shown as done');
       assert.match(
         text,
-        /Records confirmed on every nameserver \(wait over\)<\/strong>:\s*<span id="step-confirmed"\s*>not yet<\/span/,
+        /Records confirmed on every nameserver \(wait over\)<\/strong>:\s*<span id="step-confirmed"\s*>wait ends 2026-12-01T10:05:00\.000Z<\/span/,
       );
       assert.match(
         text,
@@ -1281,11 +1319,12 @@ describe('panel: propagation progress and the rollover timeline', () => {
       const j = JSON.parse((await b.get('/domains/example.net/progress.json')).text) as {
         records: { confirmed: string }[];
         badge: { kind: string; text: string };
-        steps: { id: string; at: string | null }[];
+        steps: { id: string; at: string | null; note?: string }[];
       };
       assert.equal(j.records[0]!.confirmed, `wait ends ${ahead}`);
       assert.deepEqual(j.badge, { kind: 'waiting', text: 'waiting' });
       assert.equal(j.steps.find((x) => x.id === 'confirmed')?.at, null);
+      assert.equal(j.steps.find((x) => x.id === 'confirmed')?.note, `wait ends ${ahead}`);
     } finally {
       e.close();
     }

@@ -70,7 +70,7 @@ export const PROGRESS_JS = `'use strict';
       badge.className = 'badge badge-' + p.badge.kind;
       badge.textContent = p.badge.text;
     }
-    (p.steps || []).forEach(function (x) { text('step-' + x.id, x.at || 'not yet'); });
+    (p.steps || []).forEach(function (x) { text('step-' + x.id, x.at || x.note || 'not yet'); });
     // the live region: changed only when the sentence changes, so it is announced once
     if (summary && summary.textContent !== p.summary) summary.textContent = p.summary;
   }

@@ -212,6 +212,8 @@ export interface TimelineStep {
   label: string;
   /** the last time it happened; null: not yet */
   at: string | null;
+  /** instead of "not yet" when more is known: the wait's end, or that nothing is to confirm */
+  note?: string;
 }
 
 /**
@@ -229,17 +231,35 @@ export function timeline(
       .map((e) => e.at)
       .sort()
       .at(-1) ?? null;
+  // RFC 7671 §8.1 / DESIGN.md "Confirmation": the step is the records served now being relied
+  // on. Without a past moment, say what holds instead of a bare "not yet", which read as a step
+  // undone once DANE was turned off or a new key's records were waiting.
+  const live = (s?.tlsa ?? []).filter((t) => t.role !== 'stale');
   const confirmed =
-    (s?.tlsa ?? [])
+    live
       // a wait still running is not a step done
-      .filter((t) => t.role !== 'stale' && isPast(t.confirmedAt, now))
+      .filter((t) => isPast(t.confirmedAt, now))
       .map((t) => t.confirmedAt!)
       .sort()
       .at(-1) ?? null;
+  const waitEnd = live
+    .map((t) => t.confirmedAt)
+    .filter((t): t is string => t !== null && !isPast(t, now))
+    .sort()
+    .at(-1);
+  const note =
+    confirmed !== null || s === null || s.error
+      ? undefined
+      : waitEnd
+        ? `wait ends ${waitEnd}`
+        : live.length === 0
+          ? 'no TLSA records now'
+          : undefined;
   return STEPS.map((x) => ({
     id: x.id,
     label: x.label,
     at: x.id === 'confirmed' ? confirmed : latest(x.kinds),
+    ...(x.id === 'confirmed' && note ? { note } : {}),
   }));
 }
 
@@ -280,7 +300,7 @@ export function timelineHtml(steps: TimelineStep[], events: readonly DkEvent[]) 
           html`<li>
             <strong>${x.label}</strong>:
             <span id="step-${x.id}"
-              >${x.at ? html`<time datetime="${x.at}">${x.at}</time>` : 'not yet'}</span
+              >${x.at ? html`<time datetime="${x.at}">${x.at}</time>` : (x.note ?? 'not yet')}</span
             >
           </li>`,
       )}
