@@ -20,7 +20,7 @@ import {
   sessionCookieName,
   type ApiDeps,
 } from './api.js';
-import { storedSettings } from './settings.js';
+import { settingsFacts, storedSettings } from './settings.js';
 import { ROUTES, type RouteSpec } from './table.js';
 import { DkError } from '../../core/errors.js';
 import { sameRecord, type TlsaRecord } from '../../core/tlsa/index.js';
@@ -751,6 +751,71 @@ describe('API routes', () => {
     }
   });
 
+  it('GET /v1/settings: the INI file’s read-only facts for the Settings page, admin only, no secret nor key path', async () => {
+    const ini = [
+      '[acme]',
+      'directory = https://acme-user:acme-sekret@ca.example.test:14000/dir?token=tok-sekret#frag',
+      'email = hostmaster@example.org',
+      '[dns]',
+      'backend = rfc2136',
+      'zone = example.org',
+      'server = 192.0.2.53:53',
+      'tsig-key-file = /etc/danekeeper/tsig-sekret.key',
+      '[notify]',
+      'email = ops@example.org',
+      'smtp = 127.0.0.1:25',
+      'from = dk@example.org',
+      '',
+    ].join('\n');
+    const e = env({ ini });
+    try {
+      const res = await req(e, 'admin', 'GET', '/api/v1/settings');
+      assert.equal(res.status, 200);
+      const text = await res.text();
+      assert.deepEqual(JSON.parse(text), {
+        daneEnabled: true,
+        confirmationInterval: (JSON.parse(text) as { confirmationInterval: number })
+          .confirmationInterval,
+        acmeDirectory: 'https://ca.example.test:14000/dir',
+        dnsBackend: 'rfc2136 (zone example.org, primary 192.0.2.53:53)',
+        notifyEmail: 'ops@example.org',
+      });
+      for (const secret of ['sekret', 'tsig', 'acme-user', 'token', 'frag']) {
+        assert.ok(!text.includes(secret), `${secret} not in ${text}`);
+      }
+      // a customer sees none of it
+      const c = await req(e, 'alice', 'GET', '/api/v1/settings');
+      assert.equal(c.status, 403);
+      assert.doesNotMatch(await c.text(), /example\.test|192\.0\.2\.53|ops@/);
+    } finally {
+      e.close();
+    }
+    // the defaults: Let's Encrypt by its name and URL, the zonefile backend, nobody told
+    const d = env();
+    try {
+      const s = (await (await req(d, 'admin', 'GET', '/api/v1/settings')).json()) as Record<
+        string,
+        unknown
+      >;
+      assert.equal(s.acmeDirectory, 'letsencrypt (https://acme-v02.api.letsencrypt.org/directory)');
+      assert.equal(s.dnsBackend, 'zonefile');
+      assert.equal(s.notifyEmail, null);
+      // PowerDNS: the API URL without credentials, never the API key file
+      const p = settingsFacts(
+        parseConfig(
+          '[dns]\nbackend = powerdns\nzone = example.org\napi-url = http://k:v@127.0.0.1:8081/x?api-key=z\napi-key-file = /etc/dk/pdns.key\nserver-id = localhost\n',
+          'p.ini',
+        ),
+      );
+      assert.equal(
+        p.dnsBackend,
+        'powerdns (zone example.org, API http://127.0.0.1:8081/x, server-id localhost)',
+      );
+    } finally {
+      d.close();
+    }
+  });
+
   it('daneEnabled off (INI, or the settings an admin changed): enable-dane and add with DANE refused', async () => {
     const e = env({ ini: '[ext-sslit]\ndaneEnabled = false\n' });
     try {
@@ -759,7 +824,10 @@ describe('API routes', () => {
         daneEnabled: boolean;
         confirmationInterval: number;
       };
-      assert.deepEqual(s, { daneEnabled: false, confirmationInterval: 86400 });
+      assert.deepEqual(
+        { daneEnabled: s.daneEnabled, confirmationInterval: s.confirmationInterval },
+        { daneEnabled: false, confirmationInterval: 86400 },
+      );
       const before = e.snapshot();
       const on = await req(e, 'alice', 'POST', '/api/v1/domains/example.org/enable-dane');
       assert.equal(on.status, 409);
@@ -1088,6 +1156,22 @@ describe('OpenAPI document', () => {
         Object.values(doc.paths).reduce((k, m) => k + Object.keys(m).length, 0),
         ROUTES.length,
       );
+      // a route's response schema, where the table gives one (the Settings page's facts)
+      const settingsOk = (
+        doc.paths['/api/v1/settings']!.get as unknown as {
+          responses: Record<
+            string,
+            { content: Record<string, { schema: { properties: object } }> }
+          >;
+        }
+      ).responses['200']!.content['application/json']!.schema.properties;
+      assert.deepEqual(Object.keys(settingsOk).sort(), [
+        'acmeDirectory',
+        'confirmationInterval',
+        'daneEnabled',
+        'dnsBackend',
+        'notifyEmail',
+      ]);
     } finally {
       e.close();
     }

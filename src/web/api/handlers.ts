@@ -39,8 +39,19 @@ export interface ApiSettings {
   confirmationInterval: number;
 }
 
+/** The INI file's read-only facts `GET /v1/settings` shows (settings.ts settingsFacts). */
+export interface SettingsFacts {
+  /** `letsencrypt (URL)` or the directory URL without credentials or query */
+  acmeDirectory: string;
+  /** the backend and where it writes (zone, primary, API): never a key nor its file */
+  dnsBackend: string;
+  notifyEmail: string | null;
+}
+
 export interface SettingsSource {
   read(): ApiSettings;
+  /** the read-only facts (absent: the route shows only the settings) */
+  facts?(): SettingsFacts;
   change(patch: Partial<ApiSettings>, now: Date): ApiSettings;
 }
 
@@ -480,7 +491,7 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
       deps.check(parseDomainName(String(i.params.name)), i.query.port as number | undefined),
     'POST /v1/generate': async (i) => generateFromPem(i.body as z.output<typeof Generate>),
 
-    'GET /v1/settings': async () => deps.settings.read(),
+    'GET /v1/settings': async () => ({ ...deps.settings.read(), ...deps.settings.facts?.() }),
     'PUT /v1/settings': async (i) => {
       const b = i.body as z.output<typeof SettingsChange>;
       const before = deps.settings.read();

@@ -50,7 +50,9 @@ export function openApiDocument(routes: readonly RouteSpec[]): Json {
       responses: {
         [String(r.status)]: {
           description: 'Done',
-          content: { 'application/json': { schema: { type: 'object' } } },
+          content: {
+            'application/json': { schema: r.response ? schemaOf(r.response) : { type: 'object' } },
+          },
         },
         default: {
           description: 'An error (4xx; a 5xx is a bug)',

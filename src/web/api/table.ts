@@ -19,6 +19,8 @@ export interface RouteSpec {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** what a success answers, for the OpenAPI document (absent: an object) */
+  response?: z.ZodType;
   /** answered on success */
   status: 200 | 201;
   /** audited as `api:USER` when true (every state-changing route) */
@@ -69,6 +71,22 @@ export const Generate = z
   .strict();
 
 export const CheckQuery = z.object({ port: z.coerce.number().int().min(1).max(65535).optional() });
+
+/** GET /v1/settings: the settings an admin changes and the INI file's read-only facts */
+export const SettingsView = z.object({
+  daneEnabled: z.boolean(),
+  /** seconds */
+  confirmationInterval: z.number().int(),
+  acmeDirectory: z
+    .string()
+    .optional()
+    .describe('[acme] directory: letsencrypt (URL), or the URL without credentials or query'),
+  dnsBackend: z
+    .string()
+    .optional()
+    .describe('[dns] backend and where it writes (zone, primary, API URL); never a key'),
+  notifyEmail: z.string().nullable().optional().describe('[notify] email'),
+});
 
 export const SettingsChange = z
   .object({
@@ -232,8 +250,9 @@ export const ROUTES = [
   {
     method: 'get',
     path: '/v1/settings',
-    summary: "The server's settings (admin)",
+    summary: "The server's settings (admin), with the INI file's read-only facts",
     action: 'settings.read',
+    response: SettingsView,
     status: 200,
     changes: false,
   },
