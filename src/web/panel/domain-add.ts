@@ -238,7 +238,7 @@ export function domainAddPage(): PanelPage {
           current: '/domains',
           body: html`${message ? html`<p class="error" role="alert">${message}</p>` : ''}
             <p>
-              Step 2 of 2: a certificate from ${deps.acmeCa ?? 'the configured ACME CA'} for
+              Step 2 of 2: a certificate from ${deps.acmeCa?.() ?? 'the configured ACME CA'} for
               <strong>${name}</strong> (<a href="/domains/add?name=${name}&amp;edit=1"
                 >change the name</a
               >).

@@ -157,7 +157,7 @@ function env(
         secure: true,
         clientAddress: () => '192.0.2.7',
         status: svc.status,
-        ...(o.acmeCa ? { acmeCa: o.acmeCa } : {}),
+        ...(o.acmeCa ? { acmeCa: () => o.acmeCa! } : {}),
         ...(o.daneEnabled === null
           ? {}
           : { daneEnabled: o.daneEnabled ?? (() => svc.settings.read().daneEnabled) }),

@@ -92,9 +92,10 @@ export interface PanelDeps {
   daneEnabled?: () => boolean;
   /**
    * Who issues the certificates, in words (config.ts acmeCaName of [acme] directory), for the
-   * add form's "a certificate from ...". Absent: "the configured ACME CA".
+   * add form's "a certificate from ...", read per page (a SIGHUP may change the directory).
+   * Absent: "the configured ACME CA".
    */
-  acmeCa?: string;
+  acmeCa?: () => string;
 }
 
 export type RenderStatus = 200 | 400 | 403 | 404 | 409 | 429;
