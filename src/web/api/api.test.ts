@@ -21,6 +21,7 @@ import {
   type ApiDeps,
 } from './api.js';
 import { settingsFacts, storedSettings } from './settings.js';
+import { verifyPassword } from '../../auth/password.js';
 import { ROUTES, type RouteSpec } from './table.js';
 import { DkError } from '../../core/errors.js';
 import { sameRecord, type TlsaRecord } from '../../core/tlsa/index.js';
@@ -173,6 +174,7 @@ function env(o: { ini?: string; overrides?: Partial<ApiDeps> } = {}): Env {
         state.events.list({}),
         users.auditLog(),
         users.settings(),
+        users.users(),
         renewed,
         state.ownership.list(),
         [...dns.values()],
@@ -204,6 +206,8 @@ function req(
   return e.app.request(path, { method, headers: h, body: payload });
 }
 
+const PASSWORD = 'pw-of-carol-not-echoed';
+
 const PEM = (() => {
   const pki = makePki(dir, { names: ['mail.example.org'] });
   return pki.leaf.certPem + pki.intermediate.certPem;
@@ -217,6 +221,11 @@ function requestFor(r: RouteSpec, domain: string): { path: string; body?: unknow
   }
   if (r.path === '/v1/generate') return { path, body: { pem: PEM, host: `mail.${domain}` } };
   if (r.path === '/v1/settings' && r.method === 'put') return { path, body: { daneEnabled: true } };
+  if (r.path === '/v1/users' && r.method === 'post') {
+    const body = { name: 'carol', role: 'customer', domains: [domain], password: PASSWORD };
+    return { path, body };
+  }
+  if (r.path === '/v1/users/:name') return { path: '/api/v1/users/bob' };
   if (r.path.endsWith('/tlsa') && r.method === 'post') {
     const body = {
       port: 25,
@@ -234,6 +243,95 @@ function requestFor(r: RouteSpec, domain: string): { path: string; body?: unknow
   }
   return { path };
 }
+
+describe('accounts through the API (the Settings page)', () => {
+  it('GET/POST/DELETE /v1/users: the CLI rules; the password never in an answer, the audit log or the log', async () => {
+    const e = env();
+    try {
+      const texts: string[] = [];
+      const call = async (who: Who, method: string, path: string, body?: unknown) => {
+        const res = await req(e, who, method, path, body);
+        const text = await res.text();
+        texts.push(text);
+        return { status: res.status, body: JSON.parse(text) as Record<string, unknown> };
+      };
+      const list = await call('admin', 'GET', '/api/v1/users');
+      assert.equal(list.status, 200);
+      assert.deepEqual(
+        (list.body.users as { name: string; role: string; domains: string[] }[]).map((u) => [
+          u.name,
+          u.role,
+          u.domains,
+        ]),
+        [
+          ['admin', 'admin', []],
+          ['alice', 'customer', ['example.org']],
+          ['bob', 'customer', ['example.net']],
+        ],
+      );
+      const add = await call('admin', 'POST', '/api/v1/users', {
+        name: 'Carol',
+        role: 'customer',
+        domains: ['Example.ORG.', 'example.org'],
+        password: PASSWORD,
+      });
+      assert.equal(add.status, 201, JSON.stringify(add.body));
+      assert.deepEqual(
+        [add.body.name, add.body.role, add.body.domains],
+        ['carol', 'customer', ['example.org']],
+      );
+      assert.ok(await verifyPassword(PASSWORD, e.users.passwordHash('carol')!));
+      const a = e.users.auditLog()[0]!;
+      assert.deepEqual(
+        [a.actor, a.action, a.target, a.source],
+        ['api:admin', 'user.add', 'carol', '192.0.2.7'],
+      );
+      // refusals, each with the CLI's code and nothing written
+      const before = e.snapshot();
+      for (const [body, status, code] of [
+        [{ name: 'carol', role: 'customer', password: PASSWORD }, 409, 'E_USER_EXISTS'],
+        [{ name: 'no way', role: 'customer', password: PASSWORD }, 400, 'E_USER_NAME'],
+        [
+          { name: 'dave', role: 'admin', domains: ['example.org'], password: PASSWORD },
+          400,
+          'E_OPTION',
+        ],
+        [{ name: 'dave', role: 'customer', password: 'short' }, 400, 'E_API_INPUT'],
+        [{ name: 'dave', role: 'customer', password: 'two\nlines-here' }, 400, 'E_API_INPUT'],
+        [{ name: 'dave', role: 'root', password: PASSWORD }, 400, 'E_API_INPUT'],
+      ] as const) {
+        const r = await call('admin', 'POST', '/api/v1/users', body);
+        assert.equal(r.status, status, JSON.stringify(r.body));
+        assert.equal((r.body.error as { code: string }).code, code, JSON.stringify(r.body));
+        assert.ok(!JSON.stringify(r.body).includes('short'), 'the password is not echoed');
+      }
+      assert.equal(e.snapshot(), before);
+      // a customer may neither list nor change accounts
+      assert.equal((await call('alice', 'GET', '/api/v1/users')).status, 403);
+      assert.equal((await call('alice', 'DELETE', '/api/v1/users/bob')).status, 403);
+      assert.equal((await call('admin', 'DELETE', '/api/v1/users/nobody')).status, 404);
+      // the last admin stays
+      const last = await call('admin', 'DELETE', '/api/v1/users/admin');
+      assert.equal(last.status, 409);
+      assert.equal((last.body.error as { code: string }).code, 'E_LAST_ADMIN');
+      assert.equal(e.snapshot(), before);
+      const gone = await call('admin', 'DELETE', '/api/v1/users/carol');
+      assert.deepEqual([gone.status, gone.body], [200, { removed: 'carol' }]);
+      assert.equal(e.users.user('carol'), null);
+      assert.deepEqual(
+        [e.users.auditLog()[0]!.action, e.users.auditLog()[0]!.details],
+        ['user.remove', { role: 'customer' }],
+      );
+      const all = [...texts, JSON.stringify(e.users.auditLog()), JSON.stringify(e.logged)].join(
+        '\n',
+      );
+      assert.ok(!all.includes(PASSWORD), 'the password appears nowhere');
+      assert.ok(!all.includes('$scrypt$'), 'nor its hash');
+    } finally {
+      e.close();
+    }
+  });
+});
 
 describe('API authorization matrix (role x route x own/other domain)', () => {
   const cases: [Who, 'own' | 'other'][] = [

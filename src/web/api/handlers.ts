@@ -23,7 +23,17 @@ import { certificateNames, endpointText, type Domain, type Endpoint } from '../.
 import type { StateStore } from '../../store/state.js';
 import type { UsersStore } from '../../store/users.js';
 import type { z } from 'zod';
-import type { DomainAdd, DomainList, Generate, SettingsChange, TlsaRemove } from './table.js';
+import type {
+  DomainAdd,
+  DomainList,
+  Generate,
+  SettingsChange,
+  TlsaRemove,
+  UserAdd,
+} from './table.js';
+import { hashPassword } from '../../auth/password.js';
+import { parseUserName } from '../../cli/accounts.js';
+import type { User } from '../../store/users.js';
 import { ownsDomain } from '../../auth/authz.js';
 import { mergeListing } from '../../cli/dns-list.js';
 import { isDkError } from '../../core/errors.js';
@@ -107,6 +117,15 @@ export interface HandlerInput {
 }
 
 type Handler = (i: HandlerInput) => Promise<unknown>;
+
+/** an account as the API shows it: never its password hash */
+const userView = (u: User) => ({
+  name: u.name,
+  role: u.role,
+  domains: u.domains,
+  createdAt: u.createdAt,
+  updatedAt: u.updatedAt,
+});
 
 const usage = (code: string, message: string) => new DkError('usage', code, message);
 
@@ -491,6 +510,43 @@ export function handlers(deps: ApiServices & { users: UsersStore }): Record<stri
       deps.check(parseDomainName(String(i.params.name)), i.query.port as number | undefined),
     'POST /v1/generate': async (i) => generateFromPem(i.body as z.output<typeof Generate>),
 
+    // Accounts, with the CLI's rules (src/cli/user.ts): names by parseUserName, a customer's
+    // domains by parseDomainName, the last admin kept, every change audited; the password is
+    // hashed at once and appears in no answer, message, audit entry or log.
+    'GET /v1/users': async () => ({ users: deps.users.users().map(userView) }),
+    'POST /v1/users': async (i) => {
+      const b = i.body as z.output<typeof UserAdd>;
+      const name = parseUserName(b.name);
+      const domains = [...new Set(b.domains.map(parseDomainName))].sort();
+      if (b.role === 'admin' && domains.length > 0) {
+        throw usage('E_OPTION', 'domains are for customers: an admin sees every domain');
+      }
+      if (deps.users.user(name)) {
+        throw new DkError('config', 'E_USER_EXISTS', `There is a user ${name} already`);
+      }
+      const passwordHash = await hashPassword(b.password);
+      const now = deps.now();
+      if (!deps.users.addUser({ name, role: b.role, domains, passwordHash }, now)) {
+        throw new DkError('config', 'E_USER_EXISTS', `There is a user ${name} already`);
+      }
+      audit(i, 'user.add', name, { role: b.role, domains });
+      return userView(deps.users.user(name)!);
+    },
+    'DELETE /v1/users/{name}': async (i) => {
+      const name = parseUserName(String(i.params.name));
+      const u = deps.users.user(name);
+      if (!u) throw new DkError('noinput', 'E_USER_UNKNOWN', `There is no user ${name}`);
+      if (u.role === 'admin' && deps.users.adminCount() === 1) {
+        throw new DkError(
+          'config',
+          'E_LAST_ADMIN',
+          `${name} is the only admin: add another admin before removing this one`,
+        );
+      }
+      deps.users.removeUser(name);
+      audit(i, 'user.remove', name, { role: u.role });
+      return { removed: name };
+    },
     'GET /v1/settings': async () => ({ ...deps.settings.read(), ...deps.settings.facts?.() }),
     'PUT /v1/settings': async (i) => {
       const b = i.body as z.output<typeof SettingsChange>;

@@ -115,6 +115,29 @@ export const TlsaRemove = z
   })
   .strict();
 
+// NIST SP 800-63B §5.1.1.2: memorized secrets chosen by users are at least 8 characters (the
+// CLI's rule, src/cli/accounts.ts readPasswordFile). The messages never carry the value.
+const MIN_PASSWORD = 8;
+const password = z
+  .string()
+  .max(1024)
+  .refine((p) => [...p].length >= MIN_PASSWORD, `must be at least ${MIN_PASSWORD} characters`)
+  .refine((p) => !/[\r\n]/.test(p), 'must be one line');
+
+/** a user name as the CLI takes it; the full check is parseUserName's (its message) */
+const userName = z.string().min(1).max(64);
+const userParam = z.object({ name: userName });
+
+export const UserAdd = z
+  .object({
+    name: userName,
+    role: z.enum(['admin', 'customer']),
+    /** a customer's domains; none for an admin (who sees every domain) */
+    domains: z.array(domainName).max(10_000).default([]),
+    password,
+  })
+  .strict();
+
 export const ROUTES = [
   {
     method: 'get',
@@ -262,6 +285,33 @@ export const ROUTES = [
     summary: "Change the server's settings (admin); they override the INI file",
     action: 'settings.change',
     body: SettingsChange,
+    status: 200,
+    changes: true,
+  },
+  {
+    method: 'get',
+    path: '/v1/users',
+    summary: 'The panel and API accounts (admin): name, role, domains (`user list`)',
+    action: 'users.read',
+    status: 200,
+    changes: false,
+  },
+  {
+    method: 'post',
+    path: '/v1/users',
+    summary:
+      'Add an admin or a customer who owns domains (`user add`); the password is never echoed',
+    action: 'users.change',
+    body: UserAdd,
+    status: 201,
+    changes: true,
+  },
+  {
+    method: 'delete',
+    path: '/v1/users/:name',
+    summary: 'Remove an account with its tokens and sessions (`user remove`); not the last admin',
+    action: 'users.change',
+    params: userParam,
     status: 200,
     changes: true,
   },
