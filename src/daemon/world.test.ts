@@ -225,7 +225,7 @@ test('install: deployPair into --cert-dir, the deployed id found by leaf hash; r
         chainSource: 'presented' as const,
       });
     };
-    const world = new RealWorld({
+    const worldOptions = {
       store,
       now: () => new Date(),
       publisher: () => null,
@@ -241,7 +241,8 @@ test('install: deployPair into --cert-dir, the deployed id found by leaf hash; r
         throw new Error('no solver');
       },
       settleMs: 0,
-    });
+    };
+    const world = new RealWorld(worldOptions);
     const ids = ['example.org#c1', 'example.org#c2'];
     pairs.forEach((p, i) => {
       const spki = createHash('sha256')
@@ -319,6 +320,21 @@ test('install: deployPair into --cert-dir, the deployed id found by leaf hash; r
     );
     assert.equal((await world.observe(d, s, policy, { ari: false })).deployed, ids[0]);
     assert.equal(readDeployed(certDir).previous?.certSha256 !== undefined, true);
+    // [run] reload: the reload of a domain added without one (the panel, the API) ...
+    const withDefault = new RealWorld({ ...worldOptions, defaultReload: [['/bin/false']] });
+    await assert.rejects(
+      withDefault.execute(d, { kind: 'install', certId: ids[1]! }, s, policy),
+      (e: Error) => (e as { code?: string }).code === 'E_DEPLOY_ROLLED_BACK_RELOAD',
+      'the default reload runs (and fails here) for a domain without its own',
+    );
+    // ... and never instead of the domain's own
+    await withDefault.execute(
+      { ...d, reload: [['/bin/true']] },
+      { kind: 'install', certId: ids[1]! },
+      s,
+      policy,
+    );
+    assert.equal((await world.observe(d, s, policy, { ari: false })).deployed, ids[1]);
     store.close();
   } finally {
     rmSync(tmp, { recursive: true, force: true });

@@ -52,6 +52,8 @@ import {
 import type { DomainWorld } from './pass.js';
 
 export interface WorldOptions {
+  /** `[run] reload`: the reload commands of a domain added without any (the panel, the API) */
+  defaultReload?: string[][];
   store: StateStore;
   now: () => Date;
   /**
@@ -553,7 +555,7 @@ export class RealWorld implements DomainWorld {
           d.certDir,
           { keyPem: store.keys.privateKeyPem(c.keyId), chainPem: c.chainPem },
           {
-            reloads: d.reload,
+            reloads: this.#reloads(d),
             endpoints: this.#endpoints(d),
             records: this.#confirmed(state, policy),
             now: this.#o.now,
@@ -596,7 +598,7 @@ export class RealWorld implements DomainWorld {
         } else {
           throw new DkError('internal', 'E_DAEMON_NO_CERT', `No certificate ${a.certId}`);
         }
-        await runReloads(d.reload);
+        await runReloads(this.#reloads(d));
         return;
       }
     }
@@ -648,6 +650,11 @@ export class RealWorld implements DomainWorld {
       (out[owner] ??= []).push(formatRdata(r.record));
     }
     return out;
+  }
+
+  /** The domain's own reload commands, else `[run] reload` (read at each pass: SIGHUP applies). */
+  #reloads(d: Domain): string[][] {
+    return d.reload.length > 0 ? d.reload : (this.#o.defaultReload ?? []);
   }
 
   async close(): Promise<void> {

@@ -11,6 +11,7 @@ import { html } from 'hono/html';
 import type { DnssecReport } from '../../publish/dnssec-status.js';
 import { callFailure, type PageStatus } from './call-error.js';
 import { breakable } from './breakable.js';
+import { panelFix } from './domain-common.js';
 import type { Html } from './layout.js';
 import type { PanelPage } from './panel.js';
 
@@ -117,7 +118,7 @@ export function dnssecHtml(r: DnssecReport, now: Date): Html {
                 (f) =>
                   html`<li>
                     <strong>${f.severity}</strong> (<code>${f.subject}</code>): ${f.message}
-                    ${f.fix ? html`<pre>${f.fix}</pre>` : ''}
+                    ${f.fix ? html`<pre>${panelFix(f.fix)}</pre>` : ''}
                   </li>`,
               )}
             </ul>`

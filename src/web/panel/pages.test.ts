@@ -275,7 +275,7 @@ const DNSSEC = (zone: string): DnssecReport =>
         code: 'N_TEST',
         subject: zone,
         message: 'a <b>note</b> for the reader',
-        fix: 'dnssec-policy default;',
+        fix: 'dnssec-policy default; Give --resolver (or resolver = in [dns]) a validating resolver',
       },
     ],
     checkedAt: NOW.toISOString(),
@@ -884,6 +884,7 @@ describe('panel DNSSEC page', () => {
         /<textarea id="dnskey-0" readonly[^>]*>example.org. IN DNSKEY 257 3 13 AAAA<\/textarea>/,
       );
       assert.match(text, /a &lt;b&gt;note&lt;\/b&gt; for the reader/, 'report text is escaped');
+      assert.doesNotMatch(text, /--resolver/, 'a fix names the ini key, not a command-line flag');
       assert.match(
         text,
         new RegExp(
