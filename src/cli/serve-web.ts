@@ -50,7 +50,7 @@ import { backendSettings, type Context } from './dns.js';
 import { defaultCertDir } from './domain.js';
 import { loadTrustStore } from './files.js';
 import type { Io } from './io.js';
-import { observeBackend } from './prereq.js';
+import { observeBackend, prereqTargets } from './prereq.js';
 
 /**
  * The panel's page modules (src/web/panel/*-page.ts), each a `PanelPage`: adding a page is
@@ -108,6 +108,7 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
         resolver,
         svc: networkServices(resolver, {
           backend: (zone) => backendLook(config, zone),
+          targets: prereqTargets({}, config.prereq),
           now,
           timeoutMs,
         }),

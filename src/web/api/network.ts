@@ -37,6 +37,13 @@ export function networkServices(
   o: {
     /** reads a zone through the server's DNS backend (the `prereq` primary rule) */
     backend: GatherDeps['backend'];
+    /**
+     * this server's addresses and the DKIM selectors to look at: the config's [prereq]
+     * address / dkim-selector (cli/prereq.ts prereqTargets), as `prereq` takes them
+     */
+    targets?: { addresses?: string[]; dkimSelectors?: string[] };
+    /** the gathering itself; a test's stand-in */
+    gather?: typeof gatherPrereq;
     now?: () => Date;
     timeoutMs?: number;
   },
@@ -57,8 +64,8 @@ export function networkServices(
       ),
     dnssec: async (domain) => dnssecStatus({ zone: await zoneOf(resolver, domain), resolver }),
     prereq: async (domain) => {
-      const obs = await gatherPrereq(
-        { domain, timeoutMs },
+      const obs = await (o.gather ?? gatherPrereq)(
+        { domain, ...o.targets, timeoutMs },
         {
           resolver,
           probe,
