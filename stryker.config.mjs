@@ -31,14 +31,15 @@ export const targets = {
   },
   ...Object.fromEntries(
     [
-      ['a', '1-264'], // the path context: issuer links, dates, CA flags, names, whyNoPath
-      ['b', '265-440'], // DANE-EE(3) and DANE-TA(2)
-      ['c', '441-574'], // PKIX-TA(0)/PKIX-EE(1), usability, the verdict
+      ['a', '1-297'], // the path context: issuer links, dates, CA flags, names, whyNoPath
+      ['b', '298-476'], // DANE-EE(3) and DANE-TA(2)
+      ['c', '477-610'], // PKIX-TA(0)/PKIX-EE(1), usability, the verdict
     ].map(([part, lines]) => [
       `dane-verify-${part}`,
       {
         mutate: [`src/core/dane/verify.ts:${lines}`],
         tests: [
+          'src/core/dane/verify-mutants3.test.ts',
           'src/core/dane/verify-mutants2.test.ts',
           'src/core/dane/verify-mutants.test.ts',
           'src/core/dane/names-mutants.test.ts',

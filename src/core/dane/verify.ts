@@ -148,13 +148,36 @@ class Context {
   }
 
   /**
-   * Depth-first over issuer links from the leaf through `pool`. `goal` looks at each path:
+   * The issuer OpenSSL 3.0 takes for the top of `path` from the certificates the server sent
+   * (crypto/x509/x509_vfy.c build_chain/find_issuer): none above a self-signed certificate;
+   * else, of those not yet on the path whose names and key identifiers say they issued it
+   * (check_issued), the first valid at `time`, or if none is, the one with the latest notAfter.
+   * The signature is not looked at here: a wrong one fails the chain later, it does not make
+   * OpenSSL try the next candidate.
+   */
+  issuerOf(pool: Cert[], path: Cert[]): Cert | undefined {
+    const last = path[path.length - 1]!;
+    if (this.nameLinked(last, last)) return undefined;
+    const t = this.input.time.getTime();
+    let best: Cert | undefined;
+    for (const c of pool) {
+      if (path.some((p) => p.der.equals(c.der)) || !this.nameLinked(c, last)) continue;
+      if (t >= c.notBefore.getTime() && t <= c.notAfter.getTime()) return c;
+      if (!best || c.notAfter.getTime() > best.notAfter.getTime()) best = c;
+    }
+    return best;
+  }
+
+  /**
+   * Depth-first over issuer links from the leaf through `pool`; with `firstIssuerOnly`, one
+   * issuer per step as `issuerOf` picks it, no backtracking. `goal` looks at each path:
    * undefined = not anchored here, keep climbing; otherwise the path ends there. The first path
    * that holds wins; else the first anchored failure is kept to explain why.
    */
   search(
     pool: Cert[],
     goal: (path: Cert[]) => Anchored | undefined,
+    firstIssuerOnly = false,
   ): { ok?: Anchored; failed?: Anchored } {
     const leaf = this.input.chain[0]!;
     let failed: Anchored | undefined;
@@ -167,6 +190,10 @@ class Context {
       }
       if (path.length >= MAX_PATH) return undefined;
       const last = path[path.length - 1]!;
+      if (firstIssuerOnly) {
+        const next = this.issuerOf(pool, path);
+        return next && this.issued(next, last) ? walk([...path, next]) : undefined;
+      }
       for (const c of pool) {
         if (path.some((p) => p.der.equals(c.der))) continue;
         if (!this.issued(c, last)) continue;
@@ -177,6 +204,14 @@ class Context {
     };
     const ok = walk([leaf]);
     return ok ? { ok } : { failed };
+  }
+
+  /** `search` choosing issuers as OpenSSL does (`issuerOf`), for DANE-TA(2). */
+  searchFirst(
+    pool: Cert[],
+    goal: (path: Cert[]) => Anchored | undefined,
+  ): { ok?: Anchored; failed?: Anchored } {
+    return this.search(pool, goal, true);
   }
 
   /**
@@ -235,22 +270,20 @@ class Context {
   }
 
   /**
-   * Why no issuer path reaches a certificate: follow the first valid link up from the leaf and
-   * name the first place it breaks — a signature that does not verify where the names chain,
-   * or a missing issuer.
+   * Why no issuer path reaches a certificate: follow the issuers `issuerOf` picks up from the
+   * leaf and name the first place it breaks — a signature that does not verify where the names
+   * chain, or a missing issuer.
    */
   whyNoPath(pool: Cert[]): string {
     let cur = this.input.chain[0]!;
     const seen: Cert[] = [cur];
     for (let depth = 0; depth < MAX_PATH; depth++) {
-      const next = pool.find((c) => !seen.includes(c) && this.issued(c, cur));
-      if (next) {
-        seen.push((cur = next));
+      // the issuer DANE-TA(2) takes (`issuerOf`), so the reason names where that path breaks
+      const named = this.issuerOf(pool, seen);
+      if (named && this.issued(named, cur)) {
+        seen.push((cur = named));
         continue;
       }
-      const named = pool.find(
-        (c) => !seen.includes(c) && !c.der.equals(cur.der) && this.nameLinked(c, cur),
-      );
       if (named) {
         return `chain signature invalid at depth ${depth}: the signature on ${certLabel(cur)} does not verify with the key of ${certLabel(named)}`;
       }
@@ -341,7 +374,10 @@ function daneTa(r: TlsaRecord, ctx: Context): Outcome {
 
   // Certificates the server sent first: OpenSSL checks each one it adds to the chain, and tries
   // out-of-DNS anchors only on the top of the chain it could build (check_dane_pkeys).
-  const inChain = ctx.search(pool, (path) => {
+  // RFC 7671 §5.2 leaves open how the client builds the path to the anchor; OpenSSL (so Postfix)
+  // takes one issuer per step and never backtracks to another candidate (`issuerOf`): verifying
+  // where they fail would tell an operator that a chain Postfix rejects is fine.
+  const inChain = ctx.searchFirst(pool, (path) => {
     const last = path[path.length - 1]!;
     const d = path.length - 1;
     // The anchor is above the leaf: a DANE-TA digest of the leaf itself does not make it its own
@@ -365,7 +401,7 @@ function daneTa(r: TlsaRecord, ctx: Context): Outcome {
   const byKey =
     inChain.ok || !keyAnchor
       ? {}
-      : ctx.search(pool, (path) => {
+      : ctx.searchFirst(pool, (path) => {
           const last = path[path.length - 1]!;
           const d = path.length - 1;
           if (
