@@ -50,6 +50,7 @@ import {
   type IssuerBook,
 } from './issuers.js';
 import type { DomainWorld } from './pass.js';
+import { chainFacts, readDeployedCached } from './status.js';
 
 export interface WorldOptions {
   /** `[run] reload`: the reload commands of a domain added without any (the panel, the API) */
@@ -129,6 +130,9 @@ export class RealWorld implements DomainWorld {
   readonly #publishers = new Map<string, Publisher | null>();
   /** the CA's issuers per key type (issuers.ts), read once per pass */
   #issuers: IssuerBook | undefined;
+  /** the ownership store by owner, and which domains use each owner (#inherited), once per world */
+  #owned: Map<string, string[]> | undefined;
+  #ownerUse: Map<string, Set<string>> | undefined;
   /** owner -> the zone holding it, found once per pass (zone-cut.ts) */
   readonly #zones = new Map<string, Promise<string>>();
 
@@ -272,7 +276,7 @@ export class RealWorld implements DomainWorld {
       notAfter: c.notAfter,
       serial: c.serial,
       ...(c.ariCertId !== null ? { ariCertId: c.ariCertId } : {}),
-      issuerSpkis: issuerSpkis(c.chainPem),
+      issuerSpkis: chainFacts(c.id, c.chainPem).issuerSpkis,
     }));
   }
 
@@ -280,13 +284,17 @@ export class RealWorld implements DomainWorld {
     if (!existsSync(d.certDir)) return null;
     let sha: string | undefined;
     try {
-      sha = readDeployed(d.certDir).current?.certSha256;
+      // re-read only when a file under --cert-dir changed (status.ts): a status or pass over
+      // thousands of domains would otherwise re-check every deployed pair each time
+      sha = readDeployedCached(d.certDir).current?.certSha256;
     } catch (e) {
       if (!isDkError(e)) throw e;
       return null;
     }
     if (!sha) return null;
-    const c = this.#o.store.certificates.list(d.name).find((x) => leafSha256(x.chainPem) === sha);
+    const c = this.#o.store.certificates
+      .list(d.name)
+      .find((x) => chainFacts(x.id, x.chainPem).leafSha256 === sha);
     return c?.id ?? null;
   }
 
@@ -636,18 +644,33 @@ export class RealWorld implements DomainWorld {
    */
   #inherited(d: Domain): Record<string, string[]> {
     const mine = new Set(ownersOf(d).map((o) => o.toLowerCase()));
-    const others = new Set(
-      this.#o.store.domains
-        .list()
-        .filter((x) => x.name !== d.name)
-        .flatMap(ownersOf)
-        .map((o) => o.toLowerCase()),
-    );
+    // read once per world (a pass over many new domains would read the tables per domain)
+    this.#owned ??= (() => {
+      const m = new Map<string, string[]>();
+      for (const r of this.#o.store.ownership.list()) {
+        const owner = r.owner.toLowerCase();
+        m.set(owner, [...(m.get(owner) ?? []), formatRdata(r.record)]);
+      }
+      return m;
+    })();
     const out: Record<string, string[]> = {};
-    for (const r of this.#o.store.ownership.list()) {
-      const owner = r.owner.toLowerCase();
-      if (!mine.has(owner) || others.has(owner)) continue;
-      (out[owner] ??= []).push(formatRdata(r.record));
+    for (const owner of mine) {
+      const rs = this.#owned.get(owner);
+      if (rs?.length) out[owner] = rs;
+    }
+    if (Object.keys(out).length === 0) return out;
+    this.#ownerUse ??= (() => {
+      const m = new Map<string, Set<string>>();
+      for (const x of this.#o.store.domains.list()) {
+        for (const o of ownersOf(x)) {
+          const k = o.toLowerCase();
+          m.set(k, (m.get(k) ?? new Set()).add(x.name));
+        }
+      }
+      return m;
+    })();
+    for (const owner of Object.keys(out)) {
+      if ([...(this.#ownerUse.get(owner) ?? [])].some((n) => n !== d.name)) delete out[owner];
     }
     return out;
   }
