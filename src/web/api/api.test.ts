@@ -19,6 +19,7 @@ import {
   SECURE_SESSION_COOKIE,
   sessionCookieName,
   type ApiDeps,
+  withoutCliFlags,
 } from './api.js';
 import { settingsFacts, storedSettings } from './settings.js';
 import { verifyPassword } from '../../auth/password.js';
@@ -109,7 +110,7 @@ interface Env {
   close(): void;
 }
 
-function env(o: { ini?: string; overrides?: Partial<ApiDeps> } = {}): Env {
+function env(o: { ini?: string; overrides?: Partial<ApiDeps>; guardFails?: DkError } = {}): Env {
   const path = join(dir, `state-${++n}.db`);
   const state = openState(path);
   const users = openUsersStore(path);
@@ -135,7 +136,10 @@ function env(o: { ini?: string; overrides?: Partial<ApiDeps> } = {}): Env {
   const deps: ApiDeps = {
     dns: {
       publisher: async (name) => pub(name),
-      removeGuard: (owner) => async () => void guarded.push(owner),
+      removeGuard: (owner) => async () => {
+        if (o.guardFails) throw o.guardFails;
+        guarded.push(owner);
+      },
     },
     users,
     state,
@@ -243,6 +247,71 @@ function requestFor(r: RouteSpec, domain: string): { path: string; body?: unknow
   }
   return { path };
 }
+
+describe('refusals name no CLI flag the panel and the API cannot give', () => {
+  // the messages as publish/endpoint-guard.ts and publish/tlsa-set.ts word them for the CLI
+  const cli: [string, string, RegExp][] = [
+    [
+      'E_ENDPOINT_UNMATCHED',
+      'Nothing changed at _25._tcp.mail.example.org.: DANE senders could no longer deliver to mail.example.org port 25: 192.0.2.25 presents a certificate no remaining record matches (--force to change it anyway)',
+      /no remaining record matches \(this check cannot be overridden from the panel or the API\)$/,
+    ],
+    [
+      'E_ENDPOINT_UNMATCHED',
+      'Nothing changed at _25._tcp.mail.example.org.: removing its last TLSA record turns DANE off for mail.example.org port 25, which DANE senders authenticate today: x (--force to turn DANE off anyway)',
+      /today: x \(this check cannot be overridden from the panel or the API\)$/,
+    ],
+    [
+      'E_ENDPOINT_UNREACHABLE',
+      'Nothing changed at _25._tcp.mail.example.org.: 192.0.2.25 could not be reached (ECONNREFUSED), so we cannot prove the change leaves it a matching record; add --force to change it anyway',
+      /matching record; this check cannot be overridden from the panel or the API$/,
+    ],
+    [
+      'E_UNUSABLE_RECORD',
+      'The TLSA record 3 1 1 AB at _25._tcp.mail.example.org. is unusable: refusing to publish; add --force to publish it anyway',
+      /refusing to publish; this check cannot be overridden from the panel or the API$/,
+    ],
+    [
+      'E_TTL_FOREIGN',
+      'The TLSA RRset at x holds records danekeeper did not create, with TTL 300; TTL 3600 would change theirs too (one TTL per RRset): use --ttl 300 or --force',
+      /\(one TTL per RRset\): use TTL 300 \(theirs\)$/,
+    ],
+  ];
+  it('each CLI wording is rewritten, kind and code kept', () => {
+    for (const [code, message, want] of cli) {
+      const out = withoutCliFlags(new DkError('usage', code, message));
+      assert.match(out.message, want);
+      assert.doesNotMatch(out.message, /--/);
+      assert.deepEqual([out.kind, out.code], ['usage', code]);
+    }
+  });
+  it('through the API: the endpoint guard refusing a TLSA removal', async () => {
+    const e = env({ guardFails: new DkError('usage', cli[0]![0], cli[0]![1]) });
+    try {
+      await addTlsa(
+        e.pub('example.org'),
+        e.state.ownership,
+        '_25._tcp.mail.example.org.',
+        [rec(7)],
+        {
+          now: NOW,
+        },
+      );
+      const res = await req(e, 'alice', 'POST', '/api/v1/domains/example.org/tlsa/remove', {
+        name: 'mail.example.org',
+        port: 25,
+        rdata: `3 1 1 ${'07'.repeat(32)}`,
+      });
+      const j = (await res.json()) as { error: { code: string; message: string } };
+      assert.equal(res.status, 400, j.error.message);
+      assert.equal(j.error.code, 'E_ENDPOINT_UNMATCHED');
+      assert.match(j.error.message, /cannot be overridden from the panel or the API/);
+      assert.doesNotMatch(j.error.message, /--force/);
+    } finally {
+      e.close();
+    }
+  });
+});
 
 describe('accounts through the API (the Settings page)', () => {
   it('GET/POST/DELETE /v1/users: the CLI rules; the password never in an answer, the audit log or the log', async () => {

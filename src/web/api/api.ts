@@ -14,7 +14,7 @@ import { getCookie } from 'hono/cookie';
 import type { z } from 'zod';
 import { authorize, DOMAIN_ACTIONS, type Principal } from '../../auth/authz.js';
 import { bearerToken, safeEqual, sha256Hex } from '../../auth/tokens.js';
-import { isDkError, type ErrorKind } from '../../core/errors.js';
+import { DkError, isDkError, type ErrorKind } from '../../core/errors.js';
 import type { UsersStore } from '../../store/users.js';
 import { handlers, type ApiServices } from './handlers.js';
 import { openApiDocument } from './openapi.js';
@@ -203,8 +203,29 @@ export function routeCaller(deps: ApiServices & { users: UsersStore }): RouteCal
           : `${user.name} may not ${r.action}`,
       );
     }
-    return run({ user, params, query, body, source: call.source });
+    try {
+      return await run({ user, params, query, body, source: call.source });
+    } catch (e) {
+      throw isDkError(e) ? withoutCliFlags(e) : e;
+    }
   };
+}
+
+const NO_OVERRIDE = 'this check cannot be overridden from the panel or the API';
+
+/**
+ * The shared layers (publish/endpoint-guard.ts, publish/tlsa-set.ts) word their refusals for
+ * the CLI, where `--force` overrides them; the panel and the API have no such override
+ * (DESIGN.md "The one invariant"), so a refusal must not send their user to a flag they
+ * cannot give. Same kind and code, the rest of the message kept.
+ */
+export function withoutCliFlags(e: DkError): DkError {
+  const m = e.message
+    .replace(/; add --force to [^.;()]*? anyway/g, `; ${NO_OVERRIDE}`)
+    .replace(/ \(--force to [^()]*? anyway\)/g, ` (${NO_OVERRIDE})`)
+    .replace(/: use --ttl (\d+) or --force/g, ': use TTL $1 (theirs)');
+  if (m === e.message) return e;
+  return new DkError(e.kind, e.code, m, { cause: e });
 }
 
 export function apiRoutes(deps: ApiDeps): Hono {
