@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, describe, it } from 'node:test';
@@ -641,6 +641,79 @@ describe("web attacks: a customer and another's domain", () => {
       await noBug(add, 'add b');
       assert.ok(add.status >= 400 && add.status < 500, `re-adding B.Example.: ${add.status}`);
       assert.equal(domainsState(s), before);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe("web attacks: a customer and another's records in a shared zone", () => {
+  it("TLSA add/remove for b.example's names through a.example's page and API is refused; the zone file is untouched", async () => {
+    const hex = '0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f20';
+    const zoneFile = join(dir, 'db.example');
+    writeFileSync(
+      zoneFile,
+      [
+        '$TTL 300',
+        'example. IN SOA ns.example. h.example. 1 3600 600 86400 300',
+        'example. IN NS ns.example.',
+        `_25._tcp.mail.b.example. IN TLSA 3 1 1 ${hex}`,
+        `_25._tcp.mail.a.example. IN TLSA 3 1 1 ${hex}`,
+        '',
+      ].join('\n'),
+    );
+    const s = setup(`backend = zonefile\nzone = example\nzone-file = ${zoneFile}\n`);
+    try {
+      const before = readFileSync(zoneFile, 'utf8');
+      for (const name of [
+        'mail.b.example',
+        'MAIL.B.EXAMPLE.',
+        'b.example',
+        'mail.a.example.b.example',
+        '*.example',
+      ]) {
+        const add = { port: '25', protocol: 'tcp', name, usage: '3', selector: '1', mtype: '1' };
+        const p = await s.post(
+          '/domains/a.example/dns',
+          { ...add, data: '00'.repeat(32), _csrf: s.cust.csrf },
+          s.cust.cookie,
+        );
+        await noBug(p, `panel add ${name}`);
+        assert.equal(p.status, 400, `panel add ${name}`);
+        const a = await s.api('POST', '/v1/domains/a.example/tlsa', {
+          token: s.custToken,
+          body: JSON.stringify({ ...add, port: 25, data: '00'.repeat(32) }),
+        });
+        await noBug(a, `api add ${name}`);
+        assert.equal(a.status, 400, `api add ${name}`);
+        const rm = await s.api('POST', '/v1/domains/a.example/tlsa/remove', {
+          token: s.custToken,
+          body: JSON.stringify({ port: 25, protocol: 'tcp', name, rdata: `3 1 1 ${hex}` }),
+        });
+        await noBug(rm, `api remove ${name}`);
+        assert.equal(rm.status, 400, `api remove ${name}`);
+        const prm = await s.post(
+          '/domains/a.example/dns/remove',
+          { _csrf: s.cust.csrf, owner: `_25._tcp.${name}.`, rdata: `3 1 1 ${hex}` },
+          s.cust.cookie,
+        );
+        await noBug(prm, `panel remove ${name}`);
+        assert.equal(prm.status, 400, `panel remove ${name}`);
+      }
+      assert.equal(readFileSync(zoneFile, 'utf8'), before, 'the zone file was written');
+      // the customer's listing of the shared zone shows only their own names
+      const page = await (await s.get('/domains/a.example/dns', s.cust.cookie)).text();
+      assert.doesNotMatch(page, /mail\.b\.example/);
+      const list = await (
+        await s.api('GET', '/v1/domains/a.example/tlsa', { token: s.custToken })
+      ).text();
+      assert.doesNotMatch(list, /mail\.b\.example/);
+      // and the panel's DNSSEC page of another's domain is refused
+      for (const d of ['b.example', 'B.EXAMPLE.']) {
+        const r = await s.get(`/dnssec?domain=${encodeURIComponent(d)}`, s.cust.cookie);
+        await noBug(r, d);
+        assert.ok([403, 404].includes(r.status), `/dnssec?domain=${d}: ${r.status}`);
+      }
     } finally {
       s.close();
     }
