@@ -70,6 +70,7 @@ function setup(ini = '') {
   );
   const io: Io = { out: () => {}, err: () => {}, verbose: () => {}, withVerbose: () => io };
   // every network service asks a closed loopback port: nothing off this machine is contacted
+  let clock = NOW.getTime();
   const config = parseConfig(`[dns]\nresolver = 127.0.0.1:9\n${ini}`, 'test.ini');
   const faces = webFaces({
     config: () => config,
@@ -80,7 +81,7 @@ function setup(ini = '') {
     secure: false,
     log,
     io,
-    now: () => NOW,
+    now: () => new Date(clock),
     world: () => Promise.resolve(new FakeWorld({ t: NOW.getTime() })),
     renew: () => {},
     settingsChanged: () => {},
@@ -132,6 +133,7 @@ function setup(ini = '') {
     api,
     fetch,
     session,
+    advance: (ms: number) => void (clock += ms),
     close: () => {
       users.close();
       state.close();
@@ -463,6 +465,39 @@ describe('web attacks: sessions', () => {
         token: '',
         headers: { cookie: `dk_session=${b.sid}` },
       });
+      assert.equal(r.status, 401);
+    } finally {
+      s.close();
+    }
+  });
+});
+
+describe('web attacks: session lifetime', () => {
+  it('a session idle past 30 min, or older than 12 h though active, opens nothing (panel and API)', async () => {
+    const s = setup();
+    try {
+      s.users.setPassword('cust', await hashPassword('pw-cust-1'), NOW);
+      const a = await login(s, 'cust', 'pw-cust-1');
+      const cookie = `dk_session=${a.sid}`;
+      const apiGet = () => s.api('GET', '/v1/domains', { token: '', headers: { cookie } });
+      s.advance(29 * 60_000);
+      assert.equal((await s.get('/domains', cookie)).status, 200, 'within the idle time');
+      s.advance(29 * 60_000);
+      assert.equal((await apiGet()).status, 200, 'use keeps it alive');
+      s.advance(31 * 60_000);
+      assert.equal((await s.get('/domains', cookie)).status, 303, 'idle for 31 min');
+      assert.equal((await apiGet()).status, 401);
+      // active every 20 min, but past the 12 h the login gave it
+      const b = await login(s, 'cust', 'pw-cust-1');
+      const kept = `dk_session=${b.sid}`;
+      for (let i = 0; i < 35; i++) {
+        s.advance(20 * 60_000);
+        assert.equal((await s.get('/domains', kept)).status, 200, `after ${(i + 1) * 20} min`);
+      }
+      s.advance(20 * 60_000);
+      s.advance(20 * 60_000);
+      assert.equal((await s.get('/domains', kept)).status, 303, 'past 12 h');
+      const r = await s.api('GET', '/v1/domains', { token: '', headers: { cookie: kept } });
       assert.equal(r.status, 401);
     } finally {
       s.close();
