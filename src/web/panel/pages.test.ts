@@ -950,7 +950,8 @@ describe('panel Settings page', () => {
         /<th scope="row">alice<\/th>\s*<td>customer<\/td>\s*<td>example.org<\/td>/,
       );
       assert.match(text, /<th scope="row">admin<\/th>\s*<td>admin<\/td>\s*<td>all<\/td>/);
-      assert.match(text, /danekeeper user add/);
+      assert.match(text, /<form method="post" action="\/settings\/users">/);
+      assert.match(text, /<button type="submit" aria-label="Remove alice">Remove<\/button>/);
       // the switch's hint says what turning it off does to published records
       assert.match(
         text,
@@ -982,6 +983,68 @@ describe('panel Settings page', () => {
       assert.match(text, /<dt>extra<\/dt>\s*<dd>\{&quot;a&quot;:1\}<\/dd>/);
       assert.doesNotMatch(text, /not reported by the API/);
       assert.doesNotMatch(text, /name="acmeDirectory"/, 'display only: no field');
+    } finally {
+      e.close();
+    }
+  });
+
+  it('the admin adds and removes users through the API routes; the password never shown; a customer gets 404', async () => {
+    const e = env();
+    try {
+      const pw = 'carols-password-1';
+      const admin = new Browser(e, 'admin');
+      const add = await admin.post('/settings/users', {
+        name: 'carol',
+        role: 'customer',
+        domains: 'example.org, example.net',
+        password: pw,
+      });
+      assert.equal(add.res.status, 200, add.text);
+      assert.match(add.text, /Added customer carol\./);
+      assert.match(
+        add.text,
+        /<th scope="row">carol<\/th>\s*<td>customer<\/td>\s*<td>example.net, example.org<\/td>/,
+      );
+      assert.ok(!add.text.includes(pw));
+      assert.deepEqual(
+        [e.users.auditLog()[0]!.actor, e.users.auditLog()[0]!.action],
+        ['api:admin', 'user.add'],
+      );
+      // refused: the message, the name kept, the password not sent back
+      const short = await admin.post('/settings/users', {
+        name: 'dave',
+        role: 'customer',
+        domains: '',
+        password: 'short-x',
+      });
+      assert.equal(short.res.status, 400, short.text);
+      assert.match(fieldError(short.text, 'user-name'), /at least 8 characters/);
+      assert.match(short.text, /id="user-name"\s+name="name"\s+value="dave"/);
+      assert.ok(!short.text.includes('short-x'));
+      assert.equal(e.users.user('dave'), null);
+      // a customer: 404 for both forms, nothing changed
+      const before = e.snapshot();
+      const alice = new Browser(e, 'alice');
+      const a1 = await alice.post('/settings/users', { name: 'eve', role: 'admin', password: pw });
+      assert.equal(a1.res.status, 404);
+      assert.equal((await alice.post('/settings/users/remove', { name: 'bob' })).res.status, 404);
+      assert.equal(e.snapshot(), before);
+      assert.equal(e.users.user('eve'), null);
+      assert.ok(e.users.user('bob'));
+      // without the CSRF token: refused
+      const forged = await admin.post('/settings/users/remove', { name: 'bob' }, false);
+      assert.equal(forged.res.status, 403);
+      assert.ok(e.users.user('bob'));
+      // remove
+      const rm = await admin.post('/settings/users/remove', { name: 'carol' });
+      assert.equal(rm.res.status, 200, rm.text);
+      assert.match(rm.text, /Removed carol/);
+      assert.equal(e.users.user('carol'), null);
+      // the last admin stays
+      const last = await admin.post('/settings/users/remove', { name: 'admin' });
+      assert.equal(last.res.status, 409, last.text);
+      assert.match(last.text, /only admin/);
+      assert.ok(e.users.user('admin'));
     } finally {
       e.close();
     }

@@ -57,7 +57,7 @@ const shown = (v: unknown): string =>
       : JSON.stringify(v);
 
 export const settingsPage: PanelPage = {
-  paths: ['/settings'],
+  paths: ['/settings', '/settings/users', '/settings/users/remove'],
   register(app, kit) {
     const read = (c: Context) =>
       kit.deps.call('GET /v1/settings', {
@@ -72,6 +72,9 @@ export const settingsPage: PanelPage = {
         form?: { daneEnabled: boolean; hours: string };
         error?: { field: 'interval' | 'form'; message: string };
         done?: string;
+        /** the add-user form as sent (never its password) and why it was refused */
+        userForm?: { name: string; role: string; domains: string };
+        userError?: string;
       } = {},
     ) => {
       const v = kit.me(c);
@@ -178,6 +181,7 @@ export const settingsPage: PanelPage = {
                     <th scope="col">Role</th>
                     <th scope="col">Domains</th>
                     <th scope="col">Since</th>
+                    <th scope="col"><span class="visually-hidden">Remove</span></th>
                   </tr>
                 </thead>
                 <tbody>
@@ -188,17 +192,54 @@ export const settingsPage: PanelPage = {
                         <td>${u.role}</td>
                         <td>${u.role === 'admin' ? 'all' : u.domains.join(', ') || '—'}</td>
                         <td><time datetime="${u.createdAt}">${u.createdAt}</time></td>
+                        <td>
+                          <form method="post" action="/settings/users/remove">
+                            ${csrfField(v.csrf)}
+                            <input type="hidden" name="name" value="${u.name}" />
+                            <button type="submit" aria-label="Remove ${u.name}">Remove</button>
+                          </form>
+                        </td>
                       </tr>`,
                   )}
                 </tbody>
               </table>`
             : html`<p>No users.</p>`
         }
-        <p>
-          Add or remove users with
-          <code>danekeeper user add NAME --role customer --domain D --password-file F</code> and
-          <code>danekeeper user remove NAME</code>; the panel cannot change accounts yet.
-        </p>`;
+        <h3>Add a user</h3>
+        ${o.userError ? html`<p class="error" role="alert" id="user-error">${o.userError}</p>` : ''}
+        <form method="post" action="/settings/users">
+          ${csrfField(v.csrf)}
+          <label for="user-name">Name</label>
+          <input
+            id="user-name"
+            name="name"
+            value="${o.userForm?.name ?? ''}"
+            required
+            autocomplete="off"
+            ${o.userError ? html`aria-describedby="user-error" aria-invalid="true"` : ''}
+          />
+          <label for="user-role">Role</label>
+          <select id="user-role" name="role">
+            <option value="customer" ${o.userForm?.role !== 'admin' ? html`selected` : ''}>
+              customer
+            </option>
+            <option value="admin" ${o.userForm?.role === 'admin' ? html`selected` : ''}>
+              admin
+            </option>
+          </select>
+          <label for="user-domains">Domains (a customer's; separated by spaces or commas)</label>
+          <input id="user-domains" name="domains" value="${o.userForm?.domains ?? ''}" />
+          <label for="user-password">Password (at least 8 characters)</label>
+          <input
+            id="user-password"
+            name="password"
+            type="password"
+            autocomplete="new-password"
+            required
+            minlength="8"
+          />
+          <p><button type="submit">Add user</button></p>
+        </form>`;
       return kit.render(c, status, {
         title: 'Settings',
         viewer: v,
@@ -245,6 +286,45 @@ export const settingsPage: PanelPage = {
         return view(c, fail.status, { form, error: { field, message } });
       }
       return view(c, 200, { done: 'Settings saved.' });
+    });
+
+    // Accounts through the API's users routes (the CLI's rules there); the password is sent
+    // on once and never shown back, even when the form is refused.
+    app.post('/settings/users', async (c) => {
+      const v = kit.me(c);
+      if (!authorize(v.user, 'users.change')) return kit.notFound(c, v);
+      const f = await kit.form(c);
+      const userForm = { name: f.name ?? '', role: f.role ?? 'customer', domains: f.domains ?? '' };
+      const domains = userForm.domains.split(/[\s,]+/).filter((d) => d !== '');
+      let added: { name: string; role: string };
+      try {
+        added = (await kit.deps.call('POST /v1/users', {
+          user: v.user,
+          body: { name: userForm.name, role: userForm.role, domains, password: f.password ?? '' },
+          source: kit.source(c),
+        })) as { name: string; role: string };
+      } catch (e) {
+        const fail = callFailure(e);
+        return view(c, fail.status, { userForm, userError: fail.message });
+      }
+      return view(c, 200, { done: `Added ${added.role} ${added.name}.` });
+    });
+
+    app.post('/settings/users/remove', async (c) => {
+      const v = kit.me(c);
+      if (!authorize(v.user, 'users.change')) return kit.notFound(c, v);
+      const f = await kit.form(c);
+      try {
+        await kit.deps.call('DELETE /v1/users/{name}', {
+          user: v.user,
+          params: { name: f.name ?? '' },
+          source: kit.source(c),
+        });
+      } catch (e) {
+        const fail = callFailure(e);
+        return view(c, fail.status, { userError: fail.message });
+      }
+      return view(c, 200, { done: `Removed ${f.name ?? ''} with their API tokens and sessions.` });
     });
   },
 };
