@@ -268,6 +268,33 @@ describe('web attacks: stored XSS', () => {
         const t = await noBug(r, p);
         assert.ok(!t.includes(XSS) && !t.includes('<img src=x>'), `${p}: reflected raw`);
       }
+      // every field of the TLSA form, sent back with its error, is escaped
+      for (const field of [
+        'data',
+        'name',
+        'port',
+        'protocol',
+        'usage',
+        'selector',
+        'mtype',
+        'ttl',
+      ]) {
+        const form = {
+          port: '25',
+          protocol: 'tcp',
+          name: 'mail',
+          usage: '3',
+          selector: '1',
+          mtype: '1',
+          data: '00'.repeat(32),
+          [field]: XSS,
+          _csrf: s.cust.csrf,
+        };
+        const r = await s.post('/domains/a.example/dns', form, s.cust.cookie);
+        const t = await noBug(r, `TLSA form ${field}`);
+        assert.equal(r.status, 400, field);
+        assert.ok(!t.includes(XSS), `TLSA form ${field}: echoed raw`);
+      }
       // the API gives the owner as JSON data (a JSON body is no page)
       const api = await s.api('GET', '/v1/domains/a.example/tlsa');
       assert.equal(api.status, 200);
