@@ -142,6 +142,24 @@ describe('serve-web: the API on the services serve builds', () => {
     }
   });
 
+  it("GET /v1/settings on serve's services carries the INI file's read-only facts", async () => {
+    const s = setup({
+      ini: '[dns]\nbackend = rfc2136\nzone = example.org\nserver = 192.0.2.53:53\ntsig-key-file = /etc/dk/tsig.key\n',
+    });
+    try {
+      const r = await s.req('GET', '/v1/settings');
+      const text = await r.text();
+      assert.equal(r.status, 200, text);
+      const j = JSON.parse(text) as Record<string, unknown>;
+      assert.equal(j.dnsBackend, 'rfc2136 (zone example.org, primary 192.0.2.53:53)');
+      assert.equal(j.acmeDirectory, 'letsencrypt (https://acme-v02.api.letsencrypt.org/directory)');
+      assert.equal(j.notifyEmail, null);
+      assert.doesNotMatch(text, /tsig/);
+    } finally {
+      s.close();
+    }
+  });
+
   it('renew queues through the daemon; settings and DANE changes wake it', async () => {
     const s = setup();
     try {

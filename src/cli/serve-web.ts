@@ -173,6 +173,8 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
     state: o.state,
     settings: {
       read: () => stored.read(),
+      // the INI file's read-only facts (acmeDirectory, dnsBackend, notifyEmail) for GET
+      facts: () => stored.facts!(),
       change: (patch, at) => {
         const after = stored.change(patch, at);
         o.settingsChanged?.();
