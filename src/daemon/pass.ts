@@ -174,10 +174,13 @@ const EVENT_KIND: Record<Action['kind'], string> = {
 /**
  * A domain at rest (the planner said idle, nothing is due yet, the re-check not yet come and its
  * settings unchanged) is not observed: no DNS query, no probe, no store write. A request
- * (`renew`), a lease held by another pass or anything in progress means a full pass.
+ * (`renew`, with or without a flag), a lease held by another pass or anything in progress
+ * means a full pass.
  */
 function atRest(d: Domain, o: PassOptions): DomainOutcome | null {
-  if (o.request) return null;
+  // `renew DOMAIN` (the domain named, no flag) asks for a look now: whoever ran it fixed
+  // something or wants the real state, not the rest decided at the last pass
+  if (o.request || o.domain !== undefined) return null;
   const raw = o.store.rollover.read(d.name)?.state;
   if (!raw) return null;
   const state = loadState(raw, d.name);
