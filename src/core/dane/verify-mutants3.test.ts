@@ -34,19 +34,23 @@ const head = (r: TlsaRecord) => {
 };
 const iso = (d: Date) => d.toISOString().replace(/\.000Z$/, 'Z');
 
-function run(r: TlsaRecord, chain: Issued[]): DaneResult {
+function run(r: TlsaRecord, chain: Issued[], time = NOW): DaneResult {
   return verifyDane({
     records: [r],
     chain: chain.map((i) => certFromDer(i.der)),
     names: [NAME],
-    time: NOW,
+    time,
     mode: 'smtp',
   });
 }
 const shown = (r: DaneResult) =>
   JSON.stringify({ verdict: r.verdict, matched: r.matched?.depth, reasons: r.reasons });
 
+const notAfter = (i: Issued) => certFromDer(i.der).notAfter.getTime();
+const notBefore = (i: Issued) => certFromDer(i.der).notBefore.getTime();
+
 describe('which candidate issuer DANE-TA(2) takes (OpenSSL find_issuer)', () => {
+  let tie: [Issued, Issued] | undefined;
   let a: ReturnType<typeof makePki>;
   let s: Record<string, Issued>;
   before(() => {
@@ -62,11 +66,23 @@ describe('which candidate issuer DANE-TA(2) takes (OpenSSL find_issuer)', () => 
         { cn: 'Test Intermediate', ca: true, keyFile: a.intermediate.keyFile, ...o },
         by,
       );
+    // two expired candidates ending in the same second: made again until they do
+    for (let i = 0; i < 5; i++) {
+      const x = again(`tie-old-${i}`, { notBeforeDays: -400, notAfterDays: -30 }, oldRoot);
+      const y = again(`tie-root-${i}`, { notBeforeDays: -400, notAfterDays: -30 }, a.root);
+      if (notAfter(x) === notAfter(y)) {
+        tie = [x, y];
+        break;
+      }
+    }
     s = {
       oldRoot,
       intValidOld: again('int-valid-old', { notAfterDays: 1800 }, oldRoot),
       intExpOld: again('int-exp-old', { notBeforeDays: -400, notAfterDays: -60 }, oldRoot),
       intExpRoot: again('int-exp-root', { notBeforeDays: -400, notAfterDays: -30 }, a.root),
+      // valid for days 2 ago to 5 on (the intermediate from 1 day ago); not valid yet
+      intShort: again('int-short', { notBeforeDays: -2, notAfterDays: 5 }, oldRoot),
+      intFuture: again('int-future', { notBeforeDays: 1, notAfterDays: 1800 }, oldRoot),
       // the root's name and key certified by Old Root: above the self-signed root, OpenSSL stops
       crossRoot: issue(
         dir,
@@ -119,5 +135,42 @@ describe('which candidate issuer DANE-TA(2) takes (OpenSSL find_issuer)', () => 
     // without the root, the cross-certificate is the intermediate's issuer, and Old Root's
     const ok = run(t, [a.leaf, a.intermediate, s.crossRoot!]);
     assert.deepEqual(ok.matched, { record: t, depth: 3 }, shown(ok));
+  });
+
+  const NO_ISSUER =
+    'issuer path leads from the leaf to it: the server sent no issuer of CN=Test Intermediate (depth 1)';
+
+  test('valid now means from notBefore to notAfter, both included (RFC 5280 §4.1.2.5)', () => {
+    const t = ta(a.root);
+    const chain = [a.leaf, s.intShort!, a.intermediate, a.root];
+    const failedAt = (when: number) => {
+      const r = run(t, chain, new Date(when));
+      assert.equal(r.verdict, 'failed', shown(r));
+      assert.match(r.reasons[0]!, new RegExp(`${NO_ISSUER.replace(/[()]/g, '\\$&')}$`), shown(r));
+    };
+    // at its last second the short one is still valid, so it is taken and leads nowhere
+    failedAt(notAfter(s.intShort!));
+    // at its first second too (the intermediate is not valid yet then)
+    failedAt(notBefore(s.intShort!));
+    // a second after its end it is not: the intermediate is taken
+    const after = run(t, chain, new Date(notAfter(s.intShort!) + 1000));
+    assert.deepEqual(after.matched, { record: t, depth: 2 }, shown(after));
+  });
+
+  test('a candidate not valid yet is passed over for one valid now', () => {
+    const t = ta(a.root);
+    const r = run(t, [a.leaf, s.intFuture!, a.intermediate, a.root]);
+    assert.deepEqual(r.matched, { record: t, depth: 2 }, shown(r));
+  });
+
+  test('two expired candidates ending in the same second: the first sent is taken', (ctx) => {
+    if (!tie) return ctx.skip('could not make two certificates ending in the same second');
+    const t = ta(a.root);
+    const r = run(t, [a.leaf, tie[0], tie[1], a.root]);
+    assert.equal(r.verdict, 'failed', shown(r));
+    assert.deepEqual(r.reasons, [
+      `${head(t)}: digest matches the certificate at position 3 of the chain (CN=Test Root CA), but no valid ` +
+        NO_ISSUER,
+    ]);
   });
 });
