@@ -220,6 +220,31 @@ describe('web attacks: stored XSS', () => {
     }
   });
 
+  it('names that are not host names are refused by the API, nothing written (RFC 1123 §2.1, RFC 5890/5891, RFC 3696 §2)', async () => {
+    const s = setup();
+    try {
+      const before = JSON.stringify(s.state.domains.names());
+      for (const name of [
+        '127.0.0.1',
+        '1.2.3.4',
+        '-a.example',
+        'a-.example',
+        'x.123',
+        '0x7f.1',
+        'xn--zz.example',
+      ]) {
+        const r = await s.api('POST', '/v1/domains', {
+          body: JSON.stringify({ name, subdomains: ['mail'], mailHosts: [`mail.${name}`] }),
+        });
+        const text = await noBug(r, 'POST /v1/domains');
+        assert.equal(r.status, 400, `${name}: ${text}`);
+      }
+      assert.equal(JSON.stringify(s.state.domains.names()), before);
+    } finally {
+      s.close();
+    }
+  });
+
   it('a search query and a page number are reflected escaped', async () => {
     const s = setup();
     try {

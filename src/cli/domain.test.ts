@@ -91,7 +91,23 @@ const add = (extra: Record<string, unknown> = {}) => ({ domainName: true, ...ext
 describe('domain: parsing', () => {
   it('domain names, subdomains and endpoints', () => {
     assert.equal(parseDomainName('Example.ORG.'), 'example.org');
-    for (const bad of ['example', '*.example.org', 'a..b', '_25._tcp.example.org', 'a b.org']) {
+    assert.equal(parseDomainName('xn--bcher-kva.example'), 'xn--bcher-kva.example');
+    assert.equal(parseDomainName('3com.example'), '3com.example');
+    // RFC 1123 §2.1, RFC 5890 §2.3.1, RFC 3696 §2, RFC 5891 §5.4 (found by test/web-attacks)
+    for (const bad of [
+      'example',
+      '*.example.org',
+      'a..b',
+      '_25._tcp.example.org',
+      'a b.org',
+      '127.0.0.1',
+      '1.2.3.4',
+      '-a.example',
+      'a-.example',
+      'x.123',
+      '0x7f.1',
+      'xn--zz.example',
+    ]) {
       assert.throws(
         () => parseDomainName(bad),
         (e: unknown) => e instanceof DkError && e.kind === 'usage',

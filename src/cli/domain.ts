@@ -33,6 +33,7 @@ import { defaultStorePath, statePathFor } from '../store/path.js';
 import { withStoredSettings } from '../daemon/settings.js';
 import { memoryState, openState, type StateStore } from '../store/state.js';
 import { existsSync } from 'node:fs';
+import { domainToUnicode } from 'node:url';
 import { EXIT } from './exit.js';
 import type { Io } from './io.js';
 import { collect, parseIntOption } from './options.js';
@@ -50,7 +51,26 @@ export function parseDomainName(text: string): string {
   if (name === '.' || !name.includes('.') || name.includes('*') || name.includes('_')) {
     throw usage(`"${text}" is not a domain name a certificate can be issued for`);
   }
+  const why = hostNameFault(name);
+  if (why) throw usage(`"${text}" is not a domain name a certificate can be issued for: ${why}`);
   return name;
+}
+
+/**
+ * What keeps a name from being a host name (null: nothing): RFC 1123 §2.1 (never dotted
+ * decimal), RFC 5890 §2.3.1 LDH labels (no hyphen first or last), RFC 3696 §2 (the top-level
+ * label is not all-numeric), RFC 5891 §5.4 (an `xn--` label must be a valid A-label).
+ */
+function hostNameFault(name: string): string | null {
+  const labels = name.replace(/\.$/, '').split('.');
+  if (labels.every((l) => /^[0-9]+$/.test(l)) || /^[0-9]+$/.test(labels.at(-1) ?? '')) {
+    return 'an address or a numeric top-level label, not a host name';
+  }
+  const bad = labels.find((l) => l.startsWith('-') || l.endsWith('-'));
+  if (bad) return `the label "${bad}" starts or ends with a hyphen`;
+  const ace = labels.find((l) => l.startsWith('xn--') && domainToUnicode(l) === '');
+  if (ace) return `"${ace}" is not a valid internationalised (xn--) label`;
+  return null;
 }
 
 /** `www`, `mail`, `a.b` under the domain; the full name (`www.example.org`) is taken too. */
