@@ -64,6 +64,8 @@ export interface PassOptions {
   domain?: string;
   /** `renew --force` / `--rotate-key` for `domain`: handed to the planner once */
   request?: Request;
+  /** who asked for `request` (a queued row's asked_by): the event's words name them */
+  requestedBy?: string;
   /**
    * Runs in the same store transaction as the save of the state that carries `request` (the
    * daemon removes its queued row there): a kill at any moment leaves either the row or the
@@ -273,7 +275,9 @@ async function passDomain(d: Domain, o: PassOptions): Promise<DomainOutcome> {
         ari: state !== null && ariDue(state, iso),
       });
       // the request is the planner's to remember (renewal.requested): hand it over once
-      const obs: Observations = request ? { ...seen, request } : seen;
+      const obs: Observations = request
+        ? { ...seen, request, ...(o.requestedBy ? { requestedBy: o.requestedBy } : {}) }
+        : seen;
       const handing = request !== null;
       request = null;
       const dec = plan(state, obs, iso, policy);

@@ -43,6 +43,7 @@ export async function passQueued(
         world: open,
         domain: row.domain,
         request: row.request,
+        requestedBy: row.askedBy,
         // removed with the save of the state that carries it (pass.ts); a domain another
         // process holds, or a pass that failed before that save, leaves it for the next pass
         taken: () => void common.store.requests.take(row),

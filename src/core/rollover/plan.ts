@@ -711,12 +711,15 @@ export function plan(
   if (obs.request && s.failure && Date.parse(s.failure.retryAt) > nowMs) {
     s.failure = { ...s.failure, retryAt: iso(nowMs) };
   }
+  // The event says who asked in the words they used: a command, or a user of the panel/API.
+  const how = (cli: string) =>
+    obs.requestedBy && obs.requestedBy !== 'cli' ? `asked for by ${obs.requestedBy}` : cli;
   if (obs.request === 'renew') {
     p.event(
       'renewal-requested',
       s.renewal.requested === 'renew'
-        ? 'Renewal asked for (renew --force) again before the first was ordered: one new certificate serves both'
-        : 'Renewal asked for (renew --force): a new certificate is ordered',
+        ? `Renewal asked for (${how('renew --force')}) again before the first was ordered: one new certificate serves both`
+        : `Renewal asked for (${how('renew --force')}): a new certificate is ordered`,
     );
     s.renewal.requested = 'renew';
   }
@@ -734,18 +737,18 @@ export function plan(
       s.renewal.rotating = true;
       p.event(
         'renewal-requested',
-        `Key rotation asked for (renew --rotate-key): ${next ? `to the next key ${next.id}` : 'a next key is made, published and confirmed first'}`,
+        `Key rotation asked for (${how('renew --rotate-key')}): ${next ? `to the next key ${next.id}` : 'a next key is made, published and confirmed first'}`,
       );
     } else if (next && s.installed?.keyId === next.id) {
       if (queued === 0) s.renewal.queuedRotations = 1;
       p.event(
         'renewal-requested',
-        `Key rotation asked for (renew --rotate-key) while the rotation to ${next.id} is being verified: ${queued === 0 ? 'queued' : 'already queued'}; one more rotation starts once it is verified live`,
+        `Key rotation asked for (${how('renew --rotate-key')}) while the rotation to ${next.id} is being verified: ${queued === 0 ? 'queued' : 'already queued'}; one more rotation starts once it is verified live`,
       );
     } else {
       p.event(
         'renewal-requested',
-        `Key rotation asked for (renew --rotate-key) while one ${next ? `to ${next.id} ` : ''}is under way and not yet installed: that rotation carries it out`,
+        `Key rotation asked for (${how('renew --rotate-key')}) while one ${next ? `to ${next.id} ` : ''}is under way and not yet installed: that rotation carries it out`,
       );
     }
   }

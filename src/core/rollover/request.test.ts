@@ -216,3 +216,21 @@ test('a rotation request is kept through a failed order and the backoff that fol
   const r = untilIdle(w, JSON.parse(JSON.stringify(d.state)) as RolloverState, policy);
   assert.equal(r.state.keys.current?.id, k2);
 });
+
+test('a request from the panel or the API names who asked, not a command they never typed', () => {
+  const { policy, w, state } = bootstrap();
+  w.advance(DAY);
+  const obs = { ...w.observe(0.5, 'renew'), requestedBy: 'alice' };
+  const d = plan(state, obs, w.iso(), policy);
+  assert.ok(
+    d.events.some(
+      (e) => e.message === 'Renewal asked for (asked for by alice): a new certificate is ordered',
+    ),
+    JSON.stringify(d.events),
+  );
+  const cli = plan(state, { ...w.observe(0.5, 'renew'), requestedBy: 'cli' }, w.iso(), policy);
+  assert.ok(
+    cli.events.some((e) => /\(renew --force\)/.test(e.message)),
+    'the CLI keeps its words',
+  );
+});

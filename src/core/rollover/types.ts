@@ -257,6 +257,11 @@ export interface Observations {
    */
   request?: 'renew' | 'rotate-key' | 'retry' | null;
   /**
+   * Who asked for `request` when it came queued (a user name from the panel or the API); absent
+   * for `danekeeper renew` itself. Only for the event's words.
+   */
+  requestedBy?: string | null;
+  /**
    * Only with no state yet (a domain added, or removed and added again): records danekeeper
    * published earlier at this domain's owners (the ownership store: a removed domain's, or the
    * manual path's) that no other managed domain uses. They become this domain's to manage, so
