@@ -118,6 +118,8 @@ async function realWorld(o: Parameters<RunDeps['world']>[0]): Promise<DomainWorl
       ? { verifyGraceSeconds: config.run['verify-grace-seconds'] }
       : {}),
     daneEnabled: daneEnabled(config),
+    // [run] reload: for a domain added without its own (the panel, the API)
+    ...(config.run.reload ? { defaultReload: config.run.reload } : {}),
     acme: {
       directory,
       accountFile,

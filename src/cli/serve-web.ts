@@ -19,7 +19,7 @@
  */
 import type { Context as HonoContext } from 'hono';
 import type { Hono } from 'hono';
-import type { ConfigFile } from '../config/config.js';
+import { acmeCaName, type ConfigFile } from '../config/config.js';
 import { DkError, isDkError } from '../core/errors.js';
 import type { BackendObservation } from '../core/prereq/index.js';
 import type { DomainWorld } from '../daemon/pass.js';
@@ -264,6 +264,8 @@ export function webFaces(o: WebOptions): { api: Hono; panel: Hono } {
       clientAddress,
       // the checkbox "DANE support" is offered only while the effective setting is on
       daneEnabled: () => services.settings.read().daneEnabled,
+      // the add form names the CA it gets certificates from (a SIGHUP may change it)
+      acmeCa: () => acmeCaName(o.config().acme),
     },
     PANEL_PAGES,
   );

@@ -43,7 +43,7 @@ import { labResolvConf, RESOLVER, startDnsLab, tlsaIn, type DnsLab } from './dns
 import { labTsigKey } from './dns/tsig.js';
 import { createNetns, labAvailable, type Netns } from './netns.js';
 import { startPebble, type Pebble } from './pebble.js';
-import { listenerLine, startPostfix, type PostfixInstance } from './postfix.js';
+import { listenerLine, POSTFIX, startPostfix, type PostfixInstance } from './postfix.js';
 import { posttlsFinger } from './reference.js';
 
 const avail = labAvailable();
@@ -172,8 +172,8 @@ describe(
       // The mail server before DANE: STARTTLS with a certificate of its own (the prerequisite
       // the panel checks), read from where the panel's `domain add` puts the domain's
       // certificates (DANEKEEPER_STATE_DIR/live/DOMAIN). Every smtpd serves one connection
-      // (max_use=1): the panel's domains have no reload command, and a fresh smtpd reads the
-      // files as they are now.
+      // After an install the pass reloads Postfix with `[run] reload`, the default for domains
+      // added through the panel (they have no reload command of their own).
       const certDir = join(dir, 'live', ZONE);
       mkdirSync(join(dir, 'self'));
       self = makePki(join(dir, 'self'), { prefix: 'self-', names: [`mail.${ZONE}`] });
@@ -187,7 +187,6 @@ describe(
             port: 25,
             keyFile: join(certDir, 'privkey.pem'),
             chainFile: join(certDir, 'fullchain.pem'),
-            options: { max_use: '1' },
           }),
         ],
       });
@@ -210,6 +209,8 @@ describe(
           'http-listen = 0.0.0.0:80',
           '[ext-sslit]',
           'dane-confirmation-interval-in-hours = 0.001',
+          '[run]',
+          `reload = ${POSTFIX} -c ${pf.configDir} reload`,
           '',
         ].join('\n'),
       );
