@@ -245,6 +245,25 @@ describe('web attacks: stored XSS', () => {
     }
   });
 
+  it('every API answer is nosniff and no-store, errors and refusals included', async () => {
+    const s = setup();
+    try {
+      for (const [method, path, body] of [
+        ['GET', '/v1/domains', undefined],
+        ['GET', '/v1/domains/nosuch.example', undefined],
+        ['POST', '/v1/domains', '{"name": 1}'],
+        ['GET', '/v1/nosuch', undefined],
+      ] as const) {
+        const r = await s.api(method, path, body ? { body } : {});
+        await r.text();
+        assert.equal(r.headers.get('x-content-type-options'), 'nosniff', `${method} ${path}`);
+        assert.equal(r.headers.get('cache-control'), 'no-store', `${method} ${path}`);
+      }
+    } finally {
+      s.close();
+    }
+  });
+
   it('a search query and a page number are reflected escaped', async () => {
     const s = setup();
     try {

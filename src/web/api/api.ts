@@ -233,6 +233,17 @@ export function apiRoutes(deps: ApiDeps): Hono {
   const call = routeCaller(deps);
   const doc = openApiDocument(ROUTES);
 
+  // Every answer, errors included: a browser must not sniff JSON that echoes input into
+  // something else (nosniff), and an answer to the panel's session or a token carries the
+  // user's data, which no cache may keep (RFC 9111 §5.2.2.5).
+  app.use('*', async (c, next) => {
+    await next();
+    c.header('X-Content-Type-Options', 'nosniff');
+    if (c.req.path !== '/openapi.json' && !c.req.path.endsWith('/openapi.json')) {
+      c.header('Cache-Control', 'no-store');
+    }
+  });
+
   app.get('/openapi.json', (c) => c.json(doc));
 
   app.use(
