@@ -3,11 +3,11 @@
  * status without letting a DNS failure break the page, and turning a refusal from the API's
  * route logic into a form message with a 4xx (a 5xx is a bug, DESIGN.md).
  */
+import { callFailure, type PageStatus } from './call-error.js';
 import { html } from 'hono/html';
-import { isDkError, type ErrorKind } from '../../core/errors.js';
+import { isDkError } from '../../core/errors.js';
 import type { RolloverSummary } from '../../core/rollover/index.js';
 import type { Domain } from '../../store/domains.js';
-import { ApiError } from '../api/api.js';
 
 export type Badge = 'verified' | 'waiting' | 'failing' | 'off';
 export type StatusView = Partial<RolloverSummary> & { error?: { code: string; message: string } };
@@ -46,38 +46,16 @@ export async function statusOf(
   }
 }
 
-export type RefusalStatus = 400 | 403 | 404 | 409;
+export type RefusalStatus = PageStatus;
 
 /**
- * The JSON API's mapping (api.ts), except that a backend out of reach (unavailable, protocol:
- * 503 there) is a 409 here, as P2's pages answer it (call-error.ts): a refused operation is
- * never a 5xx on a page, and 409 says the server's state, not the input, stopped it.
- */
-const KIND_STATUS: Record<ErrorKind, RefusalStatus> = {
-  usage: 400,
-  data: 400,
-  noinput: 404,
-  unavailable: 409,
-  protocol: 409,
-  tempfail: 409,
-  noperm: 403,
-  config: 409,
-  internal: 400,
-};
-
-/**
- * A refusal from `call()` as the form's message and status. Anything else (an internal
- * DkError, a TypeError) is a bug and is thrown on, to the 500 path.
+ * A refusal from `call()` as the form's message and status: call-error.ts's one mapping for
+ * every page. Anything else (an internal DkError, a TypeError) is a bug and is thrown on, to
+ * the 500 path.
  */
 export function refusal(e: unknown): { status: RefusalStatus; message: string } {
-  if (e instanceof ApiError) {
-    const status: RefusalStatus = e.status === 403 ? 403 : e.status === 404 ? 404 : 400;
-    return { status, message: e.message };
-  }
-  if (isDkError(e) && e.kind !== 'internal') {
-    return { status: KIND_STATUS[e.kind], message: e.message.replace(/\s*\n\s*/g, ' ') };
-  }
-  throw e;
+  const f = callFailure(e);
+  return { status: f.status, message: f.message };
 }
 
 /** A domain name from a URL path: lower case, no final dot (RFC 4343 §3). */
