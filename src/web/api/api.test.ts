@@ -276,6 +276,17 @@ describe('refusals name no CLI flag the panel and the API cannot give', () => {
       'The TLSA RRset at x holds records danekeeper did not create, with TTL 300; TTL 3600 would change theirs too (one TTL per RRset): use --ttl 300 or --force',
       /\(one TTL per RRset\): use TTL 300 \(theirs\)$/,
     ],
+    // domain add's (src/cli/domain.ts)
+    [
+      'E_DOMAIN_MX',
+      'Cannot find the mail host of example.org: its MX lookup is indeterminate (x); name it with --mail-host HOST',
+      /; name it with the mail host \(mailHosts\)$/,
+    ],
+    [
+      'E_DOMAIN_MX',
+      "None of example.org's MX hosts (mx.example.org) is among the certificate's names (example.org): add --subdomain mx, or name the host with --mail-host",
+      /: add the subdomain mx \(subdomains\), or name the host with the mail host \(mailHosts\)$/,
+    ],
   ];
   it('each CLI wording is rewritten, kind and code kept', () => {
     for (const [code, message, want] of cli) {

@@ -214,8 +214,8 @@ export function routeCaller(deps: ApiServices & { users: UsersStore }): RouteCal
 const NO_OVERRIDE = 'this check cannot be overridden from the panel or the API';
 
 /**
- * The shared layers (publish/endpoint-guard.ts, publish/tlsa-set.ts) word their refusals for
- * the CLI, where `--force` overrides them; the panel and the API have no such override
+ * The shared layers (publish/endpoint-guard.ts, publish/tlsa-set.ts, domain add's checks) word
+ * their refusals for the CLI, where `--force` overrides them; the panel and the API have no such override
  * (DESIGN.md "The one invariant"), so a refusal must not send their user to a flag they
  * cannot give. Same kind and code, the rest of the message kept.
  */
@@ -223,7 +223,13 @@ export function withoutCliFlags(e: DkError): DkError {
   const m = e.message
     .replace(/; add --force to [^.;()]*? anyway/g, `; ${NO_OVERRIDE}`)
     .replace(/ \(--force to [^()]*? anyway\)/g, ` (${NO_OVERRIDE})`)
-    .replace(/: use --ttl (\d+) or --force/g, ': use TTL $1 (theirs)');
+    .replace(/: use --ttl (\d+) or --force/g, ': use TTL $1 (theirs)')
+    // domain add's words (src/cli/domain.ts): the API's fields, the panel's Mail host box
+    .replace(/--mail-host HOST/g, 'the mail host (mailHosts)')
+    .replace(/--mail-host/g, 'the mail host (mailHosts)')
+    .replace(/--subdomain ([^\s,;)]+)/g, 'the subdomain $1 (subdomains)')
+    .replace(/a --subdomain/g, 'a subdomain (subdomains)')
+    .replace(/--no-dane/g, 'DANE off (dane: false)');
   if (m === e.message) return e;
   return new DkError(e.kind, e.code, m, { cause: e });
 }
