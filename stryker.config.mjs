@@ -57,6 +57,15 @@ export const targets = {
       'src/check/check-mutants.test.ts',
     ],
   },
+  // check --file's shared judgement: a wrong memo key would hand one domain another's verdict
+  'check-memo': {
+    mutate: ['src/check/verify-memo.ts'],
+    tests: [
+      'src/check/verify-memo-property.test.ts',
+      'src/check/verify-memo.test.ts',
+      'src/check/bulk.test.ts',
+    ],
+  },
   'tlsa-set': {
     mutate: ['src/publish/tlsa-set.ts'],
     tests: ['src/publish/tlsa-set.test.ts', 'src/publish/tlsa-set-mutants.test.ts'],

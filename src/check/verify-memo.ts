@@ -35,13 +35,8 @@ export interface JudgeMemoStats {
 }
 
 /** Per certificate: is `t` before its notBefore, after its notAfter (RFC 5280 §4.1.2.5). */
-function sidesAt(certs: readonly Cert[], t: number): string {
-  let s = '';
-  for (const c of certs) {
-    s += t < c.notBefore.getTime() ? 'b' : '-';
-    s += t > c.notAfter.getTime() ? 'a' : '-';
-  }
-  return s;
+function sidesAt(certs: readonly Cert[], t: number): boolean[][] {
+  return certs.map((c) => [t < c.notBefore.getTime(), t > c.notAfter.getTime()]);
 }
 
 /**
@@ -64,7 +59,7 @@ export function judgeMemo(
     return n;
   };
   /** the records' text, by the RRset array the DNS cache hands every asker */
-  const recordText = new WeakMap<object, string>();
+  const recordText = new WeakMap<object, { eeOnly: boolean; text: string[] }>();
   const kept = new Map<string, ChainJudgement>();
   const stats: JudgeMemoStats = { asked: 0, made: 0 };
   return {
@@ -73,22 +68,23 @@ export function judgeMemo(
       stats.asked++;
       let recs = recordText.get(input.records);
       if (recs === undefined) {
-        // a leading mark: whether names are part of the key (see the module comment)
-        recs =
-          (input.records.every((r) => r.usage === 3) ? 'ee|' : 'names|') +
-          input.records.map(formatRdata).join('|');
+        // whether names are part of the key (see the module comment)
+        recs = {
+          eeOnly: input.records.every((r) => r.usage === 3),
+          text: input.records.map(formatRdata),
+        };
         recordText.set(input.records, recs);
       }
       const store = input.trustStore ?? [];
-      const certs = store.length > 0 ? [...input.chain, ...store] : input.chain;
-      const key = [
-        input.chain.map(id).join(','),
-        recs,
-        recs.startsWith('ee|') ? '' : input.names.join(' '),
+      // one JSON text: no field can run into the next, whatever the names or records hold
+      const key = JSON.stringify([
+        input.chain.map(id),
+        recs.text,
+        recs.eeOnly ? null : input.names,
         input.mode,
         input.trustStore ? id(input.trustStore) : 0,
-        sidesAt(certs, input.time.getTime()),
-      ].join('\n');
+        sidesAt([...input.chain, ...store], input.time.getTime()),
+      ]);
       const k = kept.get(key);
       if (k) return k;
       stats.made++;
