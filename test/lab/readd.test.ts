@@ -82,7 +82,13 @@ describe(
       // before the first installation Postfix has no certificate to present: nothing to break
       if (firstInstall && f.verdict === 'unreachable') return;
       if (any) assert.equal(f.verdict, 'verified', `${when}: records served\n${f.output}`);
-      else assert.equal(f.verdict, 'no-dane', `${when}: no record served\n${f.output}`);
+      // none served any more: the resolver may still hold the RRset for its TTL (RFC 7671
+      // §8.1), so Verified is as right as plain TLS; a failure never is
+      else
+        assert.ok(
+          ['verified', 'no-dane'].includes(f.verdict),
+          `${when}: no record served\n${f.output}`,
+        );
     };
 
     /** `run` until idle, checking each run boundary; returns every run's output. */
@@ -235,7 +241,15 @@ describe(
       const outs = await runUntilIdle('after disable-dane');
       assert.deepEqual(await served(PRIMARY), [], 'the primary serves none of our records');
       assert.deepEqual(await served(SECONDARY), [], 'nor the secondary');
-      assert.equal((await posttlsFinger(ns, ZONE)).verdict, 'no-dane');
+      // the resolver's copy of the RRset runs out within its TTL (2 s): then plain TLS
+      let last = '';
+      for (let i = 0; i < 10; i++) {
+        last = (await posttlsFinger(ns, ZONE)).verdict;
+        if (last === 'no-dane') break;
+        assert.equal(last, 'verified', 'a cached RRset still matches; never a failure');
+        await new Promise((res) => setTimeout(res, 1000));
+      }
+      assert.equal(last, 'no-dane', 'plain TLS once no cache can hold the records');
 
       // run and status --json agree on the phase at the end
       assert.match(outs.at(-1)!, IDLE);

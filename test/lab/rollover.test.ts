@@ -435,7 +435,9 @@ describe(
         const run = dk(['run']);
         assert.equal(run.code, 0, run.stderr);
         const f = await posttlsFinger(ns, TWO);
-        assert.equal(f.verdict, 'no-dane', `after run ${i + 1}: ${f.output}`);
+        // the resolver may still hold the removed RRset for its TTL (RFC 7671 §8.1): Verified
+        // is as right as plain TLS then; a DANE failure never is
+        assert.ok(['verified', 'no-dane'].includes(f.verdict), `after run ${i + 1}: ${f.output}`);
         if (idleLine.test(run.stdout) && one(status()).keys.current!.id !== before.keys.current!.id)
           break;
         await new Promise((res) => setTimeout(res, 1500));
