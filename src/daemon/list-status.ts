@@ -7,6 +7,7 @@
  * `status --json`'s names, so the panel's `badge()` reads either.
  */
 import type { Phase, RolloverState } from '../core/rollover/index.js';
+import { failureView } from '../core/rollover/summary.js';
 import type { Domain } from '../store/domains.js';
 import type { StateStore } from '../store/state.js';
 import type { DomainOutcome } from './pass.js';
@@ -55,14 +56,7 @@ export function listStatus(
     dane: d.dane,
     busy: store.rollover.lease(d.name, now) !== undefined,
     source: 'stored' as const,
-    failure: s?.failure
-      ? {
-          code: s.failure.code,
-          message: s.failure.message,
-          attempts: s.failure.attempts,
-          retryAt: s.failure.retryAt,
-        }
-      : null,
+    failure: failureView(s?.failure ?? null),
     certificate: s?.installed
       ? {
           id: s.installed.id,

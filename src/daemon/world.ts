@@ -97,11 +97,6 @@ export function issuerSpkis(chainPem: string): string[] {
   return splitChain(chainPem).slice(1).map(spkiOfPem);
 }
 
-function leafSha256(chainPem: string): string {
-  const leaf = splitChain(chainPem)[0];
-  return leaf ? sha256(new X509Certificate(leaf).raw) : '';
-}
-
 /** `_25._tcp.mail.example.org.` of each endpoint (RFC 6698 §3). */
 export function ownersOf(d: Domain): string[] {
   return d.endpoints.map((e) => `_${e.port}._${e.proto}.${e.host}.`);
@@ -595,7 +590,7 @@ export class RealWorld implements DomainWorld {
         const target = a.certId ? store.certificates.get(a.certId) : undefined;
         if (
           a.certId === null ||
-          (prev && target && leafSha256(target.chainPem) === prev.certSha256)
+          (prev && target && chainFacts(target.id, target.chainPem).leafSha256 === prev.certSha256)
         ) {
           rollback(d.certDir);
         } else if (target) {

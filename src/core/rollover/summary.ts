@@ -6,7 +6,15 @@
  */
 import { confirmedAt } from './confirm.js';
 import { chainMatches, desiredRecords, eeRecord, issuerSet, taRecord } from './records.js';
-import type { Decision, Observations, Phase, Rdata, RolloverPolicy, WaitReason } from './types.js';
+import type {
+  Decision,
+  Observations,
+  Phase,
+  Rdata,
+  RolloverPolicy,
+  RolloverState,
+  WaitReason,
+} from './types.js';
 
 export interface TlsaSummary {
   owner: string;
@@ -55,6 +63,11 @@ export interface RolloverSummary {
     matchesPublished: boolean;
     error?: string;
   }[];
+}
+
+/** A failure as `status --json` shows it (the stored one carries more, e.g. its step). */
+export function failureView(f: RolloverState['failure']) {
+  return f ? { code: f.code, message: f.message, attempts: f.attempts, retryAt: f.retryAt } : null;
 }
 
 function nextStep(d: Decision): string {
@@ -272,14 +285,7 @@ export function summarize(d: Decision, obs: Observations, policy: RolloverPolicy
     // a rotation asked for while this one was being verified (plan.ts): said, so a person who
     // asked does not ask again
     next: `${nextStep(d)}${(s.renewal.queuedRotations ?? 0) > 0 ? '; then one more key rotation (renew --rotate-key asked for while this one was being verified)' : ''}`,
-    failure: s.failure
-      ? {
-          code: s.failure.code,
-          message: s.failure.message,
-          attempts: s.failure.attempts,
-          retryAt: s.failure.retryAt,
-        }
-      : null,
+    failure: failureView(s.failure),
     certificate: s.installed
       ? {
           id: s.installed.id,
